@@ -1,0 +1,152 @@
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// Adapter writes canonical updates to one vendor.
+type Adapter interface {
+	// Capabilities lists, for every canonical field, whether the vendor can
+	// take it and through which vendor field or call, or why not.
+	Capabilities() Capabilities
+	// Apply performs op through do. op.Update holds only fields the adapter
+	// declared supported (the dispatcher applies the unsupported-field policy
+	// centrally). Errors carry a *canonical.Error via %w.
+	Apply(ctx context.Context, do Doer, op Op) (Outcome, error)
+}
+
+// Config is a vendor's decoded `settings` block. Open validates it and builds
+// the adapter; it performs no I/O, so check-config can open every vendor.
+type Config interface {
+	Open(name string, deps Deps) (Adapter, error)
+}
+
+// Deps is what the gateway hands every adapter at Open.
+type Deps struct {
+	Logger *slog.Logger
+	// Notifications maps canonical notification names to this vendor's names.
+	// Nil means the adapter's documented default mapping.
+	Notifications map[string]string
+	// Credential is the vendor's service credential from config (environment
+	// variables named there). Zero when the vendor runs on pass-through only.
+	Credential Credential
+}
+
+// Credential is a service credential. Which fields a vendor needs is its
+// adapter's business (token for Volterra, user and password for the others).
+type Credential struct {
+	Username string
+	Password canonical.Secret
+	Token    canonical.Secret
+}
+
+// IsZero reports whether no credential was configured.
+func (c Credential) IsZero() bool { return c.Username == "" && c.Password == "" && c.Token == "" }
+
+// Op is one update for one vendor.
+type Op struct {
+	// UserID is the user's id at the vendor (vendor_ids or the path id).
+	UserID string
+	Update canonical.Update
+	// Extensions are this vendor's extension fields, already checked against
+	// Capabilities().Extensions.
+	Extensions map[string]json.RawMessage
+	// PassThrough is the caller's own vendor credential when the vendor allows
+	// one (DESIGN.md section 5); empty otherwise. It is a Secret so it can
+	// never be printed by accident.
+	PassThrough canonical.Secret
+}
+
+// Outcome is what an applied update did.
+type Outcome struct {
+	VendorID string
+	// Applied lists the canonical fields the vendor confirmed (or, in a dry
+	// run, would have written).
+	Applied []canonical.Field
+}
+
+// Capabilities is one vendor's column of the field-support matrix.
+type Capabilities struct {
+	Fields map[canonical.Field]Support `json:"fields"`
+	// Extensions lists the vendor-only body fields a request may pass
+	// under extensions.<vendor>.
+	Extensions []string `json:"extensions"`
+	// IDFormat describes the vendor id the adapter accepts.
+	IDFormat string `json:"id_format,omitempty"`
+}
+
+// Support is one cell of the matrix.
+type Support struct {
+	Supported bool `json:"supported"`
+	// As names the vendor field or call that carries the value.
+	As string `json:"as,omitempty"`
+	// Reason says why a field is not supported, or which values are not.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Unsupported lists the fields of u that caps cannot take, with the reason,
+// in canonical field order.
+func (c Capabilities) Unsupported(u *canonical.Update) []canonical.Unsupported {
+	var out []canonical.Unsupported
+	for _, f := range u.Fields() {
+		s, ok := c.Fields[f]
+		if !ok || !s.Supported {
+			reason := s.Reason
+			if reason == "" {
+				reason = "not supported by this vendor"
+			}
+			out = append(out, canonical.Unsupported{Field: f, Reason: reason})
+		}
+	}
+	return out
+}
+
+// AllowsExtension reports whether name is an allowed extension field.
+func (c Capabilities) AllowsExtension(name string) bool {
+	for _, e := range c.Extensions {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Complete fills a Support row (unsupported, with reason) for every
+// canonical field the adapter left out, so the matrix is always total.
+func (c Capabilities) Complete() Capabilities {
+	out := Capabilities{Fields: make(map[canonical.Field]Support, len(canonical.AllFields())), IDFormat: c.IDFormat}
+	for _, f := range canonical.AllFields() {
+		s, ok := c.Fields[f]
+		if !ok {
+			s = Support{Reason: "the vendor's API has no such field"}
+		}
+		out.Fields[f] = s
+	}
+	out.Extensions = append([]string(nil), c.Extensions...)
+	sort.Strings(out.Extensions)
+	return out
+}
+
+// Preflighter is implemented by adapters that check an op before any call is
+// made to any target: the vendor id's shape and the vendor's own constraints
+// (lengths, value sets), returned as a *canonical.Error with invalid_request
+// naming the fields; and values the vendor cannot take even though it
+// supports the field (a webp avatar, a notification with no mapping),
+// returned as unsupported, which the dispatcher treats like unsupported
+// fields under the request's policy.
+type Preflighter interface {
+	Preflight(op Op) (unsupported []canonical.Unsupported, err error)
+}
+
+// Classifier is implemented by adapters whose vendor signals something in a
+// response that plain status codes do not say (Frontier's 503 "function not
+// available" is an authorisation failure, not an outage). The resilience
+// layer consults it before its own policy.
+type Classifier interface {
+	Classify(r *Response) Class
+}

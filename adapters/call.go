@@ -1,0 +1,149 @@
+package adapters
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Kind says what a call does, which decides how a dry run treats it.
+type Kind int
+
+const (
+	// Read calls are sent in dry runs too: read-modify-write needs the state.
+	Read Kind = iota
+	// Write calls change the vendor; a dry run records them and answers with
+	// a synthetic response.
+	Write
+	// Auth calls obtain a session or token; sent in dry runs.
+	Auth
+)
+
+// String names the kind.
+func (k Kind) String() string {
+	switch k {
+	case Read:
+		return "read"
+	case Write:
+		return "write"
+	case Auth:
+		return "auth"
+	}
+	return "unknown"
+}
+
+// Call is one vendor HTTP call, as data. Body holds the exact bytes sent, and
+// re-sent unchanged on every retry.
+type Call struct {
+	// Name is a short stable label ("get user", "put settings") for results,
+	// traces and metrics.
+	Name   string
+	Kind   Kind
+	Method string
+	// Path is relative to the vendor base URL and may carry a query string.
+	// Path segments taken from input must be escaped by the adapter.
+	Path   string
+	Header http.Header
+	Body   []byte
+	// Secrets lists JSON pointers ("/newPassword") of body members that must
+	// be redacted wherever the call is shown (dry run, logs).
+	Secrets []string
+}
+
+// Response is a vendor's answer to a Call, after retries.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Attempts is how many HTTP attempts were made, retries included.
+	Attempts int
+	// AttemptStatuses is each attempt's HTTP status (0: no response).
+	AttemptStatuses []int
+	// Synthetic marks the placeholder answer a dry run gives to a Write: the
+	// adapter must not check echoes against it.
+	Synthetic bool
+}
+
+// Class is how the resilience layer should treat a response.
+type Class int
+
+const (
+	// Default leaves the decision to the resilience layer's status policy.
+	Default Class = iota
+	// Healthy is a final answer from a working vendor: never retried, never
+	// a breaker failure (a 4xx, or a vendor-specific refusal).
+	Healthy
+	// Retryable is a transient failure: retried, and a breaker failure when
+	// retries run out.
+	Retryable
+	// Failure is a vendor failure that retrying will not fix: not retried,
+	// but counted by the breaker.
+	Failure
+)
+
+// Doer sends Calls. Implementations return a Response for every HTTP answer,
+// whatever its status, and an error (carrying a *canonical.Error) only when
+// no usable answer exists: transport failure, timeout, open breaker.
+type Doer interface {
+	Do(ctx context.Context, c *Call) (*Response, error)
+}
+
+// DoerFunc adapts a function to Doer.
+type DoerFunc func(ctx context.Context, c *Call) (*Response, error)
+
+// Do calls f.
+func (f DoerFunc) Do(ctx context.Context, c *Call) (*Response, error) { return f(ctx, c) }
+
+// Middleware decorates a Doer.
+type Middleware func(Doer) Doer
+
+// Chain composes middlewares; the first is outermost.
+func Chain(outer Middleware, others ...Middleware) Middleware {
+	return func(next Doer) Doer {
+		for i := len(others) - 1; i >= 0; i-- {
+			next = others[i](next)
+		}
+		return outer(next)
+	}
+}
+
+// Clone copies a call so a middleware can change headers without touching
+// the caller's value. Body is shared: it is never modified.
+func (c *Call) Clone() *Call {
+	cp := *c
+	cp.Header = c.Header.Clone()
+	if cp.Header == nil {
+		cp.Header = http.Header{}
+	}
+	cp.Secrets = append([]string(nil), c.Secrets...)
+	return &cp
+}
+
+// ParseRetryAfter reads a Retry-After header (delta seconds or HTTP date)
+// relative to now; 0 when absent or unparseable.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var secs int64
+	digits := true
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			digits = false
+			break
+		}
+		secs = secs*10 + int64(r-'0')
+		if secs > 1<<31 {
+			break
+		}
+	}
+	if digits {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,119 @@
+package canonical
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Status is the overall or per-target outcome of an update.
+type Status string
+
+// Outcomes. A target is applied, failed or skipped; the request overall is
+// applied (every target applied or skipped), partial or failed.
+const (
+	StatusApplied Status = "applied"
+	StatusPartial Status = "partial"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+)
+
+// Result is the response body of PATCH /v1/users/{id} (DESIGN.md section 3).
+type Result struct {
+	ID            string                  `json:"id"`
+	Status        Status                  `json:"status"`
+	DryRun        bool                    `json:"dry_run,omitempty"`
+	Results       map[string]TargetResult `json:"results"`
+	SkippedFields map[string][]Field      `json:"skipped_fields"`
+	TraceID       string                  `json:"trace_id,omitempty"`
+}
+
+// TargetResult is one vendor's outcome.
+type TargetResult struct {
+	Status   Status `json:"status"`
+	VendorID string `json:"vendor_id,omitempty"`
+	// Attempts counts HTTP attempts over all calls, retries included.
+	Attempts   int           `json:"attempts"`
+	DurationMS int64         `json:"duration_ms"`
+	Applied    []Field       `json:"applied_fields,omitempty"`
+	Calls      []CallSummary `json:"calls,omitempty"`
+	Error      *ErrorBody    `json:"error,omitempty"`
+	// Replayed marks a target reported from an idempotency record rather than
+	// written again.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// CallSummary is one vendor call made (or, in a dry run, planned).
+type CallSummary struct {
+	Name   string `json:"name,omitempty"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// Status is the final HTTP status, 0 when no response arrived.
+	Status int `json:"status,omitempty"`
+	// AttemptStatuses lists each attempt's HTTP status (0: transport error).
+	AttemptStatuses []int `json:"attempt_statuses,omitempty"`
+	// Planned marks a write a dry run did not send.
+	Planned bool `json:"planned,omitempty"`
+	// Header and Body are shown in dry runs only, with credentials and secrets
+	// redacted.
+	Header map[string]string `json:"header,omitempty"`
+	Body   json.RawMessage   `json:"body,omitempty"`
+}
+
+// ErrorBody is a target's error in the result.
+type ErrorBody struct {
+	Code         Code         `json:"code"`
+	Message      string       `json:"message"`
+	VendorStatus int          `json:"vendor_status,omitempty"`
+	RetryAfter   int          `json:"retry_after_s,omitempty"`
+	Fields       []FieldError `json:"errors,omitempty"`
+}
+
+// NewErrorBody converts an outcome error for the result body.
+func NewErrorBody(e *Error) *ErrorBody {
+	return &ErrorBody{Code: e.Code, Message: e.Message, VendorStatus: e.VendorStatus,
+		RetryAfter: RetryAfterSeconds(e.RetryAfter), Fields: e.Fields}
+}
+
+// Finish computes the overall status from the targets' statuses and returns
+// the HTTP status and Retry-After to answer with: 200 when applied, 207 when
+// partial; when every target failed, the mapped status if all targets agree,
+// else 502. Retry-After is the longest any failed target asked for.
+func (r *Result) Finish() (httpStatus int, retryAfter time.Duration) {
+	applied, failed := 0, 0
+	var codes []Code
+	for _, t := range r.Results {
+		switch t.Status {
+		case StatusApplied:
+			applied++
+		case StatusFailed:
+			failed++
+			if t.Error != nil {
+				codes = append(codes, t.Error.Code)
+				if d := time.Duration(t.Error.RetryAfter) * time.Second; d > retryAfter {
+					retryAfter = d
+				}
+			}
+		}
+	}
+	switch {
+	case failed == 0:
+		r.Status = StatusApplied
+		return http.StatusOK, 0
+	case applied > 0:
+		r.Status = StatusPartial
+		return http.StatusMultiStatus, retryAfter
+	}
+	r.Status = StatusFailed
+	status := http.StatusBadGateway
+	if len(codes) == failed && len(codes) > 0 {
+		status = codes[0].HTTPStatus()
+		for _, c := range codes[1:] {
+			if c.HTTPStatus() != status {
+				status = http.StatusBadGateway
+				break
+			}
+		}
+	}
+	return status, retryAfter
+}
