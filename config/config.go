@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// Config is the whole gateway.yaml.
+type Config struct {
+	// Server is the HTTP listener.
+	Server Server `yaml:"server"`
+	// Auth selects how clients authenticate.
+	Auth Auth `yaml:"auth"`
+	// Clients are the API clients allowed in (auth.mode api_key).
+	Clients []Client `yaml:"clients"`
+	// Idempotency configures Idempotency-Key handling.
+	Idempotency Idempotency `yaml:"idempotency"`
+	// Redis is the shared store (idempotency, rate limits) when used.
+	Redis Redis `yaml:"redis"`
+	// Telemetry selects exporters and logging.
+	Telemetry Telemetry `yaml:"telemetry"`
+	// Routes holds request defaults.
+	Routes Routes `yaml:"routes"`
+	// Users is a static identity-link map: canonical user id -> target ->
+	// vendor id. A request's vendor_ids still wins.
+	Users map[string]map[string]string `yaml:"users"`
+	// Notifications maps a canonical notification name to each vendor's name
+	// for it. A vendor named nowhere here uses its adapter's default mapping.
+	Notifications map[string]map[string]string `yaml:"notifications"`
+	// Vendors are the targets, by target name.
+	Vendors map[string]Vendor `yaml:"vendors"`
+}
+
+// Server configures the listener and its limits.
+type Server struct {
+	// Listen is the address, default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// BodyLimit is the largest request body in bytes, default 2 MiB (a
+	// 1 MiB avatar in base64 plus the rest).
+	BodyLimit int `yaml:"body_limit"`
+	// ReadTimeout bounds reading one request (headers and body), so a slow
+	// client cannot hold a worker; default 10s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response; default 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections; default 60s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ShutdownGrace is how long in-flight requests may finish on SIGTERM;
+	// default 20s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// MaxHeaderBytes bounds the request header size; default 16 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// TLS serves HTTPS when both files are set.
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS names the certificate and key files of the listener.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Auth selects client authentication.
+type Auth struct {
+	// Mode is "api_key" (default: Authorization: Bearer <key>, checked against
+	// clients) or "none" (every request is the client "anonymous" with access
+	// to every target; for local development only).
+	Mode string `yaml:"mode"`
+}
+
+// Client is one API client.
+type Client struct {
+	// Name identifies the client in logs and scopes its idempotency keys.
+	Name string `yaml:"name"`
+	// KeySHA256 is the hex SHA-256 of the client's API key (never the key;
+	// `gateway hash-key` prints it).
+	KeySHA256 string `yaml:"key_sha256"`
+	// Targets the client may write; empty means none.
+	Targets []string `yaml:"targets"`
+	// Fields the client may change; empty means all.
+	Fields []string `yaml:"fields"`
+	// RateLimit is the client's request budget; zero means the default.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit is a fixed-window budget.
+type RateLimit struct {
+	// Requests per Window; 0 uses the default of 600.
+	Requests int `yaml:"requests"`
+	// Window defaults to 1m.
+	Window Duration `yaml:"window"`
+}
+
+// Idempotency configures the Idempotency-Key store.
+type Idempotency struct {
+	// Store is "memory" (one instance) or "redis" (shared by replicas).
+	Store string `yaml:"store"`
+	// Retention is how long finished results are kept; default 24h.
+	Retention Duration `yaml:"retention"`
+	// LockTTL bounds an in-progress claim, so a crashed instance's claim
+	// expires; default 60s, and it must exceed every vendor deadline.
+	LockTTL Duration `yaml:"lock_ttl"`
+	// Required makes the header mandatory (400 when missing).
+	Required bool `yaml:"required"`
+	// OnStoreError is "fail" (503 idempotency_unavailable, default) or
+	// "proceed" (run without idempotency).
+	OnStoreError string `yaml:"on_store_error"`
+}
+
+// Redis addresses the shared Redis: one URL, or Sentinel (master_name and
+// addrs) or Cluster (several addrs).
+type Redis struct {
+	URL        string           `yaml:"url"`
+	Addrs      []string         `yaml:"addrs"`
+	MasterName string           `yaml:"master_name"`
+	Username   string           `yaml:"username"`
+	Password   canonical.Secret `yaml:"password"`
+	DB         int              `yaml:"db"`
+}
+
+// Telemetry configures traces, metrics and logs.
+type Telemetry struct {
+	// Exporter is "none" (default), "stdout" or "otlp".
+	Exporter string `yaml:"exporter"`
+	// Protocol for otlp: "http/protobuf" (default) or "grpc".
+	Protocol string `yaml:"protocol"`
+	// Endpoint overrides OTEL_EXPORTER_OTLP_ENDPOINT.
+	Endpoint string `yaml:"endpoint"`
+	// Insecure disables TLS to the collector.
+	Insecure bool `yaml:"insecure"`
+	// ServiceName defaults to identity-gateway; OTEL_SERVICE_NAME wins.
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio of traces kept, default 1.
+	SampleRatio *float64 `yaml:"sample_ratio"`
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// Routes holds defaults for PATCH /v1/users/{id}.
+type Routes struct {
+	// DefaultTargets are written when a request names no targets.
+	DefaultTargets []string `yaml:"default_targets"`
+}
+
+// Vendor is one target.
+type Vendor struct {
+	// Type is the adapter (volterra, akana, commvault, frontier); default:
+	// the target name, so one vendor type can serve two targets.
+	Type string `yaml:"type"`
+	// BaseURL of the vendor API; https unless Insecure.
+	BaseURL string `yaml:"base_url"`
+	// Insecure allows a plain-http base URL (simulators, loopback).
+	Insecure bool `yaml:"insecure"`
+	// Credential is the service credential; secrets must be ${VAR}.
+	Credential Credential `yaml:"credential"`
+	// PassThroughHeader names the request header that carries a caller's
+	// own vendor credential (vendors that act on the credential's owner).
+	PassThroughHeader string `yaml:"pass_through_header"`
+	// AttemptTimeout bounds one HTTP attempt; default 5s.
+	AttemptTimeout Duration `yaml:"attempt_timeout"`
+	// Deadline bounds the whole target (all calls and retries); default 15s.
+	Deadline Duration `yaml:"deadline"`
+	// Retry policy.
+	Retry Retry `yaml:"retry"`
+	// Breaker policy.
+	Breaker Breaker `yaml:"breaker"`
+	// Settings is the adapter's own block, decoded by the adapter's Config.
+	Settings yaml.Node `yaml:"settings"`
+}
+
+// Credential is a service credential. Password and Token must come from the
+// environment (${VAR}); a literal in the file is refused.
+type Credential struct {
+	Username string           `yaml:"username"`
+	Password canonical.Secret `yaml:"password"`
+	Token    canonical.Secret `yaml:"token"`
+}
+
+// Retry is the retry policy of one vendor.
+type Retry struct {
+	// Max retries after the first attempt; default 3, 0 via disabled.
+	Max *int `yaml:"max"`
+	// MinWait and MaxWait bound the exponential backoff; defaults 50ms, 2s.
+	MinWait Duration `yaml:"min_wait"`
+	MaxWait Duration `yaml:"max_wait"`
+	// MaxRetryAfter caps an honoured Retry-After; default 5s.
+	MaxRetryAfter Duration `yaml:"max_retry_after"`
+	// On500 also retries HTTP 500.
+	On500 bool `yaml:"on_500"`
+}
+
+// Breaker is the circuit-breaker policy of one vendor.
+type Breaker struct {
+	// ConsecutiveFailures opens the breaker; default 5.
+	ConsecutiveFailures uint32 `yaml:"consecutive_failures"`
+	// OpenFor is how long it stays open before a trial call; default 30s.
+	OpenFor Duration `yaml:"open_for"`
+	// HalfOpenMax trial calls; default 1.
+	HalfOpenMax uint32 `yaml:"half_open_max"`
+	// Interval resets failure counts while closed; 0 never.
+	Interval Duration `yaml:"interval"`
+}
+
+// Duration is a time.Duration that reads and writes "2s".
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	if err != nil || v < 0 {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 2s or 150ms", n.Line, n.Value)}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes a duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) LookupFunc {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+var full = map[string]string{
+	"VOLTERRA_URL": "http://127.0.0.1:1", "AKANA_URL": "http://127.0.0.1:2", "COMMVAULT_URL": "http://127.0.0.1:3", "FRONTIER_URL": "http://127.0.0.1:4",
+	"VOLTERRA_TOKEN": "t", "AKANA_USERNAME": "u", "AKANA_PASSWORD": "p", "COMMVAULT_USERNAME": "u", "COMMVAULT_PASSWORD": "p",
+	"FRONTIER_USERNAME": "u", "FRONTIER_PASSWORD": "p", "VOLTERRA_DEMO_ID": "v", "AKANA_DEMO_ID": "a", "COMMVAULT_DEMO_ID": "1", "FRONTIER_DEMO_ID": "f",
+}
+
+func TestLoadCheckedInConfig(t *testing.T) {
+	b, err := os.ReadFile("../gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(b, env(full))
+	if err != nil {
+		t.Fatalf("gateway.yaml: %v", err)
+	}
+	if got := c.Vendors["akana"].Credential.Password.Reveal(); got != "p" {
+		t.Errorf("password = %q", got)
+	}
+	if c.Vendors["frontier"].Type != "frontier" || c.Server.BodyLimit != 2<<20 {
+		t.Errorf("defaults not applied: %+v", c.Vendors["frontier"])
+	}
+}
+
+func TestLoadErrorsNameTheKey(t *testing.T) {
+	base := `
+vendors:
+  akana:
+    base_url: http://127.0.0.1:1
+    credential:
+      username: u
+      password: ${PW}
+`
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       []string
+	}{
+		{"bad base url", strings.Replace(base, "http://127.0.0.1:1", "ftp:/x", 1), map[string]string{"PW": "x"}, []string{"vendors.akana.base_url: must be an absolute http(s) URL"}},
+		{"literal secret", strings.Replace(base, "${PW}", "hunter2", 1), nil, []string{"vendors.akana.credential.password: a literal secret is refused"}},
+		{"unset variable", base, nil, []string{"vendors.akana.credential.password: environment variable PW is not set"}},
+		{"unknown key", base + "    colour: blue\n", map[string]string{"PW": "x"}, []string{"vendors.akana.colour: unknown key"}},
+		{"bad duration", base + "    deadline: soon\n", map[string]string{"PW": "x"}, []string{"vendors.akana.deadline:"}},
+		{"deadline vs lock", base + "    deadline: 90s\n", map[string]string{"PW": "x"}, []string{"vendors.akana.deadline: must be shorter than idempotency.lock_ttl"}},
+		{"unknown default target", base + "routes: {default_targets: [nope]}\n", map[string]string{"PW": "x"}, []string{"routes.default_targets[0]: unknown vendor"}},
+		{"bad client hash", base + "clients: [{name: a, key_sha256: abc}]\n", map[string]string{"PW": "x"}, []string{"clients[0].key_sha256: must be 64"}},
+		{"redis literal password", base + "redis: {url: 'redis://:secret@h:6379'}\n", map[string]string{"PW": "x"}, []string{"redis.url: a literal secret is refused"}},
+		{"no vendors", "server: {listen: 127.0.0.1:1}\n", nil, []string{"vendors: at least one vendor is required"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(tc.yaml), env(tc.env))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestExpansionCannotInjectStructure(t *testing.T) {
+	y := `
+server: {listen: "${LISTEN}"}
+vendors:
+  frontier: {base_url: "${URL}"}
+`
+	c, err := Load([]byte(y), env(map[string]string{"LISTEN": "127.0.0.1:9", "URL": "http://h:1\nvendors: {x: 1}"}))
+	if err == nil {
+		if _, ok := c.Vendors["x"]; ok {
+			t.Fatal("an environment value injected YAML structure")
+		}
+	}
+	c, err = Load([]byte(y), env(map[string]string{"LISTEN": "127.0.0.1:9", "URL": "http://h:1"}))
+	if err != nil || c.Server.Listen != "127.0.0.1:9" {
+		t.Fatalf("c=%+v err=%v", c, err)
+	}
+}
+
+func TestRequireHTTPS(t *testing.T) {
+	y := "vendors:\n  frontier: {base_url: http://h:1}\n  akana: {base_url: http://h:2, insecure: true}\n"
+	c, err := Load([]byte(y), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.RequireHTTPS()
+	if err == nil || !strings.Contains(err.Error(), "vendors.frontier.base_url: must be https") || strings.Contains(err.Error(), "akana") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+func (c *Config) checkLiteralSecrets(refs map[string]bool) []error {
+	var errs []error
+	refuse := func(path string) {
+		errs = append(errs, fmt.Errorf("%s: a literal secret is refused; reference an environment variable as ${VAR}", path))
+	}
+	for _, name := range sortedKeys(c.Vendors) {
+		v := c.Vendors[name]
+		for key, s := range map[string]canonical.Secret{"password": v.Credential.Password, "token": v.Credential.Token} {
+			p := "vendors." + name + ".credential." + key
+			if s != "" && !refs[p] {
+				refuse(p)
+			}
+		}
+	}
+	if c.Redis.Password != "" && !refs["redis.password"] {
+		refuse("redis.password")
+	}
+	if u, err := url.Parse(c.Redis.URL); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has && !refs["redis.url"] {
+			refuse("redis.url")
+		}
+	}
+	return errs
+}
+
+func (c *Config) applyDefaults() {
+	s := &c.Server
+	if s.Listen == "" {
+		s.Listen = "127.0.0.1:8080"
+	}
+	if s.BodyLimit == 0 {
+		s.BodyLimit = 2 << 20
+	}
+	def := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	def(&s.ReadTimeout, 10*time.Second)
+	def(&s.WriteTimeout, 60*time.Second)
+	def(&s.IdleTimeout, 60*time.Second)
+	def(&s.ShutdownGrace, 20*time.Second)
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = 16 << 10
+	}
+	if c.Auth.Mode == "" {
+		c.Auth.Mode = "api_key"
+	}
+	for i := range c.Clients {
+		rl := &c.Clients[i].RateLimit
+		if rl.Requests == 0 {
+			rl.Requests = 600
+		}
+		def(&rl.Window, time.Minute)
+	}
+	id := &c.Idempotency
+	if id.Store == "" {
+		id.Store = "memory"
+	}
+	def(&id.Retention, 24*time.Hour)
+	def(&id.LockTTL, 60*time.Second)
+	if id.OnStoreError == "" {
+		id.OnStoreError = "fail"
+	}
+	if c.Telemetry.Exporter == "" {
+		c.Telemetry.Exporter = "none"
+	}
+	if c.Telemetry.LogLevel == "" {
+		c.Telemetry.LogLevel = "info"
+	}
+	for name, v := range c.Vendors {
+		if v.Type == "" {
+			v.Type = name
+		}
+		def(&v.AttemptTimeout, 5*time.Second)
+		def(&v.Deadline, 15*time.Second)
+		if v.Retry.Max == nil {
+			n := 3
+			v.Retry.Max = &n
+		}
+		def(&v.Retry.MinWait, 50*time.Millisecond)
+		def(&v.Retry.MaxWait, 2*time.Second)
+		def(&v.Retry.MaxRetryAfter, 5*time.Second)
+		if v.Breaker.ConsecutiveFailures == 0 {
+			v.Breaker.ConsecutiveFailures = 5
+		}
+		def(&v.Breaker.OpenFor, 30*time.Second)
+		if v.Breaker.HalfOpenMax == 0 {
+			v.Breaker.HalfOpenMax = 1
+		}
+		c.Vendors[name] = v
+	}
+}
+
+var hexRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (c *Config) validate() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "must be host:port")
+	}
+	if c.Server.BodyLimit < 1024 || c.Server.BodyLimit > 64<<20 {
+		bad("server.body_limit", "must be between 1024 and 67108864 bytes")
+	}
+	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
+		bad("server.tls", "cert_file and key_file go together")
+	}
+	switch c.Auth.Mode {
+	case "api_key", "none":
+	default:
+		bad("auth.mode", "must be api_key or none")
+	}
+	if len(c.Vendors) == 0 {
+		bad("vendors", "at least one vendor is required")
+	}
+	names := map[string]bool{}
+	for i, cl := range c.Clients {
+		p := fmt.Sprintf("clients[%d]", i)
+		if cl.Name == "" {
+			bad(p+".name", "is required")
+		} else if names[cl.Name] {
+			bad(p+".name", "%q is used twice", cl.Name)
+		}
+		names[cl.Name] = true
+		if !hexRe.MatchString(cl.KeySHA256) {
+			bad(p+".key_sha256", "must be 64 lowercase hex characters (gateway hash-key prints it)")
+		} else if _, err := hex.DecodeString(cl.KeySHA256); err != nil {
+			bad(p+".key_sha256", "is not hex")
+		}
+		for j, t := range cl.Targets {
+			if _, ok := c.Vendors[t]; !ok {
+				bad(fmt.Sprintf("%s.targets[%d]", p, j), "unknown vendor %q", t)
+			}
+		}
+		for j, f := range cl.Fields {
+			if !knownField(f) {
+				bad(fmt.Sprintf("%s.fields[%d]", p, j), "unknown canonical field %q", f)
+			}
+		}
+		if cl.RateLimit.Requests < 0 {
+			bad(p+".rate_limit.requests", "must not be negative")
+		}
+	}
+	switch c.Idempotency.Store {
+	case "memory":
+	case "redis":
+		if c.Redis.URL == "" && len(c.Redis.Addrs) == 0 {
+			bad("redis.url", "is required when idempotency.store is redis (or set redis.addrs)")
+		}
+	default:
+		bad("idempotency.store", "must be memory or redis")
+	}
+	switch c.Idempotency.OnStoreError {
+	case "fail", "proceed":
+	default:
+		bad("idempotency.on_store_error", "must be fail or proceed")
+	}
+	if c.Redis.URL != "" {
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("redis.url", "must be a redis://, rediss:// or unix:// URL")
+		}
+	}
+	switch c.Telemetry.Exporter {
+	case "none", "stdout", "otlp":
+	default:
+		bad("telemetry.exporter", "must be none, stdout or otlp")
+	}
+	switch c.Telemetry.Protocol {
+	case "", "http/protobuf", "grpc":
+	default:
+		bad("telemetry.protocol", "must be http/protobuf or grpc")
+	}
+	if r := c.Telemetry.SampleRatio; r != nil && (*r < 0 || *r > 1) {
+		bad("telemetry.sample_ratio", "must be between 0 and 1")
+	}
+	switch c.Telemetry.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("telemetry.log_level", "must be debug, info, warn or error")
+	}
+	for i, t := range c.Routes.DefaultTargets {
+		if _, ok := c.Vendors[t]; !ok {
+			bad(fmt.Sprintf("routes.default_targets[%d]", i), "unknown vendor %q", t)
+		}
+	}
+	for _, u := range sortedKeys(c.Users) {
+		for _, t := range sortedKeys(c.Users[u]) {
+			if _, ok := c.Vendors[t]; !ok {
+				bad("users."+u+"."+t, "unknown vendor %q", t)
+			}
+		}
+	}
+	for _, n := range sortedKeys(c.Notifications) {
+		for _, t := range sortedKeys(c.Notifications[n]) {
+			if _, ok := c.Vendors[t]; !ok {
+				bad("notifications."+n+"."+t, "unknown vendor %q", t)
+			}
+		}
+	}
+	for _, name := range sortedKeys(c.Vendors) {
+		v := c.Vendors[name]
+		p := "vendors." + name
+		if !canonical.ValidTargetName(name) {
+			bad(p, "target names are lowercase letters, digits, - and _")
+		}
+		u, err := url.Parse(v.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(p+".base_url", "must be an absolute http(s) URL")
+		} else if u.RawQuery != "" || u.Fragment != "" {
+			bad(p+".base_url", "must not carry a query or fragment")
+		}
+		if v.AttemptTimeout > v.Deadline {
+			bad(p+".attempt_timeout", "must not exceed deadline (%s)", v.Deadline.D())
+		}
+		if v.Deadline >= c.Idempotency.LockTTL {
+			bad(p+".deadline", "must be shorter than idempotency.lock_ttl (%s), or a lock could expire mid-request", c.Idempotency.LockTTL.D())
+		}
+		if *v.Retry.Max < 0 || *v.Retry.Max > 10 {
+			bad(p+".retry.max", "must be between 0 and 10")
+		}
+		if v.Retry.MinWait > v.Retry.MaxWait {
+			bad(p+".retry.min_wait", "must not exceed max_wait")
+		}
+		if v.PassThroughHeader != "" && !headerNameRe.MatchString(v.PassThroughHeader) {
+			bad(p+".pass_through_header", "must be an HTTP header name")
+		}
+	}
+	return errs
+}
+
+var headerNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+
+// RequireHTTPS checks the rule of `gateway serve`: every vendor base URL is
+// https unless the vendor is marked insecure.
+func (c *Config) RequireHTTPS() error {
+	var errs []error
+	for _, name := range sortedKeys(c.Vendors) {
+		v := c.Vendors[name]
+		if u, err := url.Parse(v.BaseURL); err == nil && u.Scheme != "https" && !v.Insecure {
+			errs = append(errs, fmt.Errorf("vendors.%s.base_url: must be https (or set vendors.%s.insecure: true for a local simulator)", name, name))
+		}
+	}
+	return joinErrs(errs)
+}
+
+// NotificationsFor returns the canonical -> vendor notification names for
+// one target, or nil when the file names none for it (adapter default).
+func (c *Config) NotificationsFor(target string) map[string]string {
+	var out map[string]string
+	for canon, per := range c.Notifications {
+		if v, ok := per[target]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[canon] = v
+		}
+	}
+	return out
+}
+
+func knownField(f string) bool {
+	for _, k := range canonical.AllFields() {
+		if string(k) == f {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
