@@ -1,0 +1,239 @@
+// Package adaptertest is the conformance suite every adapter passes (the dex
+// storage/conformance pattern): one Run, the same checks for every vendor.
+package adaptertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// Harness describes one vendor to the suite.
+type Harness struct {
+	// New opens a fresh adapter and a fresh simulator seeded so that every
+	// case applies. Secrets lists every credential value the adapter was
+	// given, which must never leak.
+	New func(t *testing.T) (a adapters.Adapter, sim http.Handler, secrets []string)
+	// Cases are ops that must apply against a fresh simulator.
+	Cases []Case
+}
+
+// Case is one op expected to apply.
+type Case struct {
+	Name string
+	Op   adapters.Op
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("capabilities are total", func(t *testing.T) {
+		a, _, _ := h.New(t)
+		caps := a.Capabilities().Complete()
+		for _, f := range canonical.AllFields() {
+			s := caps.Fields[f]
+			if s.Supported && s.As == "" {
+				t.Errorf("%s: supported but As (the vendor field or call) is empty", f)
+			}
+			if !s.Supported && s.Reason == "" {
+				t.Errorf("%s: unsupported without a reason", f)
+			}
+		}
+		raw := a.Capabilities()
+		for f := range raw.Fields {
+			if !slices.Contains(canonical.AllFields(), f) {
+				t.Errorf("capability row for unknown field %q", f)
+			}
+		}
+	})
+	for _, c := range h.Cases {
+		t.Run(c.Name+"/doer errors pass through", func(t *testing.T) {
+			a, _, _ := h.New(t)
+			want := &canonical.Error{Code: canonical.CodeCircuitOpen, Message: "open"}
+			do := adapters.DoerFunc(func(context.Context, *adapters.Call) (*adapters.Response, error) { return nil, want })
+			_, err := a.Apply(context.Background(), do, c.Op)
+			var got *canonical.Error
+			if !errors.As(err, &got) || got.Code != canonical.CodeCircuitOpen {
+				t.Errorf("Apply error %v does not carry the doer's *canonical.Error", err)
+			}
+		})
+		t.Run(c.Name+"/cancelled context", func(t *testing.T) {
+			a, sim, _ := h.New(t)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := a.Apply(ctx, &HTTPDoer{Base: srv.URL}, c.Op); err == nil {
+				t.Error("Apply succeeded on a cancelled context")
+			}
+		})
+		t.Run(c.Name+"/dry run plans exactly the real writes", func(t *testing.T) {
+			a, sim, secrets := h.New(t)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			dry := &HTTPDoer{Base: srv.URL, DryRun: true}
+			if _, err := a.Apply(context.Background(), dry, c.Op); err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			a2, sim2, _ := h.New(t)
+			srv2 := httptest.NewServer(sim2)
+			defer srv2.Close()
+			real := &HTTPDoer{Base: srv2.URL}
+			out, err := a2.Apply(context.Background(), real, c.Op)
+			if err != nil {
+				t.Fatalf("real run: %v", err)
+			}
+			if len(out.Applied) == 0 {
+				t.Error("applied nothing")
+			}
+			if diff := cmp.Diff(dry.Writes(), real.Writes()); diff != "" {
+				t.Errorf("planned writes differ from real writes (-dry +real):\n%s", diff)
+			}
+			checkSecrets(t, append(secrets, opSecrets(c.Op)...), real.Calls())
+		})
+		t.Run(c.Name+"/repeat is stable", func(t *testing.T) {
+			a, sim, _ := h.New(t)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			for i := 0; i < 2; i++ {
+				if _, err := a.Apply(context.Background(), &HTTPDoer{Base: srv.URL}, c.Op); err != nil {
+					t.Fatalf("apply %d: %v", i+1, err)
+				}
+			}
+		})
+	}
+}
+
+func opSecrets(op adapters.Op) []string {
+	var out []string
+	if p := op.Update.Password; p.Set {
+		out = append(out, p.V.New.Reveal())
+		if p.V.Current.Set {
+			out = append(out, p.V.Current.V.Reveal())
+		}
+	}
+	if op.PassThrough != "" {
+		out = append(out, op.PassThrough.Reveal())
+	}
+	return out
+}
+
+// checkSecrets fails when a secret appears in a path, or in a body outside
+// the members the call declared in Secrets (login calls excepted: their
+// bodies are credentials by nature and are redacted whole).
+func checkSecrets(t *testing.T, secrets []string, calls []adapters.Call) {
+	t.Helper()
+	for _, c := range calls {
+		for _, s := range secrets {
+			if s == "" {
+				continue
+			}
+			if strings.Contains(c.Path, s) {
+				t.Errorf("%s %s: a secret is in the path", c.Method, c.Name)
+			}
+			if c.Kind == adapters.Auth || len(c.Body) == 0 {
+				continue
+			}
+			if bytes.Contains(stripSecrets(c), []byte(s)) {
+				t.Errorf("%s %s: a secret is in the body outside Call.Secrets", c.Method, c.Name)
+			}
+		}
+	}
+}
+
+func stripSecrets(c adapters.Call) []byte {
+	var v any
+	if err := json.Unmarshal(c.Body, &v); err != nil {
+		return c.Body
+	}
+	for _, p := range c.Secrets {
+		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		m, ok := v.(map[string]any)
+		for i, k := range parts {
+			if !ok {
+				break
+			}
+			if i == len(parts)-1 {
+				delete(m, k)
+				break
+			}
+			m, ok = m[k].(map[string]any)
+		}
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// HTTPDoer sends calls to a test server with net/http, one attempt each;
+// in DryRun it answers Write calls itself, as the dispatcher does.
+type HTTPDoer struct {
+	Base   string
+	DryRun bool
+
+	mu    sync.Mutex
+	calls []adapters.Call
+}
+
+// Do implements adapters.Doer.
+func (d *HTTPDoer) Do(ctx context.Context, c *adapters.Call) (*adapters.Response, error) {
+	d.mu.Lock()
+	d.calls = append(d.calls, *c.Clone())
+	d.mu.Unlock()
+	if d.DryRun && c.Kind == adapters.Write {
+		return &adapters.Response{Status: http.StatusOK, Header: http.Header{}, Synthetic: true, Attempts: 0}, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method, d.Base+c.Path, bytes.NewReader(c.Body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = c.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: "transport error"}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: "reading the response failed"}
+	}
+	return &adapters.Response{Status: resp.StatusCode, Header: resp.Header, Body: b, Attempts: 1, AttemptStatuses: []int{resp.StatusCode}}, nil
+}
+
+// Calls returns every call made, in order.
+func (d *HTTPDoer) Calls() []adapters.Call {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.calls)
+}
+
+// Write is a write call as compared between dry and real runs.
+type Write struct {
+	Method, Path string
+	Body         string
+}
+
+// Writes returns the write calls made (or planned).
+func (d *HTTPDoer) Writes() []Write {
+	var out []Write
+	for _, c := range d.Calls() {
+		if c.Kind == adapters.Write {
+			out = append(out, Write{Method: c.Method, Path: c.Path, Body: string(c.Body)})
+		}
+	}
+	return out
+}
