@@ -1,0 +1,331 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/idempotency"
+)
+
+// Target is one configured vendor target.
+type Target struct {
+	Name    string
+	Adapter adapters.Adapter
+	// Doer sends calls to the vendor (the resilience stack).
+	Doer adapters.Doer
+	// Deadline bounds the whole target: every call and retry.
+	Deadline time.Duration
+	// PassThroughHeader names the request header carrying a caller's own
+	// credential for this vendor; empty when the vendor has none.
+	PassThroughHeader string
+	// State reports the breaker state for traces; optional.
+	State func() string
+}
+
+// Observer receives per-target and idempotency outcomes for metrics.
+type Observer interface {
+	Target(ctx context.Context, vendor, status string, d time.Duration)
+	Idempotency(ctx context.Context, outcome string)
+}
+
+// Options configures a Dispatcher.
+type Options struct {
+	// Users maps a canonical user id to its vendor ids (static identity links).
+	Users map[string]map[string]string
+	// DefaultTargets are used when a request names none.
+	DefaultTargets []string
+	// Guard is the idempotency guard; nil disables Idempotency-Key handling.
+	Guard *idempotency.Guard
+	// RequireKey rejects updates without an Idempotency-Key.
+	RequireKey bool
+	Tracer     trace.Tracer
+	Logger     *slog.Logger
+	Observer   Observer
+}
+
+// Dispatcher is safe for concurrent use.
+type Dispatcher struct {
+	targets map[string]Target
+	names   []string
+	o       Options
+}
+
+// New validates the targets and options.
+func New(targets []Target, o Options) (*Dispatcher, error) {
+	d := &Dispatcher{targets: make(map[string]Target, len(targets)), o: o}
+	for _, t := range targets {
+		if t.Name == "" || t.Adapter == nil || t.Doer == nil {
+			return nil, fmt.Errorf("dispatch: target %q needs a name, an adapter and a doer", t.Name)
+		}
+		if _, dup := d.targets[t.Name]; dup {
+			return nil, fmt.Errorf("dispatch: target %q configured twice", t.Name)
+		}
+		if t.Deadline <= 0 {
+			t.Deadline = 15 * time.Second
+		}
+		d.targets[t.Name] = t
+		d.names = append(d.names, t.Name)
+	}
+	sort.Strings(d.names)
+	for _, n := range o.DefaultTargets {
+		if _, ok := d.targets[n]; !ok {
+			return nil, fmt.Errorf("dispatch: default target %q is not configured", n)
+		}
+	}
+	if d.o.Tracer == nil {
+		d.o.Tracer = noop.NewTracerProvider().Tracer("dispatch")
+	}
+	if d.o.Logger == nil {
+		d.o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d, nil
+}
+
+// Targets lists the configured target names, sorted.
+func (d *Dispatcher) Targets() []string { return slices.Clone(d.names) }
+
+// PassThroughHeaders maps target -> the request header carrying a caller's
+// credential, for targets that accept one.
+func (d *Dispatcher) PassThroughHeaders() map[string]string {
+	out := map[string]string{}
+	for n, t := range d.targets {
+		if t.PassThroughHeader != "" {
+			out[n] = t.PassThroughHeader
+		}
+	}
+	return out
+}
+
+// Capabilities is the field-support matrix, one column per target.
+func (d *Dispatcher) Capabilities() map[string]adapters.Capabilities {
+	out := make(map[string]adapters.Capabilities, len(d.targets))
+	for n, t := range d.targets {
+		out[n] = t.Adapter.Capabilities().Complete()
+	}
+	return out
+}
+
+// Input is one update as the HTTP layer hands it over. Every value is owned
+// by the Input (nothing points into a reused request buffer).
+type Input struct {
+	// Client is the authenticated client; it scopes idempotency keys.
+	Client string
+	// AllowedTargets and AllowedFields are the client's ACL; nil allows all.
+	AllowedTargets []string
+	AllowedFields  []string
+	// Key is the Idempotency-Key, empty when absent.
+	Key string
+	// Method and Path feed the idempotency fingerprint.
+	Method, Path string
+	Request      canonical.Request
+	DryRun       bool
+	// PassThrough holds callers' credentials by target.
+	PassThrough map[string]canonical.Secret
+}
+
+// Output is the response to write.
+type Output struct {
+	Status     int
+	RetryAfter time.Duration
+	// Body is the JSON result.
+	Body []byte
+	// Replayed marks a stored response answered again.
+	Replayed bool
+	// Result is the decoded result (nil on a verbatim replay).
+	Result *canonical.Result
+	// Idempotency is the key outcome: none, miss, replay, resume, bypass.
+	Idempotency string
+}
+
+// plan is one target's share of the update.
+type plan struct {
+	target Target
+	op     adapters.Op
+	skip   bool // nothing left to change after skipping
+}
+
+// Apply runs the update. Rejections before any vendor call come back as an
+// error carrying a *canonical.Error; vendor outcomes are in the Output.
+func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
+	plans, skipped, err := d.prepare(in)
+	if err != nil {
+		return Output{}, err
+	}
+	out := Output{Idempotency: "none"}
+	var ticket *idempotency.Ticket
+	if !in.DryRun && d.o.Guard != nil {
+		if in.Key == "" && d.o.RequireKey {
+			return Output{}, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "an Idempotency-Key header is required",
+				Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "is required"}}}
+		}
+		if in.Key != "" {
+			t, err := d.o.Guard.Begin(ctx, in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request))
+			if err != nil {
+				return Output{}, d.idemError(ctx, err)
+			}
+			if t.Replay != nil {
+				d.observe(ctx, "replay")
+				return Output{Status: t.Replay.Status, RetryAfter: t.Replay.RetryAfter, Body: t.Replay.Body,
+					Replayed: true, Idempotency: "replay"}, nil
+			}
+			ticket = t
+			switch {
+			case t.Bypass:
+				out.Idempotency = "bypass"
+			case len(t.Prior) > 0:
+				out.Idempotency = "resume"
+			default:
+				out.Idempotency = "miss"
+			}
+			d.observe(ctx, out.Idempotency)
+		}
+	}
+
+	res := &canonical.Result{ID: in.Request.UserID, DryRun: in.DryRun, Results: make(map[string]canonical.TargetResult, len(plans)),
+		SkippedFields: skipped}
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		res.TraceID = sc.TraceID().String()
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, p := range plans {
+		if ticket != nil && ticket.Prior != nil {
+			if prior, ok := ticket.Prior[p.target.Name]; ok {
+				prior.Replayed = true
+				res.Results[p.target.Name] = prior
+				continue
+			}
+		}
+		if p.skip {
+			res.Results[p.target.Name] = canonical.TargetResult{Status: canonical.StatusSkipped, VendorID: p.op.UserID}
+			continue
+		}
+		wg.Add(1)
+		go func(p plan) {
+			defer wg.Done()
+			tr := d.run(ctx, p, in.DryRun, len(skipped[p.target.Name]))
+			if ticket != nil && tr.Status == canonical.StatusApplied {
+				// Recorded as soon as it applies, so a crash before Finish
+				// still never writes this target twice.
+				if err := ticket.Applied(context.WithoutCancel(ctx), p.target.Name, tr); err != nil {
+					d.o.Logger.WarnContext(ctx, "idempotency: recording an applied target failed", "target", p.target.Name, "err", err)
+				}
+			}
+			mu.Lock()
+			res.Results[p.target.Name] = tr
+			mu.Unlock()
+		}(p)
+	}
+	wg.Wait()
+
+	status, retry := res.Finish()
+	body, err := json.Marshal(res)
+	if err != nil {
+		return Output{}, fmt.Errorf("dispatch: encode result: %w", err)
+	}
+	out.Status, out.RetryAfter, out.Body, out.Result = status, retry, body, res
+	if ticket != nil {
+		applied := map[string]canonical.TargetResult{}
+		for n, r := range res.Results {
+			if r.Status == canonical.StatusApplied || r.Status == canonical.StatusSkipped {
+				applied[n] = r
+			}
+		}
+		if err := ticket.Finish(context.WithoutCancel(ctx), status, body, retry, applied); err != nil {
+			d.o.Logger.WarnContext(ctx, "idempotency: storing the result failed", "err", err)
+		}
+	}
+	return out, nil
+}
+
+func (d *Dispatcher) observe(ctx context.Context, outcome string) {
+	if d.o.Observer != nil {
+		d.o.Observer.Idempotency(ctx, outcome)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("gateway.idempotency", outcome))
+}
+
+func (d *Dispatcher) idemError(ctx context.Context, err error) error {
+	var ip *idempotency.InProgressError
+	switch {
+	case errors.Is(err, idempotency.ErrInvalidKey):
+		return &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "invalid Idempotency-Key",
+			Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"}}}
+	case errors.As(err, &ip):
+		d.observe(ctx, "conflict")
+		return &canonical.Error{Code: canonical.CodeIdempotencyInProgress, Message: "a request with this Idempotency-Key is in progress",
+			RetryAfter: max(ip.RetryAfter, time.Second)}
+	case errors.Is(err, idempotency.ErrInProgress):
+		d.observe(ctx, "conflict")
+		return &canonical.Error{Code: canonical.CodeIdempotencyInProgress, Message: "a request with this Idempotency-Key is in progress", RetryAfter: time.Second}
+	case errors.Is(err, idempotency.ErrKeyReused):
+		d.observe(ctx, "mismatch")
+		return &canonical.Error{Code: canonical.CodeIdempotencyKeyReused, Message: "this Idempotency-Key was used with a different request"}
+	default:
+		d.observe(ctx, "unavailable")
+		d.o.Logger.ErrorContext(ctx, "idempotency store unavailable", "err", err)
+		return &canonical.Error{Code: canonical.CodeIdempotencyUnavailable, Message: "the idempotency store is unavailable; the update was not applied",
+			RetryAfter: time.Second}
+	}
+}
+
+// run applies one target under its deadline and turns the outcome into a
+// TargetResult.
+func (d *Dispatcher) run(ctx context.Context, p plan, dry bool, skippedCount int) canonical.TargetResult {
+	start := time.Now()
+	ctx, span := d.o.Tracer.Start(ctx, "target "+p.target.Name, trace.WithAttributes(
+		attribute.String("gateway.vendor", p.target.Name),
+		attribute.Int("gateway.skipped_fields", skippedCount),
+		attribute.Bool("gateway.dry_run", dry)))
+	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, p.target.Deadline)
+	defer cancel()
+
+	rec := &recorder{next: p.target.Doer, dry: dry}
+	outcome, err := p.target.Adapter.Apply(ctx, rec, p.op)
+	tr := canonical.TargetResult{VendorID: p.op.UserID, DurationMS: time.Since(start).Milliseconds()}
+	tr.Calls, tr.Attempts = rec.summary()
+	if err != nil {
+		e := canonical.AsError(err)
+		if e.Code == canonical.CodeInternal && ctx.Err() != nil {
+			e = &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: "the target's deadline passed"}
+		}
+		if e.Code == canonical.CodeInternal {
+			d.o.Logger.ErrorContext(ctx, "adapter failed without an outcome code", "target", p.target.Name, "err", err)
+		}
+		tr.Status = canonical.StatusFailed
+		tr.Error = canonical.NewErrorBody(e)
+		span.SetStatus(codes.Error, string(e.Code))
+		span.SetAttributes(attribute.String("gateway.error_code", string(e.Code)))
+	} else {
+		tr.Status = canonical.StatusApplied
+		if outcome.VendorID != "" {
+			tr.VendorID = outcome.VendorID
+		}
+		tr.Applied = outcome.Applied
+	}
+	span.SetAttributes(attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts))
+	if p.target.State != nil {
+		span.SetAttributes(attribute.String("gateway.breaker_state", p.target.State()))
+	}
+	if d.o.Observer != nil {
+		d.o.Observer.Target(ctx, p.target.Name, string(tr.Status), time.Since(start))
+	}
+	return tr
+}

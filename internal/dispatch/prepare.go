@@ -1,0 +1,157 @@
+package dispatch
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// prepare does every check that needs no vendor call and builds one plan per
+// target. Order matters for the status a client sees: 400 (shape), then 403
+// (ACL), then 400 (each target's own constraints), then 422 (unsupported).
+func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, error) {
+	req := in.Request
+	names := req.Targets
+	if len(names) == 0 {
+		names = d.o.DefaultTargets
+	}
+	if len(names) == 0 {
+		return nil, nil, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "no targets named and no default targets configured",
+			Fields: []canonical.FieldError{{Field: "targets", Message: "is required"}}}
+	}
+	var fe canonical.FieldErrors
+	for i, n := range names {
+		if _, ok := d.targets[n]; !ok {
+			fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q (configured: %v)", n, d.names)
+		}
+	}
+	for _, n := range sortedKeys(req.VendorIDs) {
+		if _, ok := d.targets[n]; !ok {
+			fe.Add("vendor_ids."+n, "unknown target")
+		}
+	}
+	for _, n := range sortedKeys(req.Extensions) {
+		if !slices.Contains(names, n) {
+			fe.Add("extensions."+n, "extensions for a vendor that is not a target of this request")
+		}
+	}
+	if err := fe.Err("invalid request"); err != nil {
+		return nil, nil, err
+	}
+
+	// ACL: a target or field the client may not touch is 403, naming it.
+	var denied []canonical.FieldError
+	if in.AllowedTargets != nil {
+		for i, n := range names {
+			if !slices.Contains(in.AllowedTargets, n) {
+				denied = append(denied, canonical.FieldError{Field: fmt.Sprintf("targets[%d]", i), Target: n, Message: "this client may not write this target"})
+			}
+		}
+	}
+	if in.AllowedFields != nil {
+		for _, f := range req.User.Fields() {
+			if !slices.Contains(in.AllowedFields, string(f)) {
+				denied = append(denied, canonical.FieldError{Field: f.Path(), Message: "this client may not change this field"})
+			}
+		}
+	}
+	if len(denied) > 0 {
+		return nil, nil, &canonical.Error{Code: canonical.CodeForbidden, Message: "the client is not allowed to make this change", Fields: denied}
+	}
+
+	var (
+		plans       []plan
+		unsupported []canonical.FieldError
+		skipped     = map[string][]canonical.Field{}
+	)
+	for _, n := range names {
+		t := d.targets[n]
+		caps := t.Adapter.Capabilities()
+		op := adapters.Op{UserID: d.vendorID(req, n), PassThrough: in.PassThrough[n]}
+		if ext := req.Extensions[n]; len(ext) > 0 {
+			op.Extensions = make(map[string]json.RawMessage, len(ext))
+			for _, k := range sortedKeys(ext) {
+				if !caps.AllowsExtension(k) {
+					fe.Add("extensions."+n+"."+k, "not an allowed extension field for %s (allowed: %v)", n, caps.Extensions)
+					continue
+				}
+				op.Extensions[k] = ext[k]
+			}
+		}
+		uns := caps.Unsupported(&req.User)
+		op.Update = req.User.Without(fieldsOf(uns)...)
+		if pf, ok := t.Adapter.(adapters.Preflighter); ok {
+			vals, err := pf.Preflight(op)
+			if err != nil {
+				e := canonical.AsError(err)
+				if e.Code != canonical.CodeInvalidRequest || len(e.Fields) == 0 {
+					fe = append(fe, canonical.FieldError{Field: "vendor_ids." + n, Target: n, Message: e.Message})
+				}
+				for _, f := range e.Fields {
+					if f.Target == "" {
+						f.Target = n
+					}
+					fe = append(fe, f)
+				}
+			}
+			uns = append(uns, vals...)
+			op.Update = op.Update.Without(fieldsOf(vals)...)
+		}
+		for _, u := range uns {
+			unsupported = append(unsupported, canonical.FieldError{Field: u.Field.Path(), Target: n, Message: u.Reason})
+			if !slices.Contains(skipped[n], u.Field) {
+				skipped[n] = append(skipped[n], u.Field)
+			}
+		}
+		plans = append(plans, plan{target: t, op: op, skip: op.Update.IsEmpty() && len(op.Extensions) == 0})
+	}
+	if err := fe.Err("the request cannot be applied to its targets"); err != nil {
+		return nil, nil, err
+	}
+	if len(unsupported) > 0 && req.OnUnsupported != canonical.PolicySkip {
+		return nil, nil, &canonical.Error{Code: canonical.CodeUnsupportedField,
+			Message: "some targets cannot take some fields; nothing was written (send on_unsupported: skip to write the rest)", Fields: unsupported}
+	}
+	for n, fs := range skipped {
+		sort.Slice(fs, func(i, j int) bool { return fieldIndex(fs[i]) < fieldIndex(fs[j]) })
+		skipped[n] = fs
+	}
+	return plans, skipped, nil
+}
+
+// vendorID picks the user's id at a target: the request's vendor_ids, then
+// the static users map, then the path id.
+func (d *Dispatcher) vendorID(req canonical.Request, target string) string {
+	if id, ok := req.VendorIDs[target]; ok {
+		return id
+	}
+	if id, ok := d.o.Users[req.UserID][target]; ok {
+		return id
+	}
+	return req.UserID
+}
+
+func fieldsOf(us []canonical.Unsupported) []canonical.Field {
+	out := make([]canonical.Field, len(us))
+	for i, u := range us {
+		out[i] = u.Field
+	}
+	return out
+}
+
+func fieldIndex(f canonical.Field) int {
+	return slices.Index(canonical.AllFields(), f)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

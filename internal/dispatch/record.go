@@ -1,0 +1,165 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// recorder is the per-request, per-target Doer: it keeps a summary of every
+// call for the result and serves dry runs.
+type recorder struct {
+	next adapters.Doer
+	dry  bool
+
+	mu       sync.Mutex
+	calls    []canonical.CallSummary
+	attempts int
+}
+
+func (r *recorder) Do(ctx context.Context, c *adapters.Call) (*adapters.Response, error) {
+	s := canonical.CallSummary{Name: c.Name, Method: c.Method, Path: c.Path}
+	if r.dry {
+		s.Header = RedactHeader(c.Header)
+		s.Body = RedactBody(c)
+	}
+	if r.dry && c.Kind == adapters.Write {
+		s.Planned = true
+		r.add(s, 0)
+		return &adapters.Response{Status: http.StatusOK, Header: http.Header{}, Synthetic: true}, nil
+	}
+	resp, err := r.next.Do(ctx, c)
+	attempts := 0
+	if resp != nil {
+		s.Status = resp.Status
+		s.AttemptStatuses = resp.AttemptStatuses
+		attempts = max(resp.Attempts, 1)
+	} else {
+		var e *canonical.Error
+		if err != nil {
+			e = canonical.AsError(err)
+		}
+		if e == nil || e.Code != canonical.CodeCircuitOpen {
+			attempts = 1
+		}
+	}
+	r.add(s, attempts)
+	return resp, err
+}
+
+func (r *recorder) add(s canonical.CallSummary, attempts int) {
+	r.mu.Lock()
+	r.calls = append(r.calls, s)
+	r.attempts += attempts
+	r.mu.Unlock()
+}
+
+func (r *recorder) summary() ([]canonical.CallSummary, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]canonical.CallSummary(nil), r.calls...), r.attempts
+}
+
+// credentialWords mark header names that carry credentials.
+var credentialWords = []string{"authorization", "cookie", "token", "csrf", "secret", "password", "api-key", "apikey", "auth"}
+
+// RedactHeader flattens a header for display with every credential-bearing
+// header replaced by "[redacted]".
+func RedactHeader(h http.Header) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		v := strings.Join(vs, ", ")
+		lk := strings.ToLower(k)
+		for _, w := range credentialWords {
+			if strings.Contains(lk, w) {
+				v = canonical.Redacted
+				break
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// RedactBody renders a call's body for display with the members its Secrets
+// name replaced. Login bodies, and non-JSON bodies that hold secrets, are
+// redacted whole.
+func RedactBody(c *adapters.Call) json.RawMessage {
+	if len(c.Body) == 0 {
+		return nil
+	}
+	whole, _ := json.Marshal(canonical.Redacted)
+	if c.Kind == adapters.Auth {
+		return whole
+	}
+	var v any
+	if err := json.Unmarshal(c.Body, &v); err != nil {
+		if len(c.Secrets) > 0 {
+			return whole
+		}
+		s, _ := json.Marshal(string(c.Body))
+		return s
+	}
+	ptrs := append([]string(nil), c.Secrets...)
+	sort.Strings(ptrs)
+	for _, p := range ptrs {
+		if !redactPointer(&v, p) {
+			return whole // a secret we cannot find must not be shown by accident
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return whole
+	}
+	return b
+}
+
+// redactPointer replaces the value at JSON pointer p (RFC 6901) in *v.
+// A pointer to a member that is absent is fine (nothing to hide).
+func redactPointer(v *any, p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	parts := strings.Split(p[1:], "/")
+	cur := v
+	for i, raw := range parts {
+		key := strings.ReplaceAll(strings.ReplaceAll(raw, "~1", "/"), "~0", "~")
+		last := i == len(parts)-1
+		switch node := (*cur).(type) {
+		case map[string]any:
+			child, ok := node[key]
+			if !ok {
+				return true
+			}
+			if last {
+				node[key] = canonical.Redacted
+				return true
+			}
+			cur = &child
+			defer func(k string, c *any) { node[k] = *c }(key, cur)
+		case []any:
+			idx, err := strconv.Atoi(key)
+			if err != nil || idx < 0 || idx >= len(node) {
+				return true
+			}
+			if last {
+				node[idx] = canonical.Redacted
+				return true
+			}
+			cur = &node[idx]
+		default:
+			return true
+		}
+	}
+	return true
+}

@@ -1,0 +1,233 @@
+// Package idempotency implements Idempotency-Key handling (DESIGN.md
+// section 4): a Guard holding the policy (claim, replay, resume, mismatch)
+// over a small Store interface with two implementations, the in-memory store
+// here and redisstore for replicas. Both pass storetest.Run.
+//
+// A key is claimed with an in-progress lock (SET NX with a TTL), so a
+// concurrent duplicate is told to retry later and a crashed instance's claim
+// expires. Targets are recorded as soon as each applies, so a retry after a
+// crash resumes instead of writing twice. Records hold the fingerprint,
+// the final response and per-target outcomes: never a secret in clear.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	ErrInProgress  = errors.New("idempotency: request in progress")
+	ErrKeyReused   = errors.New("idempotency: key reused with a different request")
+	ErrUnavailable = errors.New("idempotency: store unavailable")
+	ErrNotFound    = errors.New("idempotency: no record")
+	ErrLocked      = errors.New("idempotency: key locked")
+	ErrInvalidKey  = errors.New("idempotency: invalid key")
+)
+
+// LockedError says how long the current lock still holds.
+type LockedError struct{ Remaining time.Duration }
+
+func (e *LockedError) Error() string { return fmt.Sprintf("idempotency: key locked for %s", e.Remaining) }
+
+// Unwrap makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// InProgressError is ErrInProgress with the wait to suggest.
+type InProgressError struct{ RetryAfter time.Duration }
+
+func (e *InProgressError) Error() string { return ErrInProgress.Error() }
+
+// Unwrap makes errors.Is(err, ErrInProgress) true.
+func (e *InProgressError) Unwrap() error { return ErrInProgress }
+
+// Record is what a store keeps for one key.
+type Record struct {
+	Fingerprint string `json:"fp"`
+	// Done: a final response is stored.
+	Done       bool          `json:"done,omitempty"`
+	Status     int           `json:"status,omitempty"`
+	Body       []byte        `json:"body,omitempty"`
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	// Targets that applied so far, recorded as soon as each applies.
+	Targets map[string]canonical.TargetResult `json:"targets,omitempty"`
+}
+
+// Store is the storage a Guard needs.
+type Store interface {
+	// Lock claims key atomically for ttl; *LockedError when already held.
+	// release drops the claim only if it is still this one.
+	Lock(ctx context.Context, key string, ttl time.Duration) (release func(context.Context) error, err error)
+	// Get returns ErrNotFound when there is no record.
+	Get(ctx context.Context, key string) (Record, error)
+	Put(ctx context.Context, key string, r Record, ttl time.Duration) error
+	Ping(ctx context.Context) error
+}
+
+// Options configures a Guard.
+type Options struct {
+	// LockTTL bounds an in-progress claim; default 60s.
+	LockTTL time.Duration
+	// Retention keeps finished records; default 24h.
+	Retention time.Duration
+	// FailOpen proceeds without idempotency when the store fails.
+	FailOpen bool
+}
+
+// Guard applies the idempotency policy over a Store.
+type Guard struct {
+	s Store
+	o Options
+}
+
+// NewGuard returns a Guard.
+func NewGuard(s Store, o Options) *Guard {
+	if o.LockTTL <= 0 {
+		o.LockTTL = 60 * time.Second
+	}
+	if o.Retention <= 0 {
+		o.Retention = 24 * time.Hour
+	}
+	return &Guard{s: s, o: o}
+}
+
+// Ticket is one claimed run.
+type Ticket struct {
+	// Replay is a finished record whose every target applied: answer it.
+	Replay *Record
+	// Prior are targets an earlier run applied: report, do not run again.
+	Prior map[string]canonical.TargetResult
+	// Bypass: the store failed and the config says proceed without it.
+	Bypass bool
+
+	g       *Guard
+	key     string
+	release func(context.Context) error
+
+	mu  sync.Mutex // targets report concurrently
+	rec Record
+}
+
+// ValidKey reports whether key is 1 to 255 visible ASCII characters.
+func ValidKey(key string) bool {
+	if len(key) == 0 || len(key) > 255 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// storeKey scopes a key per client; hashing keeps it bounded and opaque.
+func storeKey(scope, key string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Begin claims key for scope. See the package doc for the outcomes.
+func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Ticket, error) {
+	if !ValidKey(key) {
+		return nil, ErrInvalidKey
+	}
+	sk := storeKey(scope, key)
+	release, err := g.s.Lock(ctx, sk, g.o.LockTTL)
+	var le *LockedError
+	switch {
+	case errors.As(err, &le):
+		// A finished request with a matching key may have released already;
+		// only a held lock means in progress.
+		return nil, &InProgressError{RetryAfter: le.Remaining}
+	case err != nil:
+		return g.unavailable(err)
+	}
+	rec, err := g.s.Get(ctx, sk)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		rec = Record{Fingerprint: fingerprint}
+	case err != nil:
+		_ = release(context.WithoutCancel(ctx))
+		return g.unavailable(err)
+	case rec.Fingerprint != fingerprint:
+		_ = release(context.WithoutCancel(ctx))
+		return nil, ErrKeyReused
+	}
+	if rec.Done && allApplied(rec) {
+		_ = release(context.WithoutCancel(ctx))
+		r := rec
+		return &Ticket{Replay: &r}, nil
+	}
+	t := &Ticket{g: g, key: sk, rec: rec, release: release}
+	if len(rec.Targets) > 0 {
+		t.Prior = make(map[string]canonical.TargetResult, len(rec.Targets))
+		for k, v := range rec.Targets {
+			t.Prior[k] = v
+		}
+	}
+	return t, nil
+}
+
+func allApplied(r Record) bool { return r.Status >= 200 && r.Status < 300 && r.Status != 207 }
+
+func (g *Guard) unavailable(err error) (*Ticket, error) {
+	if g.o.FailOpen {
+		return &Ticket{Bypass: true}, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Applied records one applied target at once, so a crash before Finish
+// never leads to writing it twice.
+func (t *Ticket) Applied(ctx context.Context, target string, r canonical.TargetResult) error {
+	if t == nil || t.Bypass || t.g == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.rec.Targets == nil {
+		t.rec.Targets = map[string]canonical.TargetResult{}
+	}
+	t.rec.Targets[target] = r
+	return t.put(ctx)
+}
+
+// Finish stores the final response and releases the claim.
+func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter time.Duration, targets map[string]canonical.TargetResult) error {
+	if t == nil || t.Bypass || t.g == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rec.Done, t.rec.Status, t.rec.Body, t.rec.RetryAfter = true, status, body, retryAfter
+	if t.rec.Targets == nil {
+		t.rec.Targets = map[string]canonical.TargetResult{}
+	}
+	for k, v := range targets {
+		t.rec.Targets[k] = v
+	}
+	err := t.put(ctx)
+	return errors.Join(err, t.release(ctx))
+}
+
+// Abandon releases the claim and stores nothing new.
+func (t *Ticket) Abandon(ctx context.Context) error {
+	if t == nil || t.Bypass || t.g == nil {
+		return nil
+	}
+	return t.release(ctx)
+}
+
+// put stores the record; callers hold t.mu, so puts are ordered and a
+// later snapshot is never overwritten by an earlier one.
+func (t *Ticket) put(ctx context.Context) error {
+	return t.g.s.Put(ctx, t.key, t.rec, t.g.o.Retention)
+}

@@ -1,0 +1,112 @@
+package idempotency
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// MemoryStore keeps records in process: the embedded default for `gateway
+// dev` and single instances. Records are stored encoded, so callers never
+// share maps with the store.
+type MemoryStore struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	locks   map[string]memLock
+	records map[string]memRecord
+}
+
+type memLock struct {
+	token   string
+	expires time.Time
+}
+
+type memRecord struct {
+	data    []byte
+	expires time.Time
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore { return NewMemoryStoreClock(time.Now) }
+
+// NewMemoryStoreClock returns a store reading time from now (tests).
+func NewMemoryStoreClock(now func() time.Time) *MemoryStore {
+	return &MemoryStore{now: now, locks: map[string]memLock{}, records: map[string]memRecord{}}
+}
+
+// Lock implements Store.
+func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if l, ok := m.locks[key]; ok && now.Before(l.expires) {
+		return nil, &LockedError{Remaining: l.expires.Sub(now)}
+	}
+	m.locks[key] = memLock{token: token, expires: now.Add(ttl)}
+	m.gc(now)
+	return func(context.Context) error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if l, ok := m.locks[key]; ok && l.token == token {
+			delete(m.locks, key)
+		}
+		return nil
+	}, nil
+}
+
+// Get implements Store.
+func (m *MemoryStore) Get(_ context.Context, key string) (Record, error) {
+	m.mu.Lock()
+	r, ok := m.records[key]
+	m.mu.Unlock()
+	if !ok || !m.now().Before(r.expires) {
+		return Record{}, ErrNotFound
+	}
+	var rec Record
+	if err := json.Unmarshal(r.data, &rec); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// Put implements Store.
+func (m *MemoryStore) Put(_ context.Context, key string, r Record, ttl time.Duration) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.records[key] = memRecord{data: b, expires: m.now().Add(ttl)}
+	m.mu.Unlock()
+	return nil
+}
+
+// Ping implements Store.
+func (m *MemoryStore) Ping(context.Context) error { return nil }
+
+// gc drops expired entries; called under m.mu on each claim, so memory stays
+// bounded by the retention window without a background goroutine.
+func (m *MemoryStore) gc(now time.Time) {
+	if len(m.records)%64 != 0 {
+		return
+	}
+	for k, r := range m.records {
+		if !now.Before(r.expires) {
+			delete(m.records, k)
+		}
+	}
+	for k, l := range m.locks {
+		if !now.Before(l.expires) {
+			delete(m.locks, k)
+		}
+	}
+}
