@@ -35,7 +35,9 @@ var (
 // LockedError says how long the current lock still holds.
 type LockedError struct{ Remaining time.Duration }
 
-func (e *LockedError) Error() string { return fmt.Sprintf("idempotency: key locked for %s", e.Remaining) }
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("idempotency: key locked for %s", e.Remaining)
+}
 
 // Unwrap makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Unwrap() error { return ErrLocked }
