@@ -1,0 +1,25 @@
+// Package upstream builds the per-vendor Doer under every adapter: the
+// resilience stack of DESIGN.md section 5, read outermost first:
+//
+//	breaker (gobreaker v2, one sample per logical call)
+//	  -> retries (go-retryablehttp: transport errors, 429, 502-504, 500 if configured;
+//	     exponential backoff with full jitter; Retry-After honoured up to a cap;
+//	     never waiting past the request deadline; identical body on every attempt)
+//	    -> otelhttp (one client span per attempt, W3C traceparent propagated)
+//	      -> net/http (per-attempt timeout)
+//
+// The breaker sits outside the retries so that an open breaker fails fast
+// without spending them, and so one logical call is one sample. Only
+// transport errors, timeouts, 5xx and 429 (after retries), and what a
+// vendor's Classifier calls a Failure, count against it; a vendor's 4xx is a
+// healthy vendor and a caller's cancellation counts for nothing.
+//
+// When a wait (Retry-After or backoff) would run past the deadline, retrying
+// stops at once and the last response is returned, so the adapter reports
+// the vendor's own status (429 rate_limited, 503 upstream_unavailable) with
+// its Retry-After rather than a timeout. upstream_timeout is reserved for an
+// attempt or deadline that actually ran out.
+//
+// This package is the only importer of go-retryablehttp, gobreaker and
+// otelhttp.
+package upstream

@@ -1,0 +1,468 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// RetryPolicy configures retries.
+type RetryPolicy struct {
+	// Max retries after the first attempt (default 3 when negative is not
+	// set; 0 disables retries).
+	Max int
+	// MinWait and MaxWait bound the exponential backoff (defaults 50ms, 2s).
+	MinWait, MaxWait time.Duration
+	// MaxRetryAfter caps an honoured Retry-After (default 5s).
+	MaxRetryAfter time.Duration
+	// On500 also retries HTTP 500.
+	On500 bool
+}
+
+// BreakerPolicy configures the breaker.
+type BreakerPolicy struct {
+	// ConsecutiveFailures opens the breaker (default 5).
+	ConsecutiveFailures uint32
+	// OpenFor is the open period before a trial call (default 30s).
+	OpenFor time.Duration
+	// HalfOpenMax trial calls (default 1).
+	HalfOpenMax uint32
+	// Interval clears counts while closed; 0 never.
+	Interval time.Duration
+}
+
+// Options configures one vendor's Client.
+type Options struct {
+	Vendor  string
+	BaseURL *url.URL
+	// AttemptTimeout bounds one HTTP attempt (default 5s).
+	AttemptTimeout time.Duration
+	Retry          RetryPolicy
+	Breaker        BreakerPolicy
+	// Classify is the adapter's Classifier, consulted before the status
+	// policy; optional.
+	Classify func(*adapters.Response) adapters.Class
+	// Transport defaults to a tuned clone of http.DefaultTransport.
+	Transport      http.RoundTripper
+	Logger         *slog.Logger
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxBody caps a response body read (default 4 MiB).
+	MaxBody int64
+}
+
+// Client is one vendor's Doer.
+type Client struct {
+	o       Options
+	retry   *retryablehttp.Client
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	m       instruments
+
+	mu       sync.Mutex
+	openedAt time.Time
+}
+
+var _ adapters.Doer = (*Client)(nil)
+
+// errVendorFailure marks a breaker failure; errExcluded a call that must
+// not count (caller cancelled).
+var (
+	errVendorFailure = errors.New("vendor failure")
+	errExcluded      = errors.New("excluded")
+)
+
+// New builds a Client.
+func New(o Options) (*Client, error) {
+	if o.BaseURL == nil || o.BaseURL.Scheme == "" || o.BaseURL.Host == "" {
+		return nil, fmt.Errorf("upstream %s: an absolute base URL is required", o.Vendor)
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 5 * time.Second
+	}
+	if o.Retry.Max < 0 {
+		o.Retry.Max = 0
+	}
+	if o.Retry.MinWait <= 0 {
+		o.Retry.MinWait = 50 * time.Millisecond
+	}
+	if o.Retry.MaxWait <= 0 {
+		o.Retry.MaxWait = 2 * time.Second
+	}
+	if o.Retry.MaxRetryAfter <= 0 {
+		o.Retry.MaxRetryAfter = 5 * time.Second
+	}
+	if o.Breaker.ConsecutiveFailures == 0 {
+		o.Breaker.ConsecutiveFailures = 5
+	}
+	if o.Breaker.OpenFor <= 0 {
+		o.Breaker.OpenFor = 30 * time.Second
+	}
+	if o.Breaker.HalfOpenMax == 0 {
+		o.Breaker.HalfOpenMax = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = nooptrace.NewTracerProvider()
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = noopmetric.NewMeterProvider()
+	}
+	if o.Propagator == nil {
+		o.Propagator = otel.GetTextMapPropagator()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = 4 << 20
+	}
+	if o.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 512
+		t.MaxIdleConnsPerHost = 256
+		t.IdleConnTimeout = 90 * time.Second
+		o.Transport = t
+	}
+	c := &Client{o: o}
+	m, err := newInstruments(o.MeterProvider, o.Vendor, c.stateValue)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
+	}
+	c.m = m
+
+	traced := otelhttp.NewTransport(attemptRecorder{next: o.Transport},
+		otelhttp.WithTracerProvider(o.TracerProvider),
+		otelhttp.WithPropagators(o.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if st := stateOf(r.Context()); st != nil {
+				return o.Vendor + " " + st.name
+			}
+			return o.Vendor + " " + r.Method
+		}))
+	c.retry = &retryablehttp.Client{
+		HTTPClient:   &http.Client{Transport: traced, Timeout: o.AttemptTimeout},
+		Logger:       nil,
+		RetryWaitMin: o.Retry.MinWait,
+		RetryWaitMax: o.Retry.MaxWait,
+		RetryMax:     o.Retry.Max,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	c.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        o.Vendor,
+		MaxRequests: o.Breaker.HalfOpenMax,
+		Interval:    o.Breaker.Interval,
+		Timeout:     o.Breaker.OpenFor,
+		ReadyToTrip: func(cn gobreaker.Counts) bool {
+			return cn.ConsecutiveFailures >= o.Breaker.ConsecutiveFailures
+		},
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				c.mu.Lock()
+				c.openedAt = c.o.Now()
+				c.mu.Unlock()
+			}
+			o.Logger.Warn("circuit breaker state change", "vendor", name, "from", from.String(), "to", to.String())
+		},
+		IsSuccessful: func(err error) bool { return err == nil },
+		IsExcluded:   func(err error) bool { return errors.Is(err, errExcluded) },
+	})
+	return c, nil
+}
+
+// State is the breaker state: closed, half-open or open.
+func (c *Client) State() string { return c.breaker.State().String() }
+
+func (c *Client) stateValue() int64 {
+	switch c.breaker.State() {
+	case gobreaker.StateHalfOpen:
+		return 1
+	case gobreaker.StateOpen:
+		return 2
+	}
+	return 0
+}
+
+// callState travels in the request context through every attempt.
+type callState struct {
+	name     string
+	deadline time.Time // zero: none
+	mu       sync.Mutex
+	attempts int
+	statuses []int
+	retries  int
+}
+
+type stateKey struct{}
+
+func stateOf(ctx context.Context) *callState {
+	s, _ := ctx.Value(stateKey{}).(*callState)
+	return s
+}
+
+func (s *callState) record(status int) {
+	s.mu.Lock()
+	s.attempts++
+	s.statuses = append(s.statuses, status)
+	s.mu.Unlock()
+}
+
+// attemptRecorder notes each attempt's status (0: no response).
+type attemptRecorder struct{ next http.RoundTripper }
+
+func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
+	if st := stateOf(r.Context()); st != nil {
+		if err != nil {
+			st.record(0)
+		} else {
+			st.record(resp.StatusCode)
+		}
+	}
+	return resp, err
+}
+
+// Do implements adapters.Doer.
+func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Response, error) {
+	done, err := c.breaker.Allow()
+	if err != nil {
+		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "circuit_open")))
+		return nil, &canonical.Error{Code: canonical.CodeCircuitOpen,
+			Message: c.o.Vendor + ": circuit breaker open after repeated vendor failures", RetryAfter: c.untilHalfOpen()}
+	}
+	resp, err := c.send(ctx, call)
+	switch {
+	case err != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		done(errExcluded) // the caller went away; says nothing about the vendor
+	case err != nil:
+		done(errVendorFailure)
+	case c.isFailure(resp):
+		done(errVendorFailure)
+	default:
+		done(nil)
+	}
+	return resp, err
+}
+
+func (c *Client) untilHalfOpen() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.openedAt.Add(c.o.Breaker.OpenFor).Sub(c.o.Now()); d > 0 {
+		return d
+	}
+	return time.Second
+}
+
+// isFailure: 5xx and 429 after retries, and classifier Failures, count
+// against the breaker; everything else is a healthy vendor.
+func (c *Client) isFailure(r *adapters.Response) bool {
+	if c.o.Classify != nil {
+		switch c.o.Classify(r) {
+		case adapters.Healthy:
+			return false
+		case adapters.Failure, adapters.Retryable:
+			return true
+		}
+	}
+	return r.Status >= 500 || r.Status == http.StatusTooManyRequests
+}
+
+func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Response, error) {
+	st := &callState{name: call.Name}
+	if dl, ok := ctx.Deadline(); ok {
+		st.deadline = dl
+	}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	target := c.o.BaseURL.JoinPath()
+	ref, err := url.Parse(call.Path)
+	if err != nil || ref.IsAbs() || ref.Host != "" {
+		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "adapter built an invalid path"}
+	}
+	u := *target
+	u.Path = strings.TrimSuffix(target.Path, "/") + ref.Path
+	u.RawPath = ""
+	if ref.RawPath != "" {
+		u.RawPath = strings.TrimSuffix(target.EscapedPath(), "/") + ref.RawPath
+	}
+	u.RawQuery = ref.RawQuery
+	req, err := retryablehttp.NewRequestWithContext(ctx, call.Method, u.String(), call.Body)
+	if err != nil {
+		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "building the vendor request failed"}
+	}
+	for k, vs := range call.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	start := c.o.Now()
+	hresp, err := c.retry.Do(req)
+	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), metric.WithAttributes(c.m.vendor))
+	st.mu.Lock()
+	attempts, statuses, retries := st.attempts, append([]int(nil), st.statuses...), st.retries
+	st.mu.Unlock()
+	if retries > 0 {
+		c.m.retries.Add(ctx, int64(retries), metric.WithAttributes(c.m.vendor))
+	}
+	if err != nil {
+		if hresp != nil {
+			hresp.Body.Close()
+		}
+		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "error")))
+		return nil, c.transportError(ctx, call, err, attempts)
+	}
+	defer hresp.Body.Close()
+	body, rerr := io.ReadAll(io.LimitReader(hresp.Body, c.o.MaxBody+1))
+	if rerr != nil {
+		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "error")))
+		return nil, c.transportError(ctx, call, rerr, attempts)
+	}
+	if int64(len(body)) > c.o.MaxBody {
+		return nil, &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}
+	}
+	c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", strconv.Itoa(hresp.StatusCode))))
+	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
+		Attempts: max(attempts, 1), AttemptStatuses: statuses}, nil
+}
+
+// transportError maps a failure with no usable response.
+func (c *Client) transportError(ctx context.Context, call *adapters.Call, err error, attempts int) error {
+	what := fmt.Sprintf("%s: %s: ", c.o.Vendor, call.Name)
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded:
+		return fmt.Errorf("%w", &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: what + "the target's deadline passed"})
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %w", &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: what + "the request was cancelled"}, ctx.Err())
+	case errors.As(err, &ne) && ne.Timeout():
+		return &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: fmt.Sprintf("%sno answer within the attempt timeout (%d attempts)", what, attempts)}
+	}
+	return &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: fmt.Sprintf("%svendor unreachable after %d attempts", what, attempts)}
+}
+
+// checkRetry is the retry policy. It also stops retrying when the next wait
+// could not finish before the deadline, returning the last answer.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	st := stateOf(ctx)
+	retry := false
+	if err != nil {
+		retry = true
+	} else {
+		retry = c.retryableStatus(resp)
+	}
+	if !retry || st == nil {
+		return retry, nil
+	}
+	st.mu.Lock()
+	n := st.retries
+	st.mu.Unlock()
+	if n >= c.o.Retry.Max {
+		return false, nil
+	}
+	wait := c.maxWait(n, resp)
+	if !st.deadline.IsZero() && c.o.Now().Add(wait).After(st.deadline) {
+		return false, nil
+	}
+	if resp != nil {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > c.o.Retry.MaxRetryAfter && (st.deadline.IsZero() || c.o.Now().Add(ra).After(st.deadline)) {
+			// The vendor asks for longer than we may wait: fail now with
+			// its answer (and its Retry-After) instead of waiting.
+			return false, nil
+		}
+	}
+	st.mu.Lock()
+	st.retries++
+	st.mu.Unlock()
+	return true, nil
+}
+
+func (c *Client) retryableStatus(resp *http.Response) bool {
+	if c.o.Classify != nil {
+		// The classifier sees status and headers; bodies are read later.
+		switch c.o.Classify(&adapters.Response{Status: resp.StatusCode, Header: resp.Header, Body: peekBody(resp)}) {
+		case adapters.Healthy, adapters.Failure:
+			return false
+		case adapters.Retryable:
+			return true
+		}
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	case http.StatusInternalServerError:
+		return c.o.Retry.On500
+	}
+	return false
+}
+
+// peekBody reads a small error body and puts it back, so a classifier can
+// look at vendor error codes without consuming the response.
+func peekBody(resp *http.Response) []byte {
+	if resp.Body == nil || resp.StatusCode < 400 {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), resp.Body))
+	return b
+}
+
+// maxWait is the longest the next wait can be (for the deadline check).
+func (c *Client) maxWait(n int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > 0 {
+			return min(ra, c.o.Retry.MaxRetryAfter)
+		}
+	}
+	return c.expCap(n)
+}
+
+func (c *Client) expCap(n int) time.Duration {
+	d := c.o.Retry.MinWait << min(n, 20)
+	if d <= 0 || d > c.o.Retry.MaxWait {
+		d = c.o.Retry.MaxWait
+	}
+	return d
+}
+
+// backoff: Retry-After (capped) when the vendor sent one, else exponential
+// with full jitter.
+func (c *Client) backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > 0 {
+			return min(ra, c.o.Retry.MaxRetryAfter)
+		}
+	}
+	capd := c.expCap(attempt)
+	return minWait/2 + rand.N(capd-minWait/2+1)
+}

@@ -1,0 +1,359 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/faultinject"
+)
+
+// vendor is a scripted upstream: it records bodies and trace headers and
+// answers 200, behind a fault injector.
+type vendor struct {
+	mu          sync.Mutex
+	bodies      []string
+	traceparent []string
+	status      int
+}
+
+func (v *vendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	v.mu.Lock()
+	v.bodies = append(v.bodies, string(b))
+	v.traceparent = append(v.traceparent, r.Header.Get("traceparent"))
+	status := v.status
+	v.mu.Unlock()
+	if status == 0 {
+		status = 200
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+type rig struct {
+	v      *vendor
+	inj    *faultinject.Injector
+	srv    *httptest.Server
+	client *Client
+	now    *fakeClock
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (f *fakeClock) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
+func (f *fakeClock) Add(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+func newRig(t *testing.T, mod func(*Options)) *rig {
+	t.Helper()
+	r := &rig{v: &vendor{}}
+	r.inj = faultinject.New(r.v)
+	r.srv = httptest.NewServer(r.inj)
+	t.Cleanup(r.srv.Close)
+	u, _ := url.Parse(r.srv.URL)
+	o := Options{Vendor: "acme", BaseURL: u, AttemptTimeout: 2 * time.Second,
+		Retry:   RetryPolicy{Max: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond},
+		Breaker: BreakerPolicy{ConsecutiveFailures: 3, OpenFor: time.Minute}}
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.client = c
+	return r
+}
+
+func put(body string) *adapters.Call {
+	return &adapters.Call{Name: "put user", Kind: adapters.Write, Method: "PUT", Path: "/v1/users/1", Body: []byte(body),
+		Header: http.Header{"Content-Type": {"application/json"}}}
+}
+
+func code(err error) canonical.Code {
+	var e *canonical.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestTwoFailuresThenSuccess(t *testing.T) {
+	r := newRig(t, nil)
+	r.inj.Set(faultinject.Rule{FailTimes: 2, Status: 503})
+	resp, err := r.client.Do(context.Background(), put(`{"a":1}`))
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if resp.Attempts != 3 || len(resp.AttemptStatuses) != 3 || resp.AttemptStatuses[0] != 503 || resp.AttemptStatuses[2] != 200 {
+		t.Errorf("attempts %d statuses %v", resp.Attempts, resp.AttemptStatuses)
+	}
+	// The vendor handler itself saw the third attempt; the injector saw all
+	// three with the same body (it answered two).
+	if r.inj.Faulted() != 2 || len(r.v.bodies) != 1 || r.v.bodies[0] != `{"a":1}` {
+		t.Errorf("faulted %d bodies %v", r.inj.Faulted(), r.v.bodies)
+	}
+}
+
+func TestSameBodyEveryAttempt(t *testing.T) {
+	r := newRig(t, nil)
+	r.v.status = 502
+	resp, err := r.client.Do(context.Background(), put(`{"same":"body"}`))
+	if err != nil || resp.Status != 502 || resp.Attempts != 4 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	for _, b := range r.v.bodies {
+		if b != `{"same":"body"}` {
+			t.Fatalf("bodies %v", r.v.bodies)
+		}
+	}
+	if len(r.v.bodies) != 4 {
+		t.Errorf("vendor saw %d attempts", len(r.v.bodies))
+	}
+}
+
+func TestBreakerOpensAndFailsFast(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	r := newRig(t, func(o *Options) { o.Retry.Max = 0; o.Now = clock.Now })
+	r.v.status = 503
+	for i := 0; i < 3; i++ {
+		if _, err := r.client.Do(context.Background(), put(`{}`)); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if r.client.State() != "open" {
+		t.Fatalf("state %s after 3 failures", r.client.State())
+	}
+	before := len(r.v.bodies)
+	_, err := r.client.Do(context.Background(), put(`{}`))
+	var e *canonical.Error
+	if !errors.As(err, &e) || e.Code != canonical.CodeCircuitOpen || e.RetryAfter <= 0 || e.RetryAfter > time.Minute {
+		t.Fatalf("err %v", err)
+	}
+	if len(r.v.bodies) != before {
+		t.Error("an open breaker touched the vendor")
+	}
+}
+
+func TestBreakerHalfOpenThenCloses(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.Retry.Max = 0; o.Breaker.OpenFor = 20 * time.Millisecond })
+	r.v.status = 500
+	for i := 0; i < 3; i++ {
+		_, _ = r.client.Do(context.Background(), put(`{}`))
+	}
+	if r.client.State() != "open" {
+		t.Fatalf("state %s", r.client.State())
+	}
+	r.v.mu.Lock()
+	r.v.status = 200
+	r.v.mu.Unlock()
+	// gobreaker reads the wall clock for its open period; poll the state
+	// rather than sleeping a fixed time.
+	deadline := time.Now().Add(2 * time.Second)
+	for r.client.State() == "open" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r.client.State() != "half-open" {
+		t.Fatalf("state %s", r.client.State())
+	}
+	if resp, err := r.client.Do(context.Background(), put(`{}`)); err != nil || resp.Status != 200 {
+		t.Fatalf("trial call: %v", err)
+	}
+	if r.client.State() != "closed" {
+		t.Errorf("state %s after a successful trial", r.client.State())
+	}
+}
+
+func TestFourHundredsNeverOpenTheBreaker(t *testing.T) {
+	r := newRig(t, nil)
+	r.v.status = 409
+	for i := 0; i < 20; i++ {
+		resp, err := r.client.Do(context.Background(), put(`{}`))
+		if err != nil || resp.Status != 409 || resp.Attempts != 1 {
+			t.Fatalf("call %d: %+v %v", i, resp, err)
+		}
+	}
+	if r.client.State() != "closed" {
+		t.Errorf("state %s", r.client.State())
+	}
+}
+
+func TestRetryAfterHonouredWithinCap(t *testing.T) {
+	r := newRig(t, nil)
+	r.inj.Set(faultinject.Rule{FailTimes: 1, Status: 429, RetryAfter: "0"})
+	resp, err := r.client.Do(context.Background(), put(`{}`))
+	if err != nil || resp.Status != 200 || resp.Attempts != 2 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+}
+
+func TestRetryAfterBeyondDeadlineFailsAtOnce(t *testing.T) {
+	r := newRig(t, nil)
+	r.inj.Set(faultinject.Rule{FailTimes: 5, Status: 429, RetryAfter: "30"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	resp, err := r.client.Do(ctx, put(`{}`))
+	if err != nil || resp.Status != 429 || resp.Attempts != 1 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if resp.Header.Get("Retry-After") != "30" {
+		t.Errorf("Retry-After lost: %v", resp.Header)
+	}
+	mapped := adapters.StatusError(resp, adapters.ServiceCredential, "")
+	if mapped.Code != canonical.CodeRateLimited || mapped.RetryAfter != 30*time.Second {
+		t.Errorf("mapped %+v", mapped)
+	}
+	if time.Since(start) > time.Second {
+		t.Error("waited instead of failing at once")
+	}
+}
+
+func TestHangHitsAttemptTimeout(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.AttemptTimeout = 30 * time.Millisecond; o.Retry.Max = 1 })
+	r.inj.Set(faultinject.Rule{Hang: true})
+	_, err := r.client.Do(context.Background(), put(`{}`))
+	if code(err) != canonical.CodeUpstreamTimeout {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestResetIsRetried(t *testing.T) {
+	r := newRig(t, nil)
+	r.inj.Set(faultinject.Rule{FailTimes: 1, Reset: true})
+	resp, err := r.client.Do(context.Background(), put(`{}`))
+	if err != nil || resp.Status != 200 || resp.Attempts != 2 || resp.AttemptStatuses[0] != 0 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+}
+
+func TestPermanentResetIsUnavailable(t *testing.T) {
+	r := newRig(t, nil)
+	r.inj.Set(faultinject.Rule{Reset: true})
+	_, err := r.client.Do(context.Background(), put(`{}`))
+	if code(err) != canonical.CodeUpstreamUnavailable {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestCallerCancelIsNotABreakerFailure(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.Breaker.ConsecutiveFailures = 1 })
+	r.inj.Set(faultinject.Rule{Hang: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, err := r.client.Do(ctx, put(`{}`)); done <- err }()
+	for r.inj.Faulted() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("want an error")
+	}
+	if r.client.State() != "closed" {
+		t.Errorf("state %s: a cancellation counted against the vendor", r.client.State())
+	}
+}
+
+func TestClassifierHealthy503(t *testing.T) {
+	r := newRig(t, func(o *Options) {
+		o.Breaker.ConsecutiveFailures = 1
+		o.Classify = func(resp *adapters.Response) adapters.Class {
+			if resp.Status == 503 {
+				return adapters.Healthy
+			}
+			return adapters.Default
+		}
+	})
+	r.v.status = 503
+	for i := 0; i < 3; i++ {
+		resp, err := r.client.Do(context.Background(), put(`{}`))
+		if err != nil || resp.Attempts != 1 {
+			t.Fatalf("resp %+v err %v", resp, err)
+		}
+	}
+	if r.client.State() != "closed" {
+		t.Errorf("state %s", r.client.State())
+	}
+}
+
+func TestTraceparentAndMetrics(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	r := newRig(t, func(o *Options) {
+		o.TracerProvider, o.MeterProvider, o.Propagator = tp, mp, propagation.TraceContext{}
+	})
+	r.inj.Set(faultinject.Rule{FailTimes: 1})
+	ctx, span := tp.Tracer("test").Start(context.Background(), "parent")
+	if _, err := r.client.Do(ctx, put(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	tid := span.SpanContext().TraceID().String()
+	if len(r.v.traceparent) != 1 || len(r.v.traceparent[0]) < 36 || r.v.traceparent[0][3:35] != tid {
+		t.Errorf("vendor traceparent %v, trace %s", r.v.traceparent, tid)
+	}
+	clientSpans := 0
+	for _, s := range rec.Ended() {
+		if s.Name() == "acme put user" {
+			clientSpans++
+		}
+	}
+	if clientSpans != 2 {
+		t.Errorf("client spans %d, want one per attempt (2)", clientSpans)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			names[m.Name] = true
+		}
+	}
+	for _, n := range []string{"gateway.vendor.calls", "gateway.vendor.call.duration", "gateway.vendor.retries", "gateway.vendor.breaker.state"} {
+		if !names[n] {
+			t.Errorf("metric %s missing (have %v)", n, names)
+		}
+	}
+}
+
+func BenchmarkDo(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Options{Vendor: "bench", BaseURL: u})
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := put(`{"title":"x"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Do(context.Background(), call); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
