@@ -1,0 +1,280 @@
+package frontier
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// Adapter writes canonical updates to Frontier.
+type Adapter struct {
+	name string
+	cfg  Config
+	cred adapters.Credential
+}
+
+var (
+	_ adapters.Adapter     = (*Adapter)(nil)
+	_ adapters.Preflighter = (*Adapter)(nil)
+	_ adapters.Classifier  = (*Adapter)(nil)
+)
+
+var avatarTypes = map[string]string{"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif"}
+
+// Capabilities implements adapters.Adapter.
+func (a *Adapter) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{
+		IDFormat: "user UUID",
+		Fields: map[canonical.Field]adapters.Support{
+			canonical.FieldDisplayName:   {Supported: true, As: "title (PUT /v1beta1/users/{id})"},
+			canonical.FieldAvatar:        {Supported: true, As: "avatar data URI (PUT); png, jpeg, gif only", Reason: "image/webp is not accepted by Frontier"},
+			canonical.FieldMetadata:      {Supported: true, As: "metadata (PUT); user metaschema: label object, description string"},
+			canonical.FieldEnabled:       {Supported: true, As: "POST /v1beta1/users/{id}/enable | /disable"},
+			canonical.FieldUsername:      {Reason: "Frontier v0.90.0's user update validates name but never applies it"},
+			canonical.FieldEmail:         {Reason: "Frontier v0.90.0's user update never changes the e-mail (account-takeover guard)"},
+			canonical.FieldGivenName:     {Reason: "Frontier users have no given name; only title"},
+			canonical.FieldFamilyName:    {Reason: "Frontier users have no family name; only title"},
+			canonical.FieldOTPEnabled:    {Reason: "Frontier's user API has no OTP setting"},
+			canonical.FieldNotifications: {Reason: "Frontier's user API has no notification settings"},
+			canonical.FieldGroups:        {Reason: "group membership is a separate Frontier API, not part of the user update"},
+			canonical.FieldPassword:      {Reason: "Frontier users authenticate through external IdPs; no password field"},
+			canonical.FieldPrincipalName: {Reason: "Frontier's user API has no principal name"},
+			canonical.FieldAuthMethod:    {Reason: "Frontier's user API has no authentication method field"},
+			canonical.FieldPlan:          {Reason: "Frontier plans belong to billing accounts, not users"},
+		},
+	}
+}
+
+// Preflight checks the UUID, the avatar's type and size, and the metadata
+// against the default user metaschema, before any call.
+func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
+	var fe canonical.FieldErrors
+	if !isUUID(op.UserID) {
+		fe = append(fe, canonical.FieldError{Field: "vendor_ids." + a.name, Target: a.name, Message: "Frontier users are addressed by UUID"})
+	}
+	var uns []canonical.Unsupported
+	u := op.Update
+	if u.Avatar.Set {
+		if _, ok := avatarTypes[u.Avatar.V.ContentType]; !ok {
+			uns = append(uns, canonical.Unsupported{Field: canonical.FieldAvatar, Reason: u.Avatar.V.ContentType + " is not accepted by Frontier (png, jpeg, gif only)"})
+		} else if n := len(dataURI(u.Avatar.V)); n > a.cfg.MaxAvatarChars {
+			fe = append(fe, canonical.FieldError{Field: canonical.FieldAvatar.Path(), Target: a.name,
+				Message: fmt.Sprintf("as a data URI the avatar is %d characters; Frontier takes at most %d", n, a.cfg.MaxAvatarChars)})
+		}
+	}
+	if u.Metadata.Set {
+		if v, ok := u.Metadata.V["label"]; ok {
+			if _, obj := v.(map[string]any); !obj {
+				fe = append(fe, canonical.FieldError{Field: "user.metadata.label", Target: a.name, Message: "Frontier's user metaschema requires an object"})
+			}
+		}
+		if v, ok := u.Metadata.V["description"]; ok {
+			if _, str := v.(string); !str {
+				fe = append(fe, canonical.FieldError{Field: "user.metadata.description", Target: a.name, Message: "Frontier's user metaschema requires a string"})
+			}
+		}
+	}
+	return uns, fe.Err("frontier cannot take this update")
+}
+
+// Classify marks Frontier's non-superuser answer (503 code 14 "function not
+// available at the moment") as a final answer from a healthy vendor.
+func (a *Adapter) Classify(r *adapters.Response) adapters.Class {
+	if isNotSuperuser(r) {
+		return adapters.Healthy
+	}
+	return adapters.Default
+}
+
+func isNotSuperuser(r *adapters.Response) bool {
+	if r.Status != http.StatusServiceUnavailable {
+		return false
+	}
+	var s status
+	return json.Unmarshal(r.Body, &s) == nil && s.Code == 14 && strings.Contains(s.Message, "function not available")
+}
+
+// Apply implements adapters.Adapter.
+func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (adapters.Outcome, error) {
+	u := op.Update
+	out := adapters.Outcome{VendorID: op.UserID}
+	path := "/v1beta1/users/" + url.PathEscape(op.UserID)
+	writes := u.DisplayName.Set || u.Avatar.Set || u.Metadata.Set
+
+	if u.Enabled.Set && u.Enabled.V {
+		if err := a.setState(ctx, do, path, "enable"); err != nil {
+			return out, err
+		}
+		out.Applied = append(out.Applied, canonical.FieldEnabled)
+	}
+	if writes {
+		applied, err := a.updateProfile(ctx, do, path, u)
+		if err != nil {
+			return out, err
+		}
+		out.Applied = append(out.Applied, applied...)
+	}
+	if u.Enabled.Set && !u.Enabled.V {
+		if err := a.setState(ctx, do, path, "disable"); err != nil {
+			return out, err
+		}
+		out.Applied = append(out.Applied, canonical.FieldEnabled)
+	}
+	return out, nil
+}
+
+func (a *Adapter) header() http.Header {
+	basic := base64.StdEncoding.EncodeToString([]byte(a.cred.Username + ":" + a.cred.Password.Reveal()))
+	return http.Header{"Authorization": {"Basic " + basic}, "Content-Type": {"application/json"}, "Accept": {"application/json"}}
+}
+
+// updateProfile is read, merge, write, verify.
+func (a *Adapter) updateProfile(ctx context.Context, do adapters.Doer, path string, u canonical.Update) ([]canonical.Field, error) {
+	resp, err := do.Do(ctx, &adapters.Call{Name: "get user", Kind: adapters.Read, Method: http.MethodGet, Path: path, Header: a.header()})
+	if err != nil {
+		return nil, fmt.Errorf("frontier: get user: %w", err)
+	}
+	if !resp.OK() {
+		return nil, fmt.Errorf("frontier: get user: %w", mapError(resp))
+	}
+	cur, err := parseUser(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("frontier: get user: %w", err)
+	}
+	body := requestBody{Email: cur.Email, Title: cur.Title, Avatar: cur.Avatar, Metadata: cur.Metadata}
+	if body.Metadata == nil {
+		body.Metadata = map[string]any{}
+	}
+	var applied []canonical.Field
+	if u.DisplayName.Set {
+		body.Title = u.DisplayName.V
+		applied = append(applied, canonical.FieldDisplayName)
+	}
+	if u.Avatar.Set {
+		body.Avatar = dataURI(u.Avatar.V)
+		applied = append(applied, canonical.FieldAvatar)
+	}
+	if u.Metadata.Set {
+		body.Metadata = map[string]any(u.Metadata.V)
+		applied = append(applied, canonical.FieldMetadata)
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("frontier: encode: %w", &canonical.Error{Code: canonical.CodeInternal, Message: "encoding the update failed"})
+	}
+	resp, err = do.Do(ctx, &adapters.Call{Name: "put user", Kind: adapters.Write, Method: http.MethodPut, Path: path, Header: a.header(), Body: raw})
+	if err != nil {
+		return nil, fmt.Errorf("frontier: put user: %w", err)
+	}
+	if resp.Synthetic {
+		return applied, nil
+	}
+	if !resp.OK() {
+		return nil, fmt.Errorf("frontier: put user: %w", mapError(resp))
+	}
+	echo, err := parseUser(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("frontier: put user: %w", err)
+	}
+	var ignored []string
+	if echo.Title != body.Title {
+		ignored = append(ignored, "title")
+	}
+	if echo.Avatar != body.Avatar {
+		ignored = append(ignored, "avatar")
+	}
+	if !sameJSON(echo.Metadata, body.Metadata) {
+		ignored = append(ignored, "metadata")
+	}
+	if len(ignored) > 0 {
+		return nil, fmt.Errorf("frontier: put user: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
+			Message: "Frontier answered 200 but did not apply: " + strings.Join(ignored, ", ")})
+	}
+	return applied, nil
+}
+
+func (a *Adapter) setState(ctx context.Context, do adapters.Doer, path, action string) error {
+	resp, err := do.Do(ctx, &adapters.Call{Name: action + " user", Kind: adapters.Write, Method: http.MethodPost, Path: path + "/" + action,
+		Header: a.header(), Body: []byte(`{}`)})
+	if err != nil {
+		return fmt.Errorf("frontier: %s user: %w", action, err)
+	}
+	if resp.Synthetic || resp.OK() {
+		return nil
+	}
+	return fmt.Errorf("frontier: %s user: %w", action, mapError(resp))
+}
+
+// mapError maps a Frontier error answer (DESIGN.md section 3 plus the
+// vendor's own signals).
+func mapError(r *adapters.Response) *canonical.Error {
+	var s status
+	_ = json.Unmarshal(r.Body, &s)
+	msg := truncate(s.Message)
+	switch {
+	case isNotSuperuser(r):
+		return &canonical.Error{Code: canonical.CodeUpstreamAuthFailed, VendorStatus: r.Status,
+			Message: "Frontier refused the gateway's credential: it is not a platform superuser (" + msg + ")"}
+	case r.Status == http.StatusInternalServerError && s.Code == 13 && strings.Contains(s.Message, "doesn't exist"):
+		return &canonical.Error{Code: canonical.CodeNotFound, VendorStatus: r.Status, Message: msg}
+	}
+	return adapters.StatusError(r, adapters.ServiceCredential, msg)
+}
+
+func parseUser(b []byte) (*user, error) {
+	var env userEnvelope
+	if err := json.Unmarshal(b, &env); err != nil || env.User == nil {
+		return nil, &canonical.Error{Code: canonical.CodeUpstreamError, Message: "Frontier answered with an unreadable user"}
+	}
+	return env.User, nil
+}
+
+func dataURI(av canonical.Avatar) string {
+	return "data:image/" + avatarTypes[av.ContentType] + ";base64," + base64.StdEncoding.EncodeToString(av.Data)
+}
+
+func sameJSON(a, b map[string]any) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	na, _ := json.Marshal(a)
+	nb, _ := json.Marshal(b)
+	var x, y any
+	_ = json.Unmarshal(na, &x)
+	_ = json.Unmarshal(nb, &y)
+	return reflect.DeepEqual(x, y)
+}
+
+func truncate(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,505 @@
+// Package frontiersim simulates the Raystack Frontier v0.90.0 REST API for
+// the user endpoints the gateway uses, as ../shared/vendors/frontier.md
+// describes the real server: request decoding, then validation (first error
+// only, in Frontier's message format), then Basic authentication, then the
+// superuser rule (503 "function not available at the moment"), then the
+// handler. Responses are snake_case with every field present. PUT replaces
+// title, avatar and metadata and ignores name and email. It uses the
+// standard library only and never imports the adapter.
+//
+// Decision (frontier.md section 7.5): addressing a user by e-mail or name in
+// PUT is not simulated; the simulator answers 501 with a clear message, since
+// the gateway always addresses users by UUID.
+package frontiersim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Request is one received request, for assertions.
+type Request struct {
+	Method string      `json:"method"`
+	Path   string      `json:"path"`
+	Header http.Header `json:"header"`
+	Body   string      `json:"body"`
+}
+
+// User is a stored user.
+type User struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	Email     string         `json:"email"`
+	Metadata  map[string]any `json:"metadata"`
+	CreatedAt string         `json:"created_at"`
+	UpdatedAt string         `json:"updated_at"`
+	State     string         `json:"state"`
+	Avatar    string         `json:"avatar"`
+}
+
+type client struct {
+	secret    string
+	superuser bool
+}
+
+// Sim is the simulator; safe for concurrent use.
+type Sim struct {
+	mu      sync.Mutex
+	users   map[string]*User
+	clients map[string]client
+	log     []Request
+	now     func() time.Time
+}
+
+// New returns an empty simulator.
+func New() *Sim {
+	return &Sim{users: map[string]*User{}, clients: map[string]client{}, now: time.Now}
+}
+
+// Demo is what a gateway config needs to reach the demo user.
+type Demo struct {
+	UserID       string
+	ClientID     string
+	ClientSecret string
+}
+
+// Demo values are fixed so the quick-start config can name them.
+const (
+	DemoUserID       = "2e5b6f3a-8c1d-4f7e-9a2b-3c4d5e6f7a8b"
+	DemoClientID     = "9b1c2d3e-4f5a-4b6c-8d7e-0f1a2b3c4d5e"
+	DemoClientSecret = "c2ltdWxhdG9yLWRlbW8tc2VjcmV0LW5vdC1yZWFsLTAx"
+)
+
+// SeedDemo adds the demo user and a superuser service credential.
+func (s *Sim) SeedDemo() Demo {
+	s.AddClient(DemoClientID, DemoClientSecret, true)
+	s.AddUser(User{ID: DemoUserID, Name: "janedoe", Email: "jane.doe@example.com", Title: "Jane", Metadata: map[string]any{"label": map[string]any{"team": "sre"}}})
+	return Demo{UserID: DemoUserID, ClientID: DemoClientID, ClientSecret: DemoClientSecret}
+}
+
+// AddClient registers a service-user credential.
+func (s *Sim) AddClient(id, secret string, superuser bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = client{secret: secret, superuser: superuser}
+}
+
+// AddUser stores u (state enabled unless set; name and email lowercased).
+func (s *Sim) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u.State == "" {
+		u.State = "enabled"
+	}
+	if u.Metadata == nil {
+		u.Metadata = map[string]any{}
+	}
+	u.Name, u.Email = strings.ToLower(u.Name), strings.ToLower(u.Email)
+	ts := s.stamp()
+	u.CreatedAt, u.UpdatedAt = ts, ts
+	s.users[strings.ToLower(u.ID)] = &u
+}
+
+// User returns a copy of the stored user.
+func (s *Sim) User(id string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[strings.ToLower(id)]
+	if !ok {
+		return User{}, false
+	}
+	cp := *u
+	cp.Metadata = cloneMap(u.Metadata)
+	return cp, true
+}
+
+// Requests returns every request received, in order.
+func (s *Sim) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+func (s *Sim) stamp() string { return s.now().UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	switch r.URL.Path {
+	case "/_sim/requests":
+		s.mu.Lock()
+		b, _ := json.Marshal(s.log)
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+		return
+	case "/_sim/reset":
+		s.mu.Lock()
+		s.log = nil
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.mu.Lock()
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
+	s.mu.Unlock()
+
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")
+	if !ok || rest == "" {
+		writeErr(w, http.StatusNotFound, 5, "Not Found")
+		return
+	}
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 1 && parts[0] == "self":
+		writeErr(w, http.StatusNotImplemented, 12, "simulator: users/self is not simulated")
+	case len(parts) == 1 && r.Method == http.MethodPut:
+		s.update(w, r, parts[0], body)
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		s.get(w, r, parts[0])
+	case len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable") && r.Method == http.MethodPost:
+		s.setState(w, r, parts[0], parts[1], body)
+	case len(parts) <= 2:
+		writeErr(w, http.StatusNotImplemented, 12, "Method Not Allowed")
+	default:
+		writeErr(w, http.StatusNotFound, 5, "Not Found")
+	}
+}
+
+var (
+	nameRe   = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9-_]{3,64})?$`)
+	avatarRe = regexp.MustCompile(`^data:image/(png|jpg|jpeg|gif);base64,([a-zA-Z0-9+/]+={0,2})+$`)
+	labelRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+const validationPrefix = "invalid UpdateUserRequest.Body: embedded message failed validation | caused by: "
+
+// update follows frontier.md section 6: decode, validate, authenticate,
+// authorise, then the handler.
+func (s *Sim) update(w http.ResponseWriter, r *http.Request, id string, body []byte) {
+	in, err := decodeBody(body)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, 3, err.Error())
+		return
+	}
+	if msg := validate(in); msg != "" {
+		writeErr(w, http.StatusBadRequest, 3, validationPrefix+msg)
+		return
+	}
+	if !s.authorise(w, r) {
+		return
+	}
+	if in == nil || strings.TrimSpace(in.Email) == "" {
+		writeErr(w, http.StatusBadRequest, 3, "invalid syntax in body")
+		return
+	}
+	if msg := metaschema(in.Metadata); msg != "" {
+		writeErr(w, http.StatusBadRequest, 3, "invalid syntax in body : metadata schema validation failed")
+		return
+	}
+	uid, ok := parseUUID(id)
+	if !ok {
+		writeErr(w, http.StatusNotImplemented, 12, "simulator: updating users by e-mail or name is not simulated; address users by UUID")
+		return
+	}
+	s.mu.Lock()
+	u, found := s.users[uid]
+	if !found {
+		s.mu.Unlock()
+		writeErr(w, http.StatusNotFound, 5, "user doesn't exist")
+		return
+	}
+	// Replace semantics: absent means empty.
+	u.Title, u.Avatar = in.Title, in.Avatar
+	u.Metadata = in.Metadata
+	if u.Metadata == nil {
+		u.Metadata = map[string]any{}
+	}
+	u.UpdatedAt = s.stamp()
+	out := *u
+	out.Metadata = cloneMap(u.Metadata)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"user": out})
+}
+
+func (s *Sim) get(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.authorise(w, r) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var u *User
+	if uid, ok := parseUUID(id); ok {
+		if x := s.users[uid]; x != nil && x.State != "disabled" {
+			u = x
+		}
+	} else if _, err := mail.ParseAddress(id); err == nil {
+		for _, x := range s.users {
+			if x.Email == strings.ToLower(id) && x.State != "disabled" {
+				u = x
+			}
+		}
+	} else {
+		for _, x := range s.users {
+			if x.Name == strings.ToLower(id) {
+				u = x
+			}
+		}
+	}
+	if u == nil {
+		writeErr(w, http.StatusNotFound, 5, "user doesn't exist")
+		return
+	}
+	out := *u
+	out.Metadata = cloneMap(u.Metadata)
+	writeJSON(w, http.StatusOK, map[string]any{"user": out})
+}
+
+func (s *Sim) setState(w http.ResponseWriter, r *http.Request, id, action string, body []byte) {
+	if len(strings.TrimSpace(string(body))) > 0 {
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			writeErr(w, http.StatusBadRequest, 3, "proto: syntax error: unexpected token")
+			return
+		}
+	}
+	if !s.authorise(w, r) {
+		return
+	}
+	uid, ok := parseUUID(id)
+	if !ok {
+		writeErr(w, http.StatusInternalServerError, 13, fmt.Sprintf("ERROR: invalid input syntax for type uuid: %q (SQLSTATE 22P02)", id))
+		return
+	}
+	s.mu.Lock()
+	u, found := s.users[uid]
+	if found {
+		u.State = map[string]string{"enable": "enabled", "disable": "disabled"}[action]
+		u.UpdatedAt = s.stamp()
+	}
+	s.mu.Unlock()
+	if !found {
+		writeErr(w, http.StatusInternalServerError, 13, "user doesn't exist")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// authorise checks Basic credentials exactly as frontier.md section 3.1
+// says, then the superuser rule.
+func (s *Sim) authorise(w http.ResponseWriter, r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	enc, ok := strings.CutPrefix(h, "Basic ")
+	var c client
+	if ok {
+		raw, err := base64.StdEncoding.DecodeString(enc)
+		parts := strings.Split(string(raw), ":")
+		if err == nil && len(parts) == 2 {
+			s.mu.Lock()
+			cl, known := s.clients[parts[0]]
+			s.mu.Unlock()
+			if known && cl.secret == parts[1] {
+				c, ok = cl, true
+			} else {
+				ok = false
+			}
+		} else {
+			ok = false
+		}
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", "not authenticated")
+		writeErr(w, http.StatusUnauthorized, 16, "not authenticated")
+		return false
+	}
+	if !c.superuser {
+		writeErr(w, http.StatusServiceUnavailable, 14, "function not available at the moment")
+		return false
+	}
+	return true
+}
+
+type body struct {
+	Name     string
+	Email    string
+	Title    string
+	Avatar   string
+	Metadata map[string]any
+}
+
+// decodeBody reads a UserRequestBody like protojson: snake_case or
+// lowerCamel names, unknown fields ignored, strings must be strings and
+// metadata an object.
+func decodeBody(b []byte) (*body, error) {
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("proto: syntax error (line 1:1): unexpected token")
+	}
+	out := &body{}
+	for k, v := range raw {
+		var dst *string
+		switch k {
+		case "name":
+			dst = &out.Name
+		case "email":
+			dst = &out.Email
+		case "title":
+			dst = &out.Title
+		case "avatar":
+			dst = &out.Avatar
+		case "metadata":
+			if string(v) == "null" {
+				continue
+			}
+			if err := json.Unmarshal(v, &out.Metadata); err != nil || out.Metadata == nil {
+				return nil, fmt.Errorf("proto: syntax error (line 1:1): invalid value for Struct type")
+			}
+			continue
+		default:
+			continue
+		}
+		if string(v) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return nil, fmt.Errorf("proto: (line 1:1): invalid value for string type: %s", strings.TrimSpace(string(v)))
+		}
+	}
+	return out, nil
+}
+
+// validate returns the first failing PGV rule: name, email, avatar length,
+// avatar pattern.
+func validate(b *body) string {
+	if b == nil {
+		return ""
+	}
+	if !nameRe.MatchString(b.Name) {
+		return `invalid UserRequestBody.Name: value does not match regex pattern "^([a-zA-Z][a-zA-Z0-9-_]{3,64})?$"`
+	}
+	if msg := emailProblem(b.Email); msg != "" {
+		return "invalid UserRequestBody.Email: value must be a valid email address | caused by: " + msg
+	}
+	if b.Avatar != "" {
+		if utf8.RuneCountInString(b.Avatar) > 250000 {
+			return "invalid UserRequestBody.Avatar: value length must be at most 250000 runes"
+		}
+		if !avatarRe.MatchString(b.Avatar) {
+			return `invalid UserRequestBody.Avatar: value does not match regex pattern "^data:image/(png|jpg|jpeg|gif);base64,([a-zA-Z0-9+/]+={0,2})+$"`
+		}
+	}
+	return ""
+}
+
+func emailProblem(e string) string {
+	if e == "" {
+		return "mail: no address"
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil {
+		return err.Error()
+	}
+	addr := a.Address
+	if len(addr) > 254 {
+		return "email address exceeds 254 characters"
+	}
+	at := strings.LastIndex(addr, "@")
+	if at > 64 {
+		return "email address local phrase exceeds 64 characters"
+	}
+	for _, label := range strings.Split(strings.ToLower(addr[at+1:]), ".") {
+		if !labelRe.MatchString(label) {
+			return "email address has an invalid hostname"
+		}
+	}
+	return ""
+}
+
+// metaschema applies the default user schema: label an object,
+// description a string, anything else allowed.
+func metaschema(m map[string]any) string {
+	if v, ok := m["label"]; ok {
+		if _, isObj := v.(map[string]any); !isObj {
+			return "label"
+		}
+	}
+	if v, ok := m["description"]; ok {
+		if _, isStr := v.(string); !isStr {
+			return "description"
+		}
+	}
+	return ""
+}
+
+// parseUUID accepts what Go's uuid.Parse accepts and returns the canonical
+// lowercase form.
+func parseUUID(s string) (string, bool) {
+	s = strings.ToLower(s)
+	switch {
+	case len(s) == 36+9 && strings.HasPrefix(s, "urn:uuid:"):
+		s = s[9:]
+	case len(s) == 38 && s[0] == '{' && s[37] == '}':
+		s = s[1:37]
+	case len(s) == 32:
+		s = s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+	}
+	if len(s) != 36 {
+		return "", false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return "", false
+			}
+		}
+	}
+	return s, true
+}
+
+// NewUUID returns a random version-4 UUID, for tests that create users.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func writeErr(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, map[string]any{"code": code, "message": msg, "details": []any{}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
