@@ -19,7 +19,9 @@ func sim() *Sim {
 	return s
 }
 
-func basic(id, pw string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+pw)) }
+func basic(id, pw string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+pw))
+}
 
 func TestContract(t *testing.T) {
 	cases := []struct {
