@@ -1,0 +1,161 @@
+// Package redisstore is the Redis idempotency store, shared by every
+// replica: the lock is SET NX PX with a random token, released by a Lua
+// script only while the token is still ours; records are JSON with the
+// retention as TTL. It also offers the same client as rate-limiter storage.
+// This package is the only importer of go-redis.
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/identity-gateway/identity-gateway/internal/idempotency"
+)
+
+// Store implements idempotency.Store on Redis.
+type Store struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+var _ idempotency.Store = (*Store)(nil)
+
+// New returns a Store whose keys start with prefix.
+func New(c redis.UniversalClient, prefix string) *Store { return &Store{c: c, prefix: prefix} }
+
+// RedisOptions addresses Redis: one URL, Sentinel (MasterName + Addrs), or
+// Cluster (several Addrs).
+type RedisOptions struct {
+	URL        string
+	Addrs      []string
+	MasterName string
+	Username   string
+	Password   string
+	DB         int
+}
+
+// Open builds a UniversalClient; it does not dial (readiness pings).
+func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
+	if o.URL != "" {
+		opt, err := redis.ParseURL(o.URL)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		if o.Username != "" {
+			opt.Username = o.Username
+		}
+		if o.Password != "" {
+			opt.Password = o.Password
+		}
+		return redis.NewClient(opt), nil
+	}
+	if len(o.Addrs) == 0 {
+		return nil, errors.New("redis: a url or addrs are required")
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: o.Addrs, MasterName: o.MasterName,
+		Username: o.Username, Password: o.Password, DB: o.DB}), nil
+}
+
+var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
+
+// Lock implements idempotency.Store.
+func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	lk := s.prefix + "lock:" + key
+	ok, err := s.c.SetNX(ctx, lk, token, ttl).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis lock: %w", err)
+	}
+	if !ok {
+		left, err := s.c.PTTL(ctx, lk).Result()
+		if err != nil || left < 0 {
+			left = time.Second
+		}
+		return nil, &idempotency.LockedError{Remaining: left}
+	}
+	return func(ctx context.Context) error {
+		if err := release.Run(ctx, s.c, []string{lk}, token).Err(); err != nil {
+			return fmt.Errorf("redis unlock: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// Get implements idempotency.Store.
+func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	b, err := s.c.Get(ctx, s.prefix+"rec:"+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return idempotency.Record{}, idempotency.ErrNotFound
+	}
+	if err != nil {
+		return idempotency.Record{}, fmt.Errorf("redis get: %w", err)
+	}
+	var r idempotency.Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return idempotency.Record{}, fmt.Errorf("redis record: %w", err)
+	}
+	return r, nil
+}
+
+// Put implements idempotency.Store.
+func (s *Store) Put(ctx context.Context, key string, r idempotency.Record, ttl time.Duration) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := s.c.Set(ctx, s.prefix+"rec:"+key, b, ttl).Err(); err != nil {
+		return fmt.Errorf("redis put: %w", err)
+	}
+	return nil
+}
+
+// Ping implements idempotency.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
+
+// LimiterStorage has the method set of fiber.Storage over the same client,
+// so per-client rate limits hold across replicas (structural typing keeps
+// Fiber out of this package).
+type LimiterStorage struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewLimiterStorage returns limiter storage with keys under prefix.
+func NewLimiterStorage(c redis.UniversalClient, prefix string) *LimiterStorage {
+	return &LimiterStorage{c: c, prefix: prefix}
+}
+
+// Get returns nil, nil for a missing key, as fiber.Storage requires.
+func (l *LimiterStorage) Get(key string) ([]byte, error) {
+	b, err := l.c.Get(context.Background(), l.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Set stores val for exp (0: no expiry).
+func (l *LimiterStorage) Set(key string, val []byte, exp time.Duration) error {
+	return l.c.Set(context.Background(), l.prefix+key, val, exp).Err()
+}
+
+// Delete removes key.
+func (l *LimiterStorage) Delete(key string) error {
+	return l.c.Del(context.Background(), l.prefix+key).Err()
+}
+
+// Reset is a no-op: the limiter never needs it, and flushing a shared Redis
+// would be wrong.
+func (l *LimiterStorage) Reset() error { return nil }
+
+// Close is a no-op; the client is closed by its owner.
+func (l *LimiterStorage) Close() error { return nil }

@@ -1,0 +1,207 @@
+// Package storetest is the contract suite every idempotency.Store passes.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/idempotency"
+)
+
+// Factory returns a fresh, empty store, and a function that moves the
+// store's clock forward (nil when the store follows real time; miniredis
+// only expires keys when told).
+type Factory func(t *testing.T) (idempotency.Store, func(time.Duration))
+
+// Run runs the suite.
+func Run(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	var advance func(time.Duration)
+	newStore := func(t *testing.T) idempotency.Store {
+		s, adv := factory(t)
+		advance = adv
+		return s
+	}
+	tick := func() {
+		if advance != nil {
+			advance(20 * time.Millisecond)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Run("lock is exclusive until released", func(t *testing.T) {
+		s := newStore(t)
+		rel, err := s.Lock(ctx, "k", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Lock(ctx, "k", time.Minute)
+		var le *idempotency.LockedError
+		if !errors.As(err, &le) || !errors.Is(err, idempotency.ErrLocked) || le.Remaining <= 0 {
+			t.Fatalf("second lock: %v", err)
+		}
+		if err := rel(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rel2, err := s.Lock(ctx, "k", time.Minute)
+		if err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		_ = rel2(ctx)
+	})
+	t.Run("lock expires", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Lock(ctx, "exp", 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			rel, err := s.Lock(ctx, "exp", time.Minute)
+			if err == nil {
+				_ = rel(ctx)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lock never expired: %v", err)
+			}
+			tick()
+		}
+	})
+	t.Run("stale release does not drop a newer lock", func(t *testing.T) {
+		s := newStore(t)
+		rel, err := s.Lock(ctx, "stale", 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rel2 func(context.Context) error
+		deadline := time.Now().Add(3 * time.Second)
+		for rel2 == nil {
+			if r, err := s.Lock(ctx, "stale", time.Minute); err == nil {
+				rel2 = r
+			} else if time.Now().After(deadline) {
+				t.Fatal("lock never expired")
+			} else {
+				tick()
+			}
+		}
+		_ = rel(ctx)
+		if _, err := s.Lock(ctx, "stale", time.Minute); !errors.Is(err, idempotency.ErrLocked) {
+			t.Fatalf("the old holder released the new lock: %v", err)
+		}
+		_ = rel2(ctx)
+	})
+	t.Run("get put round trip", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Get(ctx, "none"); !errors.Is(err, idempotency.ErrNotFound) {
+			t.Fatalf("missing: %v", err)
+		}
+		r := idempotency.Record{Fingerprint: "fp", Done: true, Status: 207, Body: []byte(`{"a":1}`), RetryAfter: 2 * time.Second,
+			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied, Attempts: 2}}}
+		if err := s.Put(ctx, "rec", r, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "rec")
+		if err != nil || got.Fingerprint != "fp" || !got.Done || got.Status != 207 || string(got.Body) != `{"a":1}` ||
+			got.RetryAfter != 2*time.Second || got.Targets["frontier"].Attempts != 2 {
+			t.Fatalf("got %+v %v", got, err)
+		}
+	})
+	t.Run("concurrent claims: exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Lock(ctx, "race", time.Minute); err == nil {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d winners", wins.Load())
+		}
+	})
+	t.Run("guard: 200 concurrent identical requests run once", func(t *testing.T) {
+		g := idempotency.NewGuard(newStore(t), idempotency.Options{})
+		var runs, inProgress atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tk, err := g.Begin(ctx, "client", "key-200", "fp")
+				switch {
+				case errors.Is(err, idempotency.ErrInProgress):
+					inProgress.Add(1)
+				case err != nil:
+					t.Error(err)
+				case tk.Replay != nil:
+				default:
+					runs.Add(1)
+					_ = tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}})
+				}
+			}()
+		}
+		wg.Wait()
+		if runs.Load() != 1 {
+			t.Fatalf("%d runs (in progress %d)", runs.Load(), inProgress.Load())
+		}
+	})
+	t.Run("guard: crash resumes from applied targets", func(t *testing.T) {
+		s := newStore(t)
+		g := idempotency.NewGuard(s, idempotency.Options{LockTTL: 50 * time.Millisecond})
+		tk, err := g.Begin(ctx, "c", "crash", "fp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tk.Applied(ctx, "akana", canonical.TargetResult{Status: canonical.StatusApplied}); err != nil {
+			t.Fatal(err)
+		}
+		// no Finish: the process died. Once the lock expires, a retry resumes.
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			tk2, err := g.Begin(ctx, "c", "crash", "fp")
+			if err == nil {
+				if _, ok := tk2.Prior["akana"]; !ok {
+					t.Fatalf("prior %v", tk2.Prior)
+				}
+				return
+			}
+			if !errors.Is(err, idempotency.ErrInProgress) || time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			tick()
+		}
+	})
+	t.Run("guard: scopes and fingerprints", func(t *testing.T) {
+		g := idempotency.NewGuard(newStore(t), idempotency.Options{})
+		tk, err := g.Begin(ctx, "a", "k", "fp1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = tk.Finish(ctx, 200, []byte(`{"ok":1}`), 0, nil)
+		if _, err := g.Begin(ctx, "a", "k", "fp2"); !errors.Is(err, idempotency.ErrKeyReused) {
+			t.Errorf("other fingerprint: %v", err)
+		}
+		rep, err := g.Begin(ctx, "a", "k", "fp1")
+		if err != nil || rep.Replay == nil || string(rep.Replay.Body) != `{"ok":1}` {
+			t.Errorf("replay: %+v %v", rep, err)
+		}
+		other, err := g.Begin(ctx, "b", "k", "fp2")
+		if err != nil || other.Replay != nil {
+			t.Errorf("client b must not see client a's record: %+v %v", other, err)
+		}
+		if _, err := g.Begin(ctx, "a", "bad key", "fp"); !errors.Is(err, idempotency.ErrInvalidKey) {
+			t.Errorf("invalid key: %v", err)
+		}
+	})
+	_ = fmt.Sprint
+}
