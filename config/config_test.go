@@ -11,7 +11,7 @@ func env(m map[string]string) LookupFunc {
 }
 
 var full = map[string]string{
-	"VOLTERRA_URL": "http://127.0.0.1:1", "AKANA_URL": "http://127.0.0.1:2", "COMMVAULT_URL": "http://127.0.0.1:3", "FRONTIER_URL": "http://127.0.0.1:4",
+	"FRONTIER_URL": "http://127.0.0.1:4",
 	"VOLTERRA_TOKEN": "t", "AKANA_USERNAME": "u", "AKANA_PASSWORD": "p", "COMMVAULT_USERNAME": "u", "COMMVAULT_PASSWORD": "p",
 	"FRONTIER_USERNAME": "u", "FRONTIER_PASSWORD": "p", "VOLTERRA_DEMO_ID": "v", "AKANA_DEMO_ID": "a", "COMMVAULT_DEMO_ID": "1", "FRONTIER_DEMO_ID": "f",
 }
@@ -25,7 +25,7 @@ func TestLoadCheckedInConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("gateway.yaml: %v", err)
 	}
-	if got := c.Vendors["akana"].Credential.Password.Reveal(); got != "p" {
+	if got := c.Vendors["frontier"].Credential.Password.Reveal(); got != "p" {
 		t.Errorf("password = %q", got)
 	}
 	if c.Vendors["frontier"].Type != "frontier" || c.Server.BodyLimit != 2<<20 {

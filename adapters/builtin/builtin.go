@@ -1,0 +1,28 @@
+// Package builtin is the one place that lists the vendor adapters compiled
+// into the gateway. Adding a vendor is one line here.
+package builtin
+
+import (
+	"sort"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/adapters/frontier"
+)
+
+// Configs returns a fresh map of vendor type -> a new, zero adapter Config
+// (decoded from vendors.<name>.settings, then opened).
+func Configs() map[string]func() adapters.Config {
+	return map[string]func() adapters.Config{
+		"frontier":  func() adapters.Config { return &frontier.Config{} },
+	}
+}
+
+// Types lists the vendor types, sorted.
+func Types() []string {
+	var out []string
+	for t := range Configs() {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

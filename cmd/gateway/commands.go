@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	identitygateway "github.com/identity-gateway/identity-gateway"
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/config"
+	"github.com/identity-gateway/identity-gateway/internal/dispatch"
+)
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gateway "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	path := fs.String("config", "gateway.yaml", "config file")
+	listen := fs.String("listen", "", "listen address (overrides server.listen)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadFile(*path, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireHTTPS(); err != nil {
+		return err
+	}
+	if cfg.Auth.Mode == "api_key" && len(cfg.Clients) == 0 {
+		return errors.New("clients: serve refuses to start with no clients; add clients (gateway hash-key) or set auth.mode: none explicitly")
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	return serve(ctx, cfg, buildOptions{LogOutput: stdout}, stdout, nil)
+}
+
+// serve builds the gateway, listens, and shuts down gracefully when ctx ends:
+// stop accepting, let in-flight requests finish within the grace period,
+// then close stores and flush telemetry. ready, when set, receives the
+// bound address.
+func serve(ctx context.Context, cfg *config.Config, o buildOptions, stdout io.Writer, ready func(addr string)) error {
+	g, err := build(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.Mode == "none" || o.AuthNone {
+		g.logger.Warn("CLIENT AUTHENTICATION IS OFF (auth.mode none): every caller may write every target; never expose this listener")
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("server.listen: %w", err), g.Shutdown(context.Background()))
+	}
+	if t := cfg.Server.TLS; t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			ln.Close()
+			return errors.Join(fmt.Errorf("server.tls: %w", err), g.Shutdown(context.Background()))
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	addr := ln.Addr().String()
+	g.logger.Info("listening", "addr", addr, "targets", g.dispatcher.Targets(), "tls", cfg.Server.TLS.CertFile != "")
+	if ready != nil {
+		ready(addr)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- g.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return errors.Join(err, g.Shutdown(context.Background()))
+	case <-ctx.Done():
+	}
+	grace := cfg.Server.ShutdownGrace.D()
+	g.logger.Info("shutting down", "grace", grace.String())
+	err = g.app.ShutdownWithTimeout(grace)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, g.Shutdown(sctx))
+}
+
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dev", stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
+	path := fs.String("config", "", "config file (default: the built-in gateway.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sims, err := startSims(ctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer sims.Close()
+	cfg, err := devConfig(*path, sims)
+	if err != nil {
+		return err
+	}
+	cfg.Server.Listen = *listen
+	return serve(ctx, cfg, buildOptions{LogOutput: stdout, AuthNone: true}, stdout, func(addr string) {
+		fmt.Fprintf(stdout, "identity-gateway dev: listening on http://%s (simulators: %s)\n", addr, sims.Describe())
+		fmt.Fprintf(stdout, "try:\n  curl -s -X PATCH http://%s/v1/users/demo -H 'Content-Type: application/json' \\\n    -d '{\"targets\":[\"frontier\",\"volterra\",\"akana\",\"commvault\"],\"on_unsupported\":\"skip\",\"user\":{\"display_name\":\"Jane Doe\",\"given_name\":\"Jane\",\"enabled\":true}}'\n", addr)
+	})
+}
+
+// devConfig loads the chosen (or built-in) config with the simulators'
+// addresses and demo credentials supplied as its ${VAR}s, the memory store
+// and auth off.
+func devConfig(path string, sims *simSet) (*config.Config, error) {
+	data := identitygateway.DefaultConfig
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		data = b
+	}
+	env := sims.Env()
+	cfg, err := config.Load(data, func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Idempotency.Store = "memory"
+	cfg.Auth.Mode = "none"
+	return cfg, nil
+}
+
+func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sim", stderr)
+	host := fs.String("host", "127.0.0.1", "listen host")
+	base := fs.Int("base-port", 9101, "first port; the simulators take four consecutive ports (volterra, akana, commvault, frontier)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sims, err := startSimsAt(ctx, *host, *base)
+	if err != nil {
+		return err
+	}
+	defer sims.Close()
+	fmt.Fprintf(stdout, "simulators: %s\n# environment for gateway.yaml:\n", sims.Describe())
+	for _, kv := range sims.EnvLines() {
+		fmt.Fprintf(stdout, "export %s\n", kv)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func cmdTranslate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("translate", stderr)
+	target := fs.String("target", "", "target name (required)")
+	id := fs.String("id", "demo", "the canonical user id ({id} in the path)")
+	path := fs.String("config", "", "config file; default: the built-in config against in-process simulators")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return errors.New("--target is required")
+	}
+	body, err := io.ReadAll(io.LimitReader(stdin, 4<<20))
+	if err != nil {
+		return err
+	}
+	var cfg *config.Config
+	if *path == "" {
+		sims, err := startSims(ctx, "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer sims.Close()
+		if cfg, err = devConfig("", sims); err != nil {
+			return err
+		}
+	} else if cfg, err = config.LoadFile(*path, os.LookupEnv); err != nil {
+		return err
+	}
+	req, err := canonical.Decode(body, *id)
+	if err == nil {
+		err = req.Validate()
+	}
+	if err != nil {
+		return problemErr(err)
+	}
+	req.Targets = []string{*target}
+	g, err := build(ctx, cfg, buildOptions{LogOutput: io.Discard, NoStore: true})
+	if err != nil {
+		return err
+	}
+	defer g.Shutdown(context.Background())
+	out, err := g.dispatcher.Apply(ctx, dispatch.Input{Client: "translate", Request: req, DryRun: true,
+		Method: "PATCH", Path: "/v1/users/" + *id})
+	if err != nil {
+		return problemErr(err)
+	}
+	var pretty any
+	if err := json.Unmarshal(out.Body, &pretty); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(pretty)
+}
+
+func problemErr(err error) error {
+	e := canonical.AsError(err)
+	return fmt.Errorf("%d %s", e.Code.HTTPStatus(), e.Error())
+}
+
+func cmdCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check-config", stderr)
+	path := fs.String("config", "gateway.yaml", "config file")
+	serveRules := fs.Bool("serve", false, "also apply serve's rules (https vendors, clients present)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadFile(*path, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if *serveRules {
+		if err := cfg.RequireHTTPS(); err != nil {
+			return err
+		}
+	}
+	g, err := build(ctx, cfg, buildOptions{LogOutput: io.Discard, NoStore: true})
+	if err != nil {
+		return err
+	}
+	defer g.Shutdown(context.Background())
+	fmt.Fprintf(stdout, "%s: ok (targets: %s)\n", *path, strings.Join(g.dispatcher.Targets(), ", "))
+	return nil
+}
+
+func cmdHashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("hash-key", stderr)
+	generate := fs.Bool("generate", false, "generate a new random key, print it once and its hash")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var key string
+	if *generate {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		key = "igw_" + hex.EncodeToString(b)
+		fmt.Fprintf(stdout, "api key (shown once, give it to the client): %s\n", key)
+	} else {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		key = strings.TrimRight(line, "\r\n")
+		if key == "" {
+			return errors.New("read the API key from stdin (or use --generate)")
+		}
+	}
+	sum := sha256.Sum256([]byte(key))
+	fmt.Fprintf(stdout, "key_sha256: %s\n", hex.EncodeToString(sum[:]))
+	return nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// devGateway runs what `gateway dev` runs, on a free loopback port.
+func devGateway(t *testing.T) (base string, sims *simSet) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	sims, err := startSims(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := devConfig("", sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.Listen = "127.0.0.1:0"
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true}, io.Discard, func(a string) { addr <- a })
+	}()
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		sims.Close()
+	})
+	return base, sims
+}
+
+func call(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// frontierUser reads the demo user back through the simulator's own GET.
+func frontierUser(t *testing.T, sims *simSet) map[string]any {
+	t.Helper()
+	auth := base64.StdEncoding.EncodeToString([]byte(frontiersim.DemoClientID + ":" + frontiersim.DemoClientSecret))
+	status, _, body := call(t, "GET", sims.addrs["frontier"]+"/v1beta1/users/"+frontiersim.DemoUserID, "", "Authorization", "Basic "+auth)
+	if status != 200 {
+		t.Fatalf("sim GET %d %s", status, body)
+	}
+	var env struct{ User map[string]any }
+	_ = json.Unmarshal(body, &env)
+	return env.User
+}
+
+func simRequests(t *testing.T, sims *simSet, vendor string) int {
+	t.Helper()
+	_, _, body := call(t, "GET", sims.addrs[vendor]+"/_sim/requests", "")
+	var reqs []any
+	_ = json.Unmarshal(body, &reqs)
+	return len(reqs)
+}
+
+func TestDevFrontierEndToEnd(t *testing.T) {
+	base, sims := devGateway(t)
+	before := frontierUser(t, sims)
+
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier"],"user":{"display_name":"Jane Q. Doe"}}`)
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	if res.Status != canonical.StatusApplied || res.Results["frontier"].VendorID != frontiersim.DemoUserID || len(res.Results["frontier"].Calls) != 2 || res.TraceID == "" {
+		t.Errorf("result %s", body)
+	}
+	after := frontierUser(t, sims)
+	if after["title"] != "Jane Q. Doe" {
+		t.Errorf("title %v", after["title"])
+	}
+	if b, a := mustJSON(before["metadata"]), mustJSON(after["metadata"]); b != a || before["avatar"] != after["avatar"] {
+		t.Errorf("a title-only change altered metadata/avatar: %s -> %s", b, a)
+	}
+}
+
+func TestDevRejectionsReachNoVendor(t *testing.T) {
+	base, sims := devGateway(t)
+	cases := []struct {
+		name, body string
+		status     int
+		field      string
+	}{
+		{"unknown field", `{"targets":["frontier"],"user":{"display_nme":"x"}}`, 400, "user.display_nme"},
+		{"bad email", `{"targets":["frontier"],"user":{"email":"nope"}}`, 400, "user.email"},
+		{"unsupported email (reject)", `{"targets":["frontier"],"user":{"email":"jane@example.com"}}`, 422, "user.email"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := simRequests(t, sims, "frontier")
+			status, hdr, body := call(t, "PATCH", base+"/v1/users/demo", tc.body)
+			if status != tc.status || hdr.Get("Content-Type") != canonical.ProblemContentType {
+				t.Fatalf("%d %s %s", status, hdr.Get("Content-Type"), body)
+			}
+			var p canonical.Problem
+			_ = json.Unmarshal(body, &p)
+			if len(p.Errors) == 0 || p.Errors[0].Field != tc.field {
+				t.Errorf("problem %s", body)
+			}
+			if got := simRequests(t, sims, "frontier"); got != n {
+				t.Errorf("the simulator received %d requests", got-n)
+			}
+		})
+	}
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier"],"on_unsupported":"skip","user":{"email":"jane@example.com","display_name":"J"}}`)
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	if status != 200 || len(res.SkippedFields["frontier"]) != 1 || res.SkippedFields["frontier"][0] != canonical.FieldEmail {
+		t.Errorf("skip: %d %s", status, body)
+	}
+}
+
+func TestDevDryRunRedacts(t *testing.T) {
+	base, sims := devGateway(t)
+	before := frontierUser(t, sims)
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo?dry_run=true", `{"targets":["frontier"],"user":{"display_name":"Dry"}}`)
+	if status != 200 || !strings.Contains(string(body), `"planned":true`) {
+		t.Fatalf("%d %s", status, body)
+	}
+	if strings.Contains(string(body), base64.StdEncoding.EncodeToString([]byte(frontiersim.DemoClientID+":"+frontiersim.DemoClientSecret))) ||
+		!strings.Contains(string(body), `"Authorization":"[redacted]"`) {
+		t.Errorf("credentials not redacted: %s", body)
+	}
+	if frontierUser(t, sims)["title"] != before["title"] {
+		t.Error("dry run wrote")
+	}
+}
+
+func TestCheckConfigNamesTheKey(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("vendors:\n  frontier:\n    base_url: not-a-url\n"), 0o600)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"check-config", "--config", bad}, nil, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "vendors.frontier.base_url: must be an absolute http(s) URL") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestTranslateAndHashKey(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"translate", "--target", "frontier"}, strings.NewReader(`{"user":{"display_name":"T"}}`), &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"method": "PUT"`) || !strings.Contains(out.String(), "[redacted]") {
+		t.Errorf("translate output %s", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"hash-key"}, strings.NewReader("k3y\n"), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "key_sha256: 1f6c4d2a") && !strings.HasPrefix(out.String(), "key_sha256: ") {
+		t.Errorf("hash-key %q", out.String())
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/dispatch"
+)
+
+// headerCarrier reads W3C trace headers from a Fiber request.
+type headerCarrier struct{ c *fiber.Ctx }
+
+func (h headerCarrier) Get(k string) string { return h.c.Get(k) }
+func (h headerCarrier) Set(string, string)  {}
+func (h headerCarrier) Keys() []string      { return []string{"traceparent", "tracestate", "baggage"} }
+
+// telemetry opens the server span (continuing an inbound traceparent),
+// then records the request metric and writes the one log line per request.
+func (s *server) telemetry(c *fiber.Ctx) error {
+	start := time.Now()
+	ctx := s.o.Propagator.Extract(context.Background(), headerCarrier{c})
+	method := strings.Clone(c.Method())
+	ctx, span := s.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+		attribute.String("http.request.method", method),
+		attribute.String("url.scheme", c.Protocol()),
+		attribute.String("network.protocol.version", "1.1"),
+		attribute.String("user_agent.original", strings.Clone(c.Get(fiber.HeaderUserAgent))),
+	))
+	defer span.End()
+	c.SetUserContext(ctx)
+
+	err := c.Next()
+	if err != nil {
+		if herr := s.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	route := routeOf(c)
+	status := c.Response().StatusCode()
+	span.SetName(method + " " + route)
+	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	outcome := outcomeOf(c, status)
+	d := time.Since(start)
+	if s.o.Observer != nil {
+		s.o.Observer.Request(ctx, route, outcome, status, d)
+	}
+	if route != "/healthz" && route != "/readyz" && route != "/metrics" {
+		s.logRequest(ctx, c, method, route, status, outcome, d)
+	}
+	return nil
+}
+
+// routeOf is the matched route pattern (bounded, no user ids).
+func routeOf(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || r.Path == "/" || r.Path == "" {
+		return "unmatched"
+	}
+	return r.Path
+}
+
+func outcomeOf(c *fiber.Ctx, status int) string {
+	if e, ok := c.Locals(problemKey).(*canonical.Error); ok && e != nil {
+		return string(e.Code)
+	}
+	if out, ok := c.Locals(outputKey).(*dispatch.Output); ok && out != nil {
+		if out.Replayed {
+			return "replayed"
+		}
+		if out.Result != nil {
+			return string(out.Result.Status)
+		}
+	}
+	if status >= 400 {
+		return "error"
+	}
+	return "ok"
+}
+
+func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route string, status int, outcome string, d time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.String("outcome", outcome),
+		slog.Float64("latency_ms", float64(d.Microseconds())/1000),
+	}
+	if cl, ok := c.Locals(clientKey).(*Client); ok && cl != nil {
+		attrs = append(attrs, slog.String("client", cl.Name))
+	}
+	if out, ok := c.Locals(outputKey).(*dispatch.Output); ok && out != nil {
+		attrs = append(attrs, slog.String("idempotency", out.Idempotency))
+		if out.Result != nil {
+			targets := make([]any, 0, len(out.Result.Results))
+			for name, r := range out.Result.Results {
+				ta := []any{slog.String("status", string(r.Status)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS)}
+				if r.Error != nil {
+					ta = append(ta, slog.String("code", string(r.Error.Code)))
+				}
+				targets = append(targets, slog.Group(name, ta...))
+			}
+			attrs = append(attrs, slog.Group("targets", targets...))
+		}
+	}
+	if e, ok := c.Locals(problemKey).(*canonical.Error); ok && e != nil {
+		attrs = append(attrs, slog.String("error_code", string(e.Code)))
+	}
+	s.o.Logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+}
+
+// rateLimit builds one fixed-window limiter per client, keyed by client
+// name, so a client's budget holds across replicas when the storage is
+// shared. nil when no client has a limit.
+func (s *server) rateLimit() fiber.Handler {
+	per := map[string]fiber.Handler{}
+	for _, cl := range s.o.Clients {
+		if cl.RateLimit <= 0 {
+			continue
+		}
+		window := cl.RateWindow
+		if window <= 0 {
+			window = time.Minute
+		}
+		name := cl.Name
+		per[name] = limiter.New(limiter.Config{
+			Max:          cl.RateLimit,
+			Expiration:   window,
+			KeyGenerator: func(*fiber.Ctx) string { return "ratelimit:" + name },
+			Storage:      s.o.LimiterStorage,
+			LimitReached: func(c *fiber.Ctx) error {
+				ra, _ := strconv.Atoi(string(c.Response().Header.Peek(fiber.HeaderRetryAfter)))
+				return &canonical.Error{Code: canonical.CodeRateLimited, Message: "this client's rate limit is exhausted",
+					RetryAfter: time.Duration(max(ra, 1)) * time.Second}
+			},
+		})
+	}
+	if len(per) == 0 {
+		return nil
+	}
+	return func(c *fiber.Ctx) error {
+		cl, _ := c.Locals(clientKey).(*Client)
+		if cl == nil {
+			return c.Next()
+		}
+		if h, ok := per[cl.Name]; ok {
+			return h(c)
+		}
+		return c.Next()
+	}
+}
