@@ -11,7 +11,7 @@ func env(m map[string]string) LookupFunc {
 }
 
 var full = map[string]string{
-	"FRONTIER_URL": "http://127.0.0.1:4",
+	"FRONTIER_URL":   "http://127.0.0.1:4",
 	"VOLTERRA_TOKEN": "t", "AKANA_USERNAME": "u", "AKANA_PASSWORD": "p", "COMMVAULT_USERNAME": "u", "COMMVAULT_PASSWORD": "p",
 	"FRONTIER_USERNAME": "u", "FRONTIER_PASSWORD": "p", "VOLTERRA_DEMO_ID": "v", "AKANA_DEMO_ID": "a", "COMMVAULT_DEMO_ID": "1", "FRONTIER_DEMO_ID": "f",
 }

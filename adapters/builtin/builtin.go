@@ -13,7 +13,7 @@ import (
 // (decoded from vendors.<name>.settings, then opened).
 func Configs() map[string]func() adapters.Config {
 	return map[string]func() adapters.Config{
-		"frontier":  func() adapters.Config { return &frontier.Config{} },
+		"frontier": func() adapters.Config { return &frontier.Config{} },
 	}
 }
 
