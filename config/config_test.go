@@ -10,7 +10,7 @@ func env(m map[string]string) LookupFunc {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-var full = map[string]string{
+var full = map[string]string{"VOLTERRA_URL": "http://127.0.0.1:1", "AKANA_URL": "http://127.0.0.1:2", "COMMVAULT_URL": "http://127.0.0.1:3",
 	"FRONTIER_URL":   "http://127.0.0.1:4",
 	"VOLTERRA_TOKEN": "t", "AKANA_USERNAME": "u", "AKANA_PASSWORD": "p", "COMMVAULT_USERNAME": "u", "COMMVAULT_PASSWORD": "p",
 	"FRONTIER_USERNAME": "u", "FRONTIER_PASSWORD": "p", "VOLTERRA_DEMO_ID": "v", "AKANA_DEMO_ID": "a", "COMMVAULT_DEMO_ID": "1", "FRONTIER_DEMO_ID": "f",

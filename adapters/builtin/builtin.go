@@ -7,6 +7,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier"
+	"github.com/identity-gateway/identity-gateway/adapters/volterra"
 )
 
 // Configs returns a fresh map of vendor type -> a new, zero adapter Config
@@ -14,6 +15,7 @@ import (
 func Configs() map[string]func() adapters.Config {
 	return map[string]func() adapters.Config{
 		"frontier": func() adapters.Config { return &frontier.Config{} },
+		"volterra": func() adapters.Config { return &volterra.Config{} },
 	}
 }
 

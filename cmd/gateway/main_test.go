@@ -194,3 +194,23 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestDevVolterraPassThrough(t *testing.T) {
+	base, sims := devGateway(t)
+	// Service token: the demo user's own token in dev.
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"family_name":"Smith","notifications":["ticket.change"]}}`)
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	// A caller's own token that the vendor refuses is the caller's 401.
+	status, _, body = call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"otp_enabled":false}}`, "X-Volterra-Api-Token", "not-a-token")
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	if status != 401 || res.Results["volterra"].Error == nil || res.Results["volterra"].Error.Code != canonical.CodeUnauthorized {
+		t.Fatalf("pass-through refusal: %d %s", status, body)
+	}
+	if strings.Contains(string(body), "not-a-token") {
+		t.Error("the caller's credential was echoed")
+	}
+	_ = sims
+}

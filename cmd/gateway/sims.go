@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/internal/faultinject"
 )
 
@@ -26,7 +27,10 @@ type simulator struct {
 func simulators() []simulator {
 	f := frontiersim.New()
 	fd := f.SeedDemo()
+	v := volterrasim.New()
+	vd := v.SeedDemo()
 	return []simulator{
+		{name: "volterra", handler: v, env: map[string]string{"VOLTERRA_TOKEN": vd.Token, "VOLTERRA_DEMO_ID": vd.UserName}},
 		{name: "frontier", handler: f, env: map[string]string{"FRONTIER_USERNAME": fd.ClientID, "FRONTIER_PASSWORD": fd.ClientSecret, "FRONTIER_DEMO_ID": fd.UserID}},
 	}
 }
