@@ -43,7 +43,9 @@ func sim() *volterrasim.Sim {
 
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{
-		New: func(t *testing.T) (adapters.Adapter, http.Handler, []string) { return open(t, svcToken), sim(), []string{svcToken} },
+		New: func(t *testing.T) (adapters.Adapter, http.Handler, []string) {
+			return open(t, svcToken), sim(), []string{svcToken}
+		},
 		Cases: []adaptertest.Case{
 			{Name: "given name", Op: adapters.Op{UserID: "svc", Update: canonical.Update{GivenName: canonical.Some("S")}}},
 			{Name: "everything", Op: adapters.Op{UserID: "svc", Update: canonical.Update{GivenName: canonical.Some("A"), FamilyName: canonical.Some("B"),
