@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/adapters/akana"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra"
 )
@@ -14,6 +15,7 @@ import (
 // (decoded from vendors.<name>.settings, then opened).
 func Configs() map[string]func() adapters.Config {
 	return map[string]func() adapters.Config{
+		"akana":    func() adapters.Config { return &akana.Config{} },
 		"frontier": func() adapters.Config { return &frontier.Config{} },
 		"volterra": func() adapters.Config { return &volterra.Config{} },
 	}

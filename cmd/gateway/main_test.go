@@ -214,3 +214,26 @@ func TestDevVolterraPassThrough(t *testing.T) {
 	}
 	_ = sims
 }
+
+func TestDevAllTargetsFanOut(t *testing.T) {
+	base, _ := devGateway(t)
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo",
+		`{"targets":["volterra","akana","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"]}}`,
+		"Idempotency-Key", "fanout-1")
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	if status != 200 || len(res.Results) != 3 {
+		t.Fatalf("%d %s", status, body)
+	}
+	for name, r := range res.Results {
+		if r.Status != canonical.StatusApplied {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	status, hdr, again := call(t, "PATCH", base+"/v1/users/demo",
+		`{"targets":["volterra","akana","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"]}}`,
+		"Idempotency-Key", "fanout-1")
+	if status != 200 || hdr.Get("Idempotent-Replayed") != "true" || string(again) != string(body) {
+		t.Errorf("replay %d %v", status, hdr)
+	}
+}

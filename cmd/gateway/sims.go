@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/internal/faultinject"
@@ -29,7 +30,10 @@ func simulators() []simulator {
 	fd := f.SeedDemo()
 	v := volterrasim.New()
 	vd := v.SeedDemo()
+	ak := akanasim.New(akanasim.DemoTenant)
+	akd := ak.SeedDemo()
 	return []simulator{
+		{name: "akana", handler: ak, env: map[string]string{"AKANA_USERNAME": akd.AdminEmail, "AKANA_PASSWORD": akd.AdminPassword, "AKANA_DEMO_ID": akd.UserID, "AKANA_TENANT": akd.Tenant}},
 		{name: "volterra", handler: v, env: map[string]string{"VOLTERRA_TOKEN": vd.Token, "VOLTERRA_DEMO_ID": vd.UserName}},
 		{name: "frontier", handler: f, env: map[string]string{"FRONTIER_USERNAME": fd.ClientID, "FRONTIER_PASSWORD": fd.ClientSecret, "FRONTIER_DEMO_ID": fd.UserID}},
 	}
