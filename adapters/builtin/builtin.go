@@ -7,6 +7,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/akana"
+	"github.com/identity-gateway/identity-gateway/adapters/commvault"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra"
 )
@@ -15,9 +16,10 @@ import (
 // (decoded from vendors.<name>.settings, then opened).
 func Configs() map[string]func() adapters.Config {
 	return map[string]func() adapters.Config{
-		"akana":    func() adapters.Config { return &akana.Config{} },
-		"frontier": func() adapters.Config { return &frontier.Config{} },
-		"volterra": func() adapters.Config { return &volterra.Config{} },
+		"akana":     func() adapters.Config { return &akana.Config{} },
+		"commvault": func() adapters.Config { return &commvault.Config{} },
+		"frontier":  func() adapters.Config { return &frontier.Config{} },
+		"volterra":  func() adapters.Config { return &volterra.Config{} },
 	}
 }
 

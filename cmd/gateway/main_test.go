@@ -218,11 +218,11 @@ func TestDevVolterraPassThrough(t *testing.T) {
 func TestDevAllTargetsFanOut(t *testing.T) {
 	base, _ := devGateway(t)
 	status, _, body := call(t, "PATCH", base+"/v1/users/demo",
-		`{"targets":["volterra","akana","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"]}}`,
+		`{"targets":["volterra","akana","commvault","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"],"password":{"new":"Sup3r-Secret-Pw"}}}`,
 		"Idempotency-Key", "fanout-1")
 	var res canonical.Result
 	_ = json.Unmarshal(body, &res)
-	if status != 200 || len(res.Results) != 3 {
+	if status != 200 || len(res.Results) != 4 || strings.Contains(string(body), "Sup3r-Secret-Pw") {
 		t.Fatalf("%d %s", status, body)
 	}
 	for name, r := range res.Results {
@@ -231,7 +231,7 @@ func TestDevAllTargetsFanOut(t *testing.T) {
 		}
 	}
 	status, hdr, again := call(t, "PATCH", base+"/v1/users/demo",
-		`{"targets":["volterra","akana","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"]}}`,
+		`{"targets":["volterra","akana","commvault","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"],"password":{"new":"Sup3r-Secret-Pw"}}}`,
 		"Idempotency-Key", "fanout-1")
 	if status != 200 || hdr.Get("Idempotent-Replayed") != "true" || string(again) != string(body) {
 		t.Errorf("replay %d %v", status, hdr)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
+	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/internal/faultinject"
@@ -32,7 +33,10 @@ func simulators() []simulator {
 	vd := v.SeedDemo()
 	ak := akanasim.New(akanasim.DemoTenant)
 	akd := ak.SeedDemo()
+	cv := commvaultsim.New()
+	cvd := cv.SeedDemo()
 	return []simulator{
+		{name: "commvault", handler: cv, env: map[string]string{"COMMVAULT_USERNAME": cvd.Username, "COMMVAULT_PASSWORD": cvd.Password, "COMMVAULT_DEMO_ID": fmt.Sprint(cvd.UserID)}},
 		{name: "akana", handler: ak, env: map[string]string{"AKANA_USERNAME": akd.AdminEmail, "AKANA_PASSWORD": akd.AdminPassword, "AKANA_DEMO_ID": akd.UserID, "AKANA_TENANT": akd.Tenant}},
 		{name: "volterra", handler: v, env: map[string]string{"VOLTERRA_TOKEN": vd.Token, "VOLTERRA_DEMO_ID": vd.UserName}},
 		{name: "frontier", handler: f, env: map[string]string{"FRONTIER_USERNAME": fd.ClientID, "FRONTIER_PASSWORD": fd.ClientSecret, "FRONTIER_DEMO_ID": fd.UserID}},

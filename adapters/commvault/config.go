@@ -1,0 +1,38 @@
+package commvault
+
+import (
+	"errors"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/adapters/session"
+)
+
+// Config is vendors.<name>.settings for Commvault.
+type Config struct {
+	// TokenTimeoutMinutes is sent as Login's timeout; default 30.
+	TokenTimeoutMinutes int `yaml:"token_timeout_minutes"`
+	// AuthMethods are the accepted authenticationMethod values; default
+	// LOCAL, AD, SAML (GET /V4/user/{id}/authenticationMethods).
+	AuthMethods []string `yaml:"auth_methods"`
+}
+
+var _ adapters.Config = (*Config)(nil)
+
+// Open builds the adapter and its (not yet logged-in) session.
+func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error) {
+	if deps.Credential.Username == "" || deps.Credential.Password == "" {
+		return nil, errors.New("credential: username and password of the service account are required")
+	}
+	if c.TokenTimeoutMinutes == 0 {
+		c.TokenTimeoutMinutes = 30
+	}
+	if c.TokenTimeoutMinutes < 0 {
+		return nil, errors.New("settings.token_timeout_minutes: must be positive")
+	}
+	if len(c.AuthMethods) == 0 {
+		c.AuthMethods = []string{"LOCAL", "AD", "SAML"}
+	}
+	a := &Adapter{name: name, cfg: *c, cred: deps.Credential}
+	a.sess = session.New(session.Options{Login: a.login})
+	return a, nil
+}
