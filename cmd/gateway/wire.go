@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
@@ -54,6 +55,8 @@ type buildOptions struct {
 	AuthNone bool
 	// NoStore skips the idempotency store (translate).
 	NoStore bool
+	// SpanProcessors are added to the tracer provider (tests record spans).
+	SpanProcessors []sdktrace.SpanProcessor
 }
 
 // build is the one place that turns a config into a running gateway,
@@ -65,7 +68,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	g.logger = telemetry.NewLogger(o.LogOutput, level)
 
 	tc := telemetry.Config{Exporter: cfg.Telemetry.Exporter, Protocol: cfg.Telemetry.Protocol, Endpoint: cfg.Telemetry.Endpoint,
-		Insecure: cfg.Telemetry.Insecure, ServiceName: cfg.Telemetry.ServiceName, SampleRatio: 1}
+		Insecure: cfg.Telemetry.Insecure, ServiceName: cfg.Telemetry.ServiceName, SampleRatio: 1, SpanProcessors: o.SpanProcessors}
 	if cfg.Telemetry.SampleRatio != nil {
 		tc.SampleRatio = *cfg.Telemetry.SampleRatio
 	}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
+	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
+	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestNoSecretsInTelemetry runs a full update of every field on every
+// vendor and scans every span attribute and event, every log line and the
+// /metrics exposition for secrets and PII.
+func TestNoSecretsInTelemetry(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sims, err := startSims(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	cfg, err := devConfig("", sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.Listen = "127.0.0.1:0"
+	rec := tracetest.NewSpanRecorder()
+	logs := &syncBuffer{}
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, buildOptions{LogOutput: logs, AuthNone: true, SpanProcessors: []sdktrace.SpanProcessor{rec}}, io.Discard, func(a string) { addr <- a })
+	}()
+	base := "http://" + <-addr
+	defer func() { cancel(); <-done }()
+
+	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 64)...)
+	avatar := base64.StdEncoding.EncodeToString(png)
+	const (
+		email    = "leaky.person@example.org"
+		password = "Pa55-w0rd-Never-Logged"
+		current  = "Old-Pa55-Never-Logged"
+	)
+	body := fmt.Sprintf(`{"targets":["volterra","akana","commvault","frontier"],"on_unsupported":"skip","user":{
+		"username":"jqd","email":%q,"given_name":"Jane","family_name":"Doe","display_name":"Jane Doe","enabled":true,
+		"otp_enabled":true,"notifications":["ticket.change"],"avatar":{"content_type":"image/png","data":%q},
+		"groups":{"op":"add","items":[{"id":3}]},"password":{"new":%q,"current":%q},"metadata":{"description":"x"},
+		"principal_name":"jqd@corp.example","auth_method":"LOCAL","plan":{"id":7}}}`, email, avatar, password, current)
+	req, _ := http.NewRequest("PATCH", base+"/v1/users/demo", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var res canonical.Result
+	_ = json.Unmarshal(out, &res)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	if res.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("trace_id %q does not continue the inbound traceparent", res.TraceID)
+	}
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, name := range []string{"gateway_requests_total", "gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_breaker_state", "gateway_idempotency_total"} {
+		if name == "gateway_idempotency_total" {
+			continue // no key was sent
+		}
+		if !bytes.Contains(metrics, []byte(name)) {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+
+	// The vendor saw the same trace id.
+	_, _, reqs := call(t, "GET", sims.addrs["frontier"]+"/_sim/requests", "")
+	if !bytes.Contains(reqs, []byte("4bf92f3577b34da6a3ce929d0e0e4736")) {
+		t.Error("frontier did not receive the trace id in traceparent")
+	}
+
+	secrets := []string{email, password, current, avatar, base64.StdEncoding.EncodeToString([]byte(password)), base64.StdEncoding.EncodeToString([]byte(current)),
+		frontiersim.DemoClientSecret, volterrasim.DemoToken, akanasim.DemoAdminPassword, commvaultsim.DemoPassword,
+		base64.StdEncoding.EncodeToString([]byte(commvaultsim.DemoPassword)), "QSDK ", "AtmoAuthToken_", "Csrf-Token_", "APIToken ", "Basic "}
+	var haystack strings.Builder
+	spans := rec.Ended()
+	if len(spans) < 8 {
+		t.Errorf("only %d spans recorded", len(spans))
+	}
+	kinds := map[string]int{}
+	for _, s := range spans {
+		if s.SpanKind().String() != "server" || s.Name() == "PATCH /v1/users/:id" {
+			kinds[s.SpanKind().String()]++
+		}
+		haystack.WriteString(s.Name())
+		for _, a := range s.Attributes() {
+			haystack.WriteString(" " + string(a.Key) + "=" + a.Value.Emit())
+		}
+		for _, e := range s.Events() {
+			haystack.WriteString(" " + e.Name)
+			for _, a := range e.Attributes {
+				haystack.WriteString(" " + string(a.Key) + "=" + a.Value.Emit())
+			}
+		}
+	}
+	if kinds["server"] != 1 || kinds["client"] < 4 {
+		t.Errorf("span kinds %v", kinds)
+	}
+	haystack.WriteString(logs.String())
+	haystack.Write(metrics)
+	all := haystack.String()
+	for _, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Errorf("telemetry contains a secret or PII value: %q", s)
+		}
+	}
+	if !strings.Contains(logs.String(), `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
+		t.Errorf("request log line lacks the trace id: %s", logs.String())
+	}
+}
