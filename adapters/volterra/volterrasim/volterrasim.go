@@ -1,54 +1,113 @@
 // Package volterrasim simulates the F5 Distributed Cloud console API calls
-// the gateway uses (../shared/vendors/volterra.md): user settings, the
-// settings image, and whoami. Every call acts on the owner of the
-// `Authorization: APIToken <token>` credential; there is no user id in any
-// path. PUT user/settings replaces all five fields (the adapter must read
-// first). Errors are grpc-gateway style {"code","message","details"}.
-// Standard library only; it never imports the adapter.
+// the gateway uses, read independently from vendors/volterra.md and F5's
+// OpenAPI files (ves.io.schema.user.setting, ves.io.schema.user): user
+// settings (GET/PUT), the settings image (GET/PUT/DELETE), notification
+// preferences (GET) and whoami.
 //
-// Decisions where the vendor notes say GUESS: unknown body fields and
-// unknown notification codes are 400 (code 3); both snake_case and
-// lowerCamelCase names are accepted; the image endpoint takes png, jpeg,
-// gif and webp up to 1 MiB; OTP changes settle at once.
+// What it enforces:
+//   - Auth (section 1, 5): `Authorization: APIToken <token>` with that exact
+//     scheme word and one space; an unknown token is 401, a read-only token
+//     writing is 403. Every /user/... call acts on the token's owner: there
+//     is no user id in any path.
+//   - PUT user/settings replaces all five fields by default (section 6
+//     GUESS): a member the body leaves out is reset (names to "", OTP off,
+//     notifications off, image removed). SetPutSemantics(Merge) switches to
+//     merging, so a test can show an adapter is safe either way.
+//   - GET user/settings answers UserSettingsResponse: notifications as
+//     objects {code,label,description,enabled} from a catalogue, otp_status.
+//   - PUT answers 200 {}.
+//   - Errors are grpc-gateway objects {"code","message","details"} (section
+//     5 GUESS), or the spec's bare JSON string after SetStringErrors(true).
+//
+// Decisions where the notes say GUESS: unknown body members, wrong value
+// types and invalid base64 are 400 (grpc code 3); both snake_case and
+// lowerCamelCase member names are accepted; an unknown notification code is
+// 400; the image endpoint takes image/png, image/jpeg, image/gif and
+// image/webp up to 1 MiB decoded; a SERVICE user (service credential) has no
+// settings: settings and image calls are 404; OTP changes settle at once. A
+// method a path does not have is 501 (grpc-gateway maps it to
+// Unimplemented); an unknown path is 404.
+//
+// Standard library only; it never imports the adapter.
 package volterrasim
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
 
-// Request is one received request.
+// Request is one received request, as logged.
 type Request struct {
-	Method string      `json:"method"`
-	Path   string      `json:"path"`
-	Header http.Header `json:"header"`
-	Body   string      `json:"body"`
+	Method string
+	// Path is the request URI: path and query.
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// MarshalJSON renders the body as a string, as GET /_sim/requests shows it.
+func (r Request) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Method string      `json:"method"`
+		Path   string      `json:"path"`
+		Header http.Header `json:"header"`
+		Body   string      `json:"body"`
+	}{r.Method, r.Path, r.Header, string(r.Body)})
 }
 
 // User is one console user's state.
 type User struct {
-	Name, Email, FirstName, LastName, Tenant, UUID string
-	OTP                                            bool
-	Notifications                                  map[string]bool // code -> enabled
-	Image                                          string          // base64, set through settings or the image call
-	ImageType                                      string
+	// Name is the user name (whoami "name"); the key of the user.
+	Name      string
+	Email     string
+	FirstName string
+	LastName  string
+	Tenant    string
+	UUID      string
+	// Type is whoami "type": USER (default) or SERVICE.
+	Type string
+	OTP  bool
+	// Notifications maps a catalogue code to enabled; AddUser fills codes
+	// left out with the catalogue defaults.
+	Notifications map[string]bool
+	// Image is the avatar, base64; ImageType its content type.
+	Image     string
+	ImageType string
 }
 
-// Notification is a catalogue entry.
+// EnabledCodes lists the user's enabled notification codes, sorted.
+func (u User) EnabledCodes() []string {
+	var out []string
+	for c, on := range u.Notifications {
+		if on {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Notification is a catalogue entry (F5's "uam config" defaults).
 type Notification struct {
 	Code, Label, Description string
 	Default                  bool
 }
 
-// Catalogue is the notification codes the simulator knows.
+// Catalogue returns the notification codes the simulator knows. F5
+// publishes only the examples notif-1 and notif-2; the rest are invented
+// so a test can tell "kept" from "reset to default".
 func Catalogue() []Notification {
 	return []Notification{
-		{"notif-1", "Support ticket updates", "A support ticket changed", true},
+		{"notif-1", "Support ticket updates", "A support ticket you follow changed", true},
 		{"notif-2", "Application alerts", "Alerts raised for your applications", true},
 		{"notif-3", "Security events", "Security events in your tenant", false},
 		{"notif-4", "Billing", "Invoices and plan changes", false},
@@ -56,13 +115,29 @@ func Catalogue() []Notification {
 	}
 }
 
-// Sim is the simulator.
+// PutSemantics says what PUT user/settings does with members the body
+// leaves out.
+type PutSemantics int
+
+const (
+	// Replace resets what the body leaves out (the default; section 6).
+	Replace PutSemantics = iota
+	// Merge keeps what the body leaves out.
+	Merge
+)
+
+// MaxImageBytes is the decoded avatar limit the simulator enforces.
+const MaxImageBytes = 1 << 20
+
+// Sim is the simulator. The zero value is not usable; call New.
 type Sim struct {
-	mu       sync.Mutex
-	users    map[string]*User // by name
-	tokens   map[string]token
-	log      []Request
-	maxImage int
+	mu        sync.Mutex
+	users     map[string]*User // by name
+	tokens    map[string]token
+	log       []Request
+	put       PutSemantics
+	stringErr bool
+	faults    []fault
 }
 
 type token struct {
@@ -70,32 +145,76 @@ type token struct {
 	readOnly bool
 }
 
-// New returns an empty simulator.
-func New() *Sim {
-	return &Sim{users: map[string]*User{}, tokens: map[string]token{}, maxImage: 1 << 20}
+type fault struct {
+	method, path string
+	status       int
+	retryAfter   string
 }
 
-// AddUser stores u.
+// New returns an empty simulator with replace semantics.
+func New() *Sim {
+	return &Sim{users: map[string]*User{}, tokens: map[string]token{}}
+}
+
+// AddUser stores (or replaces) u, keyed by u.Name.
 func (s *Sim) AddUser(u User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if u.Notifications == nil {
-		u.Notifications = map[string]bool{}
-		for _, n := range Catalogue() {
-			u.Notifications[n.Code] = n.Default
-		}
+	if u.Type == "" {
+		u.Type = "USER"
 	}
+	// Explicit choices over the catalogue defaults, as GET
+	// user/notifications merges them (section 2.4).
+	notes := map[string]bool{}
+	for _, n := range Catalogue() {
+		notes[n.Code] = n.Default
+	}
+	maps.Copy(notes, u.Notifications)
+	u.Notifications = notes
 	s.users[u.Name] = &u
 }
 
-// AddToken issues an API token for a user; readOnly tokens get 403 on writes.
+// AddToken issues an API token owned by user. A readOnly token may read
+// but gets 403 on every write (a credential lacking RBAC, section 5).
 func (s *Sim) AddToken(tok, user string, readOnly bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[tok] = token{user: user, readOnly: readOnly}
 }
 
-// User returns a copy of a user.
+// RevokeToken makes tok unknown (401 from then on).
+func (s *Sim) RevokeToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, tok)
+}
+
+// SetPutSemantics chooses replace (default) or merge for PUT user/settings.
+func (s *Sim) SetPutSemantics(p PutSemantics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.put = p
+}
+
+// SetStringErrors makes error bodies the spec's bare JSON string instead of
+// the grpc-gateway object.
+func (s *Sim) SetStringErrors(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stringErr = on
+}
+
+// FailNext makes the next authenticated request for method and path (path
+// without query) answer status with a generic error body; retryAfter, when
+// not empty, is sent as Retry-After (an extension: F5 documents none).
+// Faults queue in order.
+func (s *Sim) FailNext(method, path string, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{method: method, path: path, status: status, retryAfter: retryAfter})
+}
+
+// User returns a copy of the named user.
 func (s *Sim) User(name string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,250 +223,418 @@ func (s *Sim) User(name string) (User, bool) {
 		return User{}, false
 	}
 	cp := *u
-	cp.Notifications = map[string]bool{}
-	for k, v := range u.Notifications {
-		cp.Notifications[k] = v
-	}
+	cp.Notifications = maps.Clone(u.Notifications)
 	return cp, true
 }
 
-// Requests returns every request received.
+// Requests returns every request received (the /_sim endpoints excepted),
+// in order.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	out := make([]Request, len(s.log))
+	for i, r := range s.log {
+		out[i] = Request{Method: r.Method, Path: r.Path, Header: r.Header.Clone(), Body: bytes.Clone(r.Body)}
+	}
+	return out
 }
 
-// Demo is the demo user's credential.
+// Reset clears the request log.
+func (s *Sim) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+// Demo is what a gateway config needs to reach the demo user.
 type Demo struct {
+	// UserName is the demo user's name, used as its vendor id (which is
+	// informational for Volterra).
 	UserName string
-	Token    string
+	// UserUUID is whoami's user_uuid, the adapter's reported vendor id.
+	UserUUID string
+	// Token is the demo user's own API token ("My Credentials"): the
+	// gateway's service token in dev, or a caller's pass-through token.
+	Token string
 }
 
 // Demo values.
 const (
 	DemoUser  = "jane.doe"
+	DemoUUID  = "5b0c9a4e-0d7e-4c64-a3c2-0f6a1f2e3d4c"
 	DemoToken = "vsim-demo-token-0000000000000000"
 )
 
 // SeedDemo adds the demo user and its API token.
 func (s *Sim) SeedDemo() Demo {
-	s.AddUser(User{Name: DemoUser, Email: "jane.doe@example.com", FirstName: "Jane", LastName: "Doe", Tenant: "acme", UUID: "5b0c9a4e-0d7e-4c64-a3c2-0f6a1f2e3d4c", OTP: true})
+	s.AddUser(User{Name: DemoUser, Email: "jane.doe@example.com", FirstName: "Jane", LastName: "Doe",
+		Tenant: "acme", UUID: DemoUUID, OTP: true})
 	s.AddToken(DemoToken, DemoUser, false)
-	return Demo{UserName: DemoUser, Token: DemoToken}
+	return Demo{UserName: DemoUser, UserUUID: DemoUUID, Token: DemoToken}
 }
 
 const (
-	settingsPath = "/api/web/namespaces/system/user/settings"
-	imagePath    = settingsPath + "/image"
-	whoamiPath   = "/api/web/custom/namespaces/system/whoami"
+	apiPrefix     = "/api/web/namespaces/system/user/"
+	settingsPath  = apiPrefix + "settings"
+	imagePath     = settingsPath + "/image"
+	notesPath     = apiPrefix + "notifications"
+	whoamiPrefix  = "/api/web/custom/namespaces/"
+	whoamiSuffix  = "/whoami"
+	maxBodyBytes  = 4 << 20
+	codeInvalid   = 3  // INVALID_ARGUMENT
+	codeNotFound  = 5  // NOT_FOUND
+	codeDenied    = 7  // PERMISSION_DENIED
+	codeUnimpl    = 12 // UNIMPLEMENTED
+	codeUnauth    = 16 // UNAUTHENTICATED
+	codeResources = 8  // RESOURCE_EXHAUSTED
+	codeInternal  = 13 // INTERNAL
+	codeUnavail   = 14 // UNAVAILABLE
+	codeDeadline  = 4  // DEADLINE_EXCEEDED
+	codeAborted   = 10 // ABORTED
 )
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	switch r.URL.Path {
 	case "/_sim/requests":
-		s.mu.Lock()
-		b, _ := json.Marshal(s.log)
-		s.mu.Unlock()
+		if r.Method != http.MethodGet {
+			http.Error(w, "GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		b, _ := json.Marshal(s.Requests())
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 		return
 	case "/_sim/reset":
-		s.mu.Lock()
-		s.log = nil
-		s.mu.Unlock()
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
+	if err != nil || len(body) > maxBodyBytes {
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, "request body too large or unreadable")
+		return
+	}
 
-	route := map[string]bool{settingsPath: true, imagePath: true, whoamiPath: true}
-	if !route[r.URL.Path] {
-		writeErr(w, http.StatusNotFound, 5, "Not Found")
+	route, methods := s.route(r.URL.Path)
+	if route == "" {
+		s.writeErr(w, http.StatusNotFound, codeNotFound, "Not Found")
 		return
 	}
 	u, tok, ok := s.auth(w, r)
 	if !ok {
 		return
 	}
-	write := r.Method != http.MethodGet
-	if write && tok.readOnly {
-		writeErr(w, http.StatusForbidden, 7, "no permission to perform the operation")
+	if !slices.Contains(methods, r.Method) {
+		s.writeErr(w, http.StatusNotImplemented, codeUnimpl, "Method Not Allowed")
 		return
 	}
-	switch {
-	case r.URL.Path == whoamiPath && r.Method == http.MethodGet:
+	if s.injected(w, r.Method, r.URL.Path) {
+		return
+	}
+	if r.Method != http.MethodGet && tok.readOnly {
+		s.writeErr(w, http.StatusForbidden, codeDenied, "no permission to perform the operation")
+		return
+	}
+	if route != "whoami" && u.Type == "SERVICE" {
+		s.writeErr(w, http.StatusNotFound, codeNotFound, "user settings not found: service users have no user profile")
+		return
+	}
+	switch route + " " + r.Method {
+	case "whoami GET":
 		s.whoami(w, u)
-	case r.URL.Path == settingsPath && r.Method == http.MethodGet:
+	case "settings GET":
 		s.getSettings(w, u)
-	case r.URL.Path == settingsPath && r.Method == http.MethodPut:
+	case "settings PUT":
 		s.putSettings(w, u, body)
-	case r.URL.Path == imagePath && r.Method == http.MethodGet:
+	case "notifications GET":
+		s.getNotifications(w, u)
+	case "image GET":
 		s.mu.Lock()
-		writeJSON(w, 200, map[string]any{"content_type": u.ImageType, "data": u.Image, "extensions": []any{}})
+		v := map[string]any{"content_type": u.ImageType, "data": u.Image, "extensions": []any{}}
 		s.mu.Unlock()
-	case r.URL.Path == imagePath && r.Method == http.MethodPut:
+		writeJSON(w, http.StatusOK, v)
+	case "image PUT":
 		s.putImage(w, u, body)
-	case r.URL.Path == imagePath && r.Method == http.MethodDelete:
+	case "image DELETE":
 		s.mu.Lock()
 		u.Image, u.ImageType = "", ""
 		s.mu.Unlock()
-		writeJSON(w, 200, map[string]any{})
-	default:
-		writeErr(w, http.StatusNotImplemented, 12, "Method Not Allowed")
+		writeJSON(w, http.StatusOK, map[string]any{})
 	}
 }
 
+// route names the resource at path and the methods it has.
+func (s *Sim) route(path string) (string, []string) {
+	switch path {
+	case settingsPath:
+		return "settings", []string{http.MethodGet, http.MethodPut}
+	case imagePath:
+		return "image", []string{http.MethodGet, http.MethodPut, http.MethodDelete}
+	case notesPath:
+		// PUT (NtfnPreferencesMap) exists at F5 but is not simulated.
+		return "notifications", []string{http.MethodGet}
+	}
+	if ns, ok := strings.CutPrefix(path, whoamiPrefix); ok {
+		if ns, ok := strings.CutSuffix(ns, whoamiSuffix); ok && ns != "" && !strings.Contains(ns, "/") {
+			return "whoami", []string{http.MethodGet}
+		}
+	}
+	return "", nil
+}
+
+// auth resolves the token's owner; the scheme word and the single space are
+// exact, as documented.
 func (s *Sim) auth(w http.ResponseWriter, r *http.Request) (*User, token, bool) {
 	tokStr, ok := strings.CutPrefix(r.Header.Get("Authorization"), "APIToken ")
 	s.mu.Lock()
 	tok, known := s.tokens[tokStr]
 	u := s.users[tok.user]
 	s.mu.Unlock()
-	if !ok || !known || u == nil {
-		writeErr(w, http.StatusUnauthorized, 16, "not authorized: invalid or expired API token")
+	if !ok || tokStr == "" || !known || u == nil {
+		s.writeErr(w, http.StatusUnauthorized, codeUnauth, "not authorized: missing, invalid or expired API token")
 		return nil, token{}, false
 	}
 	return u, tok, true
 }
 
+// injected answers a queued fault for method and path, if any.
+func (s *Sim) injected(w http.ResponseWriter, method, path string) bool {
+	s.mu.Lock()
+	i := slices.IndexFunc(s.faults, func(f fault) bool { return f.method == method && f.path == path })
+	var f fault
+	if i >= 0 {
+		f = s.faults[i]
+		s.faults = slices.Delete(s.faults, i, i+1)
+	}
+	s.mu.Unlock()
+	if i < 0 {
+		return false
+	}
+	if f.retryAfter != "" {
+		w.Header().Set("Retry-After", f.retryAfter)
+	}
+	code, msg := codeInternal, "internal error"
+	switch f.status {
+	case http.StatusNotFound:
+		code, msg = codeNotFound, "user not found"
+	case http.StatusConflict:
+		code, msg = codeAborted, "conflicting update of user settings"
+	case http.StatusTooManyRequests:
+		code, msg = codeResources, "too many requests"
+	case http.StatusServiceUnavailable:
+		code, msg = codeUnavail, "service unavailable"
+	case http.StatusGatewayTimeout:
+		code, msg = codeDeadline, "timed out processing the request"
+	case http.StatusUnauthorized:
+		code, msg = codeUnauth, "not authorized"
+	case http.StatusForbidden:
+		code, msg = codeDenied, "no permission to perform the operation"
+	}
+	s.writeErr(w, f.status, code, msg)
+	return true
+}
+
 func (s *Sim) whoami(w http.ResponseWriter, u *User) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"name": u.Name, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName,
-		"tenant": u.Tenant, "user_uuid": u.UUID, "type": "USER", "idm_type": "VOLTERRA_MANAGED", "disabled": false, "namespace_roles": []any{}})
+	v := map[string]any{"name": u.Name, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName,
+		"tenant": u.Tenant, "user_uuid": u.UUID, "type": u.Type, "idm_type": "VOLTERRA_MANAGED", "disabled": false,
+		"namespace_roles": []any{}}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Sim) notificationList(u *User) []map[string]any {
+	out := []map[string]any{}
+	for _, n := range Catalogue() {
+		out = append(out, map[string]any{"code": n.Code, "label": n.Label, "description": n.Description, "enabled": u.Notifications[n.Code]})
+	}
+	return out
 }
 
 func (s *Sim) getSettings(w http.ResponseWriter, u *User) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var notes []map[string]any
-	for _, n := range Catalogue() {
-		notes = append(notes, map[string]any{"code": n.Code, "label": n.Label, "description": n.Description, "enabled": u.Notifications[n.Code]})
-	}
 	status := "OTP_DISABLED"
 	if u.OTP {
 		status = "OTP_ENABLED"
 	}
-	writeJSON(w, 200, map[string]any{
+	v := map[string]any{
 		"image":                   u.Image,
 		"initial_access":          map[string]any{"email_sent": false, "requested": false},
 		"is_next_request_allowed": true,
-		"notifications":           notes,
+		"notifications":           s.notificationList(u),
 		"otp_enabled":             u.OTP,
 		"otp_status":              status,
-	})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
 }
 
-// putSettings replaces all five fields: what the body leaves out is reset.
-func (s *Sim) putSettings(w http.ResponseWriter, u *User, body []byte) {
+func (s *Sim) getNotifications(w http.ResponseWriter, u *User) {
+	s.mu.Lock()
+	v := map[string]any{"notifications": s.notificationList(u)}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
+}
+
+// settingsBody is a decoded UserSettingsRequest; nil pointers are members
+// the body left out.
+type settingsBody struct {
+	notes       *[]string
+	first, last *string
+	image       *string
+	otp         *bool
+}
+
+func decodeSettings(body []byte) (settingsBody, string) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		writeErr(w, http.StatusBadRequest, 3, "invalid request body: expected a JSON object")
-		return
+		return settingsBody{}, "invalid request body: expected a JSON object"
 	}
-	var (
-		notes       []string
-		first, last string
-		image       string
-		otp         bool
-	)
-	for k, v := range raw {
+	var out settingsBody
+	keys := slices.Sorted(maps.Keys(raw))
+	for _, k := range keys {
+		v := raw[k]
 		var err error
 		switch k {
 		case "enabled_notifications", "enabledNotifications":
-			err = json.Unmarshal(v, &notes)
+			out.notes = new([]string)
+			err = json.Unmarshal(v, out.notes)
 		case "first_name", "firstName":
-			err = json.Unmarshal(v, &first)
+			out.first = new(string)
+			err = json.Unmarshal(v, out.first)
 		case "last_name", "lastName":
-			err = json.Unmarshal(v, &last)
+			out.last = new(string)
+			err = json.Unmarshal(v, out.last)
 		case "image":
-			err = json.Unmarshal(v, &image)
-			if err == nil && image != "" {
-				_, err = base64.StdEncoding.DecodeString(image)
+			out.image = new(string)
+			if err = json.Unmarshal(v, out.image); err == nil && *out.image != "" {
+				_, err = base64.StdEncoding.DecodeString(*out.image)
 			}
 		case "otp_enabled", "otpEnabled":
-			err = json.Unmarshal(v, &otp)
+			out.otp = new(bool)
+			err = json.Unmarshal(v, out.otp)
 		default:
-			writeErr(w, http.StatusBadRequest, 3, "invalid request body: unknown field \""+k+"\"")
-			return
+			return settingsBody{}, fmt.Sprintf("invalid request body: unknown field %q", k)
 		}
 		if err != nil {
-			writeErr(w, http.StatusBadRequest, 3, "invalid request body: bad value for field \""+k+"\"")
-			return
+			return settingsBody{}, fmt.Sprintf("invalid request body: bad value for field %q", k)
 		}
+	}
+	return out, ""
+}
+
+// putSettings applies UserSettingsRequest with the configured semantics.
+func (s *Sim) putSettings(w http.ResponseWriter, u *User, body []byte) {
+	in, msg := decodeSettings(body)
+	if msg != "" {
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, msg)
+		return
 	}
 	known := map[string]bool{}
 	for _, n := range Catalogue() {
 		known[n.Code] = true
 	}
-	set := map[string]bool{}
-	for _, n := range Catalogue() {
-		set[n.Code] = false
-	}
-	for _, c := range notes {
-		if !known[c] {
-			writeErr(w, http.StatusBadRequest, 3, "invalid notification code \""+c+"\"")
-			return
+	if in.notes != nil {
+		for _, c := range *in.notes {
+			if !known[c] {
+				s.writeErr(w, http.StatusBadRequest, codeInvalid, fmt.Sprintf("invalid notification code %q", c))
+				return
+			}
 		}
-		set[c] = true
 	}
 	s.mu.Lock()
-	u.FirstName, u.LastName, u.OTP, u.Notifications, u.Image = first, last, otp, set, image
-	if image == "" {
+	defer s.mu.Unlock()
+	oldImage, oldType := u.Image, u.ImageType
+	if s.put == Replace {
+		// proto3 cannot tell an omitted member from its zero value.
+		u.FirstName, u.LastName, u.OTP, u.Image, u.ImageType = "", "", false, "", ""
+		for c := range u.Notifications {
+			u.Notifications[c] = false
+		}
+	}
+	if in.first != nil {
+		u.FirstName = *in.first
+	}
+	if in.last != nil {
+		u.LastName = *in.last
+	}
+	if in.otp != nil {
+		u.OTP = *in.otp
+	}
+	if in.image != nil {
+		u.Image = *in.image
+	}
+	// The settings image carries no content type: the old one stays only
+	// while the bytes are the same.
+	if u.Image == oldImage {
+		u.ImageType = oldType
+	} else {
 		u.ImageType = ""
 	}
-	s.mu.Unlock()
-	writeJSON(w, 200, map[string]any{})
+	if in.notes != nil {
+		for c := range u.Notifications {
+			u.Notifications[c] = false
+		}
+		for _, c := range *in.notes {
+			u.Notifications[c] = true
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
 func (s *Sim) putImage(w http.ResponseWriter, u *User, body []byte) {
 	var in struct {
-		ContentType string `json:"content_type"`
-		Image       string `json:"image"`
+		ContentType *string `json:"content_type"`
+		Image       *string `json:"image"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		writeErr(w, http.StatusBadRequest, 3, "invalid request body")
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, "invalid request body: expected UpdateImageRequest")
 		return
 	}
-	data, err := base64.StdEncoding.DecodeString(in.Image)
-	allowed := map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
+	if in.Image == nil || in.ContentType == nil {
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, "content_type and image are required")
+		return
+	}
+	data, err := base64.StdEncoding.DecodeString(*in.Image)
+	allowed := []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
 	switch {
-	case err != nil || len(data) == 0:
-		writeErr(w, http.StatusBadRequest, 3, "image must be non-empty base64")
+	case err != nil:
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, "image must be standard base64")
 		return
-	case !allowed[in.ContentType]:
-		writeErr(w, http.StatusBadRequest, 3, "unsupported image content type")
+	case len(data) == 0:
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, "image must not be empty")
 		return
-	case len(data) > s.maxImage:
-		writeErr(w, http.StatusBadRequest, 3, "image too large")
+	case !slices.Contains(allowed, *in.ContentType):
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, fmt.Sprintf("unsupported image content type %q", *in.ContentType))
+		return
+	case len(data) > MaxImageBytes:
+		s.writeErr(w, http.StatusBadRequest, codeInvalid, "image larger than "+strconv.Itoa(MaxImageBytes)+" bytes")
 		return
 	}
 	s.mu.Lock()
-	u.Image, u.ImageType = in.Image, in.ContentType
+	u.Image, u.ImageType = *in.Image, *in.ContentType
 	s.mu.Unlock()
-	writeJSON(w, 200, map[string]any{})
+	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-// EnabledCodes lists a user's enabled codes, sorted.
-func (u User) EnabledCodes() []string {
-	var out []string
-	for c, on := range u.Notifications {
-		if on {
-			out = append(out, c)
-		}
+func (s *Sim) writeErr(w http.ResponseWriter, status, code int, msg string) {
+	s.mu.Lock()
+	str := s.stringErr
+	s.mu.Unlock()
+	if str {
+		writeJSON(w, status, msg)
+		return
 	}
-	sort.Strings(out)
-	return out
-}
-
-func writeErr(w http.ResponseWriter, status, code int, msg string) {
 	writeJSON(w, status, map[string]any{"code": code, "message": msg, "details": []any{}})
 }
 
