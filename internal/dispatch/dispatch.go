@@ -201,9 +201,15 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 		res.TraceID = sc.TraceID().String()
 	}
 	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		running int
 	)
+	for _, p := range plans {
+		if _, prior := ticket.PriorFor(p.target.Name); !prior && !p.skip {
+			running++
+		}
+	}
 	for _, p := range plans {
 		if ticket != nil && ticket.Prior != nil {
 			if prior, ok := ticket.Prior[p.target.Name]; ok {
@@ -220,7 +226,9 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 		go func(p plan) {
 			defer wg.Done()
 			tr := d.run(ctx, p, in.DryRun, len(skipped[p.target.Name]))
-			if ticket != nil && tr.Status == canonical.StatusApplied {
+			// With one target running, Finish follows at once and records
+			// it; with several, each is recorded as soon as it applies.
+			if ticket != nil && running > 1 && tr.Status == canonical.StatusApplied {
 				// Recorded as soon as it applies, so a crash before Finish
 				// still never writes this target twice.
 				if err := ticket.Applied(context.WithoutCancel(ctx), p.target.Name, tr); err != nil {

@@ -142,6 +142,18 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 		return nil, ErrInvalidKey
 	}
 	sk := storeKey(scope, key)
+	// Fast path: a finished, fully applied request is replayed without
+	// taking the lock, so concurrent repeats never queue behind each other.
+	if rec, err := g.s.Get(ctx, sk); err == nil && rec.Done {
+		if rec.Fingerprint != fingerprint {
+			return nil, ErrKeyReused
+		}
+		if allApplied(rec) {
+			return &Ticket{Replay: &rec}, nil
+		}
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return g.unavailable(err)
+	}
 	release, err := g.s.Lock(ctx, sk, g.o.LockTTL)
 	var le *LockedError
 	switch {
@@ -185,6 +197,15 @@ func (g *Guard) unavailable(err error) (*Ticket, error) {
 		return &Ticket{Bypass: true}, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// PriorFor reports a target an earlier run applied; nil-safe.
+func (t *Ticket) PriorFor(target string) (canonical.TargetResult, bool) {
+	if t == nil || t.Prior == nil {
+		return canonical.TargetResult{}, false
+	}
+	r, ok := t.Prior[target]
+	return r, ok
 }
 
 // Applied records one applied target at once, so a crash before Finish

@@ -1,0 +1,409 @@
+// Command loadbench is the gateway's load benchmark (issue 11). It builds the
+// gateway, starts the four simulators (`gateway sim`) and the gateway
+// (`gateway serve`) as separate processes on loopback, starts two baselines
+// in process, and drives everything with vegeta, alternating runs and taking
+// the median of several, so every figure is a ratio to a baseline measured
+// in the same run on the same noisy machine:
+//
+//   - direct: the exact vendor calls the gateway makes for the update (for
+//     Frontier: GET then PUT), in sequence per request, straight at the
+//     simulator (a closed loop here, since vegeta sends single requests);
+//   - passthrough: a minimal Fiber server with the same upstream net/http
+//     transport settings forwarding one fixed request: the floor cost of a
+//     hop, with no decoding, adapters, idempotency, breaker, retries or
+//     telemetry.
+//
+//	go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-redis redis://127.0.0.1:6379]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+func run() error {
+	dur := flag.Duration("duration", 4*time.Second, "length of each measured run")
+	runs := flag.Int("runs", 3, "runs per scenario (median reported)")
+	conns := flag.Int("conns", 64, "connections for throughput scenarios")
+	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "loadbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gateway").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	base := 30000 + int(time.Now().UnixNano()%10000)
+	sim := exec.Command(bin, "sim", "--base-port", fmt.Sprint(base))
+	var simOut syncBuf
+	sim.Stdout, sim.Stderr = &simOut, &simOut
+	if err := sim.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = sim.Process.Kill(); _ = sim.Wait() }()
+	frontier := fmt.Sprintf("http://127.0.0.1:%d", base+3)
+	if err := waitHTTP(frontier + "/_sim/requests"); err != nil {
+		return err
+	}
+	env := os.Environ()
+	vars := map[string]string{}
+	for _, line := range strings.Split(simOut.String(), "\n") {
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			env = append(env, kv)
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+	}
+	conf, err := os.ReadFile("gateway.yaml")
+	if err != nil {
+		return fmt.Errorf("run from the repository root: %w", err)
+	}
+	conf = bytes.Replace(conf, []byte("mode: api_key"), []byte("mode: none"), 1)
+	cfg := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
+		return err
+	}
+	startGateway := func(store string) (string, func(), error) {
+		port, err := freePort()
+		if err != nil {
+			return "", nil, err
+		}
+		cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+		cmd.Env = append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			return "", nil, err
+		}
+		url := fmt.Sprintf("http://127.0.0.1:%d", port)
+		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		if err := waitHTTP(url + "/healthz"); err != nil {
+			stop()
+			return "", nil, err
+		}
+		return url, stop, nil
+	}
+	gw, stopGW, err := startGateway("memory")
+	if err != nil {
+		return err
+	}
+	defer stopGW()
+	// The measured single-target update goes to Commvault: one PUT per update
+	// once the token is cached, so direct and passthrough are exactly the
+	// vendor call the gateway makes.
+	commvault := fmt.Sprintf("http://127.0.0.1:%d", base+2)
+	token, err := commvaultToken(commvault, vars)
+	if err != nil {
+		return err
+	}
+	putURL := commvault + "/V4/user/" + vars["COMMVAULT_DEMO_ID"]
+	putBody := []byte(`{"fullName":"Load 1"}`)
+	pt, stopPT, err := passthrough(putURL, token, putBody)
+	if err != nil {
+		return err
+	}
+	defer stopPT()
+	var seq atomic.Int64
+	update := func(targets, key string) vegeta.Targeter {
+		return func(t *vegeta.Target) error {
+			n := seq.Add(1)
+			t.Method, t.URL = "PATCH", gw+"/v1/users/demo"
+			name := n % 1000
+			if key != "" {
+				name = 0 // a replay must repeat the identical request
+			}
+			t.Body = []byte(fmt.Sprintf(`{"targets":[%s],"on_unsupported":"skip","user":{"display_name":"Load %d","given_name":"L"}}`, targets, name+1))
+			t.Header = http.Header{"Content-Type": {"application/json"}}
+			k := key
+			if k == "" {
+				k = fmt.Sprintf("lb-%d-%d", time.Now().UnixNano(), n)
+			}
+			t.Header.Set("Idempotency-Key", k)
+			return nil
+		}
+	}
+	ptTarget := func(t *vegeta.Target) error {
+		t.Method, t.URL = "PATCH", pt+"/forward"
+		t.Body = []byte(`{"user":{"display_name":"x"}}`)
+		t.Header = http.Header{"Content-Type": {"application/json"}}
+		return nil
+	}
+	direct := func(c int, d time.Duration) result {
+		return closedLoop(c, d, func(cl *http.Client) error {
+			for _, step := range []struct{ m, body string }{{"PUT", string(putBody)}} {
+				req, _ := http.NewRequest(step.m, putURL, strings.NewReader(step.body))
+				req.Header.Set("Authtoken", token)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := cl.Do(req)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			return nil
+		})
+	}
+
+	fmt.Printf("loadbench: %d runs x %s, %d connections for throughput; gateway %s, simulators %s\n", *runs, *dur, *conns, gw, simOut.first())
+	// Warm up every path once.
+	attack(update(`"commvault"`, ""), 4, time.Second)
+	attack(ptTarget, 4, time.Second)
+
+	med := func(name string, f func() result) result {
+		var rs []result
+		for i := 0; i < *runs; i++ {
+			rs = append(rs, f())
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].rps < rs[j].rps })
+		m := rs[len(rs)/2]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].p50 < rs[j].p50 })
+		m.p50 = rs[len(rs)/2].p50
+		sort.Slice(rs, func(i, j int) bool { return rs[i].p99 < rs[j].p99 })
+		m.p99 = rs[len(rs)/2].p99
+		fmt.Printf("  %-44s %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", name, m.rps, m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors)
+		return m
+	}
+	// Alternate the measured systems inside each run so drift hits both.
+	alternate := func(names []string, fs []func() result) []result {
+		all := make([][]result, len(fs))
+		for i := 0; i < *runs; i++ {
+			for j, f := range fs {
+				all[j] = append(all[j], f())
+			}
+		}
+		out := make([]result, len(fs))
+		for j := range fs {
+			j := j
+			idx := 0
+			out[j] = med(names[j], func() result { r := all[j][idx%len(all[j])]; idx++; return r })
+		}
+		return out
+	}
+
+	fmt.Println("throughput, single target (commvault: one PUT per update), 64 connections:")
+	tp := alternate([]string{"passthrough", "gateway (full: telemetry, breaker, retries, memory idempotency)"},
+		[]func() result{func() result { return attack(ptTarget, *conns, *dur) }, func() result { return attack(update(`"commvault"`, ""), *conns, *dur) }})
+	fmt.Println("latency, 1 connection:")
+	lat := alternate([]string{"direct (the same PUT at the simulator)", "gateway single target (commvault)"},
+		[]func() result{func() result { return direct(1, *dur) }, func() result { return attack(update(`"commvault"`, ""), 1, *dur) }})
+	fmt.Println("fan-out, 1 connection:")
+	singles := map[string]result{}
+	for _, v := range []string{"volterra", "akana", "commvault", "frontier"} {
+		v := v
+		singles[v] = med("gateway single target "+v, func() result { return attack(update(`"`+v+`"`, ""), 1, *dur) })
+	}
+	fan := med("gateway fan-out to all four", func() result {
+		return attack(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur)
+	})
+	fmt.Println("idempotent replay, 64 connections:")
+	attack(update(`"commvault"`, "replay-key"), 1, 200*time.Millisecond)
+	rep := med("gateway replay (same key)", func() result { return attack(update(`"commvault"`, "replay-key"), *conns, *dur) })
+
+	var redisRatio float64
+	if *redisURL != "" {
+		gwR, stopR, err := startGateway("redis")
+		if err != nil {
+			return err
+		}
+		defer stopR()
+		fmt.Println("idempotency store, 64 connections:")
+		saved := gw
+		rs := alternate([]string{"gateway, memory store", "gateway, redis store"}, []func() result{
+			func() result { gw = saved; return attack(update(`"commvault"`, ""), *conns, *dur) },
+			func() result { gw = gwR; r := attack(update(`"commvault"`, ""), *conns, *dur); gw = saved; return r },
+		})
+		redisRatio = rs[1].rps / rs[0].rps
+	}
+
+	slowest := time.Duration(0)
+	for _, r := range singles {
+		slowest = max(slowest, r.p50)
+	}
+	fmt.Println("targets (ratios within this run):")
+	check := func(name string, ok bool, format string, args ...any) {
+		mark := "PASS"
+		if !ok {
+			mark = "MISS"
+		}
+		fmt.Printf("  [%s] %-58s %s\n", mark, name, fmt.Sprintf(format, args...))
+	}
+	check("gateway >= 80% of passthrough throughput", tp[1].rps >= 0.8*tp[0].rps, "%.0f%%", 100*tp[1].rps/tp[0].rps)
+	check("added latency p50 <= 0.5 ms", lat[1].p50-lat[0].p50 <= 500*time.Microsecond, "%s", (lat[1].p50 - lat[0].p50).Round(time.Microsecond))
+	check("added latency p99 <= 2 ms", lat[1].p99-lat[0].p99 <= 2*time.Millisecond, "%s", (lat[1].p99 - lat[0].p99).Round(time.Microsecond))
+	check("fan-out p50 <= 1.3x slowest single-target p50", float64(fan.p50) <= 1.3*float64(slowest), "%.2fx", float64(fan.p50)/float64(slowest))
+	check("replay >= 2x full update throughput", rep.rps >= 2*tp[1].rps, "%.2fx", rep.rps/tp[1].rps)
+	if *redisURL != "" {
+		check("redis store >= 90% of memory store throughput", redisRatio >= 0.9, "%.0f%%", 100*redisRatio)
+	}
+	return nil
+}
+
+// attack runs vegeta at maximum rate with conns workers for d.
+func attack(tr vegeta.Targeter, conns int, d time.Duration) result {
+	a := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)), vegeta.Connections(conns),
+		vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+	var m vegeta.Metrics
+	for r := range a.Attack(tr, vegeta.Rate{Freq: 0}, d, "bench") {
+		m.Add(r)
+	}
+	m.Close()
+	errs := 0
+	for code, n := range m.StatusCodes {
+		if code != "200" {
+			errs += n
+		}
+	}
+	return result{rps: m.Throughput, p50: m.Latencies.P50, p99: m.Latencies.P99, errors: errs}
+}
+
+// closedLoop runs fn from conns goroutines for d and measures each call.
+func closedLoop(conns int, d time.Duration, fn func(*http.Client) error) result {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	cl := &http.Client{Transport: tr}
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		errs int
+		wg   sync.WaitGroup
+	)
+	end := time.Now().Add(d)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				s := time.Now()
+				err := fn(cl)
+				l := time.Since(s)
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else {
+					lats = append(lats, l)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) == 0 {
+		return result{errors: errs}
+	}
+	return result{rps: float64(len(lats)) / d.Seconds(), p50: lats[len(lats)/2], p99: lats[len(lats)*99/100], errors: errs}
+}
+
+// passthrough is the floor: a Fiber server that forwards one fixed request
+// (the Commvault PUT) with the same upstream transport settings, and nothing
+// else.
+func passthrough(target, token string, body []byte) (string, func(), error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 256
+	cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Patch("/forward", func(c *fiber.Ctx) error {
+		req, _ := http.NewRequestWithContext(context.Background(), "PUT", target, bytes.NewReader(body))
+		req.Header.Set("Authtoken", token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := cl.Do(req)
+		if err != nil {
+			return c.SendStatus(502)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return c.Status(resp.StatusCode).Send(b)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go func() { _ = app.Listener(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = app.Shutdown() }, nil
+}
+
+// commvaultToken logs in once, as the gateway's adapter does.
+func commvaultToken(base string, vars map[string]string) (string, error) {
+	body := fmt.Sprintf(`{"username":%q,"password":%q}`, vars["COMMVAULT_USERNAME"], base64.StdEncoding.EncodeToString([]byte(vars["COMMVAULT_PASSWORD"])))
+	resp, err := http.Post(base+"/Login", "application/json", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		return "", fmt.Errorf("commvault login failed: %v", err)
+	}
+	return out.Token, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitHTTP(url string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s never came up", url)
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuf) first() string {
+	line, _, _ := strings.Cut(s.String(), "\n")
+	return strings.TrimPrefix(line, "simulators: ")
+}
