@@ -8,12 +8,13 @@
 //   - direct: the exact vendor calls the gateway makes for the update (for
 //     Frontier: GET then PUT), in sequence per request, straight at the
 //     simulator (a closed loop here, since vegeta sends single requests);
+//
 //   - passthrough: a minimal Fiber server with the same upstream net/http
 //     transport settings forwarding one fixed request: the floor cost of a
 //     hop, with no decoding, adapters, idempotency, breaker, retries or
 //     telemetry.
 //
-//	go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-redis redis://127.0.0.1:6379]
+//     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-redis redis://127.0.0.1:6379]
 package main
 
 import (
