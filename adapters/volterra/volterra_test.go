@@ -207,7 +207,9 @@ func TestPartialUpdatesKeepTheRest(t *testing.T) {
 			func(u *volterrasim.User) { u.OTP = false },
 			[]string{"GET " + whoamiPath, "GET " + settingsPath, "PUT " + settingsPath}},
 		{"notifications", canonical.Update{Notifications: canonical.Some([]string{"app.alert"})},
-			func(u *volterrasim.User) { u.Notifications["notif-1"], u.Notifications["notif-2"], u.Notifications["notif-3"] = false, true, false },
+			func(u *volterrasim.User) {
+				u.Notifications["notif-1"], u.Notifications["notif-2"], u.Notifications["notif-3"] = false, true, false
+			},
 			[]string{"GET " + whoamiPath, "GET " + settingsPath, "PUT " + settingsPath}},
 		{"avatar", canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})},
 			func(u *volterrasim.User) { u.Image = pngB64 },
