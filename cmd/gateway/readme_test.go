@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+var updateReadme = flag.Bool("update-readme", false, "rewrite the README's generated capability matrix")
+
+// TestReadmeCapabilityMatrix keeps the README's matrix equal to what
+// GET /v1/capabilities reports (regenerate with -update-readme).
+func TestReadmeCapabilityMatrix(t *testing.T) {
+	sims, err := startSims(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	cfg, err := devConfig("", sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := build(context.Background(), cfg, buildOptions{LogOutput: io.Discard, NoStore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	caps := g.dispatcher.Capabilities()
+	var names []string
+	for n := range caps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("| canonical | " + strings.Join(names, " | ") + " |\n|---|" + strings.Repeat("---|", len(names)) + "\n")
+	for _, f := range canonical.AllFields() {
+		b.WriteString("| " + string(f))
+		for _, n := range names {
+			s := caps[n].Fields[f]
+			cell := "- " + s.Reason
+			if s.Supported {
+				cell = s.As
+			}
+			b.WriteString(" | " + strings.ReplaceAll(cell, "|", "\\|"))
+		}
+		b.WriteString(" |\n")
+	}
+	table := b.String()
+	const start, end = "<!-- capabilities -->\n", "<!-- /capabilities -->\n"
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README lacks the %q ... %q markers", start, end)
+	}
+	current := s[i+len(start) : j]
+	if *updateReadme {
+		s = s[:i+len(start)] + table + s[j:]
+		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if current != table {
+		t.Errorf("README capability matrix is stale; run go test ./cmd/gateway -run ReadmeCapability -update-readme\n%s", fmt.Sprint(table))
+	}
+}
