@@ -42,17 +42,18 @@
 //
 // # Calls and fields
 //
-//	1. GET  /api/web/custom/namespaces/system/whoami    always: who the token is; first_name, last_name, user_uuid
-//	2. GET  /api/web/namespaces/system/user/settings    when a settings field changes: enabled codes, otp_enabled, image
-//	3. PUT  /api/web/namespaces/system/user/settings    the whole merged UserSettingsRequest
-//	4. PUT  /api/web/namespaces/system/user/settings/image  {content_type, image} when the avatar changes
+//	call  request                                              sent
+//	c1    GET /api/web/custom/namespaces/system/whoami         always: who the token is; first_name, last_name, user_uuid
+//	c2    GET /api/web/namespaces/system/user/settings         when a settings field changes: enabled codes, otp_enabled, image
+//	c3    PUT /api/web/namespaces/system/user/settings         the whole merged UserSettingsRequest
+//	c4    PUT /api/web/namespaces/system/user/settings/image   {content_type, image}, when the avatar changes
 //
 //	canonical      vendor                               call
-//	given_name     first_name                           3
-//	family_name    last_name                            3
-//	otp_enabled    otp_enabled                          3
-//	notifications  enabled_notifications (codes)        3
-//	avatar         content_type + image (base64)        4, after 3
+//	given_name     first_name                           c3
+//	family_name    last_name                            c3
+//	otp_enabled    otp_enabled                          c3
+//	notifications  enabled_notifications (codes)        c3
+//	avatar         content_type + image (base64)        c4, after c3
 //
 // Everything else is unsupported, with the reason in Capabilities (names and
 // e-mail are read-only in whoami; roles, groups and passwords are admin or
