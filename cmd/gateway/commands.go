@@ -33,7 +33,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", stderr)
 	path := fs.String("config", "gateway.yaml", "config file")
 	listen := fs.String("listen", "", "listen address (overrides server.listen)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := startPprof(*pprofAddr); err != nil {
 		return err
 	}
 	cfg, err := config.LoadFile(*path, os.LookupEnv)
@@ -100,7 +104,11 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("dev", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
 	path := fs.String("config", "", "config file (default: the built-in gateway.yaml)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := startPprof(*pprofAddr); err != nil {
 		return err
 	}
 	sims, err := startSims(ctx, "127.0.0.1:0")

@@ -34,6 +34,8 @@ type Target struct {
 	PassThroughHeader string
 	// State reports the breaker state for traces; optional.
 	State func() string
+
+	caps adapters.Capabilities // cached at New: capabilities never change
 }
 
 // Observer receives per-target and idempotency outcomes for metrics.
@@ -77,6 +79,7 @@ func New(targets []Target, o Options) (*Dispatcher, error) {
 		if t.Deadline <= 0 {
 			t.Deadline = 15 * time.Second
 		}
+		t.caps = t.Adapter.Capabilities()
 		d.targets[t.Name] = t
 		d.names = append(d.names, t.Name)
 	}
@@ -114,7 +117,7 @@ func (d *Dispatcher) PassThroughHeaders() map[string]string {
 func (d *Dispatcher) Capabilities() map[string]adapters.Capabilities {
 	out := make(map[string]adapters.Capabilities, len(d.targets))
 	for n, t := range d.targets {
-		out[n] = t.Adapter.Capabilities().Complete()
+		out[n] = t.caps.Complete()
 	}
 	return out
 }

@@ -254,7 +254,9 @@ func TestPartialAndAllFailed(t *testing.T) {
 
 func TestSlowTargetDoesNotHoldOthers(t *testing.T) {
 	fx := newFixture(t, Options{}, func(m map[string]*fake) { m["beta"].block = true })
-	fx.d.targets["beta"] = Target{Name: "beta", Adapter: fx.adapter["beta"], Doer: fx.doer["beta"], Deadline: 20 * time.Millisecond}
+	bt := fx.d.targets["beta"]
+	bt.Deadline = 20 * time.Millisecond
+	fx.d.targets["beta"] = bt
 	out, err := fx.d.Apply(context.Background(), input(t, `{"targets":["alpha","beta"],"user":{"display_name":"x"}}`))
 	if err != nil {
 		t.Fatal(err)

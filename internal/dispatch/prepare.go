@@ -70,7 +70,7 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 	)
 	for _, n := range names {
 		t := d.targets[n]
-		caps := t.Adapter.Capabilities()
+		caps := t.caps
 		op := adapters.Op{UserID: d.vendorID(req, n), PassThrough: in.PassThrough[n]}
 		if ext := req.Extensions[n]; len(ext) > 0 {
 			op.Extensions = make(map[string]json.RawMessage, len(ext))

@@ -2,8 +2,6 @@ package idempotency
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"sync"
 	"time"
@@ -16,12 +14,13 @@ type MemoryStore struct {
 	now func() time.Time
 
 	mu      sync.Mutex
+	seq     uint64
 	locks   map[string]memLock
 	records map[string]memRecord
 }
 
 type memLock struct {
-	token   string
+	token   uint64
 	expires time.Time
 }
 
@@ -42,10 +41,11 @@ func NewMemoryStoreClock(now func() time.Time) *MemoryStore {
 
 // Lock implements Store.
 func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
 	m.mu.Lock()
+	// In process a counter is a unique token; no need to ask the kernel
+	// for randomness on every claim.
+	m.seq++
+	token := m.seq
 	defer m.mu.Unlock()
 	now := m.now()
 	if l, ok := m.locks[key]; ok && now.Before(l.expires) {
