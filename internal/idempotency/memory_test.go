@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func BenchmarkMemoryBeginFinish(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		tk, err := g.Begin(ctx, "c", "key-"+string(rune('a'+i%26))+time.Now().String(), "fp")
+		tk, err := g.Begin(ctx, "c", "key-"+strconv.Itoa(i), "fp")
 		if err != nil {
 			b.Fatal(err)
 		}
