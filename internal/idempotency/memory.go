@@ -14,6 +14,7 @@ type MemoryStore struct {
 	now func() time.Time
 
 	mu      sync.Mutex
+	lastGC  time.Time
 	seq     uint64
 	locks   map[string]memLock
 	records map[string]memRecord
@@ -93,12 +94,14 @@ func (m *MemoryStore) Put(_ context.Context, key string, r Record, ttl time.Dura
 // Ping implements Store.
 func (m *MemoryStore) Ping(context.Context) error { return nil }
 
-// gc drops expired entries; called under m.mu on each claim, so memory stays
-// bounded by the retention window without a background goroutine.
+// gc drops expired entries, at most once a minute; called under m.mu on
+// claims, so memory stays bounded by the retention window without a
+// background goroutine and without scanning the map on every request.
 func (m *MemoryStore) gc(now time.Time) {
-	if len(m.records)%64 != 0 {
+	if now.Sub(m.lastGC) < time.Minute {
 		return
 	}
+	m.lastGC = now
 	for k, r := range m.records {
 		if !now.Before(r.expires) {
 			delete(m.records, k)
