@@ -14,10 +14,17 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/config"
 )
 
 // devGateway runs what `gateway dev` runs, on a free loopback port.
 func devGateway(t *testing.T) (base string, sims *simSet) {
+	t.Helper()
+	return devGatewayWith(t, nil)
+}
+
+// devGatewayWith is devGateway with a config hook.
+func devGatewayWith(t *testing.T, mod func(*config.Config)) (base string, sims *simSet) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sims, err := startSims(ctx, "127.0.0.1:0")
@@ -29,6 +36,9 @@ func devGateway(t *testing.T) (base string, sims *simSet) {
 		t.Fatal(err)
 	}
 	cfg.Server.Listen = "127.0.0.1:0"
+	if mod != nil {
+		mod(cfg)
+	}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -71,9 +71,10 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 
 // Injector wraps a handler.
 type Injector struct {
-	next    http.Handler
-	reached atomic.Int64
-	faulted atomic.Int64
+	next     http.Handler
+	reached  atomic.Int64
+	inflight atomic.Int64
+	faulted  atomic.Int64
 
 	mu     sync.Mutex
 	rule   Rule
@@ -161,6 +162,8 @@ func (i *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		i.next.ServeHTTP(w, r)
 		return
 	}
+	i.inflight.Add(1)
+	defer i.inflight.Add(-1)
 	fail, rule := i.decide(r)
 	if d := time.Duration(rule.Delay); d > 0 {
 		t := time.NewTimer(d)
@@ -223,7 +226,7 @@ func (i *Injector) control(w http.ResponseWriter, r *http.Request) {
 		rule := i.rule
 		i.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"rule": rule, "reached": i.Reached(), "faulted": i.Faulted()})
+		_ = json.NewEncoder(w).Encode(map[string]any{"rule": rule, "reached": i.Reached(), "faulted": i.Faulted(), "inflight": i.inflight.Load()})
 	default:
 		w.WriteHeader(http.StatusMethodNotAllowed)
 	}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/config"
+)
+
+func fault(t *testing.T, sims *simSet, vendor, rule string) {
+	t.Helper()
+	resp, err := http.Post(sims.addrs[vendor]+"/_fault", "application/json", strings.NewReader(rule))
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("fault rule: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// A vendor hanging forever fails with upstream_timeout within its deadline
+// while the other targets of the same request apply (207).
+func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
+	base, sims := devGatewayWith(t, func(c *config.Config) {
+		v := c.Vendors["frontier"]
+		v.AttemptTimeout, v.Deadline = config.Duration(150*time.Millisecond), config.Duration(400*time.Millisecond)
+		c.Vendors["frontier"] = v
+	})
+	fault(t, sims, "frontier", `{"hang":true}`)
+	start := time.Now()
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier","commvault"],"user":{"display_name":"Hang"}}`)
+	took := time.Since(start)
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	if status != http.StatusMultiStatus || res.Results["commvault"].Status != canonical.StatusApplied ||
+		res.Results["frontier"].Error == nil || res.Results["frontier"].Error.Code != canonical.CodeUpstreamTimeout {
+		t.Fatalf("%d %s", status, body)
+	}
+	if took > 3*time.Second {
+		t.Errorf("took %s; the deadline is 400ms", took)
+	}
+	// The vendor recovers: a repeat with the same key re-runs only frontier.
+	fault(t, sims, "frontier", `{}`)
+}
+
+// 200 concurrent identical requests: exactly one vendor write; the rest are
+// replays or 409s.
+func TestConcurrentIdenticalRequests(t *testing.T) {
+	base, sims := devGateway(t)
+	before := countWrites(t, sims, "commvault")
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[int]int{}
+	)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("PATCH", base+"/v1/users/demo", strings.NewReader(`{"targets":["commvault"],"user":{"display_name":"Once"}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "same-key-200")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			k := resp.StatusCode
+			if resp.Header.Get("Idempotent-Replayed") == "true" {
+				k = 1200
+			}
+			mu.Lock()
+			statuses[k]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if got := countWrites(t, sims, "commvault") - before; got != 1 {
+		t.Errorf("vendor writes %d, want 1 (statuses %v)", got, statuses)
+	}
+	if statuses[200] != 1 || statuses[200]+statuses[1200]+statuses[409] != 200 {
+		t.Errorf("statuses %v: want one 200, the rest replays (1200) or 409", statuses)
+	}
+}
+
+func countWrites(t *testing.T, sims *simSet, vendor string) int {
+	t.Helper()
+	_, _, body := call(t, "GET", sims.addrs[vendor]+"/_sim/requests", "")
+	var reqs []struct{ Method string }
+	_ = json.Unmarshal(body, &reqs)
+	n := 0
+	for _, r := range reqs {
+		if r.Method == "PUT" {
+			n++
+		}
+	}
+	return n
+}
+
+// Redis stopped mid-run: keyed requests get 503 idempotency_unavailable and
+// nothing is written; /readyz reports the store.
+func TestRedisDownFailsClosed(t *testing.T) {
+	m := miniredis.RunT(t)
+	base, sims := devGatewayWith(t, func(c *config.Config) {})
+	_ = base
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := devConfig("", sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Idempotency.Store, cfg.Redis.URL, cfg.Server.Listen = "redis", "redis://"+m.Addr(), "127.0.0.1:0"
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true}, io.Discard, func(a string) { addr <- a })
+	}()
+	rbase := "http://" + <-addr
+	defer func() { cancel(); <-done }()
+	status, _, body := call(t, "PATCH", rbase+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Up"}}`, "Idempotency-Key", "r-1")
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	m.Close()
+	before := countWrites(t, sims, "commvault")
+	status, hdr, body := call(t, "PATCH", rbase+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Down"}}`, "Idempotency-Key", "r-2")
+	if status != 503 || !strings.Contains(string(body), "idempotency_unavailable") || hdr.Get("Retry-After") == "" {
+		t.Errorf("%d %s", status, body)
+	}
+	if countWrites(t, sims, "commvault") != before {
+		t.Error("a write happened without the idempotency store")
+	}
+	if status, _, _ := call(t, "GET", rbase+"/readyz", ""); status != 503 {
+		t.Errorf("readyz %d with the store down", status)
+	}
+}
+
+// SIGTERM during in-flight requests: they complete, new ones are refused.
+func TestGracefulShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sims, err := startSims(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	cfg, err := devConfig("", sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.Listen = "127.0.0.1:0"
+	fault(t, sims, "commvault", `{"delay":"400ms","path_prefix":"/V4/"}`)
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true}, io.Discard, func(a string) { addr <- a })
+	}()
+	base := "http://" + <-addr
+	results := make(chan int, 3)
+	for i := 0; i < 3; i++ {
+		go func(i int) {
+			req, _ := http.NewRequest("PATCH", base+"/v1/users/demo", strings.NewReader(fmt.Sprintf(`{"targets":["commvault"],"user":{"display_name":"inflight %d"}}`, i)))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- 0
+				return
+			}
+			resp.Body.Close()
+			results <- resp.StatusCode
+		}(i)
+	}
+	// Wait until the requests are at the vendor, then signal shutdown.
+	deadline := time.Now().Add(5 * time.Second)
+	for countWritesAll(t, sims) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	for i := 0; i < 3; i++ {
+		if s := <-results; s != 200 {
+			t.Errorf("in-flight request ended with %d", s)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("a new request was accepted after shutdown")
+	}
+}
+
+// countWritesAll counts requests that reached the commvault fault injector
+// (delayed ones included), via its control endpoint.
+func countWritesAll(t *testing.T, sims *simSet) int {
+	t.Helper()
+	resp, err := http.Get(sims.addrs["commvault"] + "/_fault")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var st struct{ Inflight int64 }
+	_ = json.NewDecoder(resp.Body).Decode(&st)
+	return int(st.Inflight)
+}
