@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -48,9 +49,9 @@ func main() {
 }
 
 type result struct {
-	rps      float64
-	p50, p99 time.Duration
-	errors   int
+	rps           float64
+	p50, p90, p99 time.Duration
+	errors        int
 }
 
 func run() error {
@@ -59,6 +60,7 @@ func run() error {
 	conns := flag.Int("conns", 64, "connections for throughput scenarios")
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
 	flag.Parse()
+	log.SetOutput(io.Discard) // net/http's notes about idle connections the servers closed
 
 	dir, err := os.MkdirTemp("", "loadbench")
 	if err != nil {
@@ -188,6 +190,14 @@ func run() error {
 	attack(update(`"commvault"`, ""), 4, time.Second)
 	attack(ptTarget, 4, time.Second)
 
+	type row struct {
+		name string
+		r    result
+	}
+	var (
+		rows        []row
+		totalErrors int
+	)
 	med := func(name string, f func() result) result {
 		var rs []result
 		for i := 0; i < *runs; i++ {
@@ -197,9 +207,17 @@ func run() error {
 		m := rs[len(rs)/2]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].p50 < rs[j].p50 })
 		m.p50 = rs[len(rs)/2].p50
+		sort.Slice(rs, func(i, j int) bool { return rs[i].p90 < rs[j].p90 })
+		m.p90 = rs[len(rs)/2].p90
 		sort.Slice(rs, func(i, j int) bool { return rs[i].p99 < rs[j].p99 })
 		m.p99 = rs[len(rs)/2].p99
-		fmt.Printf("  %-44s %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", name, m.rps, m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors)
+		m.errors = 0
+		for _, r := range rs {
+			m.errors += r.errors
+		}
+		totalErrors += m.errors
+		rows = append(rows, row{name: name, r: m})
+		fmt.Printf("  %-62s %9.0f req/s  p50 %8s  p90 %8s  p99 %8s  errors %d\n", name, m.rps, m.p50.Round(time.Microsecond), m.p90.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors)
 		return m
 	}
 	// Alternate the measured systems inside each run so drift hits both.
@@ -220,23 +238,23 @@ func run() error {
 	}
 
 	fmt.Println("throughput, single target (commvault: one PUT per update), 64 connections:")
-	tp := alternate([]string{"passthrough", "gateway (full: telemetry, breaker, retries, memory idempotency)"},
+	tp := alternate([]string{"passthrough, 64 conns", "gateway full (telemetry, breaker, retries, memory idem.), 64 conns"},
 		[]func() result{func() result { return attack(ptTarget, *conns, *dur) }, func() result { return attack(update(`"commvault"`, ""), *conns, *dur) }})
 	fmt.Println("latency, 1 connection:")
-	lat := alternate([]string{"direct (the same PUT at the simulator)", "gateway single target (commvault)"},
+	lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway single target commvault, 1 conn"},
 		[]func() result{func() result { return direct(1, *dur) }, func() result { return attack(update(`"commvault"`, ""), 1, *dur) }})
 	fmt.Println("fan-out, 1 connection:")
 	singles := map[string]result{}
 	for _, v := range []string{"volterra", "akana", "commvault", "frontier"} {
 		v := v
-		singles[v] = med("gateway single target "+v, func() result { return attack(update(`"`+v+`"`, ""), 1, *dur) })
+		singles[v] = med("gateway single target "+v+", 1 conn", func() result { return attack(update(`"`+v+`"`, ""), 1, *dur) })
 	}
-	fan := med("gateway fan-out to all four", func() result {
+	fan := med("gateway fan-out to all four, 1 conn", func() result {
 		return attack(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur)
 	})
 	fmt.Println("idempotent replay, 64 connections:")
 	attack(update(`"commvault"`, "replay-key"), 1, 200*time.Millisecond)
-	rep := med("gateway replay (same key)", func() result { return attack(update(`"commvault"`, "replay-key"), *conns, *dur) })
+	rep := med("gateway replay (same key), 64 conns", func() result { return attack(update(`"commvault"`, "replay-key"), *conns, *dur) })
 
 	var redisRatio float64
 	if *redisURL != "" {
@@ -247,7 +265,7 @@ func run() error {
 		defer stopR()
 		fmt.Println("idempotency store, 64 connections:")
 		saved := gw
-		rs := alternate([]string{"gateway, memory store", "gateway, redis store"}, []func() result{
+		rs := alternate([]string{"gateway memory store, 64 conns", "gateway redis store, 64 conns"}, []func() result{
 			func() result { gw = saved; return attack(update(`"commvault"`, ""), *conns, *dur) },
 			func() result { gw = gwR; r := attack(update(`"commvault"`, ""), *conns, *dur); gw = saved; return r },
 		})
@@ -274,6 +292,13 @@ func run() error {
 	if *redisURL != "" {
 		check("redis store >= 90% of memory store throughput", redisRatio >= 0.9, "%.0f%%", 100*redisRatio)
 	}
+	fmt.Println("\nmarkdown (medians):\n\n| scenario | rps | p50 | p90 | p99 | errors |\n|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %d |\n", r.name, r.r.rps, r.r.p50.Round(time.Microsecond), r.r.p90.Round(time.Microsecond), r.r.p99.Round(time.Microsecond), r.r.errors)
+	}
+	if totalErrors > 0 {
+		return fmt.Errorf("%d requests failed", totalErrors)
+	}
 	return nil
 }
 
@@ -292,7 +317,7 @@ func attack(tr vegeta.Targeter, conns int, d time.Duration) result {
 			errs += n
 		}
 	}
-	return result{rps: m.Throughput, p50: m.Latencies.P50, p99: m.Latencies.P99, errors: errs}
+	return result{rps: m.Throughput, p50: m.Latencies.P50, p90: m.Latencies.P90, p99: m.Latencies.P99, errors: errs}
 }
 
 // closedLoop runs fn from conns goroutines for d and measures each call.
@@ -330,7 +355,7 @@ func closedLoop(conns int, d time.Duration, fn func(*http.Client) error) result 
 	if len(lats) == 0 {
 		return result{errors: errs}
 	}
-	return result{rps: float64(len(lats)) / d.Seconds(), p50: lats[len(lats)/2], p99: lats[len(lats)*99/100], errors: errs}
+	return result{rps: float64(len(lats)) / d.Seconds(), p50: lats[len(lats)/2], p90: lats[len(lats)*9/10], p99: lats[len(lats)*99/100], errors: errs}
 }
 
 // passthrough is the floor: a Fiber server that forwards one fixed request
