@@ -71,7 +71,7 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gateway").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
-	base := 30000 + int(time.Now().UnixNano()%10000)
+	base := 20000 + int(time.Now().UnixNano()%10000) // below the ephemeral port range
 	sim := exec.Command(bin, "sim", "--base-port", fmt.Sprint(base))
 	var simOut syncBuf
 	sim.Stdout, sim.Stderr = &simOut, &simOut
@@ -81,7 +81,7 @@ func run() error {
 	defer func() { _ = sim.Process.Kill(); _ = sim.Wait() }()
 	frontier := fmt.Sprintf("http://127.0.0.1:%d", base+3)
 	if err := waitHTTP(frontier + "/_sim/requests"); err != nil {
-		return err
+		return fmt.Errorf("%w\n%s", err, simOut.String())
 	}
 	env := os.Environ()
 	vars := map[string]string{}
