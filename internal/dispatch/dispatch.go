@@ -225,9 +225,7 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			res.Results[p.target.Name] = canonical.TargetResult{Status: canonical.StatusSkipped, VendorID: p.op.UserID}
 			continue
 		}
-		wg.Add(1)
-		go func(p plan) {
-			defer wg.Done()
+		work := func(p plan) {
 			tr := d.run(ctx, p, in.DryRun, len(skipped[p.target.Name]))
 			// With one target running, Finish follows at once and records
 			// it; with several, each is recorded as soon as it applies.
@@ -241,6 +239,17 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			mu.Lock()
 			res.Results[p.target.Name] = tr
 			mu.Unlock()
+		}
+		if running == 1 {
+			// Nothing to overlap with: run on this goroutine, whose stack
+			// is already grown, instead of starting a new one.
+			work(p)
+			continue
+		}
+		wg.Add(1)
+		go func(p plan) {
+			defer wg.Done()
+			work(p)
 		}(p)
 	}
 	wg.Wait()
