@@ -58,8 +58,8 @@ func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 	add := func(field, msg string) {
 		fe = append(fe, canonical.FieldError{Field: field, Target: a.name, Message: msg})
 	}
-	if _, err := strconv.ParseInt(op.UserID, 10, 32); err != nil || op.UserID == "" || op.UserID[0] == '+' {
-		add("vendor_ids."+a.name, "Commvault user ids are int32 numbers")
+	if n, err := strconv.ParseInt(op.UserID, 10, 32); err != nil || n <= 0 || op.UserID[0] == '+' || op.UserID[0] == '0' {
+		add("vendor_ids."+a.name, "Commvault user ids are positive int32 numbers")
 	}
 	u := op.Update
 	if u.Groups.Set {

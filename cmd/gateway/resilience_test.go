@@ -211,3 +211,38 @@ func countWritesAll(t *testing.T, sims *simSet) int {
 	_ = json.NewDecoder(resp.Body).Decode(&st)
 	return int(st.Inflight)
 }
+
+// Hostile inputs that only the real adapters can judge: each is a clear
+// 4xx and reaches no simulator.
+func TestHostileVendorInputs(t *testing.T) {
+	base, sims := devGateway(t)
+	cases := []struct {
+		name, body string
+		status     int
+	}{
+		{"negative commvault id", `{"targets":["commvault"],"vendor_ids":{"commvault":"-1"},"user":{"display_name":"x"}}`, 400},
+		{"overflowing commvault id", `{"targets":["commvault"],"vendor_ids":{"commvault":"2147483648"},"user":{"display_name":"x"}}`, 400},
+		{"commvault id with a plus", `{"targets":["commvault"],"vendor_ids":{"commvault":"+42"},"user":{"display_name":"x"}}`, 400},
+		{"non-image bytes as image/png", `{"targets":["frontier"],"user":{"avatar":{"content_type":"image/png","data":"aGVsbG8gd29ybGQ="}}}`, 400},
+		{"akana id of another tenant", `{"targets":["akana"],"vendor_ids":{"akana":"522320b9-cb6b-495d-ae07-e4b3bfdb3f6a.othercorp"},"user":{"given_name":"x"}}`, 400},
+		{"frontier id that is not a uuid", `{"targets":["frontier"],"vendor_ids":{"frontier":"jane@example.com"},"user":{"display_name":"x"}}`, 400},
+		{"extension not allowed", `{"targets":["commvault"],"user":{"display_name":"x"},"extensions":{"commvault":{"companyId":1}}}`, 400},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := map[string]int{}
+			for _, v := range []string{"volterra", "akana", "commvault", "frontier"} {
+				before[v] = simRequests(t, sims, v)
+			}
+			status, _, body := call(t, "PATCH", base+"/v1/users/demo", tc.body)
+			if status != tc.status {
+				t.Fatalf("%d %s", status, body)
+			}
+			for v, n := range before {
+				if got := simRequests(t, sims, v); got != n {
+					t.Errorf("%s received %d requests", v, got-n)
+				}
+			}
+		})
+	}
+}
