@@ -57,7 +57,9 @@ func (v *vendor) Do(ctx context.Context, c *adapters.Call) (*adapters.Response, 
 
 func (v *vendor) expire() { v.mu.Lock(); v.token = "expired"; v.mu.Unlock() }
 
-func put() *adapters.Call { return &adapters.Call{Name: "put", Kind: adapters.Write, Method: "PUT", Path: "/x"} }
+func put() *adapters.Call {
+	return &adapters.Call{Name: "put", Kind: adapters.Write, Method: "PUT", Path: "/x"}
+}
 
 func TestBurstSharesOneLogin(t *testing.T) {
 	v := &vendor{}
