@@ -73,6 +73,45 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// Claim is a taken lock together with the record it guards.
+type Claim struct {
+	Record Record
+	Found  bool
+	// Release drops the lock if it is still this claim's.
+	Release func(context.Context) error
+	// Finish stores the record and releases the lock together; nil when the
+	// store has no such operation (the Guard then does Put and Release).
+	Finish func(context.Context, Record, time.Duration) error
+}
+
+// Claimer is implemented by stores that can take the lock and read the
+// record in one round trip (Redis: one Lua script instead of two calls).
+type Claimer interface {
+	Claim(ctx context.Context, key string, ttl time.Duration) (Claim, error)
+}
+
+// claim takes the lock and reads the record, in one step when the store
+// can. A lock taken after the record was read would race with a request
+// that finished in between, so the record is always read under the lock.
+func (g *Guard) claim(ctx context.Context, key string) (Claim, error) {
+	if c, ok := g.s.(Claimer); ok {
+		return c.Claim(ctx, key, g.o.LockTTL)
+	}
+	release, err := g.s.Lock(ctx, key, g.o.LockTTL)
+	if err != nil {
+		return Claim{}, err
+	}
+	rec, err := g.s.Get(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Claim{Release: release}, nil
+	case err != nil:
+		_ = release(context.WithoutCancel(ctx))
+		return Claim{}, err
+	}
+	return Claim{Record: rec, Found: true, Release: release}, nil
+}
+
 // Options configures a Guard.
 type Options struct {
 	// LockTTL bounds an in-progress claim; default 60s.
@@ -112,6 +151,7 @@ type Ticket struct {
 	g       *Guard
 	key     string
 	release func(context.Context) error
+	finish  func(context.Context, Record, time.Duration) error // store + release in one step, when the store can
 
 	mu  sync.Mutex // targets report concurrently
 	rec Record
@@ -154,7 +194,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return g.unavailable(err)
 	}
-	release, err := g.s.Lock(ctx, sk, g.o.LockTTL)
+	c, err := g.claim(ctx, sk)
 	var le *LockedError
 	switch {
 	case errors.As(err, &le):
@@ -164,13 +204,11 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	case err != nil:
 		return g.unavailable(err)
 	}
-	rec, err := g.s.Get(ctx, sk)
+	release := c.Release
+	rec := c.Record
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case !c.Found:
 		rec = Record{Fingerprint: fingerprint}
-	case err != nil:
-		_ = release(context.WithoutCancel(ctx))
-		return g.unavailable(err)
 	case rec.Fingerprint != fingerprint:
 		_ = release(context.WithoutCancel(ctx))
 		return nil, ErrKeyReused
@@ -180,7 +218,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 		r := rec
 		return &Ticket{Replay: &r}, nil
 	}
-	t := &Ticket{g: g, key: sk, rec: rec, release: release}
+	t := &Ticket{g: g, key: sk, rec: rec, release: release, finish: c.Finish}
 	if len(rec.Targets) > 0 {
 		t.Prior = make(map[string]canonical.TargetResult, len(rec.Targets))
 		for k, v := range rec.Targets {
@@ -236,6 +274,9 @@ func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter
 	}
 	for k, v := range targets {
 		t.rec.Targets[k] = v
+	}
+	if t.finish != nil {
+		return t.finish(ctx, t.rec, t.g.o.Retention)
 	}
 	err := t.put(ctx)
 	return errors.Join(err, t.release(ctx))

@@ -63,6 +63,71 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 		Username: o.Username, Password: o.Password, DB: o.DB}), nil
 }
 
+// claim takes the lock (SET NX PX) and returns the record in the same
+// round trip: {1, record-or-false} when taken, {0, pttl} when held.
+var claim = redis.NewScript(`
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  return {1, redis.call("GET", KEYS[2])}
+end
+return {0, redis.call("PTTL", KEYS[1])}`)
+
+// finish stores the final record and releases the lock if still ours.
+var finish = redis.NewScript(`
+redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
+if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1]) end
+return 1`)
+
+var _ idempotency.Claimer = (*Store)(nil)
+
+// Claim implements idempotency.Claimer: lock and read in one script, and a
+// Finish that records and releases in one script.
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (idempotency.Claim, error) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	lk, rk := s.prefix+"lock:"+key, s.prefix+"rec:"+key
+	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds()).Slice()
+	if err != nil {
+		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
+	}
+	if len(res) != 2 {
+		return idempotency.Claim{}, errors.New("redis claim: unexpected reply")
+	}
+	if taken, _ := res[0].(int64); taken != 1 {
+		left, _ := res[1].(int64)
+		if left <= 0 {
+			left = 1000
+		}
+		return idempotency.Claim{}, &idempotency.LockedError{Remaining: time.Duration(left) * time.Millisecond}
+	}
+	c := idempotency.Claim{
+		Release: func(ctx context.Context) error {
+			if err := release.Run(ctx, s.c, []string{lk}, token).Err(); err != nil {
+				return fmt.Errorf("redis unlock: %w", err)
+			}
+			return nil
+		},
+		Finish: func(ctx context.Context, r idempotency.Record, ttl time.Duration) error {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := finish.Run(ctx, s.c, []string{lk, rk}, token, b, ttl.Milliseconds()).Err(); err != nil {
+				return fmt.Errorf("redis finish: %w", err)
+			}
+			return nil
+		},
+	}
+	if raw, ok := res[1].(string); ok {
+		if err := json.Unmarshal([]byte(raw), &c.Record); err != nil {
+			_ = c.Release(context.WithoutCancel(ctx))
+			return idempotency.Claim{}, fmt.Errorf("redis record: %w", err)
+		}
+		c.Found = true
+	}
+	return c, nil
+}
+
 var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
 
 // Lock implements idempotency.Store.
