@@ -354,3 +354,21 @@ func TestRedactBody(t *testing.T) {
 		})
 	}
 }
+
+// A request rejected before any vendor call stores nothing: the same key
+// then works for a corrected request.
+func TestRejectionStoresNothing(t *testing.T) {
+	guard := idempotency.NewGuard(idempotency.NewMemoryStore(), idempotency.Options{})
+	fx := newFixture(t, Options{Guard: guard}, nil)
+	bad := input(t, `{"targets":["alpha"],"user":{"email":"a@b.co"}}`) // unsupported: 422
+	bad.Key = "k-reject"
+	if _, err := fx.d.Apply(context.Background(), bad); canonical.AsError(err).Code != canonical.CodeUnsupportedField {
+		t.Fatalf("want 422, got %v", err)
+	}
+	good := input(t, `{"targets":["alpha"],"user":{"display_name":"x"}}`)
+	good.Key = "k-reject"
+	out, err := fx.d.Apply(context.Background(), good)
+	if err != nil || out.Status != 200 || out.Idempotency != "miss" {
+		t.Fatalf("corrected request: %+v %v", out, err)
+	}
+}
