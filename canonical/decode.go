@@ -118,33 +118,16 @@ func (d *decoder) object(raw json.RawMessage, path string, fn func(key string, v
 		d.errs.Add(pathOr(path), "must be an object")
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // {
-		d.errs.Add(pathOr(path), "must be an object")
-		return false
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			d.errs.Add(pathOr(path), "malformed object")
-			return false
-		}
-		key, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			d.errs.Add(join(path, key), "malformed value")
-			return false
-		}
+	seen := make(map[string]bool, 8)
+	members(raw, func(key string, v json.RawMessage) {
 		p := join(path, key)
 		if seen[key] {
 			d.errs.Add(p, "duplicate key")
-			continue
+			return
 		}
 		seen[key] = true
 		fn(key, v, p)
-	}
+	})
 	return true
 }
 
@@ -218,14 +201,11 @@ func (d *decoder) list(raw json.RawMessage, path string, fn func(v json.RawMessa
 		d.errs.Add(path, "must be an array")
 		return false
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		d.errs.Add(path, "must be an array")
-		return false
-	}
-	for i, it := range items {
+	i := 0
+	elements(raw, func(it json.RawMessage) {
 		fn(it, path+"["+strconv.Itoa(i)+"]")
-	}
+		i++
+	})
 	return true
 }
 
