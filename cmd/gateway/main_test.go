@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
@@ -26,38 +27,60 @@ func devGateway(t *testing.T) (base string, sims *simSet) {
 // devGatewayWith is devGateway with a config hook.
 func devGatewayWith(t *testing.T, mod func(*config.Config)) (base string, sims *simSet) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	sims, err := startSims(ctx, "127.0.0.1:0")
+	sims, cfg := devSims(t)
+	if mod != nil {
+		mod(cfg)
+	}
+	base, _ = startGateway(t, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true})
+	return base, sims
+}
+
+// devSims starts the simulators (stopped when the test ends) and returns
+// the dev config pointing at them, listening on a free port.
+func devSims(t *testing.T) (*simSet, *config.Config) {
+	t.Helper()
+	sims, err := startSims(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sims.Close() })
 	cfg, err := devConfig("", sims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Server.Listen = "127.0.0.1:0"
-	if mod != nil {
-		mod(cfg)
-	}
+	return sims, cfg
+}
+
+// startGateway serves cfg until the test ends or shutdown is called (the
+// SIGTERM path: stop accepting, finish in-flight requests, flush).
+func startGateway(t *testing.T, cfg *config.Config, o buildOptions) (base string, shutdown func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true}, io.Discard, func(a string) { addr <- a })
-	}()
+	go func() { done <- serve(ctx, cfg, o, io.Discard, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:
 		base = "http://" + a
 	case err := <-done:
+		cancel()
 		t.Fatalf("serve: %v", err)
 	}
+	var (
+		once sync.Once
+		serr error
+	)
+	shutdown = func() error {
+		once.Do(func() { cancel(); serr = <-done })
+		return serr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		sims.Close()
 	})
-	return base, sims
+	return base, shutdown
 }
 
 func call(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, []byte) {

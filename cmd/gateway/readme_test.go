@@ -18,15 +18,7 @@ var updateReadme = flag.Bool("update-readme", false, "rewrite the README's gener
 // TestReadmeCapabilityMatrix keeps the README's matrix equal to what
 // GET /v1/capabilities reports (regenerate with -update-readme).
 func TestReadmeCapabilityMatrix(t *testing.T) {
-	sims, err := startSims(context.Background(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
-	cfg, err := devConfig("", sims)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := devSims(t)
 	g, err := build(context.Background(), cfg, buildOptions{LogOutput: io.Discard, NoStore: true})
 	if err != nil {
 		t.Fatal(err)

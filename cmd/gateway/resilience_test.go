@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -111,22 +110,9 @@ func countWrites(t *testing.T, sims *simSet, vendor string) int {
 // nothing is written; /readyz reports the store.
 func TestRedisDownFailsClosed(t *testing.T) {
 	m := miniredis.RunT(t)
-	base, sims := devGatewayWith(t, func(c *config.Config) {})
-	_ = base
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg, err := devConfig("", sims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Idempotency.Store, cfg.Redis.URL, cfg.Server.Listen = "redis", "redis://"+m.Addr(), "127.0.0.1:0"
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true}, io.Discard, func(a string) { addr <- a })
-	}()
-	rbase := "http://" + <-addr
-	defer func() { cancel(); <-done }()
+	sims, cfg := devSims(t)
+	cfg.Idempotency.Store, cfg.Redis.URL = "redis", "redis://"+m.Addr()
+	rbase, _ := startGateway(t, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true})
 	status, _, body := call(t, "PATCH", rbase+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Up"}}`, "Idempotency-Key", "r-1")
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
@@ -147,24 +133,9 @@ func TestRedisDownFailsClosed(t *testing.T) {
 
 // SIGTERM during in-flight requests: they complete, new ones are refused.
 func TestGracefulShutdown(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	sims, err := startSims(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
-	cfg, err := devConfig("", sims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server.Listen = "127.0.0.1:0"
+	sims, cfg := devSims(t)
 	fault(t, sims, "commvault", `{"delay":"400ms","path_prefix":"/V4/"}`)
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true}, io.Discard, func(a string) { addr <- a })
-	}()
-	base := "http://" + <-addr
+	base, shutdown := startGateway(t, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true})
 	results := make(chan int, 3)
 	for i := 0; i < 3; i++ {
 		go func(i int) {
@@ -184,13 +155,14 @@ func TestGracefulShutdown(t *testing.T) {
 	for countWritesAll(t, sims) < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
+	shutdownErr := make(chan error, 1)
+	go func() { shutdownErr <- shutdown() }()
 	for i := 0; i < 3; i++ {
 		if s := <-results; s != 200 {
 			t.Errorf("in-flight request ended with %d", s)
 		}
 	}
-	if err := <-done; err != nil {
+	if err := <-shutdownErr; err != nil {
 		t.Errorf("serve: %v", err)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -40,26 +39,10 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // vendor and scans every span attribute and event, every log line and the
 // /metrics exposition for secrets and PII.
 func TestNoSecretsInTelemetry(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	sims, err := startSims(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
-	cfg, err := devConfig("", sims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server.Listen = "127.0.0.1:0"
+	sims, cfg := devSims(t)
 	rec := tracetest.NewSpanRecorder()
 	logs := &syncBuffer{}
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, buildOptions{LogOutput: logs, AuthNone: true, SpanProcessors: []sdktrace.SpanProcessor{rec}}, io.Discard, func(a string) { addr <- a })
-	}()
-	base := "http://" + <-addr
-	defer func() { cancel(); <-done }()
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: logs, AuthNone: true, SpanProcessors: []sdktrace.SpanProcessor{rec}})
 
 	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 64)...)
 	avatar := base64.StdEncoding.EncodeToString(png)
