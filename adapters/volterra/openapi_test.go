@@ -3,6 +3,7 @@ package volterra
 import (
 	"bytes"
 	"context"
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -78,7 +79,7 @@ func TestRequestsMatchTheVendorSpec(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(seeded())
 			defer srv.Close()
-			d := &testDoer{base: srv.URL}
+			d := &testDoer{adaptertest.HTTPDoer{Base: srv.URL}}
 			if _, err := open(t, svcToken).Apply(context.Background(), d, op); err != nil {
 				t.Fatal(err)
 			}

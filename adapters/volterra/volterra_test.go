@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,46 +71,9 @@ func seeded() *volterrasim.Sim {
 	return s
 }
 
-// testDoer sends calls to a test server over net/http, one attempt each.
-// With dryRun it answers Write calls itself with a synthetic 200, as the
-// gateway's dry run does, so no write reaches the server.
-type testDoer struct {
-	base   string
-	dryRun bool
-
-	mu    sync.Mutex
-	calls []adapters.Call
-}
-
-func (d *testDoer) Do(ctx context.Context, c *adapters.Call) (*adapters.Response, error) {
-	d.mu.Lock()
-	d.calls = append(d.calls, *c.Clone())
-	d.mu.Unlock()
-	if d.dryRun && c.Kind == adapters.Write {
-		return &adapters.Response{Status: http.StatusOK, Header: http.Header{}, Synthetic: true}, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, c.Method, d.base+c.Path, bytes.NewReader(c.Body))
-	if err != nil {
-		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "bad request"}
-	}
-	req.Header = c.Header.Clone()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: "transport error"}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: "reading the answer failed"}
-	}
-	return &adapters.Response{Status: resp.StatusCode, Header: resp.Header, Body: b, Attempts: 1, AttemptStatuses: []int{resp.StatusCode}}, nil
-}
-
-func (d *testDoer) Calls() []adapters.Call {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.calls)
-}
+// testDoer is the conformance suite's HTTP doer (one attempt per call; in a
+// dry run it answers writes itself), plus a compact view of the calls.
+type testDoer struct{ adaptertest.HTTPDoer }
 
 func (d *testDoer) lines() []string {
 	var out []string
@@ -126,7 +88,7 @@ func run(t *testing.T, a *Adapter, s *volterrasim.Sim, op adapters.Op) (*testDoe
 	t.Helper()
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	d := &testDoer{base: srv.URL}
+	d := &testDoer{adaptertest.HTTPDoer{Base: srv.URL}}
 	out, err := a.Apply(context.Background(), d, op)
 	return d, out, err
 }
@@ -405,7 +367,7 @@ func TestPreflight(t *testing.T) {
 		})
 	}
 	// Apply refuses the same ops without any call, whoever calls it.
-	d := &testDoer{base: "http://127.0.0.1:0"}
+	d := &testDoer{adaptertest.HTTPDoer{Base: "http://127.0.0.1:0"}}
 	_, err := open(t, "").Apply(context.Background(), d, adapters.Op{PassThrough: "a b", Update: canonical.Update{GivenName: canonical.Some("x")}})
 	if e := canonical.AsError(err); e.Code != canonical.CodeInvalidRequest || len(d.Calls()) != 0 {
 		t.Errorf("Apply with a malformed credential: %v, %d calls", err, len(d.Calls()))
@@ -518,7 +480,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	s := seeded()
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	d := &testDoer{base: srv.URL, dryRun: true}
+	d := &testDoer{adaptertest.HTTPDoer{Base: srv.URL, DryRun: true}}
 	u := canonical.Update{GivenName: canonical.Some("Dry"), OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
 		Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}
 	out, err := open(t, svcToken).Apply(context.Background(), d, adapters.Op{UserID: "jane", PassThrough: callerToken, Update: u})
@@ -593,7 +555,7 @@ func TestUnreadableAnswers(t *testing.T) {
 			})
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			d := &testDoer{base: srv.URL}
+			d := &testDoer{adaptertest.HTTPDoer{Base: srv.URL}}
 			_, err := open(t, svcToken).Apply(context.Background(), d, adapters.Op{Update: canonical.Update{GivenName: canonical.Some("x")}})
 			if e := canonical.AsError(err); e.Code != canonical.CodeUpstreamError || e.VendorStatus != 200 {
 				t.Errorf("err %v", err)
