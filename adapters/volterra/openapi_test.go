@@ -3,7 +3,6 @@ package volterra
 import (
 	"bytes"
 	"context"
-	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
