@@ -150,3 +150,13 @@ type Preflighter interface {
 type Classifier interface {
 	Classify(r *Response) Class
 }
+
+// Verifier is implemented by adapters that can tell, by reading the vendor,
+// whether an update already holds. The dispatcher asks it before re-running
+// a target whose earlier run may have been cut off after the vendor applied
+// it (a crash between the vendor's answer and the idempotency record), so a
+// retry does not write twice. ok is false when the adapter cannot be sure
+// (a password, say, cannot be read back): the target then runs again.
+type Verifier interface {
+	Verify(ctx context.Context, do Doer, op Op) (ok bool, err error)
+}

@@ -41,6 +41,9 @@ type TargetResult struct {
 	// Replayed marks a target reported from an idempotency record rather than
 	// written again.
 	Replayed bool `json:"replayed,omitempty"`
+	// Verified marks a target found already applied at the vendor when a
+	// retry resumed after an interrupted run, so it was not written again.
+	Verified bool `json:"verified,omitempty"`
 }
 
 // CallSummary is one vendor call made (or, in a dry run, planned).

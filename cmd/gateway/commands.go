@@ -158,10 +158,14 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("sim", stderr)
 	host := fs.String("host", "127.0.0.1", "listen host")
 	base := fs.Int("base-port", 9101, "first port; the simulators take four consecutive ports (volterra, akana, commvault, frontier)")
+	seed := fs.Int("seed-users", 0, "also seed this many numbered users per simulator (load tests, the multi-replica proof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sims, err := startSimsAt(ctx, *host, *base)
+	if *seed < 0 || *seed > 1_000_000 {
+		return errors.New("--seed-users: must be between 0 and 1000000")
+	}
+	sims, err := startSimsAt(ctx, *host, *base, *seed)
 	if err != nil {
 		return err
 	}

@@ -25,16 +25,21 @@ type simulator struct {
 	env     map[string]string // without the URL
 }
 
-// simulators lists every vendor simulator; each is seeded with a demo user.
-func simulators() []simulator {
+// simulators lists every vendor simulator; each is seeded with a demo user
+// and, for load tests and the multi-replica proof, extra numbered users.
+func simulators(extra int) []simulator {
 	f := frontiersim.New()
 	fd := f.SeedDemo()
+	f.SeedUsers(extra)
 	v := volterrasim.New()
 	vd := v.SeedDemo()
+	v.SeedUsers(extra)
 	ak := akanasim.New(akanasim.DemoTenant)
 	akd := ak.SeedDemo()
+	ak.SeedUsers(extra)
 	cv := commvaultsim.New()
 	cvd := cv.SeedDemo()
+	cv.SeedUsers(extra)
 	return []simulator{
 		{name: "commvault", handler: cv, env: map[string]string{"COMMVAULT_USERNAME": cvd.Username, "COMMVAULT_PASSWORD": cvd.Password, "COMMVAULT_DEMO_ID": fmt.Sprint(cvd.UserID)}},
 		{name: "akana", handler: ak, env: map[string]string{"AKANA_USERNAME": akd.AdminEmail, "AKANA_PASSWORD": akd.AdminPassword, "AKANA_DEMO_ID": akd.UserID, "AKANA_TENANT": akd.Tenant}},
@@ -57,15 +62,15 @@ func startSims(ctx context.Context, addr string) (*simSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startSimsAt(ctx, host, 0)
+	return startSimsAt(ctx, host, 0, 0)
 }
 
 // startSimsAt starts the simulators on consecutive ports from base (0: any
 // free ports), in the order volterra, akana, commvault, frontier.
-func startSimsAt(_ context.Context, host string, base int) (*simSet, error) {
+func startSimsAt(_ context.Context, host string, base, extraUsers int) (*simSet, error) {
 	order := map[string]int{"volterra": 0, "akana": 1, "commvault": 2, "frontier": 3}
 	s := &simSet{addrs: map[string]string{}, env: map[string]string{}}
-	for _, sim := range simulators() {
+	for _, sim := range simulators(extraUsers) {
 		port := 0
 		if base != 0 {
 			port = base + order[sim.name]

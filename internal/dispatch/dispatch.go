@@ -226,7 +226,7 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			continue
 		}
 		work := func(p plan) {
-			tr := d.run(ctx, p, in.DryRun, len(skipped[p.target.Name]))
+			tr := d.run(ctx, p, in.DryRun, ticket != nil && ticket.Uncertain, len(skipped[p.target.Name]))
 			// With one target running, Finish follows at once and records
 			// it; with several, each is recorded as soon as it applies.
 			if ticket != nil && running > 1 && tr.Status == canonical.StatusApplied {
@@ -307,7 +307,7 @@ func (d *Dispatcher) idemError(ctx context.Context, err error) error {
 
 // run applies one target under its deadline and turns the outcome into a
 // TargetResult.
-func (d *Dispatcher) run(ctx context.Context, p plan, dry bool, skippedCount int) canonical.TargetResult {
+func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedCount int) canonical.TargetResult {
 	start := time.Now()
 	ctx, span := d.o.Tracer.Start(ctx, "target "+p.target.Name, trace.WithAttributes(
 		attribute.String("gateway.vendor", p.target.Name),
@@ -318,6 +318,18 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry bool, skippedCount int
 	defer cancel()
 
 	rec := &recorder{next: p.target.Doer, dry: dry}
+	if v, ok := p.target.Adapter.(adapters.Verifier); ok && verify && !dry {
+		// An earlier run may have been cut off after the vendor applied this
+		// target: read before writing, so a retry never writes it twice.
+		if done, err := v.Verify(ctx, rec, p.op); err == nil && done {
+			tr := canonical.TargetResult{Status: canonical.StatusApplied, VendorID: p.op.UserID, Verified: true,
+				Applied: p.op.Update.Fields(), DurationMS: time.Since(start).Milliseconds()}
+			tr.Calls, tr.Attempts = rec.summary()
+			span.SetAttributes(attribute.String("gateway.outcome", "verified"))
+			return tr
+		}
+		rec = &recorder{next: p.target.Doer}
+	}
 	outcome, err := p.target.Adapter.Apply(ctx, rec, p.op)
 	tr := canonical.TargetResult{VendorID: p.op.UserID, DurationMS: time.Since(start).Milliseconds()}
 	tr.Calls, tr.Attempts = rec.summary()

@@ -74,6 +74,11 @@ func (f *fake) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (ada
 	return adapters.Outcome{Applied: op.Update.Fields()}, nil
 }
 
+// Verify reports the update applied once the fake has applied anything.
+func (f *fake) Verify(context.Context, adapters.Doer, adapters.Op) (bool, error) {
+	return f.applied.Load() > 0, nil
+}
+
 // vendorDoer counts calls and answers 200.
 type vendorDoer struct {
 	mu    sync.Mutex
@@ -370,5 +375,38 @@ func TestRejectionStoresNothing(t *testing.T) {
 	out, err := fx.d.Apply(context.Background(), good)
 	if err != nil || out.Status != 200 || out.Idempotency != "miss" {
 		t.Fatalf("corrected request: %+v %v", out, err)
+	}
+}
+
+// A crash after the vendor applied but before the record: once the lock
+// expires, the retry verifies instead of writing again.
+func TestCrashedRunIsVerifiedNotRewritten(t *testing.T) {
+	guard := idempotency.NewGuard(idempotency.NewMemoryStore(), idempotency.Options{LockTTL: 30 * time.Millisecond})
+	fx := newFixture(t, Options{Guard: guard}, nil)
+	in := input(t, `{"targets":["alpha"],"user":{"display_name":"x"}}`)
+	in.Key = "k-crash"
+	// The first run claims the key and the vendor applies; then the process dies.
+	if _, err := guard.Begin(context.Background(), in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.adapter["alpha"].Apply(context.Background(), fx.doer["alpha"], adapters.Op{UserID: "jdoe", Update: in.Request.User}); err != nil {
+		t.Fatal(err)
+	}
+	var out Output
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var err error
+		out, err = fx.d.Apply(context.Background(), in)
+		if err == nil {
+			break
+		}
+		if canonical.AsError(err).Code != canonical.CodeIdempotencyInProgress || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // the dead run's lock expiring
+	}
+	r := decodeResult(t, out.Body)
+	if out.Status != 200 || !r.Results["alpha"].Verified || fx.adapter["alpha"].applied.Load() != 1 {
+		t.Errorf("status %d result %+v applied %d", out.Status, r.Results["alpha"], fx.adapter["alpha"].applied.Load())
 	}
 }

@@ -60,6 +60,10 @@ type Record struct {
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// Targets that applied so far, recorded as soon as each applies.
 	Targets map[string]canonical.TargetResult `json:"targets,omitempty"`
+	// Started counts the runs begun under this key; the record is written
+	// when the first one starts, so a crash before any target is recorded
+	// still leaves a trace that a vendor may have been written.
+	Started int `json:"started,omitempty"`
 }
 
 // Store is the storage a Guard needs.
@@ -145,6 +149,10 @@ type Ticket struct {
 	Replay *Record
 	// Prior are targets an earlier run applied: report, do not run again.
 	Prior map[string]canonical.TargetResult
+	// Uncertain: an earlier run under this key started and did not apply
+	// every target, so a target not in Prior may still have been applied
+	// (a crash, or a timeout after the vendor acted): verify before writing.
+	Uncertain bool
 	// Bypass: the store failed and the config says proceed without it.
 	Bypass bool
 
@@ -208,7 +216,11 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	rec := c.Record
 	switch {
 	case !c.Found:
-		rec = Record{Fingerprint: fingerprint}
+		rec = Record{Fingerprint: fingerprint, Started: 1}
+		if err := g.s.Put(ctx, sk, rec, g.o.Retention); err != nil {
+			_ = release(context.WithoutCancel(ctx))
+			return g.unavailable(err)
+		}
 	case rec.Fingerprint != fingerprint:
 		_ = release(context.WithoutCancel(ctx))
 		return nil, ErrKeyReused
@@ -219,6 +231,10 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 		return &Ticket{Replay: &r}, nil
 	}
 	t := &Ticket{g: g, key: sk, rec: rec, release: release, finish: c.Finish}
+	if c.Found {
+		t.Uncertain = true
+		t.rec.Started++
+	}
 	if len(rec.Targets) > 0 {
 		t.Prior = make(map[string]canonical.TargetResult, len(rec.Targets))
 		for k, v := range rec.Targets {

@@ -391,3 +391,16 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// SeedUsers adds n users with ids SeededUserID(i, tenant), for load tests
+// and the multi-replica proof, where each key needs its own user.
+func (s *Sim) SeedUsers(n int) {
+	for i := 0; i < n; i++ {
+		s.AddUser(User{UserID: SeededUserID(i, s.tenant), Email: fmt.Sprintf("seeded%d@%s.example", i, s.tenant), Password: "unused"})
+	}
+}
+
+// SeededUserID is the UserID of the i-th seeded user.
+func SeededUserID(i int, tenant string) string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d.%s", i, tenant)
+}

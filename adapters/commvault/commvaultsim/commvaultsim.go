@@ -455,3 +455,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// SeedUsers adds n users with ids SeededUserID(i), for load tests and the
+// multi-replica proof, where each key needs its own user.
+func (s *Sim) SeedUsers(n int) {
+	for i := 0; i < n; i++ {
+		s.AddUser(User{ID: SeededUserID(i), Name: "seeded" + strconv.Itoa(i), Email: "seeded" + strconv.Itoa(i) + "@example.com",
+			Password: "unused-password", Enabled: true, AuthMethod: "LOCAL"})
+	}
+}
+
+// SeededUserID is the id of the i-th seeded user.
+func SeededUserID(i int) int32 { return int32(100000 + i) }

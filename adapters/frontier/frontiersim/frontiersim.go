@@ -503,3 +503,14 @@ func cloneMap(m map[string]any) map[string]any {
 	_ = json.Unmarshal(b, &out)
 	return out
 }
+
+// SeedUsers adds n users with predictable UUIDs (see SeededUserID), for
+// load tests and the multi-replica proof, where each key needs its own user.
+func (s *Sim) SeedUsers(n int) {
+	for i := 0; i < n; i++ {
+		s.AddUser(User{ID: SeededUserID(i), Name: fmt.Sprintf("seeded%d", i), Email: fmt.Sprintf("seeded%d@example.com", i)})
+	}
+}
+
+// SeededUserID is the UUID of the i-th seeded user.
+func SeededUserID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }

@@ -643,3 +643,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// SeedUsers adds n users, each with its own API token SeededToken(i), for
+// load tests and the multi-replica proof, where each key needs its own user
+// (Volterra acts on the token's owner).
+func (s *Sim) SeedUsers(n int) {
+	for i := 0; i < n; i++ {
+		name := "seeded" + strconv.Itoa(i)
+		s.AddUser(User{Name: name, Email: name + "@example.com", UUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)})
+		s.AddToken(SeededToken(i), name, false)
+	}
+}
+
+// SeededToken is the API token of the i-th seeded user.
+func SeededToken(i int) string { return "vsim-seeded-token-" + strconv.Itoa(i) }

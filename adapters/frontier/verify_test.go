@@ -1,0 +1,27 @@
+package frontier
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+func TestVerify(t *testing.T) {
+	srv := httptest.NewServer(seeded(true))
+	defer srv.Close()
+	a := open(t, cred)
+	o := op(canonical.Update{DisplayName: canonical.Some("Verified"), Metadata: canonical.Some(canonical.Metadata{"description": "v"})})
+	d := &adaptertest.HTTPDoer{Base: srv.URL}
+	if ok, err := a.Verify(context.Background(), d, o); ok || err != nil {
+		t.Fatalf("before the write: %v %v", ok, err)
+	}
+	if _, err := a.Apply(context.Background(), d, o); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.Verify(context.Background(), d, o); !ok || err != nil {
+		t.Fatalf("after the write: %v %v", ok, err)
+	}
+}
