@@ -81,6 +81,8 @@ type Store interface {
 type Claim struct {
 	Record Record
 	Found  bool
+	// Created: the store saved the initial record with the claim.
+	Created bool
 	// Release drops the lock if it is still this claim's.
 	Release func(context.Context) error
 	// Finish stores the record and releases the lock together; nil when the
@@ -90,16 +92,18 @@ type Claim struct {
 
 // Claimer is implemented by stores that can take the lock and read the
 // record in one round trip (Redis: one Lua script instead of two calls).
+// When no record exists it stores initial (for retention) in the same step
+// and says so with Created.
 type Claimer interface {
-	Claim(ctx context.Context, key string, ttl time.Duration) (Claim, error)
+	Claim(ctx context.Context, key string, ttl time.Duration, initial Record, retention time.Duration) (Claim, error)
 }
 
 // claim takes the lock and reads the record, in one step when the store
 // can. A lock taken after the record was read would race with a request
 // that finished in between, so the record is always read under the lock.
-func (g *Guard) claim(ctx context.Context, key string) (Claim, error) {
+func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, error) {
 	if c, ok := g.s.(Claimer); ok {
-		return c.Claim(ctx, key, g.o.LockTTL)
+		return c.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention)
 	}
 	release, err := g.s.Lock(ctx, key, g.o.LockTTL)
 	if err != nil {
@@ -202,7 +206,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return g.unavailable(err)
 	}
-	c, err := g.claim(ctx, sk)
+	c, err := g.claim(ctx, sk, Record{Fingerprint: fingerprint, Started: 1})
 	var le *LockedError
 	switch {
 	case errors.As(err, &le):
@@ -217,6 +221,9 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	switch {
 	case !c.Found:
 		rec = Record{Fingerprint: fingerprint, Started: 1}
+		if c.Created {
+			break
+		}
 		if err := g.s.Put(ctx, sk, rec, g.o.Retention); err != nil {
 			_ = release(context.WithoutCancel(ctx))
 			return g.unavailable(err)

@@ -65,9 +65,16 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 
 // claim takes the lock (SET NX PX) and returns the record in the same
 // round trip: {1, record-or-false} when taken, {0, pttl} when held.
+// When there is no record yet, the initial one (ARGV[3], TTL ARGV[4]) is
+// stored too, so even a run that dies before recording anything leaves a
+// trace: {1, false} then means "taken, created".
 var claim = redis.NewScript(`
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
-  return {1, redis.call("GET", KEYS[2])}
+  local rec = redis.call("GET", KEYS[2])
+  if not rec then
+    redis.call("SET", KEYS[2], ARGV[3], "PX", ARGV[4])
+  end
+  return {1, rec}
 end
 return {0, redis.call("PTTL", KEYS[1])}`)
 
@@ -81,12 +88,16 @@ var _ idempotency.Claimer = (*Store)(nil)
 
 // Claim implements idempotency.Claimer: lock and read in one script, and a
 // Finish that records and releases in one script.
-func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (idempotency.Claim, error) {
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initial idempotency.Record, retention time.Duration) (idempotency.Claim, error) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
 	lk, rk := s.prefix+"lock:"+key, s.prefix+"rec:"+key
-	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds()).Slice()
+	init, err := json.Marshal(initial)
+	if err != nil {
+		return idempotency.Claim{}, err
+	}
+	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds(), init, retention.Milliseconds()).Slice()
 	if err != nil {
 		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
 	}
@@ -124,6 +135,8 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (idemp
 			return idempotency.Claim{}, fmt.Errorf("redis record: %w", err)
 		}
 		c.Found = true
+	} else {
+		c.Created = true
 	}
 	return c, nil
 }

@@ -170,8 +170,29 @@ func Run(t *testing.T, factory Factory) {
 		for {
 			tk2, err := g.Begin(ctx, "c", "crash", "fp")
 			if err == nil {
-				if _, ok := tk2.Prior["akana"]; !ok {
-					t.Fatalf("prior %v", tk2.Prior)
+				if _, ok := tk2.Prior["akana"]; !ok || !tk2.Uncertain {
+					t.Fatalf("prior %v uncertain %v", tk2.Prior, tk2.Uncertain)
+				}
+				return
+			}
+			if !errors.Is(err, idempotency.ErrInProgress) || time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			tick()
+		}
+	})
+	t.Run("guard: a run that dies before recording anything leaves a trace", func(t *testing.T) {
+		g := idempotency.NewGuard(newStore(t), idempotency.Options{LockTTL: 50 * time.Millisecond})
+		tk, err := g.Begin(ctx, "c", "silent-crash", "fp")
+		if err != nil || tk.Uncertain {
+			t.Fatalf("first run: %+v %v", tk, err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			tk2, err := g.Begin(ctx, "c", "silent-crash", "fp")
+			if err == nil {
+				if !tk2.Uncertain || len(tk2.Prior) != 0 {
+					t.Fatalf("retry: uncertain %v prior %v", tk2.Uncertain, tk2.Prior)
 				}
 				return
 			}
