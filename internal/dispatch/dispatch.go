@@ -328,7 +328,6 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 			span.SetAttributes(attribute.String("gateway.outcome", "verified"))
 			return tr
 		}
-		rec = &recorder{next: p.target.Doer}
 	}
 	outcome, err := p.target.Adapter.Apply(ctx, rec, p.op)
 	tr := canonical.TargetResult{VendorID: p.op.UserID, DurationMS: time.Since(start).Milliseconds()}
