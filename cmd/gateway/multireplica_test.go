@@ -14,7 +14,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -289,5 +288,4 @@ func TestMultiReplica(t *testing.T) {
 	if dupes > 0 || lost > 0 {
 		t.Errorf("exactly-once violated: %d duplicate and %d lost writes", dupes, lost)
 	}
-	_ = context.Background
 }

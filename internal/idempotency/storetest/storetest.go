@@ -4,7 +4,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,5 +223,4 @@ func Run(t *testing.T, factory Factory) {
 			t.Errorf("invalid key: %v", err)
 		}
 	})
-	_ = fmt.Sprint
 }
