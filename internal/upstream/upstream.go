@@ -82,6 +82,7 @@ type Options struct {
 // Client is one vendor's Doer.
 type Client struct {
 	o       Options
+	base    string // the base URL without a trailing slash
 	retry   *retryablehttp.Client
 	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
 	m       instruments
@@ -153,7 +154,7 @@ func New(o Options) (*Client, error) {
 		t.IdleConnTimeout = 90 * time.Second
 		o.Transport = t
 	}
-	c := &Client{o: o}
+	c := &Client{o: o, base: strings.TrimSuffix(o.BaseURL.String(), "/")}
 	m, err := newInstruments(o.MeterProvider, o.Vendor, c.stateValue)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
@@ -304,19 +305,12 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 		st.deadline = dl
 	}
 	ctx = context.WithValue(ctx, stateKey{}, st)
-	target := c.o.BaseURL.JoinPath()
-	ref, err := url.Parse(call.Path)
-	if err != nil || ref.IsAbs() || ref.Host != "" {
+	// Paths come from adapters, which escape what they take from input; a
+	// path must stay under the base URL (no scheme, host or fragment).
+	if !strings.HasPrefix(call.Path, "/") || strings.HasPrefix(call.Path, "//") || strings.ContainsAny(call.Path, "#\\") {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "adapter built an invalid path"}
 	}
-	u := *target
-	u.Path = strings.TrimSuffix(target.Path, "/") + ref.Path
-	u.RawPath = ""
-	if ref.RawPath != "" {
-		u.RawPath = strings.TrimSuffix(target.EscapedPath(), "/") + ref.RawPath
-	}
-	u.RawQuery = ref.RawQuery
-	req, err := retryablehttp.NewRequestWithContext(ctx, call.Method, u.String(), call.Body)
+	req, err := retryablehttp.NewRequestWithContext(ctx, call.Method, c.base+call.Path, call.Body)
 	if err != nil {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "building the vendor request failed"}
 	}
