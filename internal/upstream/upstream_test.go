@@ -357,3 +357,16 @@ func BenchmarkDo(b *testing.B) {
 		}
 	}
 }
+
+func TestPathsStayUnderTheBaseURL(t *testing.T) {
+	r := newRig(t, nil)
+	for _, p := range []string{"v1/users/1", "//evil.example/x", "/a#frag", `/a\b`} {
+		_, err := r.client.Do(context.Background(), &adapters.Call{Name: "bad", Method: "GET", Path: p})
+		if code(err) != canonical.CodeInternal {
+			t.Errorf("%q: err %v", p, err)
+		}
+	}
+	if len(r.v.bodies) != 0 {
+		t.Error("a bad path reached the vendor")
+	}
+}
