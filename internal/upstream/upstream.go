@@ -256,6 +256,13 @@ func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Do implements adapters.Doer.
 func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Response, error) {
+	// Paths come from adapters, which escape what they take from input; a
+	// path must stay under the base URL (no scheme, host or fragment). An
+	// adapter's mistake says nothing about the vendor: checked before the
+	// breaker sees the call.
+	if !strings.HasPrefix(call.Path, "/") || strings.HasPrefix(call.Path, "//") || strings.ContainsAny(call.Path, "#\\") {
+		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "adapter built an invalid path"}
+	}
 	done, err := c.breaker.Allow()
 	if err != nil {
 		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "circuit_open")))
@@ -305,11 +312,6 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 		st.deadline = dl
 	}
 	ctx = context.WithValue(ctx, stateKey{}, st)
-	// Paths come from adapters, which escape what they take from input; a
-	// path must stay under the base URL (no scheme, host or fragment).
-	if !strings.HasPrefix(call.Path, "/") || strings.HasPrefix(call.Path, "//") || strings.ContainsAny(call.Path, "#\\") {
-		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "adapter built an invalid path"}
-	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, call.Method, c.base+call.Path, call.Body)
 	if err != nil {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "building the vendor request failed"}
