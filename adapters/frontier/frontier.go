@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -70,7 +71,7 @@ func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 				Message: fmt.Sprintf("as a data URI the avatar is %d characters; Frontier takes at most %d", n, a.cfg.MaxAvatarChars)})
 		}
 	}
-	if u.Metadata.Set {
+	if u.Metadata.Set && !a.cfg.SkipMetaschemaCheck {
 		if v, ok := u.Metadata.V["label"]; ok {
 			if _, obj := v.(map[string]any); !obj {
 				fe = append(fe, canonical.FieldError{Field: "user.metadata.label", Target: a.name, Message: "Frontier's user metaschema requires an object"})
@@ -85,10 +86,13 @@ func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 	return uns, fe.Err("frontier cannot take this update")
 }
 
-// Classify marks Frontier's non-superuser answer (503 code 14 "function not
-// available at the moment") as a final answer from a healthy vendor.
+// Classify marks Frontier's final answers that plain status codes would
+// call an outage: the non-superuser refusal (503 code 14 "function not
+// available at the moment") and enable/disable of an unknown user (500 code
+// 13 "user doesn't exist"). Both come from a healthy vendor: retrying cannot
+// change them and they must not open the breaker.
 func (a *Adapter) Classify(r *adapters.Response) adapters.Class {
-	if isNotSuperuser(r) {
+	if isNotSuperuser(r) || isUnknownUser(r) {
 		return adapters.Healthy
 	}
 	return adapters.Default
@@ -102,6 +106,14 @@ func isNotSuperuser(r *adapters.Response) bool {
 	return json.Unmarshal(r.Body, &s) == nil && s.Code == 14 && strings.Contains(s.Message, "function not available")
 }
 
+func isUnknownUser(r *adapters.Response) bool {
+	if r.Status != http.StatusInternalServerError {
+		return false
+	}
+	var s status
+	return json.Unmarshal(r.Body, &s) == nil && s.Code == 13 && strings.Contains(s.Message, "doesn't exist")
+}
+
 // Apply implements adapters.Adapter.
 func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (adapters.Outcome, error) {
 	u := op.Update
@@ -109,21 +121,26 @@ func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (
 	path := "/v1beta1/users/" + url.PathEscape(op.UserID)
 	writes := u.DisplayName.Set || u.Avatar.Set || u.Metadata.Set
 
+	// Enable goes first: GET hides disabled users (frontier.md section 8).
+	var enabled *adapters.Response
 	if u.Enabled.Set && u.Enabled.V {
-		if err := a.setState(ctx, do, path, "enable"); err != nil {
+		resp, err := a.setState(ctx, do, path, "enable")
+		if err != nil {
 			return out, err
 		}
+		enabled = resp
 		out.Applied = append(out.Applied, canonical.FieldEnabled)
 	}
 	if writes {
-		applied, err := a.updateProfile(ctx, do, path, u)
+		applied, err := a.updateProfile(ctx, do, path, u, enabled)
 		if err != nil {
 			return out, err
 		}
 		out.Applied = append(out.Applied, applied...)
 	}
+	// Disable goes last, for the same reason.
 	if u.Enabled.Set && !u.Enabled.V {
-		if err := a.setState(ctx, do, path, "disable"); err != nil {
+		if _, err := a.setState(ctx, do, path, "disable"); err != nil {
 			return out, err
 		}
 		out.Applied = append(out.Applied, canonical.FieldEnabled)
@@ -137,13 +154,28 @@ func (a *Adapter) header() http.Header {
 }
 
 // updateProfile is read, merge, write, verify.
-func (a *Adapter) updateProfile(ctx context.Context, do adapters.Doer, path string, u canonical.Update) ([]canonical.Field, error) {
+//
+// enabledFirst says an enable call went before (synthetic in a dry run).
+func (a *Adapter) updateProfile(ctx context.Context, do adapters.Doer, path string, u canonical.Update, enabledFirst *adapters.Response) ([]canonical.Field, error) {
 	resp, err := do.Do(ctx, &adapters.Call{Name: "get user", Kind: adapters.Read, Method: http.MethodGet, Path: path, Header: a.header()})
 	if err != nil {
 		return nil, fmt.Errorf("frontier: get user: %w", err)
 	}
+	if resp.Status == http.StatusNotFound {
+		// GET hides disabled users (frontier.md section 2.2), so without the
+		// current values there is nothing safe to PUT: the write replaces
+		// all three fields (section 8, the gateway's decision: fail).
+		e := a.mapError(resp)
+		switch {
+		case enabledFirst != nil && enabledFirst.Synthetic:
+			e.Message = "Frontier hides disabled users from GET and a dry run does not send the enable, so the current title, avatar and metadata cannot be read (" + e.Message + ")"
+		case enabledFirst == nil:
+			e.Message = "Frontier has no enabled user with this id; GET hides disabled users, so to change a disabled user's fields send enabled: true in the same update (" + e.Message + ")"
+		}
+		return nil, fmt.Errorf("frontier: get user: %w", e)
+	}
 	if !resp.OK() {
-		return nil, fmt.Errorf("frontier: get user: %w", mapError(resp))
+		return nil, fmt.Errorf("frontier: get user: %w", a.mapError(resp))
 	}
 	cur, err := parseUser(resp.Body)
 	if err != nil {
@@ -178,7 +210,7 @@ func (a *Adapter) updateProfile(ctx context.Context, do adapters.Doer, path stri
 		return applied, nil
 	}
 	if !resp.OK() {
-		return nil, fmt.Errorf("frontier: put user: %w", mapError(resp))
+		return nil, fmt.Errorf("frontier: put user: %w", a.mapError(resp))
 	}
 	echo, err := parseUser(resp.Body)
 	if err != nil {
@@ -201,21 +233,23 @@ func (a *Adapter) updateProfile(ctx context.Context, do adapters.Doer, path stri
 	return applied, nil
 }
 
-func (a *Adapter) setState(ctx context.Context, do adapters.Doer, path, action string) error {
+func (a *Adapter) setState(ctx context.Context, do adapters.Doer, path, action string) (*adapters.Response, error) {
 	resp, err := do.Do(ctx, &adapters.Call{Name: action + " user", Kind: adapters.Write, Method: http.MethodPost, Path: path + "/" + action,
 		Header: a.header(), Body: []byte(`{}`)})
 	if err != nil {
-		return fmt.Errorf("frontier: %s user: %w", action, err)
+		return nil, fmt.Errorf("frontier: %s user: %w", action, err)
 	}
 	if resp.Synthetic || resp.OK() {
-		return nil
+		return resp, nil
 	}
-	return fmt.Errorf("frontier: %s user: %w", action, mapError(resp))
+	return nil, fmt.Errorf("frontier: %s user: %w", action, a.mapError(resp))
 }
 
-// mapError maps a Frontier error answer (DESIGN.md section 3 plus the
-// vendor's own signals).
-func mapError(r *adapters.Response) *canonical.Error {
+// mapError maps a Frontier error answer: DESIGN.md section 3 plus the
+// vendor's own signals (frontier.md section 6). A 400 that names a field the
+// gateway sent also names the canonical field, so the caller sees which of
+// its values Frontier refused.
+func (a *Adapter) mapError(r *adapters.Response) *canonical.Error {
 	var s status
 	_ = json.Unmarshal(r.Body, &s)
 	msg := truncate(s.Message)
@@ -223,10 +257,32 @@ func mapError(r *adapters.Response) *canonical.Error {
 	case isNotSuperuser(r):
 		return &canonical.Error{Code: canonical.CodeUpstreamAuthFailed, VendorStatus: r.Status,
 			Message: "Frontier refused the gateway's credential: it is not a platform superuser (" + msg + ")"}
-	case r.Status == http.StatusInternalServerError && s.Code == 13 && strings.Contains(s.Message, "doesn't exist"):
-		return &canonical.Error{Code: canonical.CodeNotFound, VendorStatus: r.Status, Message: msg}
+	case isUnknownUser(r):
+		return &canonical.Error{Code: canonical.CodeNotFound, VendorStatus: r.Status, Message: "Frontier has no user with this id (" + msg + ")"}
 	}
-	return adapters.StatusError(r, adapters.ServiceCredential, msg)
+	e := adapters.StatusError(r, adapters.ServiceCredential, msg)
+	if r.Status == http.StatusBadRequest {
+		if f, ok := refusedField(s.Message); ok {
+			e.Fields = []canonical.FieldError{{Field: f.Path(), Target: a.name, Message: msg}}
+		}
+	}
+	return e
+}
+
+// refusedField finds the canonical field behind a Frontier 400 message: a
+// PGV rule on UserRequestBody.Title or .Avatar, or the metaschema check.
+// E-mail and name refusals concern values read from Frontier, not sent by
+// the caller, so they name no field.
+func refusedField(msg string) (canonical.Field, bool) {
+	switch {
+	case strings.Contains(msg, "metadata schema validation failed"):
+		return canonical.FieldMetadata, true
+	case strings.Contains(msg, "invalid UserRequestBody.Avatar"):
+		return canonical.FieldAvatar, true
+	case strings.Contains(msg, "invalid UserRequestBody.Title"):
+		return canonical.FieldDisplayName, true
+	}
+	return "", false
 }
 
 func parseUser(b []byte) (*user, error) {
@@ -253,11 +309,17 @@ func sameJSON(a, b map[string]any) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// truncate bounds a vendor message kept in an error, on a rune boundary.
 func truncate(s string) string {
-	if len(s) > 300 {
-		return s[:300] + "..."
+	const max = 300
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 func isUUID(s string) bool {

@@ -305,7 +305,13 @@ func FuzzParseUser(f *testing.F) {
 	f.Add([]byte(`{"user":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = parseUser(b)
-		_ = mapError(&adapters.Response{Status: 503, Body: b})
-		_ = mapError(&adapters.Response{Status: 500, Body: b})
+		a := &Adapter{name: "frontier"}
+		for _, st := range []int{400, 404, 500, 503} {
+			e := a.mapError(&adapters.Response{Status: st, Body: b})
+			if e == nil || e.Code == "" || e.Message == "" {
+				t.Fatalf("status %d: unusable error %+v", st, e)
+			}
+		}
+		_ = a.Classify(&adapters.Response{Status: 503, Body: b})
 	})
 }

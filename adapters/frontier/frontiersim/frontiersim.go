@@ -14,6 +14,7 @@ package frontiersim
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -27,12 +28,23 @@ import (
 	"unicode/utf8"
 )
 
-// Request is one received request, for assertions.
+// Request is one received request, for assertions. Path includes the query.
 type Request struct {
-	Method string      `json:"method"`
-	Path   string      `json:"path"`
-	Header http.Header `json:"header"`
-	Body   string      `json:"body"`
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// MarshalJSON writes the body as a string, which is how /_sim/requests
+// shows it.
+func (r Request) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Method string      `json:"method"`
+		Path   string      `json:"path"`
+		Header http.Header `json:"header"`
+		Body   string      `json:"body"`
+	}{r.Method, r.Path, r.Header, string(r.Body)})
 }
 
 // User is a stored user.
@@ -58,13 +70,14 @@ type Sim struct {
 	mu      sync.Mutex
 	users   map[string]*User
 	clients map[string]client
+	tokens  map[string]client
 	log     []Request
 	now     func() time.Time
 }
 
 // New returns an empty simulator.
 func New() *Sim {
-	return &Sim{users: map[string]*User{}, clients: map[string]client{}, now: time.Now}
+	return &Sim{users: map[string]*User{}, clients: map[string]client{}, tokens: map[string]client{}, now: time.Now}
 }
 
 // Demo is what a gateway config needs to reach the demo user.
@@ -93,6 +106,14 @@ func (s *Sim) AddClient(id, secret string, superuser bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clients[id] = client{secret: secret, superuser: superuser}
+}
+
+// AddToken registers a static Bearer token (a stand-in for a Frontier
+// access token or JWT, which the simulator does not issue).
+func (s *Sim) AddToken(token string, superuser bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = client{superuser: superuser}
 }
 
 // AddUser stores u (state enabled unless set; name and email lowercased).
@@ -124,11 +145,18 @@ func (s *Sim) User(id string) (User, bool) {
 	return cp, true
 }
 
-// Requests returns every request received, in order.
+// Requests returns every request received, in order (the /_sim endpoints
+// excepted).
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	out := make([]Request, len(s.log))
+	for i, r := range s.log {
+		r.Header = r.Header.Clone()
+		r.Body = append([]byte(nil), r.Body...)
+		out[i] = r
+	}
+	return out
 }
 
 func (s *Sim) stamp() string { return s.now().UTC().Format("2006-01-02T15:04:05.000000Z") }
@@ -138,6 +166,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	switch r.URL.Path {
 	case "/_sim/requests":
+		if r.Method != http.MethodGet {
+			writeErr(w, http.StatusMethodNotAllowed, 12, "simulator: GET only")
+			return
+		}
 		s.mu.Lock()
 		b, _ := json.Marshal(s.log)
 		s.mu.Unlock()
@@ -145,6 +177,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(b)
 		return
 	case "/_sim/reset":
+		if r.Method != http.MethodPost {
+			writeErr(w, http.StatusMethodNotAllowed, 12, "simulator: POST only")
+			return
+		}
 		s.mu.Lock()
 		s.log = nil
 		s.mu.Unlock()
@@ -152,7 +188,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
 
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")
@@ -163,14 +199,19 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(rest, "/")
 	switch {
 	case len(parts) == 1 && parts[0] == "self":
+		// grpc-gateway routes users/self to the current-user handlers
+		// (frontier.md section 2.4), which the gateway never uses.
 		writeErr(w, http.StatusNotImplemented, 12, "simulator: users/self is not simulated")
 	case len(parts) == 1 && r.Method == http.MethodPut:
 		s.update(w, r, parts[0], body)
 	case len(parts) == 1 && r.Method == http.MethodGet:
 		s.get(w, r, parts[0])
+	case len(parts) == 1 && r.Method == http.MethodDelete:
+		writeErr(w, http.StatusNotImplemented, 12, "simulator: DELETE user is not simulated")
 	case len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable") && r.Method == http.MethodPost:
 		s.setState(w, r, parts[0], parts[1], body)
-	case len(parts) <= 2:
+	case len(parts) == 1, len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable"):
+		// The path exists with another method: grpc-gateway's answer.
 		writeErr(w, http.StatusNotImplemented, 12, "Method Not Allowed")
 	default:
 		writeErr(w, http.StatusNotFound, 5, "Not Found")
@@ -180,7 +221,6 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var (
 	nameRe   = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9-_]{3,64})?$`)
 	avatarRe = regexp.MustCompile(`^data:image/(png|jpg|jpeg|gif);base64,([a-zA-Z0-9+/]+={0,2})+$`)
-	labelRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 const validationPrefix = "invalid UpdateUserRequest.Body: embedded message failed validation | caused by: "
@@ -206,6 +246,10 @@ func (s *Sim) update(w http.ResponseWriter, r *http.Request, id string, body []b
 	}
 	if msg := metaschema(in.Metadata); msg != "" {
 		writeErr(w, http.StatusBadRequest, 3, "invalid syntax in body : metadata schema validation failed")
+		return
+	}
+	if strings.TrimSpace(id) == "" {
+		writeErr(w, http.StatusNotFound, 5, "user doesn't exist")
 		return
 	}
 	uid, ok := parseUUID(id)
@@ -296,28 +340,10 @@ func (s *Sim) setState(w http.ResponseWriter, r *http.Request, id, action string
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-// authorise checks Basic credentials exactly as frontier.md section 3.1
-// says, then the superuser rule.
+// authorise checks the credential as frontier.md section 3 says, then the
+// superuser rule (section 3.3).
 func (s *Sim) authorise(w http.ResponseWriter, r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	enc, ok := strings.CutPrefix(h, "Basic ")
-	var c client
-	if ok {
-		raw, err := base64.StdEncoding.DecodeString(enc)
-		parts := strings.Split(string(raw), ":")
-		if err == nil && len(parts) == 2 {
-			s.mu.Lock()
-			cl, known := s.clients[parts[0]]
-			s.mu.Unlock()
-			if known && cl.secret == parts[1] {
-				c, ok = cl, true
-			} else {
-				ok = false
-			}
-		} else {
-			ok = false
-		}
-	}
+	c, ok := s.principal(r.Header.Get("Authorization"))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", "not authenticated")
 		writeErr(w, http.StatusUnauthorized, 16, "not authenticated")
@@ -328,6 +354,35 @@ func (s *Sim) authorise(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// principal resolves an Authorization header: Basic exactly as section 3.1
+// (case-sensitive prefix, padded standard base64, exactly one ':'), or one
+// of the static Bearer tokens (the section 3.2 simplification).
+func (s *Sim) principal(h string) (client, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+		c, known := s.tokens[tok]
+		return c, known && tok != ""
+	}
+	enc, ok := strings.CutPrefix(h, "Basic ")
+	if !ok {
+		return client{}, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return client{}, false
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 2 {
+		return client{}, false
+	}
+	c, known := s.clients[parts[0]]
+	if !known || subtle.ConstantTimeCompare([]byte(c.secret), []byte(parts[1])) != 1 {
+		return client{}, false
+	}
+	return c, true
 }
 
 type body struct {
@@ -346,7 +401,7 @@ func decodeBody(b []byte) (*body, error) {
 		return nil, nil
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
 		return nil, fmt.Errorf("proto: syntax error (line 1:1): unexpected token")
 	}
 	out := &body{}
@@ -405,25 +460,42 @@ func validate(b *body) string {
 	return ""
 }
 
+// emailProblem is protoc-gen-validate's generated e-mail check
+// (_validateEmail and _validateHostname), with its own messages.
 func emailProblem(e string) string {
-	if e == "" {
-		return "mail: no address"
-	}
 	a, err := mail.ParseAddress(e)
 	if err != nil {
 		return err.Error()
 	}
 	addr := a.Address
 	if len(addr) > 254 {
-		return "email address exceeds 254 characters"
+		return "email addresses cannot exceed 254 characters"
 	}
-	at := strings.LastIndex(addr, "@")
-	if at > 64 {
-		return "email address local phrase exceeds 64 characters"
+	parts := strings.SplitN(addr, "@", 2)
+	if len(parts[0]) > 64 {
+		return "email address local phrase cannot exceed 64 characters"
 	}
-	for _, label := range strings.Split(strings.ToLower(addr[at+1:]), ".") {
-		if !labelRe.MatchString(label) {
-			return "email address has an invalid hostname"
+	if len(parts) < 2 {
+		return "mail: missing '@' or angle-addr"
+	}
+	host := parts[1]
+	if len(host) > 253 {
+		return "hostname cannot exceed 253 characters"
+	}
+	for _, part := range strings.Split(strings.ToLower(strings.TrimSuffix(host, ".")), ".") {
+		if l := len(part); l == 0 || l > 63 {
+			return "hostname part must be non-empty and cannot exceed 63 characters"
+		}
+		if part[0] == '-' {
+			return "hostname parts cannot begin with hyphens"
+		}
+		if part[len(part)-1] == '-' {
+			return "hostname parts cannot end with hyphens"
+		}
+		for _, r := range part {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+				return fmt.Sprintf("hostname parts can only contain alphanumeric characters or hyphens, got %q", string(r))
+			}
 		}
 	}
 	return ""
