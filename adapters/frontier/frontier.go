@@ -72,14 +72,16 @@ func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 		}
 	}
 	if u.Metadata.Set && !a.cfg.SkipMetaschemaCheck {
+		// Frontier's default user metaschema (frontier.md section 5); extra
+		// keys are allowed.
 		if v, ok := u.Metadata.V["label"]; ok {
 			if _, obj := v.(map[string]any); !obj {
-				fe = append(fe, canonical.FieldError{Field: "user.metadata.label", Target: a.name, Message: "Frontier's user metaschema requires an object"})
+				fe = append(fe, canonical.FieldError{Field: canonical.FieldMetadata.Path(), Target: a.name, Message: "Frontier's user metaschema requires label to be an object"})
 			}
 		}
 		if v, ok := u.Metadata.V["description"]; ok {
 			if _, str := v.(string); !str {
-				fe = append(fe, canonical.FieldError{Field: "user.metadata.description", Target: a.name, Message: "Frontier's user metaschema requires a string"})
+				fe = append(fe, canonical.FieldError{Field: canonical.FieldMetadata.Path(), Target: a.name, Message: "Frontier's user metaschema requires description to be a string"})
 			}
 		}
 	}

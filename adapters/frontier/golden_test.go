@@ -1,0 +1,84 @@
+package frontier
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// goldenCall is one call as pinned in testdata/<case>.golden.json. No header
+// the adapter sets is volatile, so all of them are kept.
+type goldenCall struct {
+	Name   string            `json:"name"`
+	Kind   string            `json:"kind"`
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Header map[string]string `json:"header"`
+	Body   json.RawMessage   `json:"body,omitempty"`
+}
+
+// TestGolden pins the exact calls each update becomes, against the seeded
+// user of seeded(): regenerate with go test ./adapters/frontier/... -update.
+func TestGolden(t *testing.T) {
+	gif := []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+	cases := []struct {
+		name string
+		u    canonical.Update
+		dry  bool
+	}{
+		{"title_only", canonical.Update{DisplayName: canonical.Some("Jane Doe")}, false},
+		{"avatar_gif", canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: "image/gif", Data: gif})}, false},
+		{"metadata_replaced", canonical.Update{Metadata: canonical.Some(canonical.Metadata{"label": map[string]any{"team": "iam"}, "cost_center": "42"})}, false},
+		{"enable_only", canonical.Update{Enabled: canonical.Some(true)}, false},
+		{"disable_only", canonical.Update{Enabled: canonical.Some(false)}, false},
+		{"enable_then_update", canonical.Update{DisplayName: canonical.Some("Jane Doe"), Enabled: canonical.Some(true),
+			Metadata: canonical.Some(canonical.Metadata{"description": "sre"})}, false},
+		{"update_then_disable", canonical.Update{DisplayName: canonical.Some("Gone"), Enabled: canonical.Some(false)}, false},
+		{"dry_run_full", canonical.Update{DisplayName: canonical.Some("Jane Doe"), Enabled: canonical.Some(false),
+			Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(seeded(true))
+			defer srv.Close()
+			d := &adaptertest.HTTPDoer{Base: srv.URL, DryRun: tc.dry}
+			if _, err := open(t, cred).Apply(context.Background(), d, op(tc.u)); err != nil {
+				t.Fatal(err)
+			}
+			var calls []goldenCall
+			for _, c := range d.Calls() {
+				h := map[string]string{}
+				for k := range c.Header {
+					h[k] = c.Header.Get(k)
+				}
+				calls = append(calls, goldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path, Header: h, Body: c.Body})
+			}
+			got, err := json.MarshalIndent(calls, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", tc.name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("calls differ from %s (-want +got):\n%s", path, diff)
+			}
+		})
+	}
+}
