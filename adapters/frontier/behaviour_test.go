@@ -34,13 +34,13 @@ func stub(status int, body string) http.Handler {
 func TestVendorAnswersMapped(t *testing.T) {
 	title := op(canonical.Update{DisplayName: canonical.Some("New")})
 	cases := []struct {
-		name    string
-		h       http.Handler
-		op      adapters.Op
-		code    canonical.Code
-		status  int
-		msg     string // part of the canonical message
-		field   string // the canonical field named, if any
+		name   string
+		h      http.Handler
+		op     adapters.Op
+		code   canonical.Code
+		status int
+		msg    string // part of the canonical message
+		field  string // the canonical field named, if any
 	}{
 		{name: "409 conflict", h: stub(409, `{"code":6,"message":"already exist","details":[]}`), op: title,
 			code: canonical.CodeConflict, status: 409, msg: "already exist"},
