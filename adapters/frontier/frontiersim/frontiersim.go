@@ -1,15 +1,22 @@
 // Package frontiersim simulates the Raystack Frontier v0.90.0 REST API for
 // the user endpoints the gateway uses, as ../shared/vendors/frontier.md
-// describes the real server: request decoding, then validation (first error
-// only, in Frontier's message format), then Basic authentication, then the
-// superuser rule (503 "function not available at the moment"), then the
-// handler. Responses are snake_case with every field present. PUT replaces
-// title, avatar and metadata and ignores name and email. It uses the
-// standard library only and never imports the adapter.
+// describes the real server (section 7): request decoding (protojson:
+// unknown fields ignored, strings must be strings, metadata an object), then
+// validation (first PGV error only, in Frontier's exact message format), then
+// authentication (Basic exactly as section 3.1, or static Bearer tokens),
+// then the superuser rule (503 code 14 "function not available at the
+// moment"), then the handler. Responses are snake_case with every field
+// present, errors {"code","message","details":[]}. PUT replaces title,
+// avatar and metadata and ignores name and email, also for disabled users;
+// GET by UUID or e-mail hides disabled users; enable/disable take UUIDs only
+// and answer 500 code 13 for an unknown user. It uses the standard library
+// only and never imports the adapter.
 //
-// Decision (frontier.md section 7.5): addressing a user by e-mail or name in
-// PUT is not simulated; the simulator answers 501 with a clear message, since
-// the gateway always addresses users by UUID.
+// Decisions (section 7.5 leaves them to simulator authors): PUT by e-mail or
+// by name answers 501 with a clear simulator message instead of the upsert
+// and by-name quirks, since the gateway always addresses users by UUID;
+// users/self and DELETE are likewise 501. Client secrets are compared in
+// constant time rather than with bcrypt, so no cost-14 delay is simulated.
 package frontiersim
 
 import (
