@@ -229,22 +229,39 @@ func TestRequestsMatchSwagger(t *testing.T) {
 	srv := httptest.NewServer(seeded(true))
 	defer srv.Close()
 	d := &adaptertest.HTTPDoer{Base: srv.URL}
-	if _, err := open(t, cred).Apply(context.Background(), d, op(canonical.Update{DisplayName: canonical.Some("Jane"), Enabled: canonical.Some(true),
-		Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png}), Metadata: canonical.Some(canonical.Metadata{"description": "x"})})); err != nil {
-		t.Fatal(err)
+	for _, u := range []canonical.Update{
+		{DisplayName: canonical.Some("Jane"), Enabled: canonical.Some(true),
+			Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png}), Metadata: canonical.Some(canonical.Metadata{"description": "x"})},
+		{DisplayName: canonical.Some("Off"), Enabled: canonical.Some(false)},
+	} {
+		if _, err := open(t, cred).Apply(context.Background(), d, op(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d.Calls()) != 6 {
+		t.Fatalf("%d calls, want enable, get, put, get, put, disable", len(d.Calls()))
 	}
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
-	for _, c := range d.Calls() {
+	validate := func(c adapters.Call) error {
 		req, _ := http.NewRequest(c.Method, "http://frontier.test"+c.Path, bytes.NewReader(c.Body))
 		req.Header = c.Header.Clone()
 		route, params, err := router.FindRoute(req)
 		if err != nil {
-			t.Fatalf("%s %s: no route in the swagger: %v", c.Method, c.Path, err)
+			return err
 		}
 		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
-		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		return openapi3filter.ValidateRequest(context.Background(), in)
+	}
+	for _, c := range d.Calls() {
+		if err := validate(c); err != nil {
 			t.Errorf("%s %s does not match the swagger: %v", c.Method, c.Path, err)
 		}
+	}
+	// The validator is live: a body the swagger forbids is refused.
+	bad := d.Calls()[2]
+	bad.Body = []byte(`{"email":"a@b.co","title":5}`)
+	if err := validate(bad); err == nil {
+		t.Error("the swagger validator accepted a numeric title")
 	}
 }
 
