@@ -72,6 +72,12 @@ func TestHostileInputs(t *testing.T) {
 				req.Header.Set(k, v)
 			}
 			resp, err := http.DefaultClient.Do(req)
+			if err != nil && tc.want == 413 && applied() == before {
+				// The server may answer 413 and close while the client is
+				// still sending the oversized body (broken pipe): refused all
+				// the same, and nothing reached the adapter.
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
