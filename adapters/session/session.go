@@ -6,8 +6,8 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,13 +44,17 @@ type Options struct {
 }
 
 // Manager holds one vendor's current token. The zero value is not usable;
-// build it with New.
+// build it with New. A Manager is safe for concurrent use.
 type Manager struct {
 	o     Options
 	group singleflight.Group
 
 	mu  sync.Mutex
 	tok *Token
+	// gen counts the tokens stored so far. A caller remembers the
+	// generation its token came from, so that all callers refused with the
+	// same token share one login, and a caller whose token was already
+	// replaced just takes the replacement.
 	gen uint64
 }
 
@@ -80,9 +84,10 @@ func (m *Manager) Wrap(next adapters.Doer) adapters.Doer {
 		if err != nil || resp.Status != http.StatusUnauthorized {
 			return resp, err
 		}
-		// The vendor refused the token: log in again (once, shared) and
-		// resend once. A second 401 is the caller's to map.
-		tok, err = m.refresh(ctx, next, gen)
+		// The vendor refused the token: log in again (once, shared by every
+		// caller refused with this token) and resend once. A second 401 is
+		// the caller's to map.
+		tok, _, err = m.login(ctx, next, gen)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +111,8 @@ func withToken(c *adapters.Call, tok Token) *adapters.Call {
 	return cp
 }
 
-// current returns a valid token, logging in or renewing when needed.
+// current returns a valid token and its generation, logging in or renewing
+// when needed.
 func (m *Manager) current(ctx context.Context, do adapters.Doer) (Token, uint64, error) {
 	m.mu.Lock()
 	tok, gen := m.tok, m.gen
@@ -116,54 +122,86 @@ func (m *Manager) current(ctx context.Context, do adapters.Doer) (Token, uint64,
 		return *tok, gen, nil
 	}
 	if tok != nil && m.o.Renew != nil && now.Before(tok.Expires) {
-		t, err := m.shared(ctx, do, gen, func(ctx context.Context) (Token, error) { return m.o.Renew(ctx, do, *tok) })
+		old := *tok
+		t, g, err := m.shared(ctx, gen, func(ctx context.Context) (Token, error) { return m.o.Renew(ctx, do, old) })
 		if err == nil {
-			return t, gen + 1, nil
+			return t, g, nil
 		}
-		// Renewal failed; fall through to a fresh login.
-		m.mu.Lock()
-		gen = m.gen
-		m.mu.Unlock()
+		if ctx.Err() != nil {
+			return Token{}, 0, err
+		}
+		// Renewal failed (the vendor may have dropped the session early):
+		// fall through to a fresh login, shared under the same generation.
 	}
-	t, err := m.refreshAt(ctx, do, gen)
-	return t, gen + 1, err
+	return m.login(ctx, do, gen)
 }
 
-func (m *Manager) refresh(ctx context.Context, do adapters.Doer, gen uint64) (Token, error) {
-	return m.refreshAt(ctx, do, gen)
+// login logs in once for every caller that saw generation gen.
+func (m *Manager) login(ctx context.Context, do adapters.Doer, gen uint64) (Token, uint64, error) {
+	return m.shared(ctx, gen, func(ctx context.Context) (Token, error) { return m.o.Login(ctx, do) })
 }
 
-func (m *Manager) refreshAt(ctx context.Context, do adapters.Doer, gen uint64) (Token, error) {
-	return m.shared(ctx, do, gen, func(ctx context.Context) (Token, error) { return m.o.Login(ctx, do) })
+type flight struct {
+	tok Token
+	gen uint64
 }
 
 // shared runs fn once for all callers that saw generation gen; callers that
 // saw an older generation get the token that replaced it.
-func (m *Manager) shared(ctx context.Context, do adapters.Doer, gen uint64, fn func(context.Context) (Token, error)) (Token, error) {
-	m.mu.Lock()
-	if m.gen != gen && m.tok != nil {
-		t := *m.tok
-		m.mu.Unlock()
-		return t, nil
+func (m *Manager) shared(ctx context.Context, gen uint64, fn func(context.Context) (Token, error)) (Token, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, 0, err
 	}
-	m.mu.Unlock()
-	v, err, _ := m.group.Do(fmt.Sprint(gen), func() (any, error) {
-		// The login outlives any one caller's cancellation only as long as
-		// that caller's context; the first caller's deadline bounds it.
-		t, err := fn(ctx)
+	if t, g, ok := m.newer(gen); ok {
+		return t, g, nil
+	}
+	ch := m.group.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
+		// A caller can read gen, then lose the race to a flight that
+		// stores the next token and leaves the group before this one
+		// starts: it must not log in a second time.
+		if t, g, ok := m.newer(gen); ok {
+			return flight{t, g}, nil
+		}
+		// The login serves every waiter, so one waiter going away (a
+		// client that disconnected) must not cancel it for the others; the
+		// first caller's deadline still bounds it, and each waiter stops
+		// waiting when its own context ends.
+		lctx := context.WithoutCancel(ctx)
+		if d, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			lctx, cancel = context.WithDeadline(lctx, d)
+			defer cancel()
+		}
+		t, err := fn(lctx)
 		if err != nil {
-			return Token{}, err
+			return nil, err
 		}
 		m.mu.Lock()
+		defer m.mu.Unlock()
 		if m.gen == gen {
 			m.tok = &t
 			m.gen++
 		}
-		m.mu.Unlock()
-		return t, nil
+		return flight{t, m.gen}, nil
 	})
-	if err != nil {
-		return Token{}, err
+	select {
+	case <-ctx.Done():
+		return Token{}, 0, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return Token{}, 0, r.Err
+		}
+		f := r.Val.(flight)
+		return f.tok, f.gen, nil
 	}
-	return v.(Token), nil
+}
+
+// newer returns the current token when it is newer than generation gen.
+func (m *Manager) newer(gen uint64) (Token, uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gen != gen && m.tok != nil {
+		return *m.tok, m.gen, true
+	}
+	return Token{}, 0, false
 }
