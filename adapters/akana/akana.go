@@ -17,7 +17,14 @@ import (
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
-// Adapter writes canonical updates to Akana.
+// Field limits of the User object (akana.md section 2.4, [A10]).
+const (
+	maxNameRunes  = 64
+	maxEmailRunes = 320
+)
+
+// Adapter writes canonical updates to Akana. It holds one session shared
+// by all requests; build it with Config.Open.
 type Adapter struct {
 	name  string
 	cfg   Config
@@ -32,15 +39,10 @@ var (
 	_ adapters.Preflighter = (*Adapter)(nil)
 )
 
-// accountSettings is AccountSettings.
-type accountSettings struct {
-	UserID            string   `json:"UserID"`
-	Email             string   `json:"Email"`
-	OptedNotification []string `json:"OptedNotification"`
-}
-
 // Capabilities implements adapters.Adapter.
 func (a *Adapter) Capabilities() adapters.Capabilities {
+	// The wording is mirrored in the README's generated matrix: change
+	// both together (go test ./cmd/gateway -run ReadmeCapability -update-readme).
 	return adapters.Capabilities{
 		IDFormat: "<uuid>.<fedmemberid> (" + a.cfg.Tenant + ")",
 		Fields: map[canonical.Field]adapters.Support{
@@ -63,10 +65,11 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 	}
 }
 
-var userIDRe = regexp.MustCompile(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\.([A-Za-z0-9_-]+)$`)
+var userIDRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.([A-Za-z0-9_-]+)$`)
 
-// Preflight checks the UserID form and tenant, name lengths, the e-mail
-// limit and the notification mapping.
+// Preflight checks, before any call to any target, the UserID form and
+// tenant, the User object's name and e-mail limits, and that every
+// notification name has an Akana code.
 func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 	var fe canonical.FieldErrors
 	add := func(field, msg string) {
@@ -74,135 +77,158 @@ func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 	}
 	if m := userIDRe.FindStringSubmatch(op.UserID); m == nil {
 		add("vendor_ids."+a.name, "Akana UserIDs look like <uuid>.<fedmemberid>")
-	} else if m[2] != a.cfg.Tenant {
-		add("vendor_ids."+a.name, fmt.Sprintf("the UserID's tenant %q is not the configured tenant %q", m[2], a.cfg.Tenant))
+	} else if m[1] != a.cfg.Tenant {
+		add("vendor_ids."+a.name, fmt.Sprintf("the UserID's tenant %q is not the configured tenant %q", m[1], a.cfg.Tenant))
 	}
 	u := op.Update
-	for f, o := range map[canonical.Field]canonical.Opt[string]{canonical.FieldGivenName: u.GivenName, canonical.FieldFamilyName: u.FamilyName} {
-		if o.Set && utf8.RuneCountInString(o.V) > 64 {
-			add(f.Path(), "Akana takes at most 64 characters")
-		}
+	if u.GivenName.Set && utf8.RuneCountInString(u.GivenName.V) > maxNameRunes {
+		add(canonical.FieldGivenName.Path(), fmt.Sprintf("Akana's FirstName takes at most %d characters", maxNameRunes))
 	}
-	if u.Email.Set && len(u.Email.V) > 320 {
-		add(canonical.FieldEmail.Path(), "Akana takes at most 320 characters")
+	if u.FamilyName.Set && utf8.RuneCountInString(u.FamilyName.V) > maxNameRunes {
+		add(canonical.FieldFamilyName.Path(), fmt.Sprintf("Akana's LastName takes at most %d characters", maxNameRunes))
+	}
+	if u.Email.Set && utf8.RuneCountInString(u.Email.V) > maxEmailRunes {
+		add(canonical.FieldEmail.Path(), fmt.Sprintf("Akana's Email takes at most %d characters", maxEmailRunes))
 	}
 	var uns []canonical.Unsupported
 	if u.Notifications.Set {
 		var missing []string
 		for _, n := range u.Notifications.V {
-			if _, ok := a.notes[n]; !ok {
+			if _, ok := a.notes[n]; !ok && !slices.Contains(missing, n) {
 				missing = append(missing, n)
 			}
 		}
 		if len(missing) > 0 {
-			uns = append(uns, canonical.Unsupported{Field: canonical.FieldNotifications, Reason: "no Akana notification type configured for " + strings.Join(missing, ", ")})
+			uns = append(uns, canonical.Unsupported{Field: canonical.FieldNotifications,
+				Reason: "no Akana notification type is configured for " + strings.Join(missing, ", ")})
 		}
 	}
-	slices.SortFunc(fe, func(x, y canonical.FieldError) int { return strings.Compare(x.Field, y.Field) })
 	return uns, fe.Err("akana cannot take this update")
 }
 
-// Apply implements adapters.Adapter.
+// Apply implements adapters.Adapter: the settings call for e-mail and
+// notifications, then the user call for names, each read-modify-write.
 func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (adapters.Outcome, error) {
 	do = a.sess.Wrap(do)
 	u := op.Update
 	out := adapters.Outcome{VendorID: op.UserID}
 	base := "/api/users/" + url.PathEscape(op.UserID)
 	if u.Email.Set || u.Notifications.Set {
-		if err := a.settings(ctx, do, base, op.UserID, u); err != nil {
+		if err := a.putSettings(ctx, do, base, op.UserID, u); err != nil {
 			return out, err
-		}
-		if u.Email.Set {
-			out.Applied = append(out.Applied, canonical.FieldEmail)
-		}
-		if u.Notifications.Set {
-			out.Applied = append(out.Applied, canonical.FieldNotifications)
 		}
 	}
 	if u.GivenName.Set || u.FamilyName.Set {
-		if err := a.names(ctx, do, base, op.UserID, u); err != nil {
+		if err := a.putUser(ctx, do, base, op.UserID, u); err != nil {
 			return out, err
 		}
-		if u.GivenName.Set {
-			out.Applied = append(out.Applied, canonical.FieldGivenName)
-		}
-		if u.FamilyName.Set {
-			out.Applied = append(out.Applied, canonical.FieldFamilyName)
+	}
+	for _, f := range u.Fields() {
+		switch f {
+		case canonical.FieldEmail, canonical.FieldNotifications, canonical.FieldGivenName, canonical.FieldFamilyName:
+			out.Applied = append(out.Applied, f)
 		}
 	}
 	return out, nil
 }
 
-func (a *Adapter) header(write bool) http.Header {
-	h := http.Header{"Accept": {"application/json"}}
-	if write {
-		h.Set("Accept", "text/plain")
-		h.Set("Content-Type", "application/json; charset=UTF-8")
+// codes maps canonical notification names to Akana codes, dropping
+// duplicates (two names may share a code), in request order.
+func (a *Adapter) codes(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if c := a.notes[n]; c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
 	}
-	return h
+	return out
 }
 
-func (a *Adapter) settings(ctx context.Context, do adapters.Doer, base, userID string, u canonical.Update) error {
+func readHeader() http.Header { return http.Header{"Accept": {"application/json"}} }
+
+// writeHeader: the PUT answers text/plain (akana.md section 2.2).
+func writeHeader() http.Header {
+	return http.Header{"Accept": {"text/plain"}, "Content-Type": {"application/json"}}
+}
+
+// get sends a Read call and returns the 2xx body.
+func (a *Adapter) get(ctx context.Context, do adapters.Doer, name, path string) (*adapters.Response, error) {
+	resp, err := do.Do(ctx, &adapters.Call{Name: name, Kind: adapters.Read, Method: http.MethodGet, Path: path, Header: readHeader()})
+	if err != nil {
+		return nil, fmt.Errorf("akana: %s: %w", name, err)
+	}
+	if !resp.OK() {
+		return nil, fmt.Errorf("akana: %s: %w", name, mapError(resp))
+	}
+	return resp, nil
+}
+
+// putSettings writes AccountSettings. The PUT replaces both the opted-in
+// set and the e-mail, so unless the update gives both, the current
+// settings are read first and the missing one is sent back unchanged.
+func (a *Adapter) putSettings(ctx context.Context, do adapters.Doer, base, userID string, u canonical.Update) error {
 	body := accountSettings{UserID: userID}
-	if !(u.Email.Set && u.Notifications.Set) {
-		resp, err := do.Do(ctx, &adapters.Call{Name: "get settings", Kind: adapters.Read, Method: http.MethodGet, Path: base + "/settings", Header: a.header(false)})
+	if !u.Email.Set || !u.Notifications.Set {
+		resp, err := a.get(ctx, do, "get settings", base+"/settings")
 		if err != nil {
-			return fmt.Errorf("akana: get settings: %w", err)
+			return err
 		}
-		if !resp.OK() {
-			return fmt.Errorf("akana: get settings: %w", mapError(resp))
+		cur, err := parseSettings(resp.Body)
+		if err != nil {
+			return fmt.Errorf("akana: get settings: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
+				Message: "Akana answered GET settings with an unreadable AccountSettings"})
 		}
-		if err := json.Unmarshal(resp.Body, &body); err != nil {
-			return fmt.Errorf("akana: get settings: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status, Message: "unreadable AccountSettings"})
-		}
-		body.UserID = userID
+		body.Email, body.OptedNotification = cur.Email, cur.OptedNotification
 	}
 	if u.Email.Set {
 		body.Email = u.Email.V
 	}
 	if u.Notifications.Set {
-		body.OptedNotification = make([]string, 0, len(u.Notifications.V))
-		for _, n := range u.Notifications.V {
-			body.OptedNotification = append(body.OptedNotification, a.notes[n])
-		}
+		body.OptedNotification = a.codes(u.Notifications.V)
 	}
-	if body.OptedNotification == nil {
-		body.OptedNotification = []string{}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("akana: put settings: %w", &canonical.Error{Code: canonical.CodeInternal, Message: "encoding AccountSettings failed"})
 	}
-	raw, _ := json.Marshal(body)
 	return a.put(ctx, do, "put settings", base+"/settings", userID, raw)
 }
 
-// names reads the whole User object and writes it back with the new names,
-// so a PUT that replaces never clears the phone or e-mail.
-func (a *Adapter) names(ctx context.Context, do adapters.Doer, base, userID string, u canonical.Update) error {
-	resp, err := do.Do(ctx, &adapters.Call{Name: "get user", Kind: adapters.Read, Method: http.MethodGet, Path: base, Header: a.header(false)})
+// putUser writes the names. The docs do not say that PUT
+// /api/users/{UserID} leaves out members alone, so it is treated as a
+// replacement: the whole User object is read and sent back with only
+// FirstName and LastName changed.
+func (a *Adapter) putUser(ctx context.Context, do adapters.Doer, base, userID string, u canonical.Update) error {
+	resp, err := a.get(ctx, do, "get user", base)
 	if err != nil {
-		return fmt.Errorf("akana: get user: %w", err)
+		return err
 	}
-	if !resp.OK() {
-		return fmt.Errorf("akana: get user: %w", mapError(resp))
+	obj, err := parseUser(resp.Body)
+	if err != nil {
+		return fmt.Errorf("akana: get user: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
+			Message: "Akana answered GET user with an unreadable User object"})
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(resp.Body, &obj); err != nil || obj == nil {
-		return fmt.Errorf("akana: get user: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status, Message: "unreadable User"})
+	set := func(k, v string) {
+		b, _ := json.Marshal(v) // a string always encodes
+		obj[k] = b
 	}
-	// Read-only members are not sent back.
-	delete(obj, "State")
-	obj["UserID"] = userID
+	set("UserID", userID)
 	if u.GivenName.Set {
-		obj["FirstName"] = u.GivenName.V
+		set("FirstName", u.GivenName.V)
 	}
 	if u.FamilyName.Set {
-		obj["LastName"] = u.FamilyName.V
+		set("LastName", u.FamilyName.V)
 	}
-	raw, _ := json.Marshal(obj)
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("akana: put user: %w", &canonical.Error{Code: canonical.CodeInternal, Message: "encoding the User object failed"})
+	}
 	return a.put(ctx, do, "put user", base, userID, raw)
 }
 
-// put writes and checks the 200 text/plain UserID answer.
+// put sends a Write and checks Akana's 200 text/plain UserID confirmation.
+// A dry run's synthetic answer carries nothing to check.
 func (a *Adapter) put(ctx context.Context, do adapters.Doer, name, path, userID string, body []byte) error {
-	resp, err := do.Do(ctx, &adapters.Call{Name: name, Kind: adapters.Write, Method: http.MethodPut, Path: path, Header: a.header(true), Body: body})
+	resp, err := do.Do(ctx, &adapters.Call{Name: name, Kind: adapters.Write, Method: http.MethodPut, Path: path, Header: writeHeader(), Body: body})
 	if err != nil {
 		return fmt.Errorf("akana: %s: %w", name, err)
 	}
@@ -212,25 +238,9 @@ func (a *Adapter) put(ctx context.Context, do adapters.Doer, name, path, userID 
 	if !resp.OK() {
 		return fmt.Errorf("akana: %s: %w", name, mapError(resp))
 	}
-	if got := strings.Trim(strings.TrimSpace(string(resp.Body)), `"`); got != userID {
+	if got := parseConfirmation(resp.Body); got != userID {
 		return fmt.Errorf("akana: %s: %w", name, &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
-			Message: "Akana answered 200 without the UserID it should confirm"})
+			Message: "Akana answered 200 without confirming the UserID, so the update cannot be taken as applied"})
 	}
 	return nil
-}
-
-// mapError: Akana's error bodies are short text; a 401 that survives the
-// session's one re-login is the service account's problem.
-func mapError(r *adapters.Response) *canonical.Error {
-	return adapters.StatusError(r, adapters.ServiceCredential, truncate(strings.TrimSpace(string(r.Body))))
-}
-
-func truncate(s string) string {
-	if !utf8.ValidString(s) {
-		return ""
-	}
-	if len(s) > 300 {
-		return s[:300] + "..."
-	}
-	return s
 }

@@ -15,37 +15,52 @@ import (
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
-func (a *Adapter) cookieName() string { return "AtmoAuthToken_" + a.cfg.Tenant }
+// Cookie and header names carry the tenant (akana.md section 3).
+func (a *Adapter) authCookie() string { return "AtmoAuthToken_" + a.cfg.Tenant }
 func (a *Adapter) csrfCookie() string { return "Csrf-Token_" + a.cfg.Tenant }
 func (a *Adapter) csrfHeader() string { return "X-Csrf-Token_" + a.cfg.Tenant }
 
-// login posts the service account's credentials and turns the cookies into
-// the headers every later call carries.
+// login posts the service account's credentials (JSON email/password; no
+// CSRF header, login is exempt) and turns the cookies it sets into the
+// headers every later call carries.
 func (a *Adapter) login(ctx context.Context, do adapters.Doer) (session.Token, error) {
-	body, _ := json.Marshal(map[string]string{"email": a.cred.Username, "password": a.cred.Password.Reveal()})
-	resp, err := do.Do(ctx, &adapters.Call{Name: "login", Kind: adapters.Auth, Method: http.MethodPost, Path: "/api/login",
-		Header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}, Body: body, Secrets: []string{"/password"}})
+	body, err := json.Marshal(loginRequest{Email: a.cred.Username, Password: a.cred.Password.Reveal()})
+	if err != nil {
+		return session.Token{}, fmt.Errorf("akana: login: %w", &canonical.Error{Code: canonical.CodeInternal, Message: "encoding the login body failed"})
+	}
+	resp, err := do.Do(ctx, &adapters.Call{
+		Name: "login", Kind: adapters.Auth, Method: http.MethodPost, Path: "/api/login",
+		Header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}},
+		Body:   body, Secrets: loginSecrets,
+	})
 	if err != nil {
 		return session.Token{}, fmt.Errorf("akana: login: %w", err)
 	}
 	return a.token(resp, "login")
 }
 
-// renew extends the session with POST /api/login/renewToken.
+// renew extends the session with POST /api/login/renewToken, which needs
+// the still-valid cookie and the CSRF header (akana.md section 2.4). On
+// failure the session manager falls back to a fresh login.
 func (a *Adapter) renew(ctx context.Context, do adapters.Doer, old session.Token) (session.Token, error) {
 	h := old.Header.Clone()
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.Set("Accept", "application/json")
 	resp, err := do.Do(ctx, &adapters.Call{Name: "renew token", Kind: adapters.Auth, Method: http.MethodPost, Path: "/api/login/renewToken", Header: h})
 	if err != nil {
-		return session.Token{}, fmt.Errorf("akana: renew: %w", err)
+		return session.Token{}, fmt.Errorf("akana: renew token: %w", err)
 	}
-	return a.token(resp, "renew")
+	return a.token(resp, "renew token")
 }
 
+// token reads the auth and CSRF cookies from a login or renew answer. The
+// CSRF cookie is only issued when the tenant has CSRF protection on; its
+// value is echoed verbatim (still URL-encoded) in the header.
 func (a *Adapter) token(resp *adapters.Response, step string) (session.Token, error) {
 	if !resp.OK() {
-		e := adapters.StatusError(resp, adapters.ServiceCredential, truncate(string(resp.Body)))
+		e := adapters.StatusError(resp, adapters.ServiceCredential, "")
 		if resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden {
+			// Never echo the body: a login answer might quote the e-mail.
 			e.Message = "Akana refused the gateway's service account at " + step
 		}
 		return session.Token{}, fmt.Errorf("akana: %s: %w", step, e)
@@ -53,7 +68,7 @@ func (a *Adapter) token(resp *adapters.Response, step string) (session.Token, er
 	var auth, csrf string
 	for _, c := range (&http.Response{Header: resp.Header}).Cookies() {
 		switch c.Name {
-		case a.cookieName():
+		case a.authCookie():
 			auth = c.Value
 		case a.csrfCookie():
 			csrf = c.Value
@@ -61,10 +76,10 @@ func (a *Adapter) token(resp *adapters.Response, step string) (session.Token, er
 	}
 	if auth == "" {
 		return session.Token{}, fmt.Errorf("akana: %s: %w", step, &canonical.Error{Code: canonical.CodeUpstreamAuthFailed, VendorStatus: resp.Status,
-			Message: "Akana answered the login without an " + a.cookieName() + " cookie (wrong tenant, or a pending login task)"})
+			Message: "Akana answered without an " + a.authCookie() + " cookie (another tenant, or a pending login task such as a password change)"})
 	}
 	h := http.Header{}
-	cookie := a.cookieName() + "=" + auth
+	cookie := a.authCookie() + "=" + auth
 	if csrf != "" {
 		cookie += "; " + a.csrfCookie() + "=" + csrf
 		h.Set(a.csrfHeader(), csrf)
@@ -77,15 +92,18 @@ func (a *Adapter) token(resp *adapters.Response, step string) (session.Token, er
 	return session.Token{Header: h, Expires: exp}, nil
 }
 
-// expiration reads expirationTime (ms) from the AtmoAuthToken value.
+// expiration reads expirationTime (Unix ms) from an AtmoAuthToken value,
+// a URL-encoded comma list (akana.md section 3, step 2); zero when absent.
 func expiration(cookie string) time.Time {
 	v, err := url.QueryUnescape(cookie)
 	if err != nil {
 		return time.Time{}
 	}
 	for _, part := range strings.Split(v, ",") {
-		if ms, ok := strings.CutPrefix(part, "expirationTime="); ok {
-			if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+		if ms, ok := strings.CutPrefix(strings.TrimSpace(part), "expirationTime="); ok {
+			n, err := strconv.ParseInt(ms, 10, 64)
+			// Bounds keep time.UnixMilli in range for any input.
+			if err == nil && n > 0 && n < 1<<53 {
 				return time.UnixMilli(n)
 			}
 		}

@@ -1,13 +1,44 @@
 // Package akanasim simulates the Akana API Platform (Community Manager)
-// calls the gateway uses (../shared/vendors/akana.md): POST /api/login and
-// /api/login/renewToken with the AtmoAuthToken_{fedmemberid} and
-// Csrf-Token_{fedmemberid} cookies, the X-Csrf-Token_{fedmemberid} header on
-// writes, self-or-Site-Admin authorisation (401 otherwise, as the docs say),
-// GET/PUT /api/users/{UserID}/settings (PUT replaces the opted-in set and
-// answers 200 text/plain with the UserID) and GET/PUT /api/users/{UserID}
-// (names; the simulator treats PUT as a replacement of the editable fields).
-// Session lifetime and clock are settable so tests need no sleeps.
-// Standard library only; it never imports the adapter.
+// calls the gateway uses, read independently from
+// ../shared/vendors/akana.md. Standard library only; it never imports the
+// adapter or the gateway's canonical model.
+//
+// What it enforces (akana.md sections 2, 3, 5):
+//   - POST /api/login with a JSON {"email","password"} body sets the
+//     AtmoAuthToken_{fedmemberid} cookie (a URL-encoded TokenID=...,
+//     expirationTime=<ms>,... list) and the Csrf-Token_{fedmemberid} cookie;
+//     bad credentials are 401. POST /api/login/renewToken needs a valid
+//     cookie and the CSRF header and sets fresh cookies with a later expiry.
+//   - Every other call needs the auth cookie (exact, case-sensitive name),
+//     issued by this simulator and not expired (the clock and the session
+//     lifetime are settable, so tests need no sleeps) -> else 401.
+//   - Writes (anything but GET) need X-Csrf-Token_{fedmemberid} equal to the
+//     CSRF cookie's value (header names match case-insensitively) -> else 401.
+//   - /api/users/{UserID}...: the caller must be that user or a Site Admin
+//     -> else 401 (the docs use 401, not 403).
+//   - GET /api/users/{UserID}/settings answers application/json
+//     AccountSettings {UserID, Email, OptedNotification}.
+//   - PUT /api/users/{UserID}/settings replaces the opted-in set with exactly
+//     the given one (an omitted group is opted out) and the Email; codes
+//     must be among the ten of GET /api/notifications/types; Email is
+//     required, an addr-spec, at most 320 characters; with the email lock on
+//     (the default), only a Site Admin may change it. Answers 200 text/plain
+//     with the path's UserID.
+//   - GET /api/users/{UserID} answers the User object as JSON; PUT replaces
+//     FirstName, LastName (max 64), Phone (max 32) and Email (as above): an
+//     omitted member is cleared. Answers 200 text/plain with the UserID.
+//   - Content-Type on writes: application/json or
+//     application/vnd.soa.v71/v72/v80/v81+json, else 415; Accept must admit
+//     text/plain on PUT and JSON on GET, else 406.
+//
+// Guesses where the docs are silent (akana.md section 8), kept tolerant:
+// error bodies are short text/plain messages; a malformed body or a value
+// the platform refuses is 400; an unknown user asked for by a Site Admin is
+// 404; the body's UserID is ignored, the path decides (section 2.2); a
+// renewal leaves the old cookie valid until its own expiry.
+//
+// Test hooks: GET /_sim/requests (the request log, bodies as strings) and
+// POST /_sim/reset (clears the log).
 package akanasim
 
 import (
@@ -20,6 +51,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +59,8 @@ import (
 	"unicode/utf8"
 )
 
-// NotificationTypes is GET /api/notifications/types (akana.md section 2.3).
+// NotificationTypes is the answer of GET /api/notifications/types
+// (akana.md section 2.3): the only codes PUT settings accepts.
 func NotificationTypes() []string {
 	return []string{
 		"com.soa.notification.type.api.auto.connect", "com.soa.notification.type.app.alert",
@@ -38,19 +71,36 @@ func NotificationTypes() []string {
 	}
 }
 
-// Request is one received request.
+// Request is one received request. Path includes the query.
 type Request struct {
-	Method string      `json:"method"`
-	Path   string      `json:"path"`
-	Header http.Header `json:"header"`
-	Body   string      `json:"body"`
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
 }
 
-// User is one platform user.
+// MarshalJSON writes the body as a string, which is how /_sim/requests
+// shows it.
+func (r Request) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Method string      `json:"method"`
+		Path   string      `json:"path"`
+		Header http.Header `json:"header"`
+		Body   string      `json:"body"`
+	}{r.Method, r.Path, r.Header, string(r.Body)})
+}
+
+// User is one platform user. Email and Password are its login.
 type User struct {
-	UserID, Email, Password, FirstName, LastName, Phone string
-	SiteAdmin                                           bool
-	Opted                                               []string
+	UserID    string
+	Email     string
+	Password  string
+	FirstName string
+	LastName  string
+	Phone     string
+	SiteAdmin bool
+	// Opted is the opted-in notification codes.
+	Opted []string
 }
 
 type session struct {
@@ -59,37 +109,66 @@ type session struct {
 	expires time.Time
 }
 
-// Sim is the simulator.
+// Sim is the simulator; an http.Handler safe for concurrent use.
 type Sim struct {
 	tenant string
 
-	mu       sync.Mutex
-	users    map[string]*User
-	sessions map[string]*session // by AtmoAuthToken cookie value
-	log      []Request
-	logins   int
-	lifetime time.Duration
-	now      func() time.Time
+	mu        sync.Mutex
+	users     map[string]*User
+	sessions  map[string]*session // by AtmoAuthToken cookie value
+	log       []Request
+	logins    int
+	renewals  int
+	lifetime  time.Duration
+	now       func() time.Time
+	emailLock bool
 }
 
-// New returns a simulator for one tenant (fedmemberid).
-func New(tenant string) *Sim {
-	return &Sim{tenant: tenant, users: map[string]*User{}, sessions: map[string]*session{}, lifetime: 30 * time.Minute, now: time.Now}
+// DefaultLifetime is the session lifetime of a new Sim: the platform's
+// documented default of 30 minutes (akana.md section 3, step 4).
+const DefaultLifetime = 30 * time.Minute
+
+// New returns an empty simulator for the tenant (fedmemberid) given, or
+// DemoTenant when none is. Only the first argument is used; the parameter
+// is variadic so that New() is the plain constructor.
+func New(tenant ...string) *Sim {
+	t := DemoTenant
+	if len(tenant) > 0 && tenant[0] != "" {
+		t = tenant[0]
+	}
+	return &Sim{tenant: t, users: map[string]*User{}, sessions: map[string]*session{},
+		lifetime: DefaultLifetime, now: time.Now, emailLock: true}
 }
 
-// SetLifetime sets the session lifetime for new logins.
+// Tenant returns the simulator's fedmemberid.
+func (s *Sim) Tenant() string { return s.tenant }
+
+// SetLifetime sets the session lifetime for logins and renewals from now on.
 func (s *Sim) SetLifetime(d time.Duration) { s.mu.Lock(); s.lifetime = d; s.mu.Unlock() }
 
-// SetClock replaces the clock.
+// SetClock replaces the clock (default time.Now).
 func (s *Sim) SetClock(now func() time.Time) { s.mu.Lock(); s.now = now; s.mu.Unlock() }
+
+// SetEmailLock sets the business security setting that lets only a Site
+// Admin change e-mail addresses (on by default).
+func (s *Sim) SetEmailLock(on bool) { s.mu.Lock(); s.emailLock = on; s.mu.Unlock() }
 
 // Logins counts successful logins.
 func (s *Sim) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logins }
 
-// AddUser stores u.
-func (s *Sim) AddUser(u User) { s.mu.Lock(); defer s.mu.Unlock(); cp := u; s.users[u.UserID] = &cp }
+// Renewals counts successful token renewals.
+func (s *Sim) Renewals() int { s.mu.Lock(); defer s.mu.Unlock(); return s.renewals }
 
-// User returns a copy of a user.
+// AddUser stores a copy of u, replacing a user with the same UserID.
+func (s *Sim) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := u
+	cp.Opted = slices.Clone(u.Opted)
+	s.users[u.UserID] = &cp
+}
+
+// User returns a copy of the user with that UserID.
 func (s *Sim) User(id string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,298 +177,51 @@ func (s *Sim) User(id string) (User, bool) {
 		return User{}, false
 	}
 	cp := *u
-	cp.Opted = append([]string(nil), u.Opted...)
+	cp.Opted = slices.Clone(u.Opted)
 	return cp, true
 }
 
-// Requests returns every request received.
+// Requests returns every request received (except /_sim/ calls), in order.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	return slices.Clone(s.log)
 }
 
-// Demo is the demo data.
+// Demo is what a gateway config needs to reach the seeded demo user.
 type Demo struct {
-	Tenant, UserID, AdminEmail, AdminPassword string
+	// Tenant is the fedmemberid (settings.tenant).
+	Tenant string
+	// UserID is the demo user's UserID (vendor_ids.akana).
+	UserID string
+	// AdminUserID is the service account's own UserID.
+	AdminUserID string
+	// AdminEmail and AdminPassword are the Site Admin service account
+	// (credential username and password).
+	AdminEmail    string
+	AdminPassword string
 }
 
-// Demo values.
+// Demo values, for a simulator built for DemoTenant.
 const (
 	DemoTenant        = "acmepaymentscorp"
 	DemoUserID        = "522320b9-cb6b-495d-ae07-e4b3bfdb3f6a.acmepaymentscorp"
+	DemoAdminUUID     = "0c6f1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
 	DemoAdminEmail    = "gateway-admin@acmepaymentscorp.example"
 	DemoAdminPassword = "akana-sim-demo-password"
 )
 
-// SeedDemo adds the demo user and a Site Admin service account (the
-// simulator must have been built for DemoTenant).
+// SeedDemo adds a Site Admin service account and a demo user (Jane Doe,
+// opted into ticket.change and app.alert). The demo user's UserID is
+// DemoUserID's UUID under the simulator's tenant.
 func (s *Sim) SeedDemo() Demo {
-	s.AddUser(User{UserID: "0c6f1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5." + s.tenant, Email: DemoAdminEmail, Password: DemoAdminPassword, SiteAdmin: true, FirstName: "Gateway", LastName: "Admin"})
-	s.AddUser(User{UserID: DemoUserID, Email: "jane.doe@acmepaymentscorp.example", Password: "unused", FirstName: "Jane", LastName: "Doe",
-		Opted: []string{"com.soa.notification.type.ticket.change", "com.soa.notification.type.app.alert"}})
-	return Demo{Tenant: s.tenant, UserID: DemoUserID, AdminEmail: DemoAdminEmail, AdminPassword: DemoAdminPassword}
-}
-
-func (s *Sim) cookieName() string { return "AtmoAuthToken_" + s.tenant }
-func (s *Sim) csrfCookie() string { return "Csrf-Token_" + s.tenant }
-func (s *Sim) csrfHeader() string { return "X-Csrf-Token_" + s.tenant }
-
-// ServeHTTP implements http.Handler.
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	switch r.URL.Path {
-	case "/_sim/requests":
-		s.mu.Lock()
-		b, _ := json.Marshal(s.log)
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-		return
-	case "/_sim/reset":
-		s.mu.Lock()
-		s.log = nil
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
-	s.mu.Unlock()
-
-	switch {
-	case r.URL.Path == "/api/login" && r.Method == http.MethodPost:
-		s.login(w, body)
-		return
-	case r.URL.Path == "/api/login/renewToken" && r.Method == http.MethodPost:
-		sess, ok := s.authenticate(w, r, true)
-		if ok {
-			s.issue(w, sess.userID)
-			text(w, http.StatusOK, "renewed")
-		}
-		return
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/users/")
-	if !ok {
-		text(w, http.StatusNotFound, "not found")
-		return
-	}
-	id, sub, _ := strings.Cut(rest, "/")
-	if sub != "" && sub != "settings" {
-		text(w, http.StatusNotFound, "not found")
-		return
-	}
-	write := r.Method != http.MethodGet
-	sess, ok := s.authenticate(w, r, write)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	caller := s.users[sess.userID]
-	target := s.users[id]
-	s.mu.Unlock()
-	if caller == nil || (caller.UserID != id && !caller.SiteAdmin) {
-		text(w, http.StatusUnauthorized, "not authorized: the caller is neither the user nor a Site Admin")
-		return
-	}
-	if target == nil {
-		text(w, http.StatusNotFound, "user not found")
-		return
-	}
-	switch {
-	case sub == "settings" && r.Method == http.MethodGet:
-		s.mu.Lock()
-		out := map[string]any{"UserID": target.UserID, "Email": target.Email, "OptedNotification": append([]string{}, target.Opted...)}
-		s.mu.Unlock()
-		writeJSON(w, out)
-	case sub == "settings" && r.Method == http.MethodPut:
-		s.putSettings(w, r, target, body)
-	case sub == "" && r.Method == http.MethodGet:
-		s.mu.Lock()
-		out := map[string]any{"UserID": target.UserID, "FirstName": target.FirstName, "LastName": target.LastName, "Email": target.Email, "Phone": target.Phone, "State": "active"}
-		s.mu.Unlock()
-		writeJSON(w, out)
-	case sub == "" && r.Method == http.MethodPut:
-		s.putUser(w, r, target, body)
-	default:
-		text(w, http.StatusMethodNotAllowed, "method not allowed")
-	}
-}
-
-func (s *Sim) login(w http.ResponseWriter, body []byte) {
-	var in struct{ Email, Password string }
-	if err := json.Unmarshal(body, &in); err != nil {
-		text(w, http.StatusBadRequest, "invalid login request")
-		return
-	}
-	s.mu.Lock()
-	var found *User
-	for _, u := range s.users {
-		if strings.EqualFold(u.Email, in.Email) && u.Password == in.Password {
-			found = u
-		}
-	}
-	s.mu.Unlock()
-	if found == nil {
-		text(w, http.StatusUnauthorized, "invalid email or password")
-		return
-	}
-	s.issue(w, found.UserID)
-	s.mu.Lock()
-	s.logins++
-	s.mu.Unlock()
-	writeJSON(w, map[string]any{"loginStatus": "SUCCESS", "UserID": found.UserID})
-}
-
-// issue creates a session and sets both cookies.
-func (s *Sim) issue(w http.ResponseWriter, userID string) {
-	s.mu.Lock()
-	exp := s.now().Add(s.lifetime)
-	s.mu.Unlock()
-	tid, cid := newID(), newID()
-	uuidPart, _, _ := strings.Cut(userID, ".")
-	token := url.QueryEscape(fmt.Sprintf("TokenID=%s,claimed_id=urn:atmosphere:user:%s:%s,issueTime=%d,expirationTime=%d,UserName=%s,UserFDN=%s,AttributesIncluded=false,sig=%s",
-		tid, s.tenant, uuidPart, exp.Add(-s.lifetime).UnixMilli(), exp.UnixMilli(), uuidPart, userID, newID()+newID()))
-	csrf := url.QueryEscape(fmt.Sprintf("TokenID=%s,expirationTime=%d", cid, exp.UnixMilli()))
-	s.mu.Lock()
-	s.sessions[token] = &session{userID: userID, csrf: csrf, expires: exp}
-	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: token, Path: "/", HttpOnly: true, Secure: true})
-	http.SetCookie(w, &http.Cookie{Name: s.csrfCookie(), Value: csrf, Path: "/", Secure: true})
-}
-
-// authenticate checks the cookie, its expiry and, on writes, the CSRF header.
-func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request, write bool) (*session, bool) {
-	c, err := r.Cookie(s.cookieName())
-	if err != nil {
-		text(w, http.StatusUnauthorized, "authentication required")
-		return nil, false
-	}
-	s.mu.Lock()
-	sess := s.sessions[c.Value]
-	now := s.now()
-	s.mu.Unlock()
-	if sess == nil || !now.Before(sess.expires) {
-		text(w, http.StatusUnauthorized, "session expired or invalid")
-		return nil, false
-	}
-	if write && r.Header.Get(s.csrfHeader()) != sess.csrf {
-		text(w, http.StatusUnauthorized, "missing or invalid CSRF token")
-		return nil, false
-	}
-	return sess, true
-}
-
-func jsonType(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/vnd.soa.v"))
-}
-
-func (s *Sim) putSettings(w http.ResponseWriter, r *http.Request, u *User, body []byte) {
-	if !jsonType(r) {
-		text(w, http.StatusUnsupportedMediaType, "unsupported media type")
-		return
-	}
-	var in struct {
-		UserID            string
-		Email             *string
-		OptedNotification *[]string
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		text(w, http.StatusBadRequest, "invalid AccountSettings")
-		return
-	}
-	known := map[string]bool{}
-	for _, t := range NotificationTypes() {
-		known[t] = true
-	}
-	var opted []string
-	if in.OptedNotification != nil {
-		for _, n := range *in.OptedNotification {
-			if !known[n] {
-				text(w, http.StatusBadRequest, "unknown notification type "+n)
-				return
-			}
-			opted = append(opted, n)
-		}
-	}
-	email := ""
-	if in.Email != nil {
-		email = *in.Email
-	}
-	if email != "" {
-		if _, err := mail.ParseAddress(email); err != nil || len(email) > 320 || strings.ContainsAny(email, "<> ") {
-			text(w, http.StatusBadRequest, "invalid Email")
-			return
-		}
-	}
-	s.mu.Lock()
-	u.Opted = opted // full replacement: omitted groups are opted out
-	u.Email = email
-	s.mu.Unlock()
-	text(w, http.StatusOK, u.UserID)
-}
-
-func (s *Sim) putUser(w http.ResponseWriter, r *http.Request, u *User, body []byte) {
-	if !jsonType(r) {
-		text(w, http.StatusUnsupportedMediaType, "unsupported media type")
-		return
-	}
-	var in map[string]any
-	if err := json.Unmarshal(body, &in); err != nil {
-		text(w, http.StatusBadRequest, "invalid User")
-		return
-	}
-	str := func(k string, max int) (string, bool) {
-		v, ok := in[k]
-		if !ok {
-			return "", true
-		}
-		sv, isStr := v.(string)
-		return sv, isStr && utf8.RuneCountInString(sv) <= max
-	}
-	first, ok1 := str("FirstName", 64)
-	last, ok2 := str("LastName", 64)
-	phone, ok3 := str("Phone", 32)
-	email, ok4 := str("Email", 320)
-	if !ok1 || !ok2 || !ok3 || !ok4 {
-		text(w, http.StatusBadRequest, "invalid User: FirstName and LastName at most 64, Phone 32, Email 320 characters")
-		return
-	}
-	s.mu.Lock()
-	u.FirstName, u.LastName, u.Phone, u.Email = first, last, phone, email
-	s.mu.Unlock()
-	text(w, http.StatusOK, u.UserID)
-}
-
-// ExpiresAt parses expirationTime out of a cookie value, for tests.
-func ExpiresAt(cookie string) time.Time {
-	v, _ := url.QueryUnescape(cookie)
-	for _, part := range strings.Split(v, ",") {
-		if ms, ok := strings.CutPrefix(part, "expirationTime="); ok {
-			n, _ := strconv.ParseInt(ms, 10, 64)
-			return time.UnixMilli(n)
-		}
-	}
-	return time.Time{}
-}
-
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func text(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	uuid, _, _ := strings.Cut(DemoUserID, ".")
+	d := Demo{Tenant: s.tenant, UserID: uuid + "." + s.tenant, AdminUserID: DemoAdminUUID + "." + s.tenant,
+		AdminEmail: DemoAdminEmail, AdminPassword: DemoAdminPassword}
+	s.AddUser(User{UserID: d.AdminUserID, Email: DemoAdminEmail, Password: DemoAdminPassword, SiteAdmin: true, FirstName: "Gateway", LastName: "Admin"})
+	s.AddUser(User{UserID: d.UserID, Email: "jane.doe@acmepaymentscorp.example", Password: "demo-user-password", FirstName: "Jane", LastName: "Doe",
+		Phone: "+1 555 0100", Opted: []string{"com.soa.notification.type.ticket.change", "com.soa.notification.type.app.alert"}})
+	return d
 }
 
 // SeedUsers adds n users with ids SeededUserID(i, tenant), for load tests
@@ -403,4 +235,400 @@ func (s *Sim) SeedUsers(n int) {
 // SeededUserID is the UserID of the i-th seeded user.
 func SeededUserID(i int, tenant string) string {
 	return fmt.Sprintf("00000000-0000-4000-8000-%012d.%s", i, tenant)
+}
+
+func (s *Sim) authCookie() string { return "AtmoAuthToken_" + s.tenant }
+func (s *Sim) csrfCookie() string { return "Csrf-Token_" + s.tenant }
+func (s *Sim) csrfHeader() string { return "X-Csrf-Token_" + s.tenant }
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		text(w, http.StatusBadRequest, "unreadable request body")
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/_sim/") {
+		s.serveSim(w, r)
+		return
+	}
+	s.mu.Lock()
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	s.mu.Unlock()
+
+	switch r.URL.Path {
+	case "/api/login":
+		if r.Method != http.MethodPost {
+			text(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		s.login(w, r, body)
+		return
+	case "/api/login/renewToken":
+		if r.Method != http.MethodPost {
+			text(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		if sess, ok := s.authenticate(w, r); ok {
+			s.mu.Lock()
+			s.renewals++
+			s.mu.Unlock()
+			s.issue(w, sess.userID)
+			writeJSON(w, http.StatusOK, map[string]string{"UserID": sess.userID})
+		}
+		return
+	case "/api/notifications/types":
+		if r.Method != http.MethodGet {
+			text(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		if _, ok := s.authenticate(w, r); ok {
+			writeJSON(w, http.StatusOK, map[string][]string{"NotificationType": NotificationTypes()})
+		}
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/users/")
+	id, sub, _ := strings.Cut(rest, "/")
+	if !ok || id == "" || (sub != "" && sub != "settings") {
+		text(w, http.StatusNotFound, "not found")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodPut {
+		text(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	sess, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	caller, target := s.users[sess.userID], s.users[id]
+	admin := caller != nil && caller.SiteAdmin
+	s.mu.Unlock()
+	if caller == nil || (sess.userID != id && !admin) {
+		text(w, http.StatusUnauthorized, "Unauthorized: you are not the user or a Site Admin")
+		return
+	}
+	if target == nil {
+		text(w, http.StatusNotFound, "user not found: "+id)
+		return
+	}
+	if r.Method == http.MethodGet {
+		if !accepts(r, "application/json", "application/vnd.soa.v71+json", "application/vnd.soa.v72+json", "application/vnd.soa.v80+json", "application/vnd.soa.v81+json") {
+			text(w, http.StatusNotAcceptable, "not acceptable: the answer is application/json")
+			return
+		}
+		s.mu.Lock()
+		var out any
+		if sub == "settings" {
+			out = map[string]any{"UserID": target.UserID, "Email": target.Email, "OptedNotification": append([]string{}, target.Opted...)}
+		} else {
+			out = map[string]any{"UserID": target.UserID, "FirstName": target.FirstName, "LastName": target.LastName,
+				"Email": target.Email, "Phone": target.Phone, "State": "active"}
+		}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	if !jsonBody(r) {
+		text(w, http.StatusUnsupportedMediaType, "unsupported media type: send application/json or application/vnd.soa.v8x+json")
+		return
+	}
+	if !accepts(r, "text/plain") {
+		text(w, http.StatusNotAcceptable, "not acceptable: the answer is text/plain")
+		return
+	}
+	if sub == "settings" {
+		s.putSettings(w, id, admin, body)
+	} else {
+		s.putUser(w, id, admin, body)
+	}
+}
+
+func (s *Sim) serveSim(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/_sim/requests" && r.Method == http.MethodGet:
+		b, err := json.Marshal(s.Requests())
+		if err != nil {
+			text(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
+		s.mu.Lock()
+		s.log = nil
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		text(w, http.StatusNotFound, "not found")
+	}
+}
+
+func (s *Sim) login(w http.ResponseWriter, r *http.Request, body []byte) {
+	if !jsonBody(r) {
+		text(w, http.StatusUnsupportedMediaType, "unsupported media type: send application/json")
+		return
+	}
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.Email == "" {
+		text(w, http.StatusBadRequest, "invalid login request: email and password are required")
+		return
+	}
+	s.mu.Lock()
+	var found *User
+	for _, u := range s.users {
+		if strings.EqualFold(u.Email, in.Email) && u.Password != "" && u.Password == in.Password {
+			found = u
+			break
+		}
+	}
+	if found != nil {
+		s.logins++
+	}
+	s.mu.Unlock()
+	if found == nil {
+		text(w, http.StatusUnauthorized, "Unauthorized: invalid email or password")
+		return
+	}
+	s.issue(w, found.UserID)
+	writeJSON(w, http.StatusOK, map[string]string{"loginStatus": "SUCCESS", "UserID": found.UserID})
+}
+
+// issue creates a session and sets both cookies.
+func (s *Sim) issue(w http.ResponseWriter, userID string) {
+	s.mu.Lock()
+	now := s.now()
+	exp := now.Add(s.lifetime)
+	uuid, _, _ := strings.Cut(userID, ".")
+	token := url.QueryEscape(fmt.Sprintf("TokenID=%s,claimed_id=urn:atmosphere:user:%s:%s,issueTime=%d,expirationTime=%d,UserName=%s,UserFDN=%s,AttributesIncluded=false,sig=%s",
+		newID(), s.tenant, uuid, now.UnixMilli(), exp.UnixMilli(), uuid, url.QueryEscape(userID), newID()+newID()))
+	csrf := url.QueryEscape(fmt.Sprintf("TokenID=%s,expirationTime=%d", newID(), exp.UnixMilli()))
+	s.sessions[token] = &session{userID: userID, csrf: csrf, expires: exp}
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: s.authCookie(), Value: token, Path: "/", HttpOnly: true, Secure: true})
+	http.SetCookie(w, &http.Cookie{Name: s.csrfCookie(), Value: csrf, Path: "/", Secure: true})
+}
+
+// authenticate checks the cookie, its expiry and, on writes, the CSRF
+// header, answering 401 itself when one fails.
+func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) (session, bool) {
+	c, err := r.Cookie(s.authCookie())
+	if err != nil {
+		text(w, http.StatusUnauthorized, "Unauthorized: login required ("+s.authCookie()+" cookie missing)")
+		return session{}, false
+	}
+	s.mu.Lock()
+	sess, ok := s.sessions[c.Value]
+	expired := ok && !s.now().Before(sess.expires)
+	if expired {
+		delete(s.sessions, c.Value)
+	}
+	var cp session
+	if ok {
+		cp = *sess
+	}
+	s.mu.Unlock()
+	if !ok || expired {
+		text(w, http.StatusUnauthorized, "Unauthorized: the login cookie is invalid or expired")
+		return session{}, false
+	}
+	if r.Method != http.MethodGet && r.Header.Get(s.csrfHeader()) != cp.csrf {
+		text(w, http.StatusUnauthorized, "Unauthorized: missing or invalid "+s.csrfHeader()+" header")
+		return session{}, false
+	}
+	return cp, true
+}
+
+// jsonBody reports whether the request's Content-Type is one the write
+// operations accept.
+func jsonBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/json", "application/vnd.soa.v71+json", "application/vnd.soa.v72+json",
+		"application/vnd.soa.v80+json", "application/vnd.soa.v81+json":
+		return true
+	}
+	return false
+}
+
+// accepts reports whether the Accept header admits one of types (no
+// header admits everything).
+func accepts(r *http.Request, types ...string) bool {
+	h := r.Header.Values("Accept")
+	if len(h) == 0 {
+		return true
+	}
+	for _, v := range h {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || params["q"] == "0" {
+				continue
+			}
+			major, _, _ := strings.Cut(mt, "/")
+			for _, t := range types {
+				tm, _, _ := strings.Cut(t, "/")
+				if mt == "*/*" || mt == t || mt == major+"/*" && major == tm {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// checkEmail applies the User object's e-mail rules; "" when fine.
+func checkEmail(email string) string {
+	if email == "" {
+		return "Email is required"
+	}
+	if utf8.RuneCountInString(email) > 320 {
+		return "Email must be at most 320 characters"
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" {
+		return "Email is not a valid e-mail address"
+	}
+	return ""
+}
+
+func (s *Sim) putSettings(w http.ResponseWriter, id string, admin bool, body []byte) {
+	var in struct {
+		UserID            string          `json:"UserID"`
+		Email             *string         `json:"Email"`
+		OptedNotification json.RawMessage `json:"OptedNotification"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		text(w, http.StatusBadRequest, "invalid AccountSettings: "+err.Error())
+		return
+	}
+	var opted []string
+	if len(in.OptedNotification) > 0 && string(in.OptedNotification) != "null" {
+		if err := json.Unmarshal(in.OptedNotification, &opted); err != nil {
+			text(w, http.StatusBadRequest, "invalid AccountSettings: OptedNotification must be an array of notification types")
+			return
+		}
+	}
+	for _, n := range opted {
+		if !slices.Contains(NotificationTypes(), n) {
+			text(w, http.StatusBadRequest, "invalid notification type: "+n)
+			return
+		}
+	}
+	email := ""
+	if in.Email != nil {
+		email = *in.Email
+	}
+	if msg := checkEmail(email); msg != "" {
+		text(w, http.StatusBadRequest, msg)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil { // removed meanwhile
+		text(w, http.StatusNotFound, "user not found: "+id)
+		return
+	}
+	if s.emailLock && !admin && !strings.EqualFold(email, u.Email) {
+		text(w, http.StatusUnauthorized, "Unauthorized: only a Site Admin can change the email address")
+		return
+	}
+	// Full replacement: an omitted group is opted out.
+	u.Opted = slices.Compact(slices.Clone(opted))
+	if u.Opted == nil {
+		u.Opted = []string{}
+	}
+	u.Email = email
+	text(w, http.StatusOK, u.UserID)
+}
+
+func (s *Sim) putUser(w http.ResponseWriter, id string, admin bool, body []byte) {
+	var in map[string]any
+	if err := json.Unmarshal(body, &in); err != nil || in == nil {
+		text(w, http.StatusBadRequest, "invalid User: a JSON object is required")
+		return
+	}
+	var msgs []string
+	str := func(k string, max int) string {
+		v, ok := in[k]
+		if !ok || v == nil {
+			return ""
+		}
+		sv, isStr := v.(string)
+		if !isStr {
+			msgs = append(msgs, k+" must be a string")
+			return ""
+		}
+		if utf8.RuneCountInString(sv) > max {
+			msgs = append(msgs, k+" must be at most "+strconv.Itoa(max)+" characters")
+		}
+		return sv
+	}
+	first, last, phone, email := str("FirstName", 64), str("LastName", 64), str("Phone", 32), str("Email", 320)
+	if len(msgs) == 0 {
+		if msg := checkEmail(email); msg != "" {
+			msgs = append(msgs, msg)
+		}
+	}
+	if len(msgs) > 0 {
+		text(w, http.StatusBadRequest, "invalid User: "+strings.Join(msgs, "; "))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil {
+		text(w, http.StatusNotFound, "user not found: "+id)
+		return
+	}
+	if s.emailLock && !admin && !strings.EqualFold(email, u.Email) {
+		text(w, http.StatusUnauthorized, "Unauthorized: only a Site Admin can change the email address")
+		return
+	}
+	// Replacement of the editable members: an omitted one is cleared.
+	u.FirstName, u.LastName, u.Phone, u.Email = first, last, phone, email
+	text(w, http.StatusOK, u.UserID)
+}
+
+// ExpiresAt parses expirationTime out of an AtmoAuthToken or Csrf-Token
+// cookie value; zero when absent.
+func ExpiresAt(cookie string) time.Time {
+	v, err := url.QueryUnescape(cookie)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, part := range strings.Split(v, ",") {
+		if ms, ok := strings.CutPrefix(part, "expirationTime="); ok {
+			if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+				return time.UnixMilli(n)
+			}
+		}
+	}
+	return time.Time{}
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func text(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
