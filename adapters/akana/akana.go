@@ -212,6 +212,11 @@ func (a *Adapter) putUser(ctx context.Context, do adapters.Doer, base, userID st
 		obj[k] = b
 	}
 	set("UserID", userID)
+	if u.Email.Set {
+		// The settings call just wrote it; a User read that lags behind
+		// must not put the old address back.
+		set("Email", u.Email.V)
+	}
 	if u.GivenName.Set {
 		set("FirstName", u.GivenName.V)
 	}
