@@ -38,6 +38,9 @@ func (c *Config) checkLiteralSecrets(refs map[string]bool) []error {
 }
 
 func (c *Config) applyDefaults() {
+	if c.Redis.Pipelining == "" {
+		c.Redis.Pipelining = "auto"
+	}
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = "127.0.0.1:8080"
@@ -171,6 +174,11 @@ func (c *Config) validate() []error {
 	case "fail", "proceed":
 	default:
 		bad("idempotency.on_store_error", "must be fail or proceed")
+	}
+	switch c.Redis.Pipelining {
+	case "auto", "off":
+	default:
+		bad("redis.pipelining", "must be auto or off")
 	}
 	if c.Redis.URL != "" {
 		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {

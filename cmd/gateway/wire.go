@@ -146,7 +146,13 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fibe
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("redis: %w", err)
 	}
-	return redisstore.New(client, "idgw:"), redisstore.NewLimiterStorage(client, "idgw:rl:"),
+	storeClient := client
+	if cfg.Redis.Pipelining == "auto" {
+		if storeClient, err = redisstore.Batched(client); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return redisstore.New(storeClient, "idgw:"), redisstore.NewLimiterStorage(client, "idgw:rl:"),
 		func(context.Context) error { return client.Close() }, nil
 }
 

@@ -14,7 +14,9 @@
 //     hop, with no decoding, adapters, idempotency, breaker, retries or
 //     telemetry.
 //
-//     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-redis redis://127.0.0.1:6379]
+//     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
+//     [-scenarios throughput,latency,fanout,replay,store]
+//     [-redis redis://127.0.0.1:6379] [-profile dir]
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,8 +61,21 @@ func run() error {
 	dur := flag.Duration("duration", 4*time.Second, "length of each measured run")
 	runs := flag.Int("runs", 3, "runs per scenario (median reported)")
 	conns := flag.Int("conns", 64, "connections for throughput scenarios")
+	rate := flag.Int("rate", 0, "requests per second per attack (0: as fast as the connections allow)")
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
+	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run")
+	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
 	flag.Parse()
+	atk := func(tr vegeta.Targeter, c int, d time.Duration) result { return attack(tr, c, d, *rate) }
+	want := map[string]bool{}
+	for _, sc := range strings.Split(*scenarios, ",") {
+		switch sc = strings.TrimSpace(sc); sc {
+		case "throughput", "latency", "fanout", "replay", "store":
+			want[sc] = true
+		default:
+			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store)", sc)
+		}
+	}
 	log.SetOutput(io.Discard) // net/http's notes about idle connections the servers closed
 
 	dir, err := os.MkdirTemp("", "loadbench")
@@ -101,14 +117,31 @@ func run() error {
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		return err
 	}
+	// The gateway's log lines go to /dev/null rather than through a pipe this
+	// process would have to drain on the same two cores.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+	pprofAddr := map[string]string{}
 	startGateway := func(store string) (string, func(), error) {
 		port, err := freePort()
 		if err != nil {
 			return "", nil, err
 		}
-		cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+		args := []string{"serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}
+		if *profDir != "" {
+			pp, err := freePort()
+			if err != nil {
+				return "", nil, err
+			}
+			pprofAddr[store] = fmt.Sprintf("127.0.0.1:%d", pp)
+			args = append(args, "--pprof", pprofAddr[store])
+		}
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL)
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		cmd.Stdout, cmd.Stderr = devNull, devNull
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
 		}
@@ -187,8 +220,8 @@ func run() error {
 
 	fmt.Printf("loadbench: %d runs x %s, %d connections for throughput; gateway %s, simulators %s\n", *runs, *dur, *conns, gw, simOut.first())
 	// Warm up every path once.
-	attack(update(`"commvault"`, ""), 4, time.Second)
-	attack(ptTarget, 4, time.Second)
+	atk(update(`"commvault"`, ""), 4, time.Second)
+	atk(ptTarget, 4, time.Second)
 
 	type row struct {
 		name string
@@ -237,60 +270,93 @@ func run() error {
 		return out
 	}
 
-	fmt.Println("throughput, single target (commvault: one PUT per update), 64 connections:")
-	tp := alternate([]string{"passthrough, 64 conns", "gateway full (telemetry, breaker, retries, memory idem.), 64 conns"},
-		[]func() result{func() result { return attack(ptTarget, *conns, *dur) }, func() result { return attack(update(`"commvault"`, ""), *conns, *dur) }})
-	fmt.Println("latency, 1 connection:")
-	lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway single target commvault, 1 conn"},
-		[]func() result{func() result { return direct(1, *dur) }, func() result { return attack(update(`"commvault"`, ""), 1, *dur) }})
-	fmt.Println("fan-out, 1 connection:")
-	singles := map[string]result{}
-	for _, v := range []string{"volterra", "akana", "commvault", "frontier"} {
-		v := v
-		singles[v] = med("gateway single target "+v+", 1 conn", func() result { return attack(update(`"`+v+`"`, ""), 1, *dur) })
+	type check struct {
+		name string
+		ok   bool
+		val  string
 	}
-	fan := med("gateway fan-out to all four, 1 conn", func() result {
-		return attack(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur)
-	})
-	fmt.Println("idempotent replay, 64 connections:")
-	attack(update(`"commvault"`, "replay-key"), 1, 200*time.Millisecond)
-	rep := med("gateway replay (same key), 64 conns", func() result { return attack(update(`"commvault"`, "replay-key"), *conns, *dur) })
+	var checks []check
+	full := func(c int) func() result { return func() result { return atk(update(`"commvault"`, ""), c, *dur) } }
 
-	var redisRatio float64
-	if *redisURL != "" {
-		gwR, stopR, err := startGateway("redis")
-		if err != nil {
-			return err
+	if want["throughput"] {
+		fmt.Printf("throughput, single target (commvault: one PUT per update), %d connections:\n", *conns)
+		tp := alternate([]string{fmt.Sprintf("passthrough, %d conns", *conns), fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns)},
+			[]func() result{func() result { return atk(ptTarget, *conns, *dur) }, full(*conns)})
+		checks = append(checks, check{"gateway >= 80% of passthrough throughput", tp[1].rps >= 0.8*tp[0].rps, fmt.Sprintf("%.0f%%", 100*tp[1].rps/tp[0].rps)})
+		if *profDir != "" {
+			if err := profile(*profDir, "memory", pprofAddr["memory"], *dur, func() { atk(update(`"commvault"`, ""), *conns, *dur+time.Second) }); err != nil {
+				return err
+			}
 		}
-		defer stopR()
-		fmt.Println("idempotency store, 64 connections:")
-		saved := gw
-		rs := alternate([]string{"gateway memory store, 64 conns", "gateway redis store, 64 conns"}, []func() result{
-			func() result { gw = saved; return attack(update(`"commvault"`, ""), *conns, *dur) },
-			func() result { gw = gwR; r := attack(update(`"commvault"`, ""), *conns, *dur); gw = saved; return r },
-		})
-		redisRatio = rs[1].rps / rs[0].rps
+	}
+	if want["latency"] {
+		fmt.Println("latency, 1 connection:")
+		lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway single target commvault, 1 conn"},
+			[]func() result{func() result { return direct(1, *dur) }, full(1)})
+		checks = append(checks,
+			check{"added latency p50 <= 0.5 ms", lat[1].p50-lat[0].p50 <= 500*time.Microsecond, (lat[1].p50 - lat[0].p50).Round(time.Microsecond).String()},
+			check{"added latency p99 <= 2 ms", lat[1].p99-lat[0].p99 <= 2*time.Millisecond, (lat[1].p99 - lat[0].p99).Round(time.Microsecond).String()})
+	}
+	if want["fanout"] {
+		fmt.Println("fan-out, 1 connection:")
+		vendors := []string{"volterra", "akana", "commvault", "frontier"}
+		names := []string{}
+		fs := []func() result{}
+		for _, v := range vendors {
+			names = append(names, "gateway single target "+v+", 1 conn")
+			fs = append(fs, func() result { return atk(update(`"`+v+`"`, ""), 1, *dur) })
+		}
+		names = append(names, "gateway fan-out to all four, 1 conn")
+		fs = append(fs, func() result { return atk(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur) })
+		rs := alternate(names, fs)
+		slowest := time.Duration(0)
+		for _, r := range rs[:len(vendors)] {
+			slowest = max(slowest, r.p50)
+		}
+		fan := rs[len(vendors)]
+		checks = append(checks, check{"fan-out p50 <= 1.3x slowest single-target p50", float64(fan.p50) <= 1.3*float64(slowest), fmt.Sprintf("%.2fx", float64(fan.p50)/float64(slowest))})
+	}
+	if want["replay"] {
+		fmt.Printf("idempotent replay, %d connections:\n", *conns)
+		atk(update(`"commvault"`, "replay-key"), 1, 200*time.Millisecond)
+		rs := alternate([]string{fmt.Sprintf("gateway full update (reference), %d conns", *conns), fmt.Sprintf("gateway replay (same key), %d conns", *conns)},
+			[]func() result{full(*conns), func() result { return atk(update(`"commvault"`, "replay-key"), *conns, *dur) }})
+		checks = append(checks, check{"replay >= 2x full update throughput", rs[1].rps >= 2*rs[0].rps, fmt.Sprintf("%.2fx", rs[1].rps/rs[0].rps)})
+	}
+	if want["store"] {
+		if *redisURL == "" {
+			fmt.Println("idempotency store: skipped (no -redis URL and no REDIS_URL)")
+		} else {
+			gwR, stopR, err := startGateway("redis")
+			if err != nil {
+				return err
+			}
+			defer stopR()
+			fmt.Printf("idempotency store, %d connections:\n", *conns)
+			saved := gw
+			rs := alternate([]string{fmt.Sprintf("gateway memory store, %d conns", *conns), fmt.Sprintf("gateway redis store, %d conns", *conns)}, []func() result{
+				func() result { gw = saved; return atk(update(`"commvault"`, ""), *conns, *dur) },
+				func() result { gw = gwR; r := atk(update(`"commvault"`, ""), *conns, *dur); gw = saved; return r },
+			})
+			checks = append(checks, check{"redis store >= 90% of memory store throughput", rs[1].rps >= 0.9*rs[0].rps, fmt.Sprintf("%.0f%%", 100*rs[1].rps/rs[0].rps)})
+			if *profDir != "" {
+				gw = gwR
+				err := profile(*profDir, "redis", pprofAddr["redis"], *dur, func() { atk(update(`"commvault"`, ""), *conns, *dur+time.Second) })
+				gw = saved
+				if err != nil {
+					return err
+				}
+			}
+		}
 	}
 
-	slowest := time.Duration(0)
-	for _, r := range singles {
-		slowest = max(slowest, r.p50)
-	}
 	fmt.Println("targets (ratios within this run):")
-	check := func(name string, ok bool, format string, args ...any) {
+	for _, c := range checks {
 		mark := "PASS"
-		if !ok {
+		if !c.ok {
 			mark = "MISS"
 		}
-		fmt.Printf("  [%s] %-58s %s\n", mark, name, fmt.Sprintf(format, args...))
-	}
-	check("gateway >= 80% of passthrough throughput", tp[1].rps >= 0.8*tp[0].rps, "%.0f%%", 100*tp[1].rps/tp[0].rps)
-	check("added latency p50 <= 0.5 ms", lat[1].p50-lat[0].p50 <= 500*time.Microsecond, "%s", (lat[1].p50 - lat[0].p50).Round(time.Microsecond))
-	check("added latency p99 <= 2 ms", lat[1].p99-lat[0].p99 <= 2*time.Millisecond, "%s", (lat[1].p99 - lat[0].p99).Round(time.Microsecond))
-	check("fan-out p50 <= 1.3x slowest single-target p50", float64(fan.p50) <= 1.3*float64(slowest), "%.2fx", float64(fan.p50)/float64(slowest))
-	check("replay >= 2x full update throughput", rep.rps >= 2*tp[1].rps, "%.2fx", rep.rps/tp[1].rps)
-	if *redisURL != "" {
-		check("redis store >= 90% of memory store throughput", redisRatio >= 0.9, "%.0f%%", 100*redisRatio)
+		fmt.Printf("  [%s] %-58s %s\n", mark, c.name, c.val)
 	}
 	fmt.Println("\nmarkdown (medians):\n\n| scenario | rps | p50 | p90 | p99 | errors |\n|---|---|---|---|---|---|")
 	for _, r := range rows {
@@ -302,12 +368,13 @@ func run() error {
 	return nil
 }
 
-// attack runs vegeta at maximum rate with conns workers for d.
-func attack(tr vegeta.Targeter, conns int, d time.Duration) result {
+// attack runs vegeta with conns workers for d, at rate per second or, with
+// rate 0, as fast as they go.
+func attack(tr vegeta.Targeter, conns int, d time.Duration, rate int) result {
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)), vegeta.Connections(conns),
 		vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
 	var m vegeta.Metrics
-	for r := range a.Attack(tr, vegeta.Rate{Freq: 0}, d, "bench") {
+	for r := range a.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, d, "bench") {
 		m.Add(r)
 	}
 	m.Close()
@@ -318,6 +385,47 @@ func attack(tr vegeta.Targeter, conns int, d time.Duration) result {
 		}
 	}
 	return result{rps: m.Throughput, p50: m.Latencies.P50, p90: m.Latencies.P90, p99: m.Latencies.P99, errors: errs}
+}
+
+// profile records CPU and allocation profiles of the gateway at addr while
+// load runs (outside the measured runs: profiling slows the process down).
+func profile(dir, name, addr string, d time.Duration, load func()) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	secs := max(1, int(d.Seconds()))
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, kind := range []string{"profile", "allocs"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, secs))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				errs[i] = fmt.Errorf("pprof %s: status %d", kind, resp.StatusCode)
+				return
+			}
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("gateway-%s-%s.pprof", name, map[string]string{"profile": "cpu", "allocs": "allocs"}[kind])))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			_, err = io.Copy(f, resp.Body)
+			errs[i] = errors.Join(err, f.Close())
+		}()
+	}
+	load()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	fmt.Printf("  profiles of the %s-store gateway under %s of load written to %s\n", name, d, dir)
+	return nil
 }
 
 // closedLoop runs fn from conns goroutines for d and measures each call.

@@ -77,12 +77,16 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Claim is a taken lock together with the record it guards.
+// Claim is a taken lock together with the record it guards, or, when a
+// Claimer was asked to peek and a record exists, that record alone.
 type Claim struct {
 	Record Record
 	Found  bool
 	// Created: the store saved the initial record with the claim.
 	Created bool
+	// Peeked: a record exists and no lock was taken (Release and Finish
+	// are nil); see Claimer.
+	Peeked bool
 	// Release drops the lock if it is still this claim's.
 	Release func(context.Context) error
 	// Finish stores the record and releases the lock together; nil when the
@@ -90,12 +94,17 @@ type Claim struct {
 	Finish func(context.Context, Record, time.Duration) error
 }
 
-// Claimer is implemented by stores that can take the lock and read the
-// record in one round trip (Redis: one Lua script instead of two calls).
-// When no record exists it stores initial (for retention) in the same step
-// and says so with Created.
+// Claimer is implemented by stores that can read the record and take the
+// lock in one round trip (Redis: one Lua script instead of several calls).
+//
+// With peek set and a record present, Claim returns it with Peeked and
+// takes no lock: a finished request is then replayed without queueing
+// behind a lock, in the same single round trip that claims a new key. With
+// peek unset, or when there is no record, the lock is taken and the record
+// read under it; when there is none, initial is stored (for retention) in
+// the same step and Created says so.
 type Claimer interface {
-	Claim(ctx context.Context, key string, ttl time.Duration, initial Record, retention time.Duration) (Claim, error)
+	Claim(ctx context.Context, key string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error)
 }
 
 // claim takes the lock and reads the record, in one step when the store
@@ -103,7 +112,7 @@ type Claimer interface {
 // that finished in between, so the record is always read under the lock.
 func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, error) {
 	if c, ok := g.s.(Claimer); ok {
-		return c.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention)
+		return c.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention, false)
 	}
 	release, err := g.s.Lock(ctx, key, g.o.LockTTL)
 	if err != nil {
@@ -118,6 +127,37 @@ func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, e
 		return Claim{}, err
 	}
 	return Claim{Record: rec, Found: true, Release: release}, nil
+}
+
+// peek returns a finished record to replay (nil when there is none) and,
+// for Claimers, the claim already taken in the same round trip.
+func (g *Guard) peek(ctx context.Context, key, fingerprint string, initial Record) (replay *Record, c *Claim, err error) {
+	var rec Record
+	if cl, ok := g.s.(Claimer); ok {
+		got, err := cl.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention, true)
+		if err != nil || !got.Peeked {
+			return nil, &got, err
+		}
+		rec = got.Record
+	} else {
+		rec, err = g.s.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if !rec.Done {
+		return nil, nil, nil
+	}
+	if rec.Fingerprint != fingerprint {
+		return nil, nil, ErrKeyReused
+	}
+	if allApplied(rec) {
+		return &rec, nil, nil
+	}
+	return nil, nil, nil
 }
 
 // Options configures a Guard.
@@ -194,19 +234,22 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 		return nil, ErrInvalidKey
 	}
 	sk := storeKey(scope, key)
+	initial := Record{Fingerprint: fingerprint, Started: 1}
 	// Fast path: a finished, fully applied request is replayed without
 	// taking the lock, so concurrent repeats never queue behind each other.
-	if rec, err := g.s.Get(ctx, sk); err == nil && rec.Done {
-		if rec.Fingerprint != fingerprint {
-			return nil, ErrKeyReused
-		}
-		if allApplied(rec) {
-			return &Ticket{Replay: &rec}, nil
-		}
-	} else if err != nil && !errors.Is(err, ErrNotFound) {
-		return g.unavailable(err)
+	replay, claimed, err := g.peek(ctx, sk, fingerprint, initial)
+	switch {
+	case errors.Is(err, ErrKeyReused):
+		return nil, err
+	case replay != nil:
+		return &Ticket{Replay: replay}, nil
 	}
-	c, err := g.claim(ctx, sk, Record{Fingerprint: fingerprint, Started: 1})
+	var c Claim
+	if claimed != nil {
+		c = *claimed
+	} else if err == nil {
+		c, err = g.claim(ctx, sk, initial)
+	}
 	var le *LockedError
 	switch {
 	case errors.As(err, &le):

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,12 +25,31 @@ import (
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
+	// Lock tokens need to be unique, not secret: a random per-process
+	// prefix and a counter, instead of a getrandom call per claim.
+	tokenPrefix string
+	seq         atomic.Uint64
 }
 
 var _ idempotency.Store = (*Store)(nil)
 
-// New returns a Store whose keys start with prefix.
-func New(c redis.UniversalClient, prefix string) *Store { return &Store{c: c, prefix: prefix} }
+// New returns a Store whose keys start with prefix. Both keys of one
+// idempotency key share a hash tag, so the scripts that touch them run on
+// Redis Cluster too.
+func New(c redis.UniversalClient, prefix string) *Store {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return &Store{c: c, prefix: prefix, tokenPrefix: hex.EncodeToString(b) + "-"}
+}
+
+func (s *Store) token() string {
+	return s.tokenPrefix + strconv.FormatUint(s.seq.Add(1), 36)
+}
+
+// keys names the lock and the record of key: {key} is their hash tag.
+func (s *Store) keys(key string) (lock, rec string) {
+	return s.prefix + "{" + key + "}:lock", s.prefix + "{" + key + "}:rec"
+}
 
 // RedisOptions addresses Redis: one URL, Sentinel (MasterName + Addrs), or
 // Cluster (several Addrs).
@@ -63,14 +84,30 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 		Username: o.Username, Password: o.Password, DB: o.DB}), nil
 }
 
-// claim takes the lock (SET NX PX) and returns the record in the same
-// round trip: {1, record-or-false} when taken, {0, pttl} when held.
-// When there is no record yet, the initial one (ARGV[3], TTL ARGV[4]) is
-// stored too, so even a run that dies before recording anything leaves a
-// trace: {1, false} then means "taken, created".
+// Batched returns c's auto-pipeliner: commands that concurrent requests
+// issue at the same time travel to Redis together, one write and one read
+// for the batch instead of one round trip each, with each caller still
+// blocking for its own reply. Closing the client closes it.
+func Batched(c redis.UniversalClient) (redis.UniversalClient, error) {
+	ap, err := c.AutoPipeline()
+	if err != nil {
+		return nil, fmt.Errorf("redis auto-pipelining: %w", err)
+	}
+	return ap, nil
+}
+
+// claim reads the record and takes the lock (SET NX PX) in one round trip:
+// {2, record} when peeking (ARGV[5] == "1") and a record exists, with no
+// lock taken; {1, record-or-false} when the lock is taken; {0, pttl} when
+// it is held. When there is no record yet, the initial one (ARGV[3], TTL
+// ARGV[4]) is stored with the lock, so even a run that dies before
+// recording anything leaves a trace: {1, false} means "taken, created".
 var claim = redis.NewScript(`
+local rec = redis.call("GET", KEYS[2])
+if rec and ARGV[5] == "1" then
+  return {2, rec}
+end
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
-  local rec = redis.call("GET", KEYS[2])
   if not rec then
     redis.call("SET", KEYS[2], ARGV[3], "PX", ARGV[4])
   end
@@ -86,25 +123,36 @@ return 1`)
 
 var _ idempotency.Claimer = (*Store)(nil)
 
-// Claim implements idempotency.Claimer: lock and read in one script, and a
-// Finish that records and releases in one script.
-func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initial idempotency.Record, retention time.Duration) (idempotency.Claim, error) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
-	lk, rk := s.prefix+"lock:"+key, s.prefix+"rec:"+key
+// Claim implements idempotency.Claimer: peek, lock and read in one script,
+// and a Finish that records and releases in one script.
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
+	token := s.token()
+	lk, rk := s.keys(key)
 	init, err := json.Marshal(initial)
 	if err != nil {
 		return idempotency.Claim{}, err
 	}
-	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds(), init, retention.Milliseconds()).Slice()
+	mode := "0"
+	if peek {
+		mode = "1"
+	}
+	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode).Slice()
 	if err != nil {
 		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
 	}
 	if len(res) != 2 {
 		return idempotency.Claim{}, errors.New("redis claim: unexpected reply")
 	}
-	if taken, _ := res[0].(int64); taken != 1 {
+	taken, _ := res[0].(int64)
+	if taken == 2 {
+		raw, _ := res[1].(string)
+		c := idempotency.Claim{Found: true, Peeked: true}
+		if err := json.Unmarshal([]byte(raw), &c.Record); err != nil {
+			return idempotency.Claim{}, fmt.Errorf("redis record: %w", err)
+		}
+		return c, nil
+	}
+	if taken != 1 {
 		left, _ := res[1].(int64)
 		if left <= 0 {
 			left = 1000
@@ -145,10 +193,8 @@ var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then ret
 
 // Lock implements idempotency.Store.
 func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
-	lk := s.prefix + "lock:" + key
+	token := s.token()
+	lk, _ := s.keys(key)
 	ok, err := s.c.SetNX(ctx, lk, token, ttl).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis lock: %w", err)
@@ -170,7 +216,8 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(c
 
 // Get implements idempotency.Store.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
-	b, err := s.c.Get(ctx, s.prefix+"rec:"+key).Bytes()
+	_, rk := s.keys(key)
+	b, err := s.c.Get(ctx, rk).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
@@ -190,7 +237,8 @@ func (s *Store) Put(ctx context.Context, key string, r idempotency.Record, ttl t
 	if err != nil {
 		return err
 	}
-	if err := s.c.Set(ctx, s.prefix+"rec:"+key, b, ttl).Err(); err != nil {
+	_, rk := s.keys(key)
+	if err := s.c.Set(ctx, rk, b, ttl).Err(); err != nil {
 		return fmt.Errorf("redis put: %w", err)
 	}
 	return nil

@@ -54,6 +54,19 @@ func TestRedisStore(t *testing.T) {
 	})
 }
 
+// The gateway runs the store on the auto-pipeliner by default: the same
+// contract must hold when commands from concurrent claims share batches.
+func TestRedisStoreBatched(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+		c, adv := clientClock(t)
+		b, err := Batched(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return New(b, prefix()), adv
+	})
+}
+
 func TestLimiterStorage(t *testing.T) {
 	l := NewLimiterStorage(client(t), prefix())
 	if v, err := l.Get("missing"); v != nil || err != nil {

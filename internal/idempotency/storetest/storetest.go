@@ -223,4 +223,79 @@ func Run(t *testing.T, factory Factory) {
 			t.Errorf("invalid key: %v", err)
 		}
 	})
+	t.Run("guard: while a run holds the key, a repeat is in progress, and a reused key is refused", func(t *testing.T) {
+		g := idempotency.NewGuard(newStore(t), idempotency.Options{})
+		tk, err := g.Begin(ctx, "c", "held", "fp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Begin(ctx, "c", "held", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
+			t.Fatalf("repeat during the run: %v", err)
+		}
+		if err := tk.Finish(ctx, 200, []byte(`{"done":1}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Begin(ctx, "c", "held", "other"); !errors.Is(err, idempotency.ErrKeyReused) {
+			t.Fatalf("other fingerprint after the run: %v", err)
+		}
+	})
+	t.Run("guard: a partial (207) run is resumed, not replayed, and keeps its applied targets", func(t *testing.T) {
+		g := idempotency.NewGuard(newStore(t), idempotency.Options{})
+		tk, err := g.Begin(ctx, "c", "partial", "fp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tk.Finish(ctx, 207, []byte(`{}`), 0, map[string]canonical.TargetResult{"akana": {Status: canonical.StatusApplied}}); err != nil {
+			t.Fatal(err)
+		}
+		tk2, err := g.Begin(ctx, "c", "partial", "fp")
+		if err != nil || tk2.Replay != nil {
+			t.Fatalf("retry of a 207: %+v %v", tk2, err)
+		}
+		if _, ok := tk2.PriorFor("akana"); !ok || !tk2.Uncertain {
+			t.Fatalf("prior %v uncertain %v", tk2.Prior, tk2.Uncertain)
+		}
+		// The resumed run holds the key until it finishes.
+		if _, err := g.Begin(ctx, "c", "partial", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
+			t.Fatalf("repeat during the resumed run: %v", err)
+		}
+		if err := tk2.Finish(ctx, 200, []byte(`{"all":1}`), 0, map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied}}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := g.Begin(ctx, "c", "partial", "fp")
+		if err != nil || rep.Replay == nil || string(rep.Replay.Body) != `{"all":1}` || len(rep.Replay.Targets) != 2 {
+			t.Fatalf("replay after the resumed run: %+v %v", rep, err)
+		}
+	})
+	t.Run("claimer: peek returns a record without locking; a claim locks and reads it", func(t *testing.T) {
+		s := newStore(t)
+		c, ok := s.(idempotency.Claimer)
+		if !ok {
+			t.Skip("not a Claimer")
+		}
+		first, err := c.Claim(ctx, "peek", time.Minute, idempotency.Record{Fingerprint: "fp", Started: 1}, time.Hour, true)
+		if err != nil || first.Peeked || first.Found || !first.Created || first.Release == nil || first.Finish == nil {
+			t.Fatalf("first claim: %+v %v", first, err)
+		}
+		if err := first.Finish(ctx, idempotency.Record{Fingerprint: "fp", Done: true, Status: 200, Started: 1}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ { // peeking twice: no lock was left behind
+			p, err := c.Claim(ctx, "peek", time.Minute, idempotency.Record{Fingerprint: "fp", Started: 1}, time.Hour, true)
+			if err != nil || !p.Peeked || !p.Found || !p.Record.Done || p.Record.Status != 200 || p.Release != nil {
+				t.Fatalf("peek %d: %+v %v", i, p, err)
+			}
+		}
+		l, err := c.Claim(ctx, "peek", time.Minute, idempotency.Record{Fingerprint: "fp", Started: 1}, time.Hour, false)
+		if err != nil || l.Peeked || !l.Found || l.Created || l.Record.Status != 200 {
+			t.Fatalf("locking claim: %+v %v", l, err)
+		}
+		var le *idempotency.LockedError
+		if _, err := c.Claim(ctx, "peek", time.Minute, idempotency.Record{}, time.Hour, false); !errors.As(err, &le) {
+			t.Fatalf("second locking claim: %v", err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
