@@ -2,88 +2,173 @@ package idempotency
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
+	"strconv"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
-// Fingerprint hashes method, path and the decoded request. It is built from
-// the decoded values through maps (which encoding/json writes in key order),
-// so key order and whitespace in the body do not matter; secrets and avatar
-// bytes enter only as their own SHA-256.
+// Fingerprint hashes method, path and the decoded request. It hashes the
+// decoded values, not the body, so key order and whitespace do not matter.
+// Secrets and avatar bytes enter only as their own SHA-256.
+//
+// The values are hashed as a tagged, length-prefixed encoding (maps in key
+// order), so two different requests cannot encode
+// alike. Building a document and marshalling it to JSON first cost a dozen
+// maps and a reflective encode per request for the same guarantee.
 func Fingerprint(method, path string, r canonical.Request) string {
+	var stack [512]byte
+	f := fp{b: stack[:0]}
+	f.str('M', method)
+	f.str('P', path)
+	f.strs('T', r.Targets)
+	f.strMap('I', r.VendorIDs)
+	f.str('O', string(r.OnUnsupported))
 	u := r.User
-	user := map[string]any{}
-	put := func(f canonical.Field, set bool, v any) {
-		if set {
-			user[string(f)] = v
-		}
+	if u.Username.Set {
+		f.str('u', u.Username.V)
 	}
-	put(canonical.FieldUsername, u.Username.Set, u.Username.V)
-	put(canonical.FieldEmail, u.Email.Set, u.Email.V)
-	put(canonical.FieldGivenName, u.GivenName.Set, u.GivenName.V)
-	put(canonical.FieldFamilyName, u.FamilyName.Set, u.FamilyName.V)
-	put(canonical.FieldDisplayName, u.DisplayName.Set, u.DisplayName.V)
-	put(canonical.FieldEnabled, u.Enabled.Set, u.Enabled.V)
-	put(canonical.FieldOTPEnabled, u.OTPEnabled.Set, u.OTPEnabled.V)
-	put(canonical.FieldNotifications, u.Notifications.Set, u.Notifications.V)
+	if u.Email.Set {
+		f.str('e', u.Email.V)
+	}
+	if u.GivenName.Set {
+		f.str('g', u.GivenName.V)
+	}
+	if u.FamilyName.Set {
+		f.str('f', u.FamilyName.V)
+	}
+	if u.DisplayName.Set {
+		f.str('d', u.DisplayName.V)
+	}
+	if u.Enabled.Set {
+		f.boolean('x', u.Enabled.V)
+	}
+	if u.OTPEnabled.Set {
+		f.boolean('o', u.OTPEnabled.V)
+	}
+	if u.Notifications.Set {
+		f.strs('n', u.Notifications.V)
+	}
 	if u.Avatar.Set {
-		user[string(canonical.FieldAvatar)] = map[string]any{"content_type": u.Avatar.V.ContentType, "sha256": digest(u.Avatar.V.Data)}
+		f.str('a', u.Avatar.V.ContentType)
+		f.digest('A', u.Avatar.V.Data)
 	}
 	if u.Groups.Set {
-		items := make([]any, len(u.Groups.V.Items))
-		for i, it := range u.Groups.V.Items {
-			items[i] = ref(it)
+		f.str('G', string(u.Groups.V.Op))
+		f.num('#', len(u.Groups.V.Items))
+		for _, it := range u.Groups.V.Items {
+			f.ref('r', it)
 		}
-		user[string(canonical.FieldGroups)] = map[string]any{"op": u.Groups.V.Op, "items": items}
 	}
 	if u.Password.Set {
-		pw := map[string]any{"new": digest([]byte(u.Password.V.New.Reveal()))}
+		f.digest('p', []byte(u.Password.V.New.Reveal()))
 		if u.Password.V.Current.Set {
-			pw["current"] = digest([]byte(u.Password.V.Current.V.Reveal()))
+			f.digest('c', []byte(u.Password.V.Current.V.Reveal()))
 		}
-		user[string(canonical.FieldPassword)] = pw
 	}
-	put(canonical.FieldMetadata, u.Metadata.Set, map[string]any(u.Metadata.V))
-	put(canonical.FieldPrincipalName, u.PrincipalName.Set, u.PrincipalName.V)
-	put(canonical.FieldAuthMethod, u.AuthMethod.Set, u.AuthMethod.V)
+	if u.Metadata.Set {
+		// Free-form JSON: encoding/json writes maps in key order.
+		b, _ := json.Marshal(map[string]any(u.Metadata.V)) // decoded JSON values: cannot fail
+		f.bytes('m', b)
+	}
+	if u.PrincipalName.Set {
+		f.str('k', u.PrincipalName.V)
+	}
+	if u.AuthMethod.Set {
+		f.str('h', u.AuthMethod.V)
+	}
 	if u.Plan.Set {
-		user[string(canonical.FieldPlan)] = ref(u.Plan.V)
+		f.ref('l', u.Plan.V)
 	}
-	ext := map[string]any{}
-	for vendor, fields := range r.Extensions {
-		m := map[string]any{}
-		for k, raw := range fields {
+	for _, vendor := range sortedKeys(r.Extensions) {
+		f.str('X', vendor)
+		fields := r.Extensions[vendor]
+		for _, k := range sortedKeys(fields) {
+			f.str('K', k)
+			// Re-encoded from its decoded value, so whitespace and key order
+			// inside an extension value do not matter either.
 			var v any
-			if json.Unmarshal(raw, &v) != nil {
-				v = string(raw)
+			b := []byte(fields[k])
+			if json.Unmarshal(b, &v) == nil {
+				b, _ = json.Marshal(v)
 			}
-			m[k] = v
+			f.bytes('V', b)
 		}
-		ext[vendor] = m
 	}
-	doc := map[string]any{
-		"method": method, "path": path, "targets": r.Targets, "vendor_ids": r.VendorIDs,
-		"on_unsupported": r.OnUnsupported, "user": user, "extensions": ext,
-	}
-	b, _ := json.Marshal(doc) // maps, strings, numbers: cannot fail
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(f.b)
 	return hex.EncodeToString(sum[:])
 }
 
-func ref(r canonical.Ref) map[string]any {
-	m := map[string]any{}
+// fp builds the tagged, length-prefixed encoding that is hashed.
+type fp struct{ b []byte }
+
+func (f *fp) head(tag byte, n int) {
+	f.b = binary.AppendUvarint(append(f.b, tag), uint64(n))
+}
+
+func (f *fp) str(tag byte, s string) {
+	f.head(tag, len(s))
+	f.b = append(f.b, s...)
+}
+
+func (f *fp) bytes(tag byte, b []byte) {
+	f.head(tag, len(b))
+	f.b = append(f.b, b...)
+}
+
+func (f *fp) num(tag byte, n int) { f.head(tag, n) }
+
+func (f *fp) boolean(tag byte, v bool) {
+	n := 0
+	if v {
+		n = 1
+	}
+	f.head(tag, n)
+}
+
+func (f *fp) strs(tag byte, v []string) {
+	f.head(tag, len(v))
+	for _, s := range v {
+		f.str('s', s)
+	}
+}
+
+func (f *fp) strMap(tag byte, m map[string]string) {
+	f.head(tag, len(m))
+	for _, k := range sortedKeys(m) {
+		f.str('k', k)
+		f.str('v', m[k])
+	}
+}
+
+func (f *fp) ref(tag byte, r canonical.Ref) {
+	f.head(tag, 0)
 	if r.ID.Set {
-		m["id"] = r.ID.V
+		f.str('i', strconv.FormatInt(r.ID.V, 10))
 	}
 	if r.Name.Set {
-		m["name"] = r.Name.V
+		f.str('N', r.Name.V)
 	}
-	return m
 }
 
-func digest(b []byte) string {
+// digest writes a value's own SHA-256, so secrets never enter the outer
+// hash's input in clear.
+func (f *fp) digest(tag byte, b []byte) {
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	f.bytes(tag, sum[:])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

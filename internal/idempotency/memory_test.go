@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,18 +53,52 @@ func decode(t *testing.T, body string) canonical.Request {
 }
 
 func TestFingerprint(t *testing.T) {
-	a := idempotency.Fingerprint("PATCH", "/v1/users/jdoe", decode(t, `{"targets":["a","b"],"user":{"given_name":"J","password":{"new":"pw1"},"metadata":{"x":1,"y":2}}}`))
-	b := idempotency.Fingerprint("PATCH", "/v1/users/jdoe", decode(t, "{ \"user\" : {\"metadata\":{\"y\":2,\"x\":1}, \"password\":{\"new\":\"pw1\"},\"given_name\":\"J\"},\n\"targets\":[\"a\",\"b\"]}"))
-	c := idempotency.Fingerprint("PATCH", "/v1/users/jdoe", decode(t, `{"targets":["a","b"],"user":{"given_name":"J","password":{"new":"pw2"},"metadata":{"x":1,"y":2}}}`))
-	d := idempotency.Fingerprint("PATCH", "/v1/users/other", decode(t, `{"targets":["a","b"],"user":{"given_name":"J","password":{"new":"pw1"},"metadata":{"x":1,"y":2}}}`))
-	if a != b {
-		t.Error("key order or whitespace changed the fingerprint")
+	const base = `{"targets":["a","b"],"vendor_ids":{"a":"1","b":"2"},"user":{"given_name":"J","password":{"new":"pw1"},"metadata":{"x":1,"y":2},"groups":{"op":"add","items":[{"id":1},{"name":"ops"}]}},"extensions":{"a":{"k":{"p":1,"q":[1,2]}}}}`
+	fp := func(path, body string) string { return idempotency.Fingerprint("PATCH", path, decode(t, body)) }
+	a := fp("/v1/users/jdoe", base)
+	same := map[string]string{
+		"key order and whitespace": "{ \"user\" : {\"groups\":{\"items\":[{\"id\":1},{\"name\":\"ops\"}],\"op\":\"add\"},\"metadata\":{\"y\":2,\"x\":1}, \"password\":{\"new\":\"pw1\"},\"given_name\":\"J\"},\n\"vendor_ids\":{\"b\":\"2\",\"a\":\"1\"},\"extensions\":{\"a\":{\"k\":{ \"q\":[1, 2],\"p\":1}}},\"targets\":[\"a\",\"b\"]}",
 	}
-	if a == c {
-		t.Error("a different password gave the same fingerprint")
+	for name, body := range same {
+		if got := fp("/v1/users/jdoe", body); got != a {
+			t.Errorf("%s changed the fingerprint", name)
+		}
 	}
-	if a == d {
+	differ := map[string]string{
+		"password":        strings.Replace(base, `"pw1"`, `"pw2"`, 1),
+		"target order":    strings.Replace(base, `["a","b"]`, `["b","a"]`, 1),
+		"vendor id":       strings.Replace(base, `"b":"2"`, `"b":"3"`, 1),
+		"metadata value":  strings.Replace(base, `"y":2`, `"y":3`, 1),
+		"group item":      strings.Replace(base, `{"id":1}`, `{"id":11}`, 1),
+		"group id->name":  strings.Replace(base, `{"id":1}`, `{"name":"1"}`, 1),
+		"group op":        strings.Replace(base, `"op":"add"`, `"op":"remove"`, 1),
+		"extension value": strings.Replace(base, `"p":1`, `"p":2`, 1),
+		"one more field":  strings.Replace(base, `"given_name":"J"`, `"given_name":"J","family_name":"D"`, 1),
+		"field moved":     strings.Replace(base, `"given_name":"J"`, `"family_name":"J"`, 1),
+		"value split":     strings.Replace(base, `"given_name":"J"`, `"given_name":"","family_name":"J"`, 1),
+		"on_unsupported":  strings.Replace(base, `{"targets"`, `{"on_unsupported":"skip","targets"`, 1),
+	}
+	for name, body := range differ {
+		if got := fp("/v1/users/jdoe", body); got == a {
+			t.Errorf("a different %s gave the same fingerprint", name)
+		}
+	}
+	if fp("/v1/users/other", base) == a {
 		t.Error("a different path gave the same fingerprint")
+	}
+	if strings.Contains(a, "pw1") || len(a) != 64 {
+		t.Errorf("fingerprint %q", a)
+	}
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	r, err := canonical.Decode([]byte(`{"targets":["commvault"],"on_unsupported":"skip","user":{"display_name":"Load 1","given_name":"L","email":"l@example.com","enabled":true}}`), "demo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = idempotency.Fingerprint("PATCH", "/v1/users/demo", r)
 	}
 }
 

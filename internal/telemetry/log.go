@@ -23,7 +23,13 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 var secretKeys = []string{"password", "passwd", "token", "secret", "authorization", "cookie", "csrf", "api_key", "apikey", "email", "avatar"}
 
 func redact(_ []string, a slog.Attr) slog.Attr {
-	k := strings.ToLower(a.Key)
+	k := a.Key
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			k = strings.ToLower(k) // most keys are lower case already: no copy for them
+			break
+		}
+	}
 	for _, s := range secretKeys {
 		if strings.Contains(k, s) {
 			return slog.String(a.Key, "[redacted]")

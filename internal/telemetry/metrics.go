@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,6 +19,25 @@ type Metrics struct {
 	idem        metric.Int64Counter
 	targets     metric.Int64Counter
 	tgtDuration metric.Float64Histogram
+
+	// Attribute sets by label values, built once each: the values are
+	// bounded, and a per-request attribute.NewSet sorts and allocates.
+	sets sync.Map // attrKey -> metric.MeasurementOption
+}
+
+type attrKey struct {
+	kind       uint8
+	a, b       string
+	statusCode int
+}
+
+func (m *Metrics) attrs(k attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+	if o, ok := m.sets.Load(k); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(build()...))
+	m.sets.Store(k, o)
+	return o
 }
 
 var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
@@ -45,21 +65,39 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	return &out, nil
 }
 
+const (
+	kindRequest uint8 = iota
+	kindRoute
+	kindIdem
+	kindTarget
+	kindVendor
+)
+
 // Request records one HTTP request.
 func (m *Metrics) Request(ctx context.Context, route, outcome string, status int, d time.Duration) {
-	m.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("route", route), attribute.String("outcome", outcome), attribute.String("status", strconv.Itoa(status))))
-	m.reqDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("route", route)))
+	m.requests.Add(ctx, 1, m.attrs(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("route", route), attribute.String("outcome", outcome), attribute.String("status", strconv.Itoa(status))}
+	}))
+	m.reqDuration.Record(ctx, d.Seconds(), m.attrs(attrKey{kind: kindRoute, a: route}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("route", route)}
+	}))
 }
 
 // Idempotency records one key outcome.
 func (m *Metrics) Idempotency(ctx context.Context, outcome string) {
-	m.idem.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	m.idem.Add(ctx, 1, m.attrs(attrKey{kind: kindIdem, a: outcome}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("outcome", outcome)}
+	}))
 }
 
 // Target records one target's outcome.
 func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Duration) {
-	m.targets.Add(ctx, 1, metric.WithAttributes(attribute.String("vendor", vendor), attribute.String("status", status)))
-	m.tgtDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("vendor", vendor)))
+	m.targets.Add(ctx, 1, m.attrs(attrKey{kind: kindTarget, a: vendor, b: status}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("vendor", vendor), attribute.String("status", status)}
+	}))
+	m.tgtDuration.Record(ctx, d.Seconds(), m.attrs(attrKey{kind: kindVendor, a: vendor}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("vendor", vendor)}
+	}))
 }
 
 // MetricNames lists the Prometheus series names the gateway exposes (its

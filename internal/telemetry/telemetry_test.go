@@ -64,6 +64,30 @@ func TestLoggerTraceIDsAndRedaction(t *testing.T) {
 	}
 }
 
+// TestRedactKeys: any key containing a secret word is redacted, whatever its
+// case, and a group under such a key is redacted whole.
+func TestRedactKeys(t *testing.T) {
+	for _, tc := range []struct {
+		attr   slog.Attr
+		redact bool
+	}{
+		{slog.String("password", "x"), true},
+		{slog.String("PASSWORD", "x"), true},
+		{slog.String("X-Api-Token", "x"), true},
+		{slog.String("Set-Cookie", "x"), true},
+		{slog.String("user_email", "x"), true},
+		{slog.String("ÄVATAR", "x"), false}, // not "avatar" once lowered: Ä stays Ä
+		{slog.Group("Credential_Secret", slog.String("value", "x")), true},
+		{slog.String("route", "/v1/users/:id"), false},
+		{slog.Int("status", 200), false},
+	} {
+		got := redact(nil, tc.attr)
+		if red := got.Value.Kind() == slog.KindString && got.Value.String() == "[redacted]"; red != tc.redact {
+			t.Errorf("%s: redacted %v, want %v", tc.attr.Key, red, tc.redact)
+		}
+	}
+}
+
 // TestOTLPHTTPDelivers runs a small OTLP/HTTP receiver on loopback and checks
 // that spans really arrive, decoded with the OTLP protobufs.
 func TestOTLPHTTPDelivers(t *testing.T) {

@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"context"
+	"strconv"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -12,13 +14,40 @@ type instruments struct {
 	calls    metric.Int64Counter
 	duration metric.Float64Histogram
 	retries  metric.Int64Counter
+
+	// Attribute sets are built once: a per-call attribute.NewSet sorts and
+	// allocates on every vendor call.
+	vendorOnly metric.MeasurementOption
+	byStatus   sync.Map // status label (string) or HTTP code (int) -> metric.MeasurementOption
+}
+
+// callAttrs is the vendor and status label set of a gateway.vendor.calls
+// point; statuses are HTTP codes and a few words, so the cache is bounded.
+func (in *instruments) callAttrs(status string) metric.MeasurementOption {
+	return in.cached(status, func() string { return status })
+}
+
+// codeAttrs is callAttrs for an HTTP status code, without formatting it on
+// every call.
+func (in *instruments) codeAttrs(code int) metric.MeasurementOption {
+	return in.cached(code, func() string { return strconv.Itoa(code) })
+}
+
+func (in *instruments) cached(key any, label func() string) metric.MeasurementOption {
+	if o, ok := in.byStatus.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(in.vendor, attribute.String("status", label())))
+	in.byStatus.Store(key, o)
+	return o
 }
 
 // newInstruments creates the vendor-call metrics; label values are the
 // vendor name and HTTP status only, so cardinality stays bounded.
-func newInstruments(mp metric.MeterProvider, vendor string, state func() int64) (instruments, error) {
+func newInstruments(mp metric.MeterProvider, vendor string, state func() int64) (*instruments, error) {
 	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/upstream")
-	in := instruments{vendor: attribute.String("vendor", vendor)}
+	in := &instruments{vendor: attribute.String("vendor", vendor)}
+	in.vendorOnly = metric.WithAttributeSet(attribute.NewSet(in.vendor))
 	var err error
 	if in.calls, err = m.Int64Counter("gateway.vendor.calls", metric.WithDescription("Vendor calls by vendor and final HTTP status.")); err != nil {
 		return in, err
@@ -33,7 +62,7 @@ func newInstruments(mp metric.MeterProvider, vendor string, state func() int64) 
 	}
 	_, err = m.Int64ObservableGauge("gateway.vendor.breaker.state", metric.WithDescription("Breaker state: 0 closed, 1 half-open, 2 open."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(state(), metric.WithAttributes(in.vendor))
+			o.Observe(state(), in.vendorOnly)
 			return nil
 		}))
 	return in, err

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -85,7 +83,7 @@ type Client struct {
 	base    string // the base URL without a trailing slash
 	retry   *retryablehttp.Client
 	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
-	m       instruments
+	m       *instruments
 
 	mu       sync.Mutex
 	openedAt time.Time
@@ -161,7 +159,10 @@ func New(o Options) (*Client, error) {
 	}
 	c.m = m
 
-	traced := otelhttp.NewTransport(attemptRecorder{next: o.Transport},
+	// The attempt timeout is a context deadline set in the transport chain
+	// rather than http.Client.Timeout: with a wrapped transport the client
+	// would start a timer goroutine per attempt to enforce it.
+	traced := attemptTimeout{d: o.AttemptTimeout, next: otelhttp.NewTransport(attemptRecorder{next: o.Transport},
 		otelhttp.WithTracerProvider(o.TracerProvider),
 		otelhttp.WithPropagators(o.Propagator),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
@@ -169,9 +170,9 @@ func New(o Options) (*Client, error) {
 				return o.Vendor + " " + st.name
 			}
 			return o.Vendor + " " + r.Method
-		}))
+		}))}
 	c.retry = &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: traced, Timeout: o.AttemptTimeout},
+		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
 		RetryWaitMin: o.Retry.MinWait,
 		RetryWaitMax: o.Retry.MaxWait,
@@ -254,6 +255,35 @@ func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// attemptTimeout bounds one attempt, reading the body included: its
+// deadline ends when the body is closed.
+type attemptTimeout struct {
+	d    time.Duration
+	next http.RoundTripper
+}
+
+func (a attemptTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.d)
+	resp, err := a.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
 // Do implements adapters.Doer.
 func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Response, error) {
 	// Paths come from adapters, which escape what they take from input; a
@@ -265,7 +295,7 @@ func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Respons
 	}
 	done, err := c.breaker.Allow()
 	if err != nil {
-		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "circuit_open")))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open"))
 		return nil, &canonical.Error{Code: canonical.CodeCircuitOpen,
 			Message: c.o.Vendor + ": circuit breaker open after repeated vendor failures", RetryAfter: c.untilHalfOpen()}
 	}
@@ -321,30 +351,30 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 	}
 	start := c.o.Now()
 	hresp, err := c.retry.Do(req)
-	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), metric.WithAttributes(c.m.vendor))
+	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly)
 	st.mu.Lock()
 	attempts, statuses, retries := st.attempts, append([]int(nil), st.statuses...), st.retries
 	st.mu.Unlock()
 	if retries > 0 {
-		c.m.retries.Add(ctx, int64(retries), metric.WithAttributes(c.m.vendor))
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
 	}
 	if err != nil {
 		if hresp != nil {
 			hresp.Body.Close()
 		}
-		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "error")))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
 		return nil, c.transportError(ctx, call, err, attempts)
 	}
 	defer hresp.Body.Close()
 	body, rerr := io.ReadAll(io.LimitReader(hresp.Body, c.o.MaxBody+1))
 	if rerr != nil {
-		c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", "error")))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
 		return nil, c.transportError(ctx, call, rerr, attempts)
 	}
 	if int64(len(body)) > c.o.MaxBody {
 		return nil, &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}
 	}
-	c.m.calls.Add(ctx, 1, metric.WithAttributes(c.m.vendor, attribute.String("status", strconv.Itoa(hresp.StatusCode))))
+	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode))
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
 		Attempts: max(attempts, 1), AttemptStatuses: statuses}, nil
 }

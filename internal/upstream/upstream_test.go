@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,6 +237,42 @@ func TestHangHitsAttemptTimeout(t *testing.T) {
 	_, err := r.client.Do(context.Background(), put(`{}`))
 	if code(err) != canonical.CodeUpstreamTimeout {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// The attempt timeout covers the body too: a vendor that sends its headers
+// and then stalls is cut off, and the retry's fresh attempt gets its own
+// full timeout.
+func TestStalledBodyHitsAttemptTimeout(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(200)
+			_, _ = w.Write([]byte(`{"partial":`))
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Options{Vendor: "acme", BaseURL: u, AttemptTimeout: 50 * time.Millisecond,
+		Retry: RetryPolicy{Max: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The body is read after the retry loop: a stalled body is a
+	// timed-out call, not a hang.
+	_, err = c.Do(context.Background(), put(`{}`))
+	if code(err) != canonical.CodeUpstreamTimeout {
+		t.Fatalf("err %v (calls %d)", err, calls.Load())
 	}
 }
 
