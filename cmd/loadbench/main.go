@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,10 @@ type result struct {
 	rps           float64
 	p50, p90, p99 time.Duration
 	errors        int
+	// cpu is CPU time per request by process (gateway, simulators, this
+	// process: the load generator and the in-process baselines), read from
+	// /proc around the run; empty where /proc is not available.
+	cpu map[string]time.Duration
 }
 
 func run() error {
@@ -66,7 +71,13 @@ func run() error {
 	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
 	flag.Parse()
-	atk := func(tr vegeta.Targeter, c int, d time.Duration) result { return attack(tr, c, d, *rate) }
+	procs := map[string]int{"loadgen": os.Getpid()} // name -> pid, for CPU accounting
+	atk := func(tr vegeta.Targeter, c int, d time.Duration) result {
+		before := cpuTimes(procs)
+		r := attack(tr, c, d, *rate)
+		r.cpu = perRequest(before, cpuTimes(procs), r.rps*d.Seconds())
+		return r
+	}
 	want := map[string]bool{}
 	for _, sc := range strings.Split(*scenarios, ",") {
 		switch sc = strings.TrimSpace(sc); sc {
@@ -95,6 +106,7 @@ func run() error {
 		return err
 	}
 	defer func() { _ = sim.Process.Kill(); _ = sim.Wait() }()
+	procs["simulators"] = sim.Process.Pid
 	frontier := fmt.Sprintf("http://127.0.0.1:%d", base+3)
 	if err := waitHTTP(frontier + "/_sim/requests"); err != nil {
 		return fmt.Errorf("%w\n%s", err, simOut.String())
@@ -146,6 +158,7 @@ func run() error {
 			return "", nil, err
 		}
 		url := fmt.Sprintf("http://127.0.0.1:%d", port)
+		procs["gateway-"+store] = cmd.Process.Pid
 		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 		if err := waitHTTP(url + "/healthz"); err != nil {
 			stop()
@@ -199,7 +212,8 @@ func run() error {
 		return nil
 	}
 	direct := func(c int, d time.Duration) result {
-		return closedLoop(c, d, func(cl *http.Client) error {
+		before := cpuTimes(procs)
+		r := closedLoop(c, d, func(cl *http.Client) error {
 			for _, step := range []struct{ m, body string }{{"PUT", string(putBody)}} {
 				req, _ := http.NewRequest(step.m, putURL, strings.NewReader(step.body))
 				req.Header.Set("Authtoken", token)
@@ -216,6 +230,8 @@ func run() error {
 			}
 			return nil
 		})
+		r.cpu = perRequest(before, cpuTimes(procs), r.rps*d.Seconds())
+		return r
 	}
 
 	fmt.Printf("loadbench: %d runs x %s, %d connections for throughput; gateway %s, simulators %s\n", *runs, *dur, *conns, gw, simOut.first())
@@ -245,12 +261,16 @@ func run() error {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].p99 < rs[j].p99 })
 		m.p99 = rs[len(rs)/2].p99
 		m.errors = 0
+		m.cpu = map[string]time.Duration{}
 		for _, r := range rs {
 			m.errors += r.errors
+			for k, v := range r.cpu {
+				m.cpu[k] += v / time.Duration(len(rs))
+			}
 		}
 		totalErrors += m.errors
 		rows = append(rows, row{name: name, r: m})
-		fmt.Printf("  %-62s %9.0f req/s  p50 %8s  p90 %8s  p99 %8s  errors %d\n", name, m.rps, m.p50.Round(time.Microsecond), m.p90.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors)
+		fmt.Printf("  %-62s %9.0f req/s  p50 %8s  p90 %8s  p99 %8s  errors %d  %s\n", name, m.rps, m.p50.Round(time.Microsecond), m.p90.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors, cpuString(m.cpu))
 		return m
 	}
 	// Alternate the measured systems inside each run so drift hits both.
@@ -332,6 +352,12 @@ func run() error {
 				return err
 			}
 			defer stopR()
+			// Redis's own CPU counts too when it runs on this machine.
+			if out, err := exec.Command("pgrep", "-x", "-o", "redis-server").Output(); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
+					procs["redis-server"] = pid
+				}
+			}
 			fmt.Printf("idempotency store, %d connections:\n", *conns)
 			saved := gw
 			rs := alternate([]string{fmt.Sprintf("gateway memory store, %d conns", *conns), fmt.Sprintf("gateway redis store, %d conns", *conns)}, []func() result{
@@ -385,6 +411,64 @@ func attack(tr vegeta.Targeter, conns int, d time.Duration, rate int) result {
 		}
 	}
 	return result{rps: m.Throughput, p50: m.Latencies.P50, p90: m.Latencies.P90, p99: m.Latencies.P99, errors: errs}
+}
+
+// cpuTimes reads each process's user+system CPU time from /proc (Linux);
+// processes it cannot read are left out.
+func cpuTimes(procs map[string]int) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, pid := range procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command name; utime and stime are
+		// the 14th and 15th fields, in clock ticks (100 per second on Linux).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		out[name] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
+}
+
+func perRequest(before, after map[string]time.Duration, requests float64) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if requests < 1 {
+		return out
+	}
+	for name, a := range after {
+		if b, ok := before[name]; ok && a > b {
+			out[name] = time.Duration(float64(a-b) / requests)
+		}
+	}
+	return out
+}
+
+func cpuString(cpu map[string]time.Duration) string {
+	if len(cpu) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(cpu))
+	for n := range cpu {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := []string{}
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %dµs", n, cpu[n].Microseconds()))
+	}
+	return "cpu/req: " + strings.Join(parts, ", ")
 }
 
 // profile records CPU and allocation profiles of the gateway at addr while

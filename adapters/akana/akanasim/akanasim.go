@@ -57,6 +57,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/identity-gateway/identity-gateway/adapters/simlog"
 )
 
 // NotificationTypes is the answer of GET /api/notifications/types
@@ -181,7 +183,7 @@ func (s *Sim) User(id string) (User, bool) {
 	return cp, true
 }
 
-// Requests returns every request received (except /_sim/ calls), in order.
+// Requests returns the requests received (the latest simlog.Limit) (except /_sim/ calls), in order.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,7 +255,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
 
 	switch r.URL.Path {

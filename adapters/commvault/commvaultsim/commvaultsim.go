@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/identity-gateway/identity-gateway/adapters/simlog"
 )
 
 // IdName is Commvault's reference type.
@@ -116,7 +118,7 @@ func (s *Sim) User(id int32) (User, bool) {
 	return cp, true
 }
 
-// Requests returns every request received.
+// Requests returns the requests received (the latest simlog.Limit).
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -164,7 +166,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
+	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
 	s.mu.Unlock()
 
 	p := strings.ToLower(r.URL.Path)

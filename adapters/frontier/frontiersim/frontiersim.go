@@ -33,6 +33,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/identity-gateway/identity-gateway/adapters/simlog"
 )
 
 // Request is one received request, for assertions. Path includes the query.
@@ -152,7 +154,7 @@ func (s *Sim) User(id string) (User, bool) {
 	return cp, true
 }
 
-// Requests returns every request received, in order (the /_sim endpoints
+// Requests returns the requests received (the latest simlog.Limit), in order (the /_sim endpoints
 // excepted).
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
@@ -195,7 +197,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
 
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")

@@ -43,6 +43,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/identity-gateway/identity-gateway/adapters/simlog"
 )
 
 // Request is one received request, as logged.
@@ -227,7 +229,7 @@ func (s *Sim) User(name string) (User, bool) {
 	return cp, true
 }
 
-// Requests returns every request received (the /_sim endpoints excepted),
+// Requests returns the requests received (the latest simlog.Limit) (the /_sim endpoints excepted),
 // in order.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
@@ -316,7 +318,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
 	if err != nil || len(body) > maxBodyBytes {
 		s.writeErr(w, http.StatusBadRequest, codeInvalid, "request body too large or unreadable")
