@@ -351,9 +351,11 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		}
 		tr.Applied = outcome.Applied
 	}
-	span.SetAttributes(attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts))
 	if p.target.State != nil {
-		span.SetAttributes(attribute.String("gateway.breaker_state", p.target.State()))
+		span.SetAttributes(attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts),
+			attribute.String("gateway.breaker_state", p.target.State()))
+	} else {
+		span.SetAttributes(attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts))
 	}
 	if d.o.Observer != nil {
 		d.o.Observer.Target(ctx, p.target.Name, string(tr.Status), time.Since(start))

@@ -92,28 +92,31 @@ func outcomeOf(c *fiber.Ctx, status int) string {
 }
 
 func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route string, status int, outcome string, d time.Duration) {
-	attrs := []slog.Attr{
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.String("outcome", outcome),
 		slog.Float64("latency_ms", float64(d.Microseconds())/1000),
-	}
+	)
 	if cl, ok := c.Locals(clientKey).(*Client); ok && cl != nil {
 		attrs = append(attrs, slog.String("client", cl.Name))
 	}
 	if out, ok := c.Locals(outputKey).(*dispatch.Output); ok && out != nil {
 		attrs = append(attrs, slog.String("idempotency", out.Idempotency))
 		if out.Result != nil {
-			targets := make([]any, 0, len(out.Result.Results))
+			// Attrs built directly: slog.Group's ...any form converts again.
+			targets := make([]slog.Attr, 0, len(out.Result.Results))
 			for name, r := range out.Result.Results {
-				ta := []any{slog.String("status", string(r.Status)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS)}
+				ta := make([]slog.Attr, 3, 4)
+				ta[0], ta[1], ta[2] = slog.String("status", string(r.Status)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS)
 				if r.Error != nil {
 					ta = append(ta, slog.String("code", string(r.Error.Code)))
 				}
-				targets = append(targets, slog.Group(name, ta...))
+				targets = append(targets, slog.Attr{Key: name, Value: slog.GroupValue(ta...)})
 			}
-			attrs = append(attrs, slog.Group("targets", targets...))
+			attrs = append(attrs, slog.Attr{Key: "targets", Value: slog.GroupValue(targets...)})
 		}
 	}
 	if e, ok := c.Locals(problemKey).(*canonical.Error); ok && e != nil {

@@ -110,6 +110,26 @@ func Run(t *testing.T, factory Factory) {
 			t.Fatalf("got %+v %v", got, err)
 		}
 	})
+	t.Run("records are copies: changing one read or written changes nothing stored", func(t *testing.T) {
+		s := newStore(t)
+		r := idempotency.Record{Fingerprint: "fp", Done: true, Status: 200, Body: []byte(`{"a":1}`),
+			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied}}}
+		if err := s.Put(ctx, "copy", r, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		r.Body[2] = 'b'
+		r.Targets["akana"] = canonical.TargetResult{Status: canonical.StatusFailed}
+		got, err := s.Get(ctx, "copy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Body[2] = 'c'
+		got.Targets["volterra"] = canonical.TargetResult{Status: canonical.StatusFailed}
+		again, err := s.Get(ctx, "copy")
+		if err != nil || string(again.Body) != `{"a":1}` || len(again.Targets) != 1 {
+			t.Fatalf("stored record changed: %+v %v", again, err)
+		}
+	})
 	t.Run("concurrent claims: exactly one wins", func(t *testing.T) {
 		s := newStore(t)
 		var wins atomic.Int32
