@@ -2,18 +2,17 @@ package idempotency
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
-
-	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
 // MemoryStore keeps records in process: the embedded default for `gateway
-// dev` and single instances. Records are copied in and out (their Targets
-// map and Body), so callers never share a map with the store; a recorded
-// TargetResult is a finished value nobody modifies, so its slices are
-// shared rather than deep-copied (encoding every record to JSON and back
-// cost more than the rest of the store).
+// dev` and single instances. Records are stored encoded, so callers never
+// share maps with the store, and so the garbage collector never scans them:
+// a day of retained records held as Go values (maps, slices, strings) made
+// every collection walk them, which cost more under load than the encoding
+// (measured: 118 -> 150 µs of gateway CPU per request).
 type MemoryStore struct {
 	now func() time.Time
 
@@ -30,23 +29,8 @@ type memLock struct {
 }
 
 type memRecord struct {
-	rec     Record
+	data    []byte
 	expires time.Time
-}
-
-// clone copies what a caller could change in place.
-func clone(r Record) Record {
-	if r.Body != nil {
-		r.Body = append([]byte(nil), r.Body...)
-	}
-	if r.Targets != nil {
-		t := make(map[string]canonical.TargetResult, len(r.Targets))
-		for k, v := range r.Targets {
-			t[k] = v
-		}
-		r.Targets = t
-	}
-	return r
 }
 
 var (
@@ -87,13 +71,18 @@ func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (fu
 // Claim implements Claimer under one critical section, so a claim costs
 // one lock acquisition instead of a Get, a Lock, a Get and a Put.
 func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error) {
+	init, err := json.Marshal(initial)
+	if err != nil {
+		return Claim{}, err
+	}
 	m.mu.Lock()
 	now := m.now()
 	r, found := m.records[key]
 	found = found && now.Before(r.expires)
 	if found && peek {
 		m.mu.Unlock()
-		return Claim{Found: true, Peeked: true, Record: clone(r.rec)}, nil
+		c := Claim{Found: true, Peeked: true}
+		return c, json.Unmarshal(r.data, &c.Record)
 	}
 	if l, ok := m.locks[key]; ok && now.Before(l.expires) {
 		m.mu.Unlock()
@@ -103,7 +92,7 @@ func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, in
 	token := m.seq
 	m.locks[key] = memLock{token: token, expires: now.Add(ttl)}
 	if !found {
-		m.records[key] = memRecord{rec: clone(initial), expires: now.Add(retention)}
+		m.records[key] = memRecord{data: init, expires: now.Add(retention)}
 	}
 	m.gc(now)
 	m.mu.Unlock()
@@ -115,15 +104,21 @@ func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, in
 	}
 	c := Claim{Found: found, Created: !found, Release: release,
 		Finish: func(_ context.Context, r Record, ttl time.Duration) error {
-			r = clone(r)
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
-			m.records[key] = memRecord{rec: r, expires: m.now().Add(ttl)}
+			m.records[key] = memRecord{data: b, expires: m.now().Add(ttl)}
 			m.unlock(key, token)
 			return nil
 		}}
 	if found {
-		c.Record = clone(r.rec)
+		if err := json.Unmarshal(r.data, &c.Record); err != nil {
+			_ = release(context.Background())
+			return Claim{}, err
+		}
 	}
 	return c, nil
 }
@@ -143,14 +138,21 @@ func (m *MemoryStore) Get(_ context.Context, key string) (Record, error) {
 	if !ok || !m.now().Before(r.expires) {
 		return Record{}, ErrNotFound
 	}
-	return clone(r.rec), nil
+	var rec Record
+	if err := json.Unmarshal(r.data, &rec); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
 }
 
 // Put implements Store.
 func (m *MemoryStore) Put(_ context.Context, key string, r Record, ttl time.Duration) error {
-	r = clone(r)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	m.records[key] = memRecord{rec: r, expires: m.now().Add(ttl)}
+	m.records[key] = memRecord{data: b, expires: m.now().Add(ttl)}
 	m.mu.Unlock()
 	return nil
 }
