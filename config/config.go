@@ -121,6 +121,9 @@ type Redis struct {
 	Username   string           `yaml:"username"`
 	Password   canonical.Secret `yaml:"password"`
 	DB         int              `yaml:"db"`
+	// KeyPrefix starts every key the gateway writes (default "idgw:"), so
+	// deployments sharing one Redis keep apart.
+	KeyPrefix string `yaml:"key_prefix"`
 	// Pipelining is "auto" (default): the idempotency commands of concurrent
 	// requests share round trips (go-redis auto-pipelining), which cuts the
 	// Redis store's cost per request under load; "off" sends each command on

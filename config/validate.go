@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -40,6 +41,9 @@ func (c *Config) checkLiteralSecrets(refs map[string]bool) []error {
 func (c *Config) applyDefaults() {
 	if c.Redis.Pipelining == "" {
 		c.Redis.Pipelining = "auto"
+	}
+	if c.Redis.KeyPrefix == "" {
+		c.Redis.KeyPrefix = "idgw:"
 	}
 	s := &c.Server
 	if s.Listen == "" {
@@ -174,6 +178,9 @@ func (c *Config) validate() []error {
 	case "fail", "proceed":
 	default:
 		bad("idempotency.on_store_error", "must be fail or proceed")
+	}
+	if strings.ContainsAny(c.Redis.KeyPrefix, "{}*?[] \t\r\n") || len(c.Redis.KeyPrefix) > 64 {
+		bad("redis.key_prefix", "must be at most 64 characters, without braces (the store's hash tags), glob characters or spaces")
 	}
 	switch c.Redis.Pipelining {
 	case "auto", "off":

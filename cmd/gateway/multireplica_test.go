@@ -14,6 +14,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
+	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 )
 
 func freePort(t *testing.T) int {
@@ -104,7 +106,21 @@ func TestMultiReplica(t *testing.T) {
 		}
 	}
 	prefix := fmt.Sprintf("mr%d", time.Now().UnixNano())
-	env = append(env, "IDEMPOTENCY_STORE=redis", "REDIS_URL="+redisURL)
+	// A key prefix of this run's own, purged at the end, so repeated proofs
+	// leave nothing in the shared Redis.
+	keyPrefix := "idgw-" + prefix + ":"
+	env = append(env, "IDEMPOTENCY_STORE=redis", "REDIS_URL="+redisURL, "REDIS_KEY_PREFIX="+keyPrefix)
+	t.Cleanup(func() {
+		rc, err := redisstore.Open(context.Background(), redisstore.RedisOptions{URL: redisURL})
+		if err != nil {
+			t.Errorf("purge: %v", err)
+			return
+		}
+		defer rc.Close()
+		if _, err := redisstore.Purge(context.Background(), rc, keyPrefix); err != nil {
+			t.Errorf("purge: %v", err)
+		}
+	})
 	cfg := filepath.Join(dir, "gateway.yaml")
 	conf, _ := os.ReadFile("../../gateway.yaml")
 	conf = bytes.Replace(conf, []byte("mode: api_key"), []byte("mode: none"), 1)

@@ -152,7 +152,7 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fibe
 			return nil, nil, nil, err
 		}
 	}
-	return redisstore.New(storeClient, "idgw:"), redisstore.NewLimiterStorage(client, "idgw:rl:"),
+	return redisstore.New(storeClient, cfg.Redis.KeyPrefix), redisstore.NewLimiterStorage(client, cfg.Redis.KeyPrefix+"rl:"),
 		func(context.Context) error { return client.Close() }, nil
 }
 

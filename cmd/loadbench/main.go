@@ -43,6 +43,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 )
 
 func main() {
@@ -137,6 +139,24 @@ func run() error {
 	}
 	defer devNull.Close()
 	pprofAddr := map[string]string{}
+	// The Redis store writes under a prefix of this run's own, removed at the
+	// end: a run leaves about a million records behind otherwise.
+	keyPrefix := fmt.Sprintf("idgw-loadbench-%d:", time.Now().UnixNano())
+	if *redisURL != "" && want["store"] {
+		defer func() {
+			rc, err := redisstore.Open(context.Background(), redisstore.RedisOptions{URL: *redisURL})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "loadbench: purge:", err)
+				return
+			}
+			defer rc.Close()
+			if n, err := redisstore.Purge(context.Background(), rc, keyPrefix); err != nil {
+				fmt.Fprintln(os.Stderr, "loadbench: purge:", err)
+			} else {
+				fmt.Printf("removed the run's %d Redis keys (%s*)\n", n, keyPrefix)
+			}
+		}()
+	}
 	startGateway := func(store string) (string, func(), error) {
 		port, err := freePort()
 		if err != nil {
@@ -152,7 +172,7 @@ func run() error {
 			args = append(args, "--pprof", pprofAddr[store])
 		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL)
+		cmd.Env = append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL, "REDIS_KEY_PREFIX="+keyPrefix)
 		cmd.Stdout, cmd.Stderr = devNull, devNull
 		if err := cmd.Start(); err != nil {
 			return "", nil, err

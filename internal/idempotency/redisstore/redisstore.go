@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,6 +84,73 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: o.Addrs, MasterName: o.MasterName,
 		Username: o.Username, Password: o.Password, DB: o.DB}), nil
+}
+
+// Purge deletes every key under prefix (SCAN and UNLINK, in batches) and
+// says how many went: for benchmarks and tests that used a prefix of their
+// own. The prefix must be non-empty.
+func Purge(ctx context.Context, c redis.UniversalClient, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, errors.New("redis purge: an empty prefix would match every key")
+	}
+	pattern := globEscape(prefix) + "*"
+	n := 0
+	del := func(ctx context.Context, c *redis.Client) error {
+		it := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		var batch []string
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			if err := c.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			n += len(batch)
+			batch = batch[:0]
+			return nil
+		}
+		for it.Next(ctx) {
+			if batch = append(batch, it.Val()); len(batch) == 1000 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := it.Err(); err != nil {
+			return err
+		}
+		return flush()
+	}
+	var err error
+	switch cc := c.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return del(ctx, node)
+		})
+	case *redis.Client:
+		err = del(ctx, cc)
+	default:
+		return 0, fmt.Errorf("redis purge: unsupported client %T", c)
+	}
+	if err != nil {
+		return n, fmt.Errorf("redis purge: %w", err)
+	}
+	return n, nil
+}
+
+// globEscape escapes the characters SCAN MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Batched returns c's auto-pipeliner: commands that concurrent requests

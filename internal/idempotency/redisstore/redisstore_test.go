@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -47,11 +48,55 @@ func prefix() string {
 	return "idgw-test:" + hex.EncodeToString(b) + ":"
 }
 
+// cleanPrefix is a fresh prefix whose keys are purged when the test ends, so
+// runs against a long-lived Redis leave nothing behind.
+func cleanPrefix(t testing.TB, c redis.UniversalClient) string {
+	p := prefix()
+	t.Cleanup(func() {
+		if _, err := Purge(context.Background(), c, p); err != nil {
+			t.Errorf("purge %s: %v", p, err)
+		}
+	})
+	return p
+}
+
 func TestRedisStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
 		c, adv := clientClock(t)
-		return New(c, prefix()), adv
+		return New(c, cleanPrefix(t, c)), adv
 	})
+}
+
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	c := client(t)
+	p := prefix()
+	sibling := p[:len(p)-1] + "x:" // shares all but the last character
+	for i := 0; i < 2500; i++ {
+		if err := c.Set(ctx, fmt.Sprintf("%s{k%d}:rec", p, i), "v", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Set(ctx, sibling+"keep", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Del(ctx, sibling+"keep") })
+	n, err := Purge(ctx, c, p)
+	if err != nil || n != 2500 {
+		t.Fatalf("purged %d: %v", n, err)
+	}
+	if left, _ := c.Keys(ctx, globEscape(p)+"*").Result(); len(left) != 0 {
+		t.Fatalf("%d keys left", len(left))
+	}
+	if v, err := c.Get(ctx, sibling+"keep").Result(); err != nil || v != "v" {
+		t.Fatalf("a key outside the prefix went: %q %v", v, err)
+	}
+	if _, err := Purge(ctx, c, ""); err == nil {
+		t.Fatal("an empty prefix was accepted")
+	}
+	if got := globEscape(`a*b?[c]\`); got != `a\*b\?\[c\]\\` {
+		t.Fatalf("globEscape: %s", got)
+	}
 }
 
 // The gateway runs the store on the auto-pipeliner by default: the same
@@ -63,12 +108,13 @@ func TestRedisStoreBatched(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return New(b, prefix()), adv
+		return New(b, cleanPrefix(t, c)), adv
 	})
 }
 
 func TestLimiterStorage(t *testing.T) {
-	l := NewLimiterStorage(client(t), prefix())
+	c := client(t)
+	l := NewLimiterStorage(c, cleanPrefix(t, c))
 	if v, err := l.Get("missing"); v != nil || err != nil {
 		t.Fatalf("missing: %v %v", v, err)
 	}
@@ -85,7 +131,8 @@ func TestLimiterStorage(t *testing.T) {
 }
 
 func BenchmarkRedisBeginFinish(b *testing.B) {
-	g := idempotency.NewGuard(New(client(b), prefix()), idempotency.Options{})
+	c := client(b)
+	g := idempotency.NewGuard(New(c, cleanPrefix(b, c)), idempotency.Options{})
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
