@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +27,7 @@ type Harness struct {
 	// New opens a fresh adapter and a fresh simulator seeded so that every
 	// case applies. Secrets lists every credential value the adapter was
 	// given, which must never leak.
-	New func(t *testing.T) (a adapters.Adapter, sim http.Handler, secrets []string)
+	New func(t testing.TB) (a adapters.Adapter, sim http.Handler, secrets []string)
 	// Cases are ops that must apply against a fresh simulator.
 	Cases []Case
 }
@@ -174,6 +175,69 @@ func stripSecrets(c adapters.Call) []byte {
 	}
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// Bench measures each case's Apply without the network: the calls of a
+// steady-state run (session already established) are answered once by the
+// simulator and recorded, then replayed from memory inside the timed loop.
+// The figure is the adapter's own work per update: planning, request bodies,
+// response parsing and session handling.
+func Bench(b *testing.B, h Harness) {
+	for _, c := range h.Cases {
+		b.Run(c.Name, func(b *testing.B) {
+			ctx := context.Background()
+			a, sim, _ := h.New(b)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			live := &HTTPDoer{Base: srv.URL}
+			if _, err := a.Apply(ctx, live, c.Op); err != nil { // logs in, if the vendor needs it
+				b.Fatal(err)
+			}
+			rec := &replayDoer{next: live}
+			if _, err := a.Apply(ctx, rec, c.Op); err != nil {
+				b.Fatal(err)
+			}
+			rec.next = nil
+			b.ReportAllocs()
+			for b.Loop() {
+				rec.i = 0
+				if _, err := a.Apply(ctx, rec, c.Op); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(rec.calls)), "calls/op")
+		})
+	}
+}
+
+// replayDoer records calls and answers while next is set, then answers the
+// same sequence of calls from memory, failing on any other call.
+type replayDoer struct {
+	next  adapters.Doer
+	calls []replayed
+	i     int
+}
+
+type replayed struct {
+	method, path string
+	resp         adapters.Response
+}
+
+func (d *replayDoer) Do(ctx context.Context, c *adapters.Call) (*adapters.Response, error) {
+	if d.next != nil {
+		r, err := d.next.Do(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		d.calls = append(d.calls, replayed{method: c.Method, path: c.Path, resp: *r})
+		return r, nil
+	}
+	if d.i >= len(d.calls) || d.calls[d.i].method != c.Method || d.calls[d.i].path != c.Path {
+		return nil, fmt.Errorf("replay: call %d is %s %s, not what the recorded run made", d.i, c.Method, c.Path)
+	}
+	r := d.calls[d.i].resp
+	d.i++
+	return &r, nil
 }
 
 // HTTPDoer sends calls to a test server with net/http, one attempt each;

@@ -39,7 +39,7 @@ func sim() *akanasim.Sim {
 	return s
 }
 
-func open(t *testing.T, user, pw string) *Adapter {
+func open(t testing.TB, user, pw string) *Adapter {
 	t.Helper()
 	a, err := (&Config{Tenant: tenant}).Open("akana", adapters.Deps{Credential: adapters.Credential{Username: user, Password: canonical.Secret(pw)}})
 	if err != nil {
@@ -125,8 +125,18 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{
-		New: func(t *testing.T) (adapters.Adapter, http.Handler, []string) {
+	adaptertest.Run(t, harness())
+}
+
+// BenchmarkApply is the adapter's own work per update (plan, bodies,
+// parsing), with the vendor's answers replayed from memory.
+func BenchmarkApply(b *testing.B) {
+	adaptertest.Bench(b, harness())
+}
+
+func harness() adaptertest.Harness {
+	return adaptertest.Harness{
+		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
 			return open(t, adminEmail, adminPW), sim(), []string{adminPW}
 		},
 		Cases: []adaptertest.Case{
@@ -134,7 +144,7 @@ func TestConformance(t *testing.T) {
 			{Name: "notifications", Op: op(canonical.Update{Notifications: canonical.Some([]string{"news.update"})})},
 			{Name: "names", Op: op(canonical.Update{GivenName: canonical.Some("J"), FamilyName: canonical.Some("D")})},
 		},
-	})
+	}
 }
 
 func TestCapabilitiesHaveARowForEveryField(t *testing.T) {

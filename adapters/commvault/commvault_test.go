@@ -40,7 +40,7 @@ func sim() *commvaultsim.Sim {
 	return s
 }
 
-func open(t *testing.T, pw string) *Adapter {
+func open(t testing.TB, pw string) *Adapter {
 	t.Helper()
 	a, err := (&Config{}).Open("commvault", adapters.Deps{Credential: adapters.Credential{Username: svcUser, Password: canonical.Secret(pw)}})
 	if err != nil {
@@ -60,15 +60,25 @@ func full() canonical.Update {
 }
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{
-		New: func(t *testing.T) (adapters.Adapter, http.Handler, []string) {
+	adaptertest.Run(t, harness())
+}
+
+// BenchmarkApply is the adapter's own work per update (plan, bodies,
+// parsing), with the vendor's answers replayed from memory.
+func BenchmarkApply(b *testing.B) {
+	adaptertest.Bench(b, harness())
+}
+
+func harness() adaptertest.Harness {
+	return adaptertest.Harness{
+		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
 			return open(t, svcPW), sim(), []string{svcPW}
 		},
 		Cases: []adaptertest.Case{
 			{Name: "display name", Op: op(canonical.Update{DisplayName: canonical.Some("J")})},
 			{Name: "everything", Op: op(full())},
 		},
-	})
+	}
 }
 
 func TestFullUpdateAppliesAndSendsOnlySetFields(t *testing.T) {

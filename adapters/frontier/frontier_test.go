@@ -36,7 +36,7 @@ const (
 
 var png = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 16)...)
 
-func open(t *testing.T, cred adapters.Credential) *Adapter {
+func open(t testing.TB, cred adapters.Credential) *Adapter {
 	t.Helper()
 	a, err := (&Config{}).Open("frontier", adapters.Deps{Credential: cred})
 	if err != nil {
@@ -58,8 +58,18 @@ var cred = adapters.Credential{Username: clientID, Password: secret}
 func op(u canonical.Update) adapters.Op { return adapters.Op{UserID: userID, Update: u} }
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{
-		New: func(t *testing.T) (adapters.Adapter, http.Handler, []string) {
+	adaptertest.Run(t, harness())
+}
+
+// BenchmarkApply is the adapter's own work per update (plan, bodies,
+// parsing), with the vendor's answers replayed from memory.
+func BenchmarkApply(b *testing.B) {
+	adaptertest.Bench(b, harness())
+}
+
+func harness() adaptertest.Harness {
+	return adaptertest.Harness{
+		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
 			return open(t, cred), seeded(true), []string{secret}
 		},
 		Cases: []adaptertest.Case{
@@ -69,7 +79,7 @@ func TestConformance(t *testing.T) {
 				Metadata: canonical.Some(canonical.Metadata{"description": "x"})})},
 			{Name: "disable", Op: op(canonical.Update{Enabled: canonical.Some(false)})},
 		},
-	})
+	}
 }
 
 func TestTitleOnlyKeepsMetadataAndAvatar(t *testing.T) {

@@ -43,12 +43,12 @@ const (
 
 var png = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{7}, 40)...)
 
-func open(t *testing.T, tok canonical.Secret) *Adapter {
+func open(t testing.TB, tok canonical.Secret) *Adapter {
 	t.Helper()
 	return openWith(t, Config{}, adapters.Deps{Credential: adapters.Credential{Token: tok}})
 }
 
-func openWith(t *testing.T, c Config, deps adapters.Deps) *Adapter {
+func openWith(t testing.TB, c Config, deps adapters.Deps) *Adapter {
 	t.Helper()
 	a, err := c.Open("volterra", deps)
 	if err != nil {
@@ -99,29 +99,42 @@ func upd(f func(*canonical.Update)) canonical.Update {
 	return u
 }
 
+// credModes are the two ways the adapter authenticates.
+var credModes = []struct {
+	name string
+	tok  canonical.Secret
+	pass canonical.Secret
+}{{"service token", svcToken, ""}, {"pass-through", "", callerToken}}
+
 func TestConformance(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		tok  canonical.Secret
-		pass canonical.Secret
-	}{{"service token", svcToken, ""}, {"pass-through", "", callerToken}} {
+	for _, mode := range credModes {
 		t.Run(mode.name, func(t *testing.T) {
-			op := func(u canonical.Update) adapters.Op {
-				return adapters.Op{UserID: "jane", Update: u, PassThrough: mode.pass}
-			}
-			adaptertest.Run(t, adaptertest.Harness{
-				New: func(t *testing.T) (adapters.Adapter, http.Handler, []string) {
-					return open(t, mode.tok), seeded(), []string{svcToken}
-				},
-				Cases: []adaptertest.Case{
-					{Name: "given name", Op: op(canonical.Update{GivenName: canonical.Some("S")})},
-					{Name: "avatar only", Op: op(canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})})},
-					{Name: "everything", Op: op(canonical.Update{GivenName: canonical.Some("A"), FamilyName: canonical.Some("B"),
-						OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
-						Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})})},
-				},
-			})
+			adaptertest.Run(t, harness(mode.tok, mode.pass))
 		})
+	}
+}
+
+// BenchmarkApply is the adapter's own work per update (plan, bodies,
+// parsing), with the vendor's answers replayed from memory.
+func BenchmarkApply(b *testing.B) {
+	adaptertest.Bench(b, harness(svcToken, ""))
+}
+
+func harness(tok, pass canonical.Secret) adaptertest.Harness {
+	op := func(u canonical.Update) adapters.Op {
+		return adapters.Op{UserID: "jane", Update: u, PassThrough: pass}
+	}
+	return adaptertest.Harness{
+		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
+			return open(t, tok), seeded(), []string{svcToken}
+		},
+		Cases: []adaptertest.Case{
+			{Name: "given name", Op: op(canonical.Update{GivenName: canonical.Some("S")})},
+			{Name: "avatar only", Op: op(canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})})},
+			{Name: "everything", Op: op(canonical.Update{GivenName: canonical.Some("A"), FamilyName: canonical.Some("B"),
+				OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
+				Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})})},
+		},
 	}
 }
 

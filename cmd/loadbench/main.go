@@ -355,6 +355,13 @@ func run() error {
 		}
 		fan := rs[len(vendors)]
 		checks = append(checks, check{"fan-out p50 <= 1.3x slowest single-target p50", float64(fan.p50) <= 1.3*float64(slowest), fmt.Sprintf("%.2fx", float64(fan.p50)/float64(slowest))})
+		if *profDir != "" {
+			if err := profile(*profDir, "fanout", pprofAddr["memory"], *dur, func() {
+				atk(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur+time.Second)
+			}); err != nil {
+				return err
+			}
+		}
 	}
 	if want["replay"] {
 		fmt.Printf("idempotent replay, %d connections:\n", *conns)
@@ -528,7 +535,7 @@ func profile(dir, name, addr string, d time.Duration, load func()) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	fmt.Printf("  profiles of the %s-store gateway under %s of load written to %s\n", name, d, dir)
+	fmt.Printf("  profiles of the gateway (%s) under %s of load written to %s\n", name, d, dir)
 	return nil
 }
 
