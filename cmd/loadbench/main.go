@@ -490,7 +490,8 @@ func perRequest(before, after map[string]time.Duration, requests float64) map[st
 		return out
 	}
 	for name, a := range after {
-		// Under a tenth of a millisecond of CPU the process took no part.
+		// A process that used no more than one clock tick (10 ms) over the
+		// whole run took no part in it.
 		if b, ok := before[name]; ok && a-b > 10*time.Millisecond {
 			out[name] = time.Duration(float64(a-b) / requests)
 		}
