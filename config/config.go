@@ -177,6 +177,8 @@ type Vendor struct {
 	Retry Retry `yaml:"retry"`
 	// Breaker policy.
 	Breaker Breaker `yaml:"breaker"`
+	// Connections sizes the keep-alive pool to this vendor.
+	Connections Connections `yaml:"connections"`
 	// Settings is the adapter's own block, decoded by the adapter's Config.
 	Settings yaml.Node `yaml:"settings"`
 }
@@ -187,6 +189,20 @@ type Credential struct {
 	Username string           `yaml:"username"`
 	Password canonical.Secret `yaml:"password"`
 	Token    canonical.Secret `yaml:"token"`
+}
+
+// Connections is one vendor's HTTP connection pool. Connections are kept
+// alive and reused; a busy gateway needs as many idle ones as it has calls
+// in flight to that vendor, or it dials (and, over TLS, handshakes) again.
+type Connections struct {
+	// MaxIdle keeps at most this many idle connections; default 256.
+	MaxIdle int `yaml:"max_idle"`
+	// MaxPerHost caps all connections (idle and busy) to the vendor; 0,
+	// the default, means no cap. A cap makes calls beyond it wait for a free
+	// connection, within their deadline.
+	MaxPerHost int `yaml:"max_per_host"`
+	// IdleTimeout closes a connection idle this long; default 90s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Retry is the retry policy of one vendor.

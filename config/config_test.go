@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) LookupFunc {
@@ -31,6 +32,12 @@ func TestLoadCheckedInConfig(t *testing.T) {
 	if c.Vendors["frontier"].Type != "frontier" || c.Server.BodyLimit != 2<<20 {
 		t.Errorf("defaults not applied: %+v", c.Vendors["frontier"])
 	}
+	if p := c.Vendors["frontier"].Connections; p.MaxIdle != 256 || p.MaxPerHost != 0 || p.IdleTimeout.D() != 90*time.Second {
+		t.Errorf("pool defaults: %+v", p)
+	}
+	if c.Redis.KeyPrefix != "idgw:" || c.Redis.Pipelining != "auto" {
+		t.Errorf("redis defaults: %+v", c.Redis)
+	}
 }
 
 func TestLoadErrorsNameTheKey(t *testing.T) {
@@ -57,6 +64,11 @@ vendors:
 		{"bad client hash", base + "clients: [{name: a, key_sha256: abc}]\n", map[string]string{"PW": "x"}, []string{"clients[0].key_sha256: must be 64"}},
 		{"redis literal password", base + "redis: {url: 'redis://:secret@h:6379'}\n", map[string]string{"PW": "x"}, []string{"redis.url: a literal secret is refused"}},
 		{"no vendors", "server: {listen: 127.0.0.1:1}\n", nil, []string{"vendors: at least one vendor is required"}},
+		{"pool sizes", base + "    connections: {max_idle: -1, max_per_host: 20000, idle_timeout: 10ms}\n", map[string]string{"PW": "x"}, []string{
+			"vendors.akana.connections.max_idle: must be between 1 and 10000", "vendors.akana.connections.max_per_host: must be between 0 (no cap) and 10000",
+			"vendors.akana.connections.idle_timeout: must be at least 1s"}},
+		{"redis key prefix", base + "redis: {key_prefix: 'a{b}'}\n", map[string]string{"PW": "x"}, []string{"redis.key_prefix: must be at most 64 characters"}},
+		{"redis pipelining", base + "redis: {pipelining: sometimes}\n", map[string]string{"PW": "x"}, []string{"redis.pipelining: must be auto or off"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,6 +109,10 @@ func (c *Config) applyDefaults() {
 		if v.Breaker.HalfOpenMax == 0 {
 			v.Breaker.HalfOpenMax = 1
 		}
+		if v.Connections.MaxIdle == 0 {
+			v.Connections.MaxIdle = 256
+		}
+		def(&v.Connections.IdleTimeout, 90*time.Second)
 		c.Vendors[name] = v
 	}
 }
@@ -246,6 +250,15 @@ func (c *Config) validate() []error {
 		}
 		if v.Deadline >= c.Idempotency.LockTTL {
 			bad(p+".deadline", "must be shorter than idempotency.lock_ttl (%s), or a lock could expire mid-request", c.Idempotency.LockTTL.D())
+		}
+		if n := v.Connections.MaxIdle; n < 1 || n > 10000 {
+			bad(p+".connections.max_idle", "must be between 1 and 10000")
+		}
+		if n := v.Connections.MaxPerHost; n < 0 || n > 10000 {
+			bad(p+".connections.max_per_host", "must be between 0 (no cap) and 10000")
+		}
+		if v.Connections.IdleTimeout < Duration(time.Second) {
+			bad(p+".connections.idle_timeout", "must be at least 1s")
 		}
 		if *v.Retry.Max < 0 || *v.Retry.Max > 10 {
 			bad(p+".retry.max", "must be between 0 and 10")

@@ -54,6 +54,16 @@ type BreakerPolicy struct {
 	Interval time.Duration
 }
 
+// Pool sizes one vendor's connection pool.
+type Pool struct {
+	// MaxIdle idle connections kept for reuse (default 256).
+	MaxIdle int
+	// MaxPerHost caps all connections to the vendor; 0: no cap.
+	MaxPerHost int
+	// IdleTimeout closes idle connections (default 90s).
+	IdleTimeout time.Duration
+}
+
 // Options configures one vendor's Client.
 type Options struct {
 	Vendor  string
@@ -65,8 +75,10 @@ type Options struct {
 	// Classify is the adapter's Classifier, consulted before the status
 	// policy; optional.
 	Classify func(*adapters.Response) adapters.Class
-	// Transport defaults to a tuned clone of http.DefaultTransport.
-	Transport      http.RoundTripper
+	// Transport defaults to a clone of http.DefaultTransport sized by Pool.
+	Transport http.RoundTripper
+	// Pool sizes the default transport's keep-alive pool.
+	Pool           Pool
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -145,11 +157,21 @@ func New(o Options) (*Client, error) {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 4 << 20
 	}
+	if o.Pool.MaxIdle <= 0 {
+		o.Pool.MaxIdle = 256
+	}
+	if o.Pool.IdleTimeout <= 0 {
+		o.Pool.IdleTimeout = 90 * time.Second
+	}
 	if o.Transport == nil {
+		// One transport per vendor: its pool serves one host, so the
+		// per-host idle limit is the pool size (net/http's default of 2
+		// would close and redial connections under any concurrency).
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 512
-		t.MaxIdleConnsPerHost = 256
-		t.IdleConnTimeout = 90 * time.Second
+		t.MaxIdleConns = o.Pool.MaxIdle
+		t.MaxIdleConnsPerHost = o.Pool.MaxIdle
+		t.MaxConnsPerHost = o.Pool.MaxPerHost
+		t.IdleConnTimeout = o.Pool.IdleTimeout
 		o.Transport = t
 	}
 	c := &Client{o: o, base: strings.TrimSuffix(o.BaseURL.String(), "/")}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -405,5 +406,67 @@ func TestPathsStayUnderTheBaseURL(t *testing.T) {
 	}
 	if len(r.v.bodies) != 0 {
 		t.Error("a bad path reached the vendor")
+	}
+}
+
+// TestConnectionsAreReusedAndCapped: calls reuse kept-alive connections (16
+// concurrent callers making 400 calls dial at most 16), and max_per_host
+// caps the connections open at once while every call still completes.
+func TestConnectionsAreReusedAndCapped(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pool    Pool
+		maxNew  int64
+		maxOpen int64
+	}{
+		{"reused", Pool{MaxIdle: 256}, 16, 16},
+		{"capped at 4", Pool{MaxIdle: 256, MaxPerHost: 4}, 4, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dialed, open, maxOpen atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				_, _ = w.Write([]byte(`{}`))
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				switch s {
+				case http.StateNew:
+					dialed.Add(1)
+					n := open.Add(1)
+					for m := maxOpen.Load(); n > m && !maxOpen.CompareAndSwap(m, n); m = maxOpen.Load() {
+					}
+				case http.StateClosed, http.StateHijacked:
+					open.Add(-1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			u, _ := url.Parse(srv.URL)
+			c, err := New(Options{Vendor: "acme", BaseURL: u, Pool: tc.pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for w := 0; w < 16; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 25; i++ {
+						resp, err := c.Do(context.Background(), put(`{}`))
+						if err != nil || resp.Status != 200 {
+							t.Errorf("call: %+v %v", resp, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if d := dialed.Load(); d < 1 || d > tc.maxNew {
+				t.Errorf("%d connections dialed for 400 calls, want 1..%d", d, tc.maxNew)
+			}
+			if m := maxOpen.Load(); m > tc.maxOpen {
+				t.Errorf("%d connections open at once, want at most %d", m, tc.maxOpen)
+			}
+		})
 	}
 }
