@@ -242,3 +242,13 @@ func TestEveryCodeHasStatusAndTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldPaths: every field's path is "user." and its JSON name, whether
+// it comes from the table of constants or is built.
+func TestFieldPaths(t *testing.T) {
+	for _, f := range append(AllFields(), Field("not_a_field")) {
+		if got, want := f.Path(), "user."+string(f); got != want {
+			t.Errorf("%s: path %q, want %q", f, got, want)
+		}
+	}
+}

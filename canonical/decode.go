@@ -84,8 +84,11 @@ type decoder struct {
 }
 
 func join(path, key string) string {
-	if path == "" {
+	switch path {
+	case "":
 		return key
+	case "user":
+		return Field(key).Path() // constants for the known fields
 	}
 	return path + "." + key
 }
@@ -153,6 +156,11 @@ func (d *decoder) str(raw json.RawMessage, path string) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		d.errs.Add(path, "must be a string")
 		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		// No escapes: the bytes between the quotes are the string (the body
+		// is valid UTF-8 and valid JSON, so no raw control characters).
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

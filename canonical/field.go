@@ -33,7 +33,43 @@ func AllFields() []Field {
 }
 
 // Path is the field's JSON path in a request ("user.email").
-func (f Field) Path() string { return "user." + string(f) }
+func (f Field) Path() string {
+	// Constant strings for the known fields: validation asks for paths on
+	// every request, and a concatenation allocates each time.
+	switch f {
+	case FieldUsername:
+		return "user.username"
+	case FieldEmail:
+		return "user.email"
+	case FieldGivenName:
+		return "user.given_name"
+	case FieldFamilyName:
+		return "user.family_name"
+	case FieldDisplayName:
+		return "user.display_name"
+	case FieldEnabled:
+		return "user.enabled"
+	case FieldOTPEnabled:
+		return "user.otp_enabled"
+	case FieldNotifications:
+		return "user.notifications"
+	case FieldAvatar:
+		return "user.avatar"
+	case FieldGroups:
+		return "user.groups"
+	case FieldPassword:
+		return "user.password"
+	case FieldMetadata:
+		return "user.metadata"
+	case FieldPrincipalName:
+		return "user.principal_name"
+	case FieldAuthMethod:
+		return "user.auth_method"
+	case FieldPlan:
+		return "user.plan"
+	}
+	return "user." + string(f)
+}
 
 // Fields lists the fields the update sets, in AllFields order.
 func (u *Update) Fields() []Field {
@@ -124,4 +160,11 @@ func (u Update) Without(fs ...Field) Update {
 }
 
 // IsEmpty reports whether the update sets no field at all.
-func (u *Update) IsEmpty() bool { return len(u.Fields()) == 0 }
+func (u *Update) IsEmpty() bool {
+	for _, f := range AllFields() {
+		if u.Has(f) {
+			return false
+		}
+	}
+	return true
+}

@@ -93,6 +93,66 @@ func elements(raw []byte, fn func(v json.RawMessage)) {
 }
 
 func keyString(q []byte) string {
+	// The request's own keys come back as constants: a switch on
+	// string(bytes) does not allocate, a conversion to keep does.
+	switch string(q[1 : len(q)-1]) {
+	case "targets":
+		return "targets"
+	case "vendor_ids":
+		return "vendor_ids"
+	case "on_unsupported":
+		return "on_unsupported"
+	case "user":
+		return "user"
+	case "extensions":
+		return "extensions"
+	case "op":
+		return "op"
+	case "items":
+		return "items"
+	case "id":
+		return "id"
+	case "name":
+		return "name"
+	case "new":
+		return "new"
+	case "current":
+		return "current"
+	case "content_type":
+		return "content_type"
+	case "data":
+		return "data"
+	case "username":
+		return "username"
+	case "email":
+		return "email"
+	case "given_name":
+		return "given_name"
+	case "family_name":
+		return "family_name"
+	case "display_name":
+		return "display_name"
+	case "enabled":
+		return "enabled"
+	case "otp_enabled":
+		return "otp_enabled"
+	case "notifications":
+		return "notifications"
+	case "avatar":
+		return "avatar"
+	case "groups":
+		return "groups"
+	case "password":
+		return "password"
+	case "metadata":
+		return "metadata"
+	case "principal_name":
+		return "principal_name"
+	case "auth_method":
+		return "auth_method"
+	case "plan":
+		return "plan"
+	}
 	for _, c := range q[1 : len(q)-1] {
 		if c == '\\' {
 			var s string

@@ -46,12 +46,11 @@ func (r *Request) Validate() error {
 		fe.Add("targets", "must name at least one target when present")
 	}
 	for i, t := range r.Targets {
-		p := "targets[" + itoa(i) + "]"
 		switch {
 		case !ValidTargetName(t):
-			fe.Add(p, "is not a valid target name")
+			fe.Add("targets["+itoa(i)+"]", "is not a valid target name")
 		case seen[t]:
-			fe.Add(p, "duplicate target %q", t)
+			fe.Add("targets["+itoa(i)+"]", "duplicate target %q", t)
 		}
 		seen[t] = true
 	}
@@ -164,12 +163,11 @@ func (u *Update) validate(fe *FieldErrors) {
 		}
 		seen := map[string]bool{}
 		for i, n := range u.Notifications.V {
-			ip := p + "[" + itoa(i) + "]"
 			switch {
 			case !notificationRe.MatchString(n):
-				fe.Add(ip, "must be a canonical notification name (lowercase letters, digits, '.', '_', '-')")
+				fe.Add(p+"["+itoa(i)+"]", "must be a canonical notification name (lowercase letters, digits, '.', '_', '-')")
 			case seen[n]:
-				fe.Add(ip, "duplicate notification %q", n)
+				fe.Add(p+"["+itoa(i)+"]", "duplicate notification %q", n)
 			}
 			seen[n] = true
 		}
