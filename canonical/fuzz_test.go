@@ -31,5 +31,39 @@ func FuzzDecode(f *testing.F) {
 		}
 		_ = req.Validate()
 		_ = req.User.Fields()
+		// Differential check: the strings the scanner takes without
+		// encoding/json must be what encoding/json would decode.
+		var raw struct {
+			Targets []string `json:"targets"`
+			User    struct {
+				Username    *string `json:"username"`
+				Email       *string `json:"email"`
+				GivenName   *string `json:"given_name"`
+				FamilyName  *string `json:"family_name"`
+				DisplayName *string `json:"display_name"`
+			} `json:"user"`
+		}
+		if err := json.Unmarshal(body, &raw); err != nil {
+			t.Fatalf("accepted a body encoding/json rejects: %v", err)
+		}
+		for _, c := range []struct {
+			name string
+			got  Opt[string]
+			want *string
+		}{{"username", req.User.Username, raw.User.Username}, {"email", req.User.Email, raw.User.Email},
+			{"given_name", req.User.GivenName, raw.User.GivenName}, {"family_name", req.User.FamilyName, raw.User.FamilyName},
+			{"display_name", req.User.DisplayName, raw.User.DisplayName}} {
+			if c.got.Set != (c.want != nil) || (c.want != nil && c.got.V != *c.want) {
+				t.Fatalf("%s: decoded %+v, encoding/json %v", c.name, c.got, c.want)
+			}
+		}
+		if len(req.Targets) != len(raw.Targets) {
+			t.Fatalf("targets %q vs %q", req.Targets, raw.Targets)
+		}
+		for i := range raw.Targets {
+			if req.Targets[i] != raw.Targets[i] {
+				t.Fatalf("targets %q vs %q", req.Targets, raw.Targets)
+			}
+		}
 	})
 }
