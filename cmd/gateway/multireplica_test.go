@@ -47,16 +47,45 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// freeBase finds n consecutive free ports below the ephemeral range (the
+// simulators take base, base+1, ...).
+func freeBase(t *testing.T, n int) int {
+	for try := 0; try < 50; try++ {
+		base := 20000 + rand.IntN(12000)
+		free := true
+		for i := 0; i < n && free; i++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free block of ports")
+	return 0
+}
+
 func waitHTTP(t *testing.T, url string) {
+	if !up(url) {
+		t.Fatalf("%s never came up", url)
+	}
+}
+
+// up polls url for up to 20 s.
+func up(url string) bool {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
-			return
+			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s never came up", url)
+	return false
 }
 
 func TestMultiReplica(t *testing.T) {
@@ -76,7 +105,7 @@ func TestMultiReplica(t *testing.T) {
 
 	// Simulators, with faults: 10% of vendor calls answer 503 before they
 	// reach the simulator (so a retry is never a second write).
-	base := 20000 + rand.IntN(20000)
+	base := freeBase(t, 4)
 	// Each key writes its own user, so a retry can verify whether the
 	// interrupted run reached the vendor (one shared user would be
 	// overwritten by the other keys in the meantime).
@@ -91,7 +120,9 @@ func TestMultiReplica(t *testing.T) {
 	simURL := map[string]string{}
 	for i, n := range names {
 		simURL[n] = fmt.Sprintf("http://127.0.0.1:%d", base+i)
-		waitHTTP(t, simURL[n]+"/_sim/requests")
+		if !up(simURL[n] + "/_sim/requests") {
+			t.Fatalf("%s simulator never came up:\n%s", n, simOut.String())
+		}
 		rule := `{"fraction":0.1,"status":503,"seed":` + fmt.Sprint(i+1) + `}`
 		resp, err := http.Post(simURL[n]+"/_fault", "application/json", strings.NewReader(rule))
 		if err != nil || resp.StatusCode != 204 {

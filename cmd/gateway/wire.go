@@ -198,7 +198,7 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 				MaxRetryAfter: v.Retry.MaxRetryAfter.D(), On500: v.Retry.On500},
 			Breaker: upstream.BreakerPolicy{ConsecutiveFailures: v.Breaker.ConsecutiveFailures, OpenFor: v.Breaker.OpenFor.D(),
 				HalfOpenMax: v.Breaker.HalfOpenMax, Interval: v.Breaker.Interval.D()},
-			Pool: upstream.Pool{MaxIdle: v.Connections.MaxIdle, MaxPerHost: v.Connections.MaxPerHost, IdleTimeout: v.Connections.IdleTimeout.D()},
+			Pool:   upstream.Pool{MaxIdle: v.Connections.MaxIdle, MaxPerHost: v.Connections.MaxPerHost, IdleTimeout: v.Connections.IdleTimeout.D()},
 			Logger: logger.With("vendor", name), TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
 		}
 		if c, ok := a.(adapters.Classifier); ok {
