@@ -16,7 +16,8 @@
 //
 //     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
 //     [-scenarios throughput,latency,fanout,replay,store]
-//     [-redis redis://127.0.0.1:6379] [-profile dir]
+//     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
+//     [-max-time 20m]
 package main
 
 import (
@@ -72,9 +73,25 @@ func run() error {
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
 	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
+	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
 	flag.Parse()
 	procs := map[string]int{"loadgen": os.Getpid()} // name -> pid, for CPU accounting
+	var (
+		childMu  sync.Mutex
+		children []*os.Process
+	)
+	adopt := func(p *os.Process) { childMu.Lock(); children = append(children, p); childMu.Unlock() }
+	watchdog := time.AfterFunc(*maxTime, func() {
+		childMu.Lock()
+		for _, p := range children {
+			_ = p.Kill()
+		}
+		childMu.Unlock()
+		fmt.Fprintf(os.Stderr, "loadbench: still running after -max-time %s: aborted\n", *maxTime)
+		os.Exit(2)
+	})
+	defer watchdog.Stop()
 	atk := func(tr vegeta.Targeter, c int, d time.Duration) result {
 		before := cpuTimes(procs)
 		r := attack(tr, c, d, *rate)
@@ -110,6 +127,7 @@ func run() error {
 	}
 	defer func() { _ = sim.Process.Kill(); _ = sim.Wait() }()
 	procs["simulators"] = sim.Process.Pid
+	adopt(sim.Process)
 	frontier := fmt.Sprintf("http://127.0.0.1:%d", base+3)
 	if err := waitHTTP(frontier + "/_sim/requests"); err != nil {
 		return fmt.Errorf("%w\n%s", err, simOut.String())
@@ -191,6 +209,7 @@ func run() error {
 		}
 		url := fmt.Sprintf("http://127.0.0.1:%d", port)
 		procs["gateway-"+store] = cmd.Process.Pid
+		adopt(cmd.Process)
 		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 		if err := waitHTTP(url + "/healthz"); err != nil {
 			stop()
