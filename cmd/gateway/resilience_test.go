@@ -129,6 +129,19 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	if status, _, _ := call(t, "GET", rbase+"/readyz", ""); status != 503 {
 		t.Errorf("readyz %d with the store down", status)
 	}
+	// Redis back: the (auto-pipelined) store reconnects on its own.
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := call(t, "PATCH", rbase+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Back"}}`, "Idempotency-Key", "r-3"); status != 200 {
+		t.Errorf("after Redis came back: %d %s", status, body)
+	}
+	if status, hdr, body := call(t, "PATCH", rbase+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Back"}}`, "Idempotency-Key", "r-3"); status != 200 || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay after Redis came back: %d %v %s", status, hdr, body)
+	}
+	if status, _, _ := call(t, "GET", rbase+"/readyz", ""); status != 200 {
+		t.Errorf("readyz %d with the store back", status)
+	}
 }
 
 // SIGTERM during in-flight requests: they complete, new ones are refused.

@@ -144,3 +144,27 @@ func BenchmarkRedisBeginFinish(b *testing.B) {
 		_ = tk.Finish(ctx, 200, []byte(`{}`), 0, nil)
 	}
 }
+
+// TestOpenFailsFast: with Redis down a keyed request must get its 503 at
+// once, so Open trims go-redis's retries and redials unless the URL sets
+// them.
+func TestOpenFailsFast(t *testing.T) {
+	for _, tc := range []struct {
+		url                  string
+		retries, dialerRetry int
+		dial                 time.Duration
+	}{
+		{"redis://127.0.0.1:6379/0", 1, 1, time.Second},
+		{"redis://127.0.0.1:6379/0?max_retries=5&dial_timeout=3s", 5, 1, 3 * time.Second},
+	} {
+		c, err := Open(context.Background(), RedisOptions{URL: tc.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := c.(*redis.Client).Options()
+		if o.MaxRetries != tc.retries || o.DialerRetries != tc.dialerRetry || o.DialTimeout != tc.dial || o.MaxRetryBackoff != 64*time.Millisecond {
+			t.Errorf("%s: retries %d, redials %d, dial %s, backoff %s", tc.url, o.MaxRetries, o.DialerRetries, o.DialTimeout, o.MaxRetryBackoff)
+		}
+		c.Close()
+	}
+}
