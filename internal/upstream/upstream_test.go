@@ -410,8 +410,9 @@ func TestPathsStayUnderTheBaseURL(t *testing.T) {
 }
 
 // TestConnectionsAreReusedAndCapped: calls reuse kept-alive connections (16
-// concurrent callers making 400 calls dial at most 16), and max_per_host
-// caps the connections open at once while every call still completes.
+// concurrent callers making 1600 calls dial about 16, not hundreds), and
+// max_per_host caps the connections open at once while every call still
+// completes.
 func TestConnectionsAreReusedAndCapped(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -419,8 +420,12 @@ func TestConnectionsAreReusedAndCapped(t *testing.T) {
 		maxNew  int64
 		maxOpen int64
 	}{
-		{"reused", Pool{MaxIdle: 256}, 16, 16},
-		{"capped at 4", Pool{MaxIdle: 256, MaxPerHost: 4}, 4, 4},
+		// net/http may finish a dial it started for a caller that then got
+		// a returned connection, so a few more than the callers can open;
+		// without reuse it would be hundreds.
+		{"reused", Pool{MaxIdle: 256}, 32, 32},
+		// The cap is hard: never more than 4 open at once.
+		{"capped at 4", Pool{MaxIdle: 256, MaxPerHost: 4}, 8, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dialed, open, maxOpen atomic.Int64
@@ -451,7 +456,7 @@ func TestConnectionsAreReusedAndCapped(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for i := 0; i < 25; i++ {
+					for i := 0; i < 100; i++ {
 						resp, err := c.Do(context.Background(), put(`{}`))
 						if err != nil || resp.Status != 200 {
 							t.Errorf("call: %+v %v", resp, err)
@@ -462,7 +467,7 @@ func TestConnectionsAreReusedAndCapped(t *testing.T) {
 			}
 			wg.Wait()
 			if d := dialed.Load(); d < 1 || d > tc.maxNew {
-				t.Errorf("%d connections dialed for 400 calls, want 1..%d", d, tc.maxNew)
+				t.Errorf("%d connections dialed for 1600 calls, want 1..%d", d, tc.maxNew)
 			}
 			if m := maxOpen.Load(); m > tc.maxOpen {
 				t.Errorf("%d connections open at once, want at most %d", m, tc.maxOpen)
