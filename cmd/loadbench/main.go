@@ -529,7 +529,9 @@ func cpuString(cpu map[string]time.Duration) string {
 	sort.Strings(names)
 	parts := []string{}
 	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s %dµs", n, cpu[n].Microseconds()))
+		if us := cpu[n].Microseconds(); us > 0 {
+			parts = append(parts, fmt.Sprintf("%s %dµs", n, us))
+		}
 	}
 	return "cpu/req: " + strings.Join(parts, ", ")
 }
