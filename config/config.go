@@ -110,6 +110,10 @@ type Idempotency struct {
 	// OnStoreError is "fail" (503 idempotency_unavailable, default) or
 	// "proceed" (run without idempotency).
 	OnStoreError string `yaml:"on_store_error"`
+	// MemoryMaxRecords bounds the memory store (default 1000000, about
+	// 1 GB at most): past it the oldest finished keys are forgotten before
+	// their retention ends, so memory cannot run out.
+	MemoryMaxRecords int `yaml:"memory_max_records"`
 }
 
 // Redis addresses the shared Redis: one URL, or Sentinel (master_name and

@@ -178,6 +178,9 @@ func (c *Config) validate() []error {
 	default:
 		bad("idempotency.store", "must be memory or redis")
 	}
+	if n := c.Idempotency.MemoryMaxRecords; n < 0 || n > 100_000_000 {
+		bad("idempotency.memory_max_records", "must be between 1 and 100000000 (0: the default)")
+	}
 	switch c.Idempotency.OnStoreError {
 	case "fail", "proceed":
 	default:

@@ -115,3 +115,51 @@ func BenchmarkMemoryBeginFinish(b *testing.B) {
 		_ = tk.Finish(ctx, 200, []byte(`{}`), 0, nil)
 	}
 }
+
+// TestMemoryStoreBound: past MaxRecords the oldest finished keys are
+// forgotten first, keys in progress never are, and the newest still replay.
+func TestMemoryStoreBound(t *testing.T) {
+	ctx := context.Background()
+	s := idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxRecords: 100})
+	g := idempotency.NewGuard(s, idempotency.Options{})
+	// Five requests still running, claimed first (so the oldest).
+	var running []*idempotency.Ticket
+	for i := 0; i < 5; i++ {
+		tk, err := g.Begin(ctx, "c", "running-"+strconv.Itoa(i), "fp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		running = append(running, tk)
+	}
+	for i := 0; i < 1000; i++ {
+		tk, err := g.Begin(ctx, "c", "k-"+strconv.Itoa(i), "fp")
+		if err != nil || tk.Replay != nil {
+			t.Fatalf("key %d: %+v %v", i, tk, err)
+		}
+		if err := tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Evicted(); got != 905 {
+		t.Errorf("evicted %d, want 905 (1005 keys into 100 places)", got)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := g.Begin(ctx, "c", "running-"+strconv.Itoa(i), "fp"); !errors.Is(err, idempotency.ErrInProgress) {
+			t.Errorf("running key %d: %v, want in progress", i, err)
+		}
+	}
+	for i := 905; i < 1000; i++ {
+		tk, err := g.Begin(ctx, "c", "k-"+strconv.Itoa(i), "fp")
+		if err != nil || tk.Replay == nil {
+			t.Fatalf("recent key %d not replayed: %+v %v", i, tk, err)
+		}
+	}
+	// The oldest finished key was forgotten: it runs again.
+	tk, err := g.Begin(ctx, "c", "k-0", "fp")
+	if err != nil || tk.Replay != nil || tk.Uncertain {
+		t.Fatalf("evicted key: %+v %v", tk, err)
+	}
+	for _, r := range running {
+		_ = r.Abandon(ctx)
+	}
+}
