@@ -82,6 +82,10 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(mresp.Body)
 	mresp.Body.Close()
+	// The memory store's early evictions are exported (none here).
+	if !bytes.Contains(metrics, []byte("gateway_idempotency_evictions_total 0")) {
+		t.Error("/metrics lacks gateway_idempotency_evictions_total")
+	}
 	// Every series the Grafana dashboard queries exists in a real scrape.
 	dash, err := os.ReadFile("../../deploy/grafana/dashboard.json")
 	if err != nil {

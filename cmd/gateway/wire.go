@@ -94,6 +94,11 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}
 		g.close = append(g.close, closeStore)
+		if ms, ok := store.(*idempotency.MemoryStore); ok {
+			if err := telemetry.ObserveEvictions(tel.MeterProvider, ms.Evicted); err != nil {
+				return nil, errors.Join(fmt.Errorf("telemetry: %w", err), g.Shutdown(ctx))
+			}
+		}
 		limiter = lim
 		guard = idempotency.NewGuard(store, idempotency.Options{LockTTL: cfg.Idempotency.LockTTL.D(),
 			Retention: cfg.Idempotency.Retention.D(), FailOpen: cfg.Idempotency.OnStoreError == "proceed"})

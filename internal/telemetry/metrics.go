@@ -100,6 +100,19 @@ func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Dura
 	}))
 }
 
+// ObserveEvictions exports the memory idempotency store's early evictions
+// (records forgotten before their retention because the store was full).
+func ObserveEvictions(mp metric.MeterProvider, evicted func() uint64) error {
+	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/telemetry")
+	_, err := m.Int64ObservableCounter("gateway.idempotency.evictions",
+		metric.WithDescription("Idempotency records the memory store forgot before their retention ended, being full."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(evicted()))
+			return nil
+		}))
+	return err
+}
+
 // MetricNames lists the Prometheus series names the gateway exposes (its
 // own and internal/upstream's), for dashboards and their drift test.
 func MetricNames() []string {
@@ -107,6 +120,6 @@ func MetricNames() []string {
 		"gateway_requests_total", "gateway_request_duration_seconds_bucket",
 		"gateway_idempotency_total", "gateway_target_results_total", "gateway_target_duration_seconds_bucket",
 		"gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_retries_total",
-		"gateway_vendor_breaker_state",
+		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
 	}
 }
