@@ -294,8 +294,9 @@ func run() error {
 	atk(ptTarget, 4, time.Second)
 
 	type row struct {
-		name string
-		r    result
+		name  string
+		r     result
+		ratio string // to this row's baseline, in the same run
 	}
 	var (
 		rows        []row
@@ -327,6 +328,14 @@ func run() error {
 		fmt.Printf("  %-62s %9.0f req/s  p50 %8s  p90 %8s  p99 %8s  errors %d  %s\n", name, m.rps, m.p50.Round(time.Microsecond), m.p90.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors, cpuString(m.cpu))
 		return m
 	}
+	// vs records a row's ratio to its baseline.
+	vs := func(name, ratio string) {
+		for i := range rows {
+			if rows[i].name == name {
+				rows[i].ratio = ratio
+			}
+		}
+	}
 	// Alternate the measured systems inside each run so drift hits both.
 	alternate := func(names []string, fs []func() result) []result {
 		all := make([][]result, len(fs))
@@ -357,6 +366,8 @@ func run() error {
 		tp := alternate([]string{fmt.Sprintf("passthrough, %d conns", *conns), fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns)},
 			[]func() result{func() result { return atk(ptTarget, *conns, *dur) }, full(*conns)})
 		checks = append(checks, check{"gateway >= 80% of passthrough throughput", tp[1].rps >= 0.8*tp[0].rps, fmt.Sprintf("%.0f%%", 100*tp[1].rps/tp[0].rps)})
+		vs(fmt.Sprintf("passthrough, %d conns", *conns), "baseline")
+		vs(fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns), fmt.Sprintf("rps %.2fx passthrough", tp[1].rps/tp[0].rps))
 		if *profDir != "" {
 			if err := profile(*profDir, "memory", pprofAddr["memory"], *dur, func() { atk(update(`"commvault"`, ""), *conns, *dur+time.Second) }); err != nil {
 				return err
@@ -365,8 +376,11 @@ func run() error {
 	}
 	if want["latency"] {
 		fmt.Println("latency, 1 connection:")
-		lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway single target commvault, 1 conn"},
+		lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway, the same update (commvault), 1 conn"},
 			[]func() result{func() result { return direct(1, *dur) }, full(1)})
+		vs("direct (the same PUT at the simulator), 1 conn", "baseline")
+		vs("gateway, the same update (commvault), 1 conn", fmt.Sprintf("p50 +%s, p99 +%s over direct",
+			(lat[1].p50-lat[0].p50).Round(time.Microsecond), (lat[1].p99-lat[0].p99).Round(time.Microsecond)))
 		checks = append(checks,
 			check{"added latency p50 <= 0.5 ms", lat[1].p50-lat[0].p50 <= 500*time.Microsecond, (lat[1].p50 - lat[0].p50).Round(time.Microsecond).String()},
 			check{"added latency p99 <= 2 ms", lat[1].p99-lat[0].p99 <= 2*time.Millisecond, (lat[1].p99 - lat[0].p99).Round(time.Microsecond).String()})
@@ -383,12 +397,16 @@ func run() error {
 		names = append(names, "gateway fan-out to all four, 1 conn")
 		fs = append(fs, func() result { return atk(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur) })
 		rs := alternate(names, fs)
-		slowest := time.Duration(0)
-		for _, r := range rs[:len(vendors)] {
-			slowest = max(slowest, r.p50)
+		slowest, slowestName := time.Duration(0), ""
+		for i, r := range rs[:len(vendors)] {
+			if r.p50 > slowest {
+				slowest, slowestName = r.p50, names[i]
+			}
 		}
+		vs(slowestName, "baseline (the slowest single target)")
 		fan := rs[len(vendors)]
 		checks = append(checks, check{"fan-out p50 <= 1.3x slowest single-target p50", float64(fan.p50) <= 1.3*float64(slowest), fmt.Sprintf("%.2fx", float64(fan.p50)/float64(slowest))})
+		vs("gateway fan-out to all four, 1 conn", fmt.Sprintf("p50 %.2fx slowest single target", float64(fan.p50)/float64(slowest)))
 		if *profDir != "" {
 			if err := profile(*profDir, "fanout", pprofAddr["memory"], *dur, func() {
 				atk(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur+time.Second)
@@ -403,6 +421,8 @@ func run() error {
 		rs := alternate([]string{fmt.Sprintf("gateway full update (reference), %d conns", *conns), fmt.Sprintf("gateway replay (same key), %d conns", *conns)},
 			[]func() result{full(*conns), func() result { return atk(update(`"commvault"`, "replay-key"), *conns, *dur) }})
 		checks = append(checks, check{"replay >= 2x full update throughput", rs[1].rps >= 2*rs[0].rps, fmt.Sprintf("%.2fx", rs[1].rps/rs[0].rps)})
+		vs(fmt.Sprintf("gateway full update (reference), %d conns", *conns), "baseline")
+		vs(fmt.Sprintf("gateway replay (same key), %d conns", *conns), fmt.Sprintf("rps %.2fx full update", rs[1].rps/rs[0].rps))
 	}
 	if want["store"] {
 		if *redisURL == "" {
@@ -426,6 +446,8 @@ func run() error {
 				func() result { gw = gwR; r := atk(update(`"commvault"`, ""), *conns, *dur); gw = saved; return r },
 			})
 			checks = append(checks, check{"redis store >= 90% of memory store throughput", rs[1].rps >= 0.9*rs[0].rps, fmt.Sprintf("%.0f%%", 100*rs[1].rps/rs[0].rps)})
+			vs(fmt.Sprintf("gateway memory store, %d conns", *conns), "baseline")
+			vs(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("rps %.2fx memory store", rs[1].rps/rs[0].rps))
 			if *profDir != "" {
 				gw = gwR
 				err := profile(*profDir, "redis", pprofAddr["redis"], *dur, func() { atk(update(`"commvault"`, ""), *conns, *dur+time.Second) })
@@ -445,9 +467,10 @@ func run() error {
 		}
 		fmt.Printf("  [%s] %-58s %s\n", mark, c.name, c.val)
 	}
-	fmt.Println("\nmarkdown (medians):\n\n| scenario | rps | p50 | p90 | p99 | errors |\n|---|---|---|---|---|---|")
+	fmt.Println("\nmarkdown (medians):\n\n| scenario | rps | p50 | p90 | p99 | errors | vs baseline (same run) | CPU per request |\n|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Printf("| %s | %.0f | %s | %s | %s | %d |\n", r.name, r.r.rps, r.r.p50.Round(time.Microsecond), r.r.p90.Round(time.Microsecond), r.r.p99.Round(time.Microsecond), r.r.errors)
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %d | %s | %s |\n", r.name, r.r.rps, r.r.p50.Round(time.Microsecond), r.r.p90.Round(time.Microsecond), r.r.p99.Round(time.Microsecond), r.r.errors,
+			r.ratio, strings.TrimPrefix(cpuString(r.r.cpu), "cpu/req: "))
 	}
 	if totalErrors > 0 {
 		return fmt.Errorf("%d requests failed", totalErrors)
