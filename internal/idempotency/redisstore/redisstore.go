@@ -125,14 +125,25 @@ func Purge(ctx context.Context, c redis.UniversalClient, prefix string) (int, er
 	}
 	pattern := globEscape(prefix) + "*"
 	n := 0
-	del := func(ctx context.Context, c *redis.Client) error {
+	del := func(ctx context.Context, c *redis.Client, cluster bool) error {
 		it := c.Scan(ctx, 0, pattern, 1000).Iterator()
 		var batch []string
 		flush := func() error {
 			if len(batch) == 0 {
 				return nil
 			}
-			if err := c.Unlink(ctx, batch...).Err(); err != nil {
+			if cluster {
+				// A multi-key command must stay in one slot: one UNLINK per
+				// key, pipelined.
+				if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range batch {
+						p.Unlink(ctx, k)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			} else if err := c.Unlink(ctx, batch...).Err(); err != nil {
 				return err
 			}
 			n += len(batch)
@@ -158,10 +169,10 @@ func Purge(ctx context.Context, c redis.UniversalClient, prefix string) (int, er
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			mu.Lock()
 			defer mu.Unlock()
-			return del(ctx, node)
+			return del(ctx, node, true)
 		})
 	case *redis.Client:
-		err = del(ctx, cc)
+		err = del(ctx, cc, false)
 	default:
 		return 0, fmt.Errorf("redis purge: unsupported client %T", c)
 	}
