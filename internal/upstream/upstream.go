@@ -388,7 +388,7 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 		return nil, c.transportError(ctx, call, err, attempts)
 	}
 	defer hresp.Body.Close()
-	body, rerr := io.ReadAll(io.LimitReader(hresp.Body, c.o.MaxBody+1))
+	body, rerr := readBody(hresp, c.o.MaxBody)
 	if rerr != nil {
 		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
 		return nil, c.transportError(ctx, call, rerr, attempts)
@@ -399,6 +399,20 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode))
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
 		Attempts: max(attempts, 1), AttemptStatuses: statuses}, nil
+}
+
+// readBody reads at most max+1 bytes (one more tells "too large"). With a
+// Content-Length within max the body is read into a buffer of that size at
+// once (net/http ends the body there) instead of one grown from 512 bytes.
+func readBody(r *http.Response, max int64) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= max {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, max+1))
 }
 
 // transportError maps a failure with no usable response.
