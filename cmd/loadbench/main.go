@@ -55,6 +55,9 @@ func main() {
 	}
 }
 
+// noKey, as update's key, sends no Idempotency-Key header.
+const noKey = "-"
+
 type result struct {
 	rps           float64
 	p50, p90, p99 time.Duration
@@ -71,7 +74,7 @@ func run() error {
 	conns := flag.Int("conns", 64, "connections for throughput scenarios")
 	rate := flag.Int("rate", 0, "requests per second per attack (0: as fast as the connections allow)")
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
-	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run")
+	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs)")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
@@ -101,10 +104,10 @@ func run() error {
 	want := map[string]bool{}
 	for _, sc := range strings.Split(*scenarios, ",") {
 		switch sc = strings.TrimSpace(sc); sc {
-		case "throughput", "latency", "fanout", "replay", "store":
+		case "throughput", "latency", "fanout", "replay", "store", "costs":
 			want[sc] = true
 		default:
-			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store)", sc)
+			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs)", sc)
 		}
 	}
 	log.SetOutput(io.Discard) // net/http's notes about idle connections the servers closed
@@ -169,6 +172,7 @@ func run() error {
 		return fmt.Errorf("-telemetry: %q is not otlp or none", *exporter)
 	}
 	pprofAddr := map[string]string{}
+	var startGatewayWith func(name, store, cfgPath string, extraEnv ...string) (string, func(), error)
 	// The Redis store writes under a prefix of this run's own, removed at the
 	// end: a run leaves about a million records behind otherwise.
 	keyPrefix := fmt.Sprintf("idgw-loadbench-%d:", time.Now().UnixNano())
@@ -187,28 +191,30 @@ func run() error {
 			}
 		}()
 	}
-	startGateway := func(store string) (string, func(), error) {
+	startGateway := func(store string) (string, func(), error) { return startGatewayWith(store, store, cfg) }
+	startGatewayWith = func(name, store, cfgPath string, extraEnv ...string) (string, func(), error) {
 		port, err := freePort()
 		if err != nil {
 			return "", nil, err
 		}
-		args := []string{"serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}
+		args := []string{"serve", "--config", cfgPath, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}
 		if *profDir != "" {
 			pp, err := freePort()
 			if err != nil {
 				return "", nil, err
 			}
-			pprofAddr[store] = fmt.Sprintf("127.0.0.1:%d", pp)
-			args = append(args, "--pprof", pprofAddr[store])
+			pprofAddr[name] = fmt.Sprintf("127.0.0.1:%d", pp)
+			args = append(args, "--pprof", pprofAddr[name])
 		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL, "REDIS_KEY_PREFIX="+keyPrefix)
+		// Later entries win: extraEnv overrides the run's defaults.
+		cmd.Env = append(append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL, "REDIS_KEY_PREFIX="+keyPrefix), extraEnv...)
 		cmd.Stdout, cmd.Stderr = devNull, devNull
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
 		}
 		url := fmt.Sprintf("http://127.0.0.1:%d", port)
-		procs["gateway-"+store] = cmd.Process.Pid
+		procs["gateway-"+name] = cmd.Process.Pid
 		adopt(cmd.Process)
 		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 		if err := waitHTTP(url + "/healthz"); err != nil {
@@ -243,16 +249,18 @@ func run() error {
 			n := seq.Add(1)
 			t.Method, t.URL = "PATCH", gw+"/v1/users/demo"
 			name := n % 1000
-			if key != "" {
+			if key != "" && key != noKey {
 				name = 0 // a replay must repeat the identical request
 			}
 			t.Body = []byte(fmt.Sprintf(`{"targets":[%s],"on_unsupported":"skip","user":{"display_name":"Load %d","given_name":"L"}}`, targets, name+1))
 			t.Header = http.Header{"Content-Type": {"application/json"}}
-			k := key
-			if k == "" {
-				k = fmt.Sprintf("lb-%d-%d", time.Now().UnixNano(), n)
+			switch k := key; k {
+			case noKey:
+			case "":
+				t.Header.Set("Idempotency-Key", fmt.Sprintf("lb-%d-%d", time.Now().UnixNano(), n))
+			default:
+				t.Header.Set("Idempotency-Key", k)
 			}
-			t.Header.Set("Idempotency-Key", k)
 			return nil
 		}
 	}
@@ -424,6 +432,41 @@ func run() error {
 		vs(fmt.Sprintf("gateway full update (reference), %d conns", *conns), "baseline")
 		vs(fmt.Sprintf("gateway replay (same key), %d conns", *conns), fmt.Sprintf("rps %.2fx full update", rs[1].rps/rs[0].rps))
 	}
+	if want["costs"] {
+		// What the features cost: the full gateway against itself without
+		// one of them, each a separate process, alternated like the rest.
+		quiet := filepath.Join(dir, "gateway-quiet.yaml")
+		if err := os.WriteFile(quiet, bytes.Replace(conf, []byte("log_level: info"), []byte("log_level: warn"), 1), 0o600); err != nil {
+			return err
+		}
+		gwNoExport, stop1, err := startGatewayWith("no-export", "memory", cfg, "OTEL_EXPORTER=none")
+		if err != nil {
+			return err
+		}
+		defer stop1()
+		gwQuiet, stop2, err := startGatewayWith("no-log", "memory", quiet)
+		if err != nil {
+			return err
+		}
+		defer stop2()
+		fmt.Printf("what the features cost, %d connections:\n", *conns)
+		saved := gw
+		on := func(url, key string) func() result {
+			return func() result { gw = url; r := atk(update(`"commvault"`, key), *conns, *dur); gw = saved; return r }
+		}
+		names := []string{
+			fmt.Sprintf("gateway full (reference for the costs), %d conns", *conns),
+			fmt.Sprintf("gateway without an idempotency key, %d conns", *conns),
+			fmt.Sprintf("gateway with spans recorded, not exported, %d conns", *conns),
+			fmt.Sprintf("gateway without the request log line, %d conns", *conns),
+		}
+		rs := alternate(names, []func() result{on(saved, ""), on(saved, noKey), on(gwNoExport, ""), on(gwQuiet, "")})
+		vs(names[0], "baseline")
+		for i := 1; i < len(rs); i++ {
+			cpu0, cpu1 := sumCPU(rs[0].cpu, "gateway-"), sumCPU(rs[i].cpu, "gateway-")
+			vs(names[i], fmt.Sprintf("rps %.2fx full; gateway CPU %+dµs per request", rs[i].rps/rs[0].rps, (cpu1-cpu0).Microseconds()))
+		}
+	}
 	if want["store"] {
 		if *redisURL == "" {
 			fmt.Println("idempotency store: skipped (no -redis URL and no REDIS_URL)")
@@ -539,6 +582,17 @@ func perRequest(before, after map[string]time.Duration, requests float64) map[st
 		}
 	}
 	return out
+}
+
+// sumCPU adds the CPU shares of the processes whose name starts with prefix.
+func sumCPU(cpu map[string]time.Duration, prefix string) time.Duration {
+	var t time.Duration
+	for n, d := range cpu {
+		if strings.HasPrefix(n, prefix) {
+			t += d
+		}
+	}
+	return t
 }
 
 func cpuString(cpu map[string]time.Duration) string {
