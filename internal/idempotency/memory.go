@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"sync"
 	"time"
@@ -25,8 +26,8 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	lastGC  time.Time
 	seq     uint64
-	locks   map[string]memLock
-	records map[string]memRecord
+	locks   map[memKey]memLock
+	records map[memKey]memRecord
 	// order lists keys by creation, oldest first from head; entries whose
 	// record has since gone or been re-created are skipped.
 	order   []orderEntry
@@ -35,8 +36,46 @@ type MemoryStore struct {
 }
 
 type orderEntry struct {
-	key string
+	key memKey
 	gen uint64
+}
+
+// memKey is a store key as 32 bytes: the Guard's keys are hex SHA-256
+// sums and are decoded; any other key is hashed. Fixed-size keys, and
+// expiry times held as integers, leave the maps' keys without pointers,
+// so a collection has far less to walk in a store holding a day of keys.
+type memKey [32]byte
+
+func mkey(key string) memKey {
+	var k memKey
+	if len(key) == 2*len(k) {
+		ok := true
+		for i := range k {
+			hi, lo := unhex(key[2*i]), unhex(key[2*i+1])
+			if hi > 15 || lo > 15 {
+				ok = false
+				break
+			}
+			k[i] = hi<<4 | lo
+		}
+		if ok {
+			return k
+		}
+	}
+	return sha256.Sum256([]byte(key))
+}
+
+// unhex is a hex digit's value, or 255 for any other byte.
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 255
 }
 
 // DefaultMaxRecords bounds a MemoryStore by default: about 1 GB at most for
@@ -53,14 +92,16 @@ type MemoryOptions struct {
 
 type memLock struct {
 	token   uint64
-	expires time.Time
+	expires int64 // unix nanoseconds
 }
 
 type memRecord struct {
 	data    []byte
-	expires time.Time
+	expires int64  // unix nanoseconds
 	gen     uint64 // the creation that order refers to
 }
+
+func live(expires int64, now time.Time) bool { return now.UnixNano() < expires }
 
 var (
 	_ Store   = (*MemoryStore)(nil)
@@ -83,7 +124,7 @@ func NewMemoryStoreWith(o MemoryOptions) *MemoryStore {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &MemoryStore{now: o.Now, max: o.MaxRecords, locks: map[string]memLock{}, records: map[string]memRecord{}}
+	return &MemoryStore{now: o.Now, max: o.MaxRecords, locks: map[memKey]memLock{}, records: map[memKey]memRecord{}}
 }
 
 // Evicted counts records forgotten before their retention ran out because
@@ -96,7 +137,7 @@ func (m *MemoryStore) Evicted() uint64 {
 
 // set stores a record under m.mu, keeping an existing key's place in the
 // creation order and making room for a new one.
-func (m *MemoryStore) set(key string, data []byte, expires, now time.Time) {
+func (m *MemoryStore) set(key memKey, data []byte, expires int64, now time.Time) {
 	if r, ok := m.records[key]; ok {
 		m.records[key] = memRecord{data: data, expires: expires, gen: r.gen}
 		return
@@ -120,11 +161,11 @@ func (m *MemoryStore) evictOldest(now time.Time) bool {
 			}
 			continue
 		}
-		if l, held := m.locks[e.key]; held && now.Before(l.expires) {
+		if l, held := m.locks[e.key]; held && live(l.expires, now) {
 			continue // in progress: keep, look further
 		}
 		delete(m.records, e.key)
-		if now.Before(r.expires) {
+		if live(r.expires, now) {
 			m.evicted++ // an expired one was due to go anyway
 		}
 		if i == m.head {
@@ -147,7 +188,8 @@ func (m *MemoryStore) compact() {
 }
 
 // Lock implements Store.
-func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
+func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (func(context.Context) error, error) {
+	key := mkey(skey)
 	m.mu.Lock()
 	// In process a counter is a unique token; no need to ask the kernel
 	// for randomness on every claim.
@@ -155,10 +197,10 @@ func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (fu
 	token := m.seq
 	defer m.mu.Unlock()
 	now := m.now()
-	if l, ok := m.locks[key]; ok && now.Before(l.expires) {
-		return nil, &LockedError{Remaining: l.expires.Sub(now)}
+	if l, ok := m.locks[key]; ok && live(l.expires, now) {
+		return nil, &LockedError{Remaining: time.Duration(l.expires - now.UnixNano())}
 	}
-	m.locks[key] = memLock{token: token, expires: now.Add(ttl)}
+	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
 	m.gc(now)
 	return func(context.Context) error {
 		m.mu.Lock()
@@ -170,7 +212,8 @@ func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (fu
 
 // Claim implements Claimer under one critical section, so a claim costs
 // one lock acquisition instead of a Get, a Lock, a Get and a Put.
-func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error) {
+func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error) {
+	key := mkey(skey)
 	init, err := json.Marshal(initial)
 	if err != nil {
 		return Claim{}, err
@@ -178,22 +221,22 @@ func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, in
 	m.mu.Lock()
 	now := m.now()
 	r, found := m.records[key]
-	found = found && now.Before(r.expires)
+	found = found && live(r.expires, now)
 	if found && peek {
 		m.mu.Unlock()
 		c := Claim{Found: true, Peeked: true}
 		return c, json.Unmarshal(r.data, &c.Record)
 	}
-	if l, ok := m.locks[key]; ok && now.Before(l.expires) {
+	if l, ok := m.locks[key]; ok && live(l.expires, now) {
 		m.mu.Unlock()
-		return Claim{}, &LockedError{Remaining: l.expires.Sub(now)}
+		return Claim{}, &LockedError{Remaining: time.Duration(l.expires - now.UnixNano())}
 	}
 	m.seq++
 	token := m.seq
-	m.locks[key] = memLock{token: token, expires: now.Add(ttl)}
+	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
 	m.gc(now)
 	if !found {
-		m.set(key, init, now.Add(retention), now)
+		m.set(key, init, now.Add(retention).UnixNano(), now)
 	}
 	m.mu.Unlock()
 	release := func(context.Context) error {
@@ -211,7 +254,7 @@ func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, in
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			now := m.now()
-			m.set(key, b, now.Add(ttl), now)
+			m.set(key, b, now.Add(ttl).UnixNano(), now)
 			m.unlock(key, token)
 			return nil
 		}}
@@ -225,18 +268,19 @@ func (m *MemoryStore) Claim(_ context.Context, key string, ttl time.Duration, in
 }
 
 // unlock drops key's lock if it is still token's; called under m.mu.
-func (m *MemoryStore) unlock(key string, token uint64) {
+func (m *MemoryStore) unlock(key memKey, token uint64) {
 	if l, ok := m.locks[key]; ok && l.token == token {
 		delete(m.locks, key)
 	}
 }
 
 // Get implements Store.
-func (m *MemoryStore) Get(_ context.Context, key string) (Record, error) {
+func (m *MemoryStore) Get(_ context.Context, skey string) (Record, error) {
+	key := mkey(skey)
 	m.mu.Lock()
 	r, ok := m.records[key]
 	m.mu.Unlock()
-	if !ok || !m.now().Before(r.expires) {
+	if !ok || !live(r.expires, m.now()) {
 		return Record{}, ErrNotFound
 	}
 	var rec Record
@@ -247,14 +291,15 @@ func (m *MemoryStore) Get(_ context.Context, key string) (Record, error) {
 }
 
 // Put implements Store.
-func (m *MemoryStore) Put(_ context.Context, key string, r Record, ttl time.Duration) error {
+func (m *MemoryStore) Put(_ context.Context, skey string, r Record, ttl time.Duration) error {
+	key := mkey(skey)
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	now := m.now()
-	m.set(key, b, now.Add(ttl), now)
+	m.set(key, b, now.Add(ttl).UnixNano(), now)
 	m.mu.Unlock()
 	return nil
 }
@@ -271,12 +316,12 @@ func (m *MemoryStore) gc(now time.Time) {
 	}
 	m.lastGC = now
 	for k, r := range m.records {
-		if !now.Before(r.expires) {
+		if !live(r.expires, now) {
 			delete(m.records, k)
 		}
 	}
 	for k, l := range m.locks {
-		if !now.Before(l.expires) {
+		if !live(l.expires, now) {
 			delete(m.locks, k)
 		}
 	}

@@ -163,3 +163,27 @@ func TestMemoryStoreBound(t *testing.T) {
 		_ = r.Abandon(ctx)
 	}
 }
+
+// TestMemoryKeys: the Guard's hex keys and any other key name distinct
+// records; upper- and lower-case hex are the same bytes.
+func TestMemoryKeys(t *testing.T) {
+	ctx := context.Background()
+	s := idempotency.NewMemoryStore()
+	hexKey := strings.Repeat("ab", 32)
+	for _, k := range []string{hexKey, strings.ToUpper(hexKey), "short", strings.Repeat("zz", 32), ""} {
+		if err := s.Put(ctx, k, idempotency.Record{Fingerprint: k}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ key, want string }{
+		{hexKey, strings.ToUpper(hexKey)}, // the same 32 bytes: the later Put wins
+		{"short", "short"},
+		{strings.Repeat("zz", 32), strings.Repeat("zz", 32)},
+		{"", ""},
+	} {
+		r, err := s.Get(ctx, tc.key)
+		if err != nil || r.Fingerprint != tc.want {
+			t.Errorf("%q: %+v %v", tc.key, r, err)
+		}
+	}
+}
