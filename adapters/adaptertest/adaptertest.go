@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -175,6 +177,42 @@ func stripSecrets(c adapters.Call) []byte {
 	}
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// FlatHeader is h with each header's values joined, as golden files pin it.
+func FlatHeader(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k := range h {
+		out[k] = h.Get(k)
+	}
+	return out
+}
+
+// Golden compares v, as indented JSON, with testdata/<name>.golden.json,
+// first rewriting that file when update is set (the adapters' -update flag).
+func Golden(t testing.TB, name string, v any, update bool) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name+".golden.json")
+	if update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the package's tests with -update)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("calls differ from %s (-want +got):\n%s", path, diff)
+	}
 }
 
 // Bench measures each case's Apply without the network: the calls of a

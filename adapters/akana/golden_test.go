@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
@@ -39,10 +36,7 @@ type recorder struct {
 }
 
 func (r *recorder) Do(_ context.Context, c *adapters.Call) (*adapters.Response, error) {
-	h := map[string]string{}
-	for k := range c.Header {
-		h[k] = c.Header.Get(k)
-	}
+	h := adaptertest.FlatHeader(c.Header)
 	r.mu.Lock()
 	r.calls = append(r.calls, goldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path, Header: h, Body: c.Body, Secrets: c.Secrets})
 	r.mu.Unlock()
@@ -75,27 +69,7 @@ func TestGolden(t *testing.T) {
 			if _, err := open(t, adminEmail, adminPW).Apply(context.Background(), r, op(tc.u)); err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(r.calls, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("calls differ from %s (-want +got):\n%s", path, diff)
-			}
+			adaptertest.Golden(t, tc.name, r.calls, *update)
 		})
 	}
 }

@@ -4,11 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -55,30 +51,9 @@ func TestGolden(t *testing.T) {
 			}
 			var calls []goldenCall
 			for _, c := range d.Calls() {
-				h := map[string]string{}
-				for k := range c.Header {
-					h[k] = c.Header.Get(k)
-				}
-				calls = append(calls, goldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path, Header: h, Body: c.Body})
+				calls = append(calls, goldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path, Header: adaptertest.FlatHeader(c.Header), Body: c.Body})
 			}
-			got, err := json.MarshalIndent(calls, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("calls differ from %s (-want +got):\n%s", path, diff)
-			}
+			adaptertest.Golden(t, tc.name, calls, *update)
 		})
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -672,33 +670,9 @@ func TestGolden(t *testing.T) {
 			}
 			var calls []goldenCall
 			for _, c := range d.Calls() {
-				h := map[string]string{}
-				for k := range c.Header {
-					h[k] = c.Header.Get(k)
-				}
-				calls = append(calls, goldenCall{c.Name, c.Kind.String(), c.Method, c.Path, h, c.Body, c.Secrets})
+				calls = append(calls, goldenCall{c.Name, c.Kind.String(), c.Method, c.Path, adaptertest.FlatHeader(c.Header), c.Body, c.Secrets})
 			}
-			got, err := json.MarshalIndent(calls, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./adapters/volterra/... -update)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("calls differ from %s (-want +got):\n%s", path, diff)
-			}
+			adaptertest.Golden(t, tc.name, calls, *update)
 		})
 	}
 }
