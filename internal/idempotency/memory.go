@@ -214,10 +214,6 @@ func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (f
 // one lock acquisition instead of a Get, a Lock, a Get and a Put.
 func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error) {
 	key := mkey(skey)
-	init, err := json.Marshal(initial)
-	if err != nil {
-		return Claim{}, err
-	}
 	m.mu.Lock()
 	now := m.now()
 	r, found := m.records[key]
@@ -236,6 +232,13 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, i
 	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
 	m.gc(now)
 	if !found {
+		// Encoded only here: a replay's peek never needs it.
+		init, err := json.Marshal(initial)
+		if err != nil {
+			m.unlock(key, token)
+			m.mu.Unlock()
+			return Claim{}, err
+		}
 		m.set(key, init, now.Add(retention).UnixNano(), now)
 	}
 	m.mu.Unlock()
