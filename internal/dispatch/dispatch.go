@@ -351,12 +351,13 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		}
 		tr.Applied = outcome.Applied
 	}
+	// One SetAttributes call: each grows the span's attribute slice.
+	attrs := [3]attribute.KeyValue{attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts)}
+	n := 2
 	if p.target.State != nil {
-		span.SetAttributes(attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts),
-			attribute.String("gateway.breaker_state", p.target.State()))
-	} else {
-		span.SetAttributes(attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts))
+		attrs[2], n = attribute.String("gateway.breaker_state", p.target.State()), 3
 	}
+	span.SetAttributes(attrs[:n]...)
 	if d.o.Observer != nil {
 		d.o.Observer.Target(ctx, p.target.Name, string(tr.Status), time.Since(start))
 	}

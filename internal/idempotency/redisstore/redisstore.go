@@ -84,20 +84,20 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis.url: %w", err)
 		}
-		// Fail fast when Redis is down: a keyed request then answers 503
-		// within about a second instead of waiting out go-redis's default
-		// retries. Each stays overridable in the URL's query.
-		if u, err := url.Parse(o.URL); err == nil {
+		// Fail fast when Redis is down: a keyed request then gets its 503 at
+		// once instead of waiting out go-redis's retries and redials. The
+		// URL's query still overrides each setting.
+		if u, err := url.Parse(o.URL); err == nil { // ParseURL accepted it
 			q := u.Query()
 			opt.DialerRetries, opt.DialerRetryTimeout = failFastRedials, failFastRedialPause
-			for k, set := range map[string]func(){
-				"max_retries":       func() { opt.MaxRetries = failFastRetries },
-				"max_retry_backoff": func() { opt.MaxRetryBackoff = failFastBackoff },
-				"dial_timeout":      func() { opt.DialTimeout = failFastDial },
-			} {
-				if !q.Has(k) {
-					set()
-				}
+			if !q.Has("max_retries") {
+				opt.MaxRetries = failFastRetries
+			}
+			if !q.Has("max_retry_backoff") {
+				opt.MaxRetryBackoff = failFastBackoff
+			}
+			if !q.Has("dial_timeout") {
+				opt.DialTimeout = failFastDial
 			}
 		}
 		if o.Username != "" {
