@@ -91,12 +91,6 @@ func run(t *testing.T, a *Adapter, s *volterrasim.Sim, op adapters.Op) (*testDoe
 	return d, out, err
 }
 
-func upd(f func(*canonical.Update)) canonical.Update {
-	var u canonical.Update
-	f(&u)
-	return u
-}
-
 // credModes are the two ways the adapter authenticates.
 var credModes = []struct {
 	name string

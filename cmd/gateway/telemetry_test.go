@@ -118,12 +118,12 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 		}
 		haystack.WriteString(s.Name())
 		for _, a := range s.Attributes() {
-			haystack.WriteString(" " + string(a.Key) + "=" + a.Value.Emit())
+			haystack.WriteString(" " + string(a.Key) + "=" + a.Value.String())
 		}
 		for _, e := range s.Events() {
 			haystack.WriteString(" " + e.Name)
 			for _, a := range e.Attributes {
-				haystack.WriteString(" " + string(a.Key) + "=" + a.Value.Emit())
+				haystack.WriteString(" " + string(a.Key) + "=" + a.Value.String())
 			}
 		}
 	}

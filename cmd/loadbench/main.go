@@ -172,7 +172,6 @@ func run() error {
 		return fmt.Errorf("-telemetry: %q is not otlp or none", *exporter)
 	}
 	pprofAddr := map[string]string{}
-	var startGatewayWith func(name, store, cfgPath string, extraEnv ...string) (string, func(), error)
 	// The Redis store writes under a prefix of this run's own, removed at the
 	// end: a run leaves about a million records behind otherwise.
 	keyPrefix := fmt.Sprintf("idgw-loadbench-%d:", time.Now().UnixNano())
@@ -191,8 +190,7 @@ func run() error {
 			}
 		}()
 	}
-	startGateway := func(store string) (string, func(), error) { return startGatewayWith(store, store, cfg) }
-	startGatewayWith = func(name, store, cfgPath string, extraEnv ...string) (string, func(), error) {
+	startGatewayWith := func(name, store, cfgPath string, extraEnv ...string) (string, func(), error) {
 		port, err := freePort()
 		if err != nil {
 			return "", nil, err
@@ -223,6 +221,7 @@ func run() error {
 		}
 		return url, stop, nil
 	}
+	startGateway := func(store string) (string, func(), error) { return startGatewayWith(store, store, cfg) }
 	gw, stopGW, err := startGateway("memory")
 	if err != nil {
 		return err

@@ -52,7 +52,6 @@ type rig struct {
 	inj    *faultinject.Injector
 	srv    *httptest.Server
 	client *Client
-	now    *fakeClock
 }
 
 type fakeClock struct {
