@@ -474,3 +474,55 @@ func TestConnectionsAreReusedAndCapped(t *testing.T) {
 		})
 	}
 }
+
+// countingConn counts the writes made on a connection.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestOneWritePerCall: a small vendor call leaves in one write, headers and
+// body together, also through otelhttp's body wrapper and on retries. (Two
+// writes per call cost a syscall here and a read at the vendor.)
+func TestOneWritePerCall(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		call      *adapters.Call
+		failTimes int
+		attempts  int64
+	}{
+		{"PUT with a body", put(`{"title":"x"}`), 0, 1},
+		{"PUT retried twice", put(`{"title":"y"}`), 2, 3},
+		{"GET without a body", &adapters.Call{Name: "get user", Kind: adapters.Read, Method: "GET", Path: "/v1/users/1"}, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var writes atomic.Int64
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			d := &net.Dialer{}
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return countingConn{Conn: c, writes: &writes}, nil
+			}
+			r := newRig(t, func(o *Options) { o.Transport = tr })
+			r.inj.Set(faultinject.Rule{FailTimes: tc.failTimes, Status: 503})
+			resp, err := r.client.Do(context.Background(), tc.call)
+			if err != nil || resp.Status != 200 || int64(resp.Attempts) != tc.attempts {
+				t.Fatalf("resp %+v err %v", resp, err)
+			}
+			if got := writes.Load(); got != tc.attempts {
+				t.Errorf("%d writes for %d attempts, want one each", got, tc.attempts)
+			}
+			if tc.call.Body != nil && (len(r.v.bodies) != 1 || r.v.bodies[0] != string(tc.call.Body)) {
+				t.Errorf("vendor got %q", r.v.bodies)
+			}
+		})
+	}
+}
