@@ -64,11 +64,12 @@ type Dispatcher struct {
 	targets map[string]Target
 	names   []string
 	o       Options
+	workers *workers
 }
 
 // New validates the targets and options.
 func New(targets []Target, o Options) (*Dispatcher, error) {
-	d := &Dispatcher{targets: make(map[string]Target, len(targets)), o: o}
+	d := &Dispatcher{targets: make(map[string]Target, len(targets)), o: o, workers: newWorkers(256, 10*time.Second)}
 	for _, t := range targets {
 		if t.Name == "" || t.Adapter == nil || t.Doer == nil {
 			return nil, fmt.Errorf("dispatch: target %q needs a name, an adapter and a doer", t.Name)
@@ -213,6 +214,7 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			running++
 		}
 	}
+	several, left := running > 1, running
 	for _, p := range plans {
 		if ticket != nil && ticket.Prior != nil {
 			if prior, ok := ticket.Prior[p.target.Name]; ok {
@@ -229,7 +231,7 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			tr := d.run(ctx, p, in.DryRun, ticket != nil && ticket.Uncertain, len(skipped[p.target.Name]))
 			// With one target running, Finish follows at once and records
 			// it; with several, each is recorded as soon as it applies.
-			if ticket != nil && running > 1 && tr.Status == canonical.StatusApplied {
+			if ticket != nil && several && tr.Status == canonical.StatusApplied {
 				// Recorded as soon as it applies, so a crash before Finish
 				// still never writes this target twice.
 				if err := ticket.Applied(context.WithoutCancel(ctx), p.target.Name, tr); err != nil {
@@ -240,17 +242,18 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			res.Results[p.target.Name] = tr
 			mu.Unlock()
 		}
-		if running == 1 {
-			// Nothing to overlap with: run on this goroutine, whose stack
-			// is already grown, instead of starting a new one.
+		if left--; left == 0 {
+			// The last target to run (or the only one) runs on this
+			// goroutine, whose stack is already grown, while the others
+			// run on workers: this goroutine would only wait for them.
 			work(p)
 			continue
 		}
 		wg.Add(1)
-		go func(p plan) {
+		d.workers.Go(func() {
 			defer wg.Done()
 			work(p)
-		}(p)
+		})
 	}
 	wg.Wait()
 
