@@ -333,7 +333,47 @@ func refs(t *testing.T, src string) map[string]bool {
 // sdkVar reports variables the OpenTelemetry SDK reads itself, which no
 // gateway.yaml references.
 func sdkVar(k string) bool {
-	return k == "OTEL_SERVICE_NAME" || k == "OTEL_RESOURCE_ATTRIBUTES" || strings.HasPrefix(k, "OTEL_EXPORTER_OTLP_")
+	return k == "OTEL_SERVICE_NAME" || k == "OTEL_RESOURCE_ATTRIBUTES" || strings.HasPrefix(k, "OTEL_EXPORTER_OTLP_") ||
+		k == "GOMEMLIMIT" || k == "GOGC" // read by the Go runtime
+}
+
+// TestGoMemLimitUnderTheContainerLimit: GOMEMLIMIT only helps below the
+// container's memory limit, where the runtime can still collect before the
+// kernel kills the pod.
+func TestGoMemLimitUnderTheContainerLimit(t *testing.T) {
+	_, c := deployment(t, docs(t))
+	var goLimit string
+	for _, e := range list(c, "env") {
+		if str(e, "name") == "GOMEMLIMIT" {
+			goLimit = str(e, "value")
+		}
+	}
+	podLimit, _ := get(c, "resources", "limits", "memory").(string)
+	if goLimit == "" || podLimit == "" {
+		t.Fatalf("GOMEMLIMIT %q and limits.memory %q must both be set", goLimit, podLimit)
+	}
+	g, err := byteSize(goLimit, map[string]int64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30})
+	if err != nil {
+		t.Fatalf("GOMEMLIMIT: %v", err)
+	}
+	p, err := byteSize(podLimit, map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30})
+	if err != nil {
+		t.Fatalf("limits.memory: %v", err)
+	}
+	if g >= p || g < p*8/10 {
+		t.Errorf("GOMEMLIMIT %s is not between 80%% and 100%% of limits.memory %s", goLimit, podLimit)
+	}
+}
+
+// byteSize parses an integer with one of units' suffixes.
+func byteSize(s string, units map[string]int64) (int64, error) {
+	for u, m := range units {
+		if n, ok := strings.CutSuffix(s, u); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			v, err := strconv.ParseInt(n, 10, 64)
+			return v * m, err
+		}
+	}
+	return 0, fmt.Errorf("%q: want an integer with a unit of %v", s, units)
 }
 
 // simDemoEnv is what `gateway sim` prints besides the URLs (cmd/gateway's
