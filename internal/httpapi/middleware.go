@@ -98,7 +98,8 @@ func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route str
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.String("outcome", outcome),
-		slog.Float64("latency_ms", float64(d.Microseconds())/1000),
+		// An integer: slog encodes a float64 through encoding/json.
+		slog.Int64("latency_us", d.Microseconds()),
 	)
 	if cl, ok := c.Locals(clientKey).(*Client); ok && cl != nil {
 		attrs = append(attrs, slog.String("client", cl.Name))
