@@ -188,6 +188,29 @@ func FlatHeader(h http.Header) map[string]string {
 	return out
 }
 
+// GoldenCall is one call as the adapters' golden files pin it: the
+// adapters set no volatile header (no dates, ids or nonces), so all are
+// kept.
+type GoldenCall struct {
+	Name    string            `json:"name"`
+	Kind    string            `json:"kind"`
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Header  map[string]string `json:"header,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+	Secrets []string          `json:"secrets,omitempty"`
+}
+
+// GoldenCalls is calls as golden files pin them.
+func GoldenCalls(calls []adapters.Call) []GoldenCall {
+	out := make([]GoldenCall, len(calls))
+	for i, c := range calls {
+		out[i] = GoldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path,
+			Header: FlatHeader(c.Header), Body: c.Body, Secrets: c.Secrets}
+	}
+	return out
+}
+
 // Golden compares v, as indented JSON, with testdata/<name>.golden.json,
 // first rewriting that file when update is set (the adapters' -update flag).
 func Golden(t testing.TB, name string, v any, update bool) {

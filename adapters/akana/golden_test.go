@@ -2,7 +2,6 @@ package akana
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"sync"
 	"testing"
@@ -14,31 +13,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
 
-// goldenCall is one call as pinned in testdata/<case>.golden.json. The
-// canned vendor answers deterministically (fixed cookies), so no header is
-// volatile and all are kept.
-type goldenCall struct {
-	Name    string            `json:"name"`
-	Kind    string            `json:"kind"`
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Header  map[string]string `json:"header,omitempty"`
-	Body    json.RawMessage   `json:"body,omitempty"`
-	Secrets []string          `json:"secrets,omitempty"`
-}
-
 // recorder records calls and answers them from canned (dry: writes get
 // the synthetic answer of a dry run).
 type recorder struct {
 	dry   bool
 	mu    sync.Mutex
-	calls []goldenCall
+	calls []adapters.Call
 }
 
 func (r *recorder) Do(_ context.Context, c *adapters.Call) (*adapters.Response, error) {
-	h := adaptertest.FlatHeader(c.Header)
 	r.mu.Lock()
-	r.calls = append(r.calls, goldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path, Header: h, Body: c.Body, Secrets: c.Secrets})
+	r.calls = append(r.calls, *c)
 	r.mu.Unlock()
 	if r.dry && c.Kind == adapters.Write {
 		return &adapters.Response{Status: 200, Synthetic: true}, nil
@@ -69,7 +54,7 @@ func TestGolden(t *testing.T) {
 			if _, err := open(t, adminEmail, adminPW).Apply(context.Background(), r, op(tc.u)); err != nil {
 				t.Fatal(err)
 			}
-			adaptertest.Golden(t, tc.name, r.calls, *update)
+			adaptertest.Golden(t, tc.name, adaptertest.GoldenCalls(r.calls), *update)
 		})
 	}
 }

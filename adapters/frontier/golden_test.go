@@ -2,24 +2,12 @@ package frontier
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
-
-// goldenCall is one call as pinned in testdata/<case>.golden.json. No header
-// the adapter sets is volatile, so all of them are kept.
-type goldenCall struct {
-	Name   string            `json:"name"`
-	Kind   string            `json:"kind"`
-	Method string            `json:"method"`
-	Path   string            `json:"path"`
-	Header map[string]string `json:"header"`
-	Body   json.RawMessage   `json:"body,omitempty"`
-}
 
 // TestGolden pins the exact calls each update becomes, against the seeded
 // user of seeded(): regenerate with go test ./adapters/frontier/... -update.
@@ -49,11 +37,7 @@ func TestGolden(t *testing.T) {
 			if _, err := open(t, cred).Apply(context.Background(), d, op(tc.u)); err != nil {
 				t.Fatal(err)
 			}
-			var calls []goldenCall
-			for _, c := range d.Calls() {
-				calls = append(calls, goldenCall{Name: c.Name, Kind: c.Kind.String(), Method: c.Method, Path: c.Path, Header: adaptertest.FlatHeader(c.Header), Body: c.Body})
-			}
-			adaptertest.Golden(t, tc.name, calls, *update)
+			adaptertest.Golden(t, tc.name, adaptertest.GoldenCalls(d.Calls()), *update)
 		})
 	}
 }

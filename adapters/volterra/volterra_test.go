@@ -630,18 +630,6 @@ func TestParseMessage(t *testing.T) {
 	}
 }
 
-// goldenCall is a call as pinned in testdata: nothing in these calls is
-// volatile (no dates, ids or nonces), so every header is kept.
-type goldenCall struct {
-	Name    string            `json:"name"`
-	Kind    string            `json:"kind"`
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Header  map[string]string `json:"header"`
-	Body    json.RawMessage   `json:"body,omitempty"`
-	Secrets []string          `json:"secrets,omitempty"`
-}
-
 func TestGolden(t *testing.T) {
 	cases := []struct {
 		name string
@@ -662,11 +650,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var calls []goldenCall
-			for _, c := range d.Calls() {
-				calls = append(calls, goldenCall{c.Name, c.Kind.String(), c.Method, c.Path, adaptertest.FlatHeader(c.Header), c.Body, c.Secrets})
-			}
-			adaptertest.Golden(t, tc.name, calls, *update)
+			adaptertest.Golden(t, tc.name, adaptertest.GoldenCalls(d.Calls()), *update)
 		})
 	}
 }
