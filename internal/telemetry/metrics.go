@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,9 +19,7 @@ type Metrics struct {
 	targets     metric.Int64Counter
 	tgtDuration metric.Float64Histogram
 
-	// Attribute sets by label values, built once each: the values are
-	// bounded, and a per-request attribute.NewSet sorts and allocates.
-	sets sync.Map // attrKey -> metric.MeasurementOption
+	sets AttrSets[attrKey]
 }
 
 type attrKey struct {
@@ -31,14 +28,6 @@ type attrKey struct {
 	statusCode int
 }
 
-func (m *Metrics) attrs(k attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
-	if o, ok := m.sets.Load(k); ok {
-		return o.(metric.MeasurementOption)
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(build()...))
-	m.sets.Store(k, o)
-	return o
-}
 
 var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
@@ -75,27 +64,27 @@ const (
 
 // Request records one HTTP request.
 func (m *Metrics) Request(ctx context.Context, route, outcome string, status int, d time.Duration) {
-	m.requests.Add(ctx, 1, m.attrs(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, func() []attribute.KeyValue {
+	m.requests.Add(ctx, 1, m.sets.Get(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route), attribute.String("outcome", outcome), attribute.String("status", strconv.Itoa(status))}
 	}))
-	m.reqDuration.Record(ctx, d.Seconds(), m.attrs(attrKey{kind: kindRoute, a: route}, func() []attribute.KeyValue {
+	m.reqDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindRoute, a: route}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route)}
 	}))
 }
 
 // Idempotency records one key outcome.
 func (m *Metrics) Idempotency(ctx context.Context, outcome string) {
-	m.idem.Add(ctx, 1, m.attrs(attrKey{kind: kindIdem, a: outcome}, func() []attribute.KeyValue {
+	m.idem.Add(ctx, 1, m.sets.Get(attrKey{kind: kindIdem, a: outcome}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("outcome", outcome)}
 	}))
 }
 
 // Target records one target's outcome.
 func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Duration) {
-	m.targets.Add(ctx, 1, m.attrs(attrKey{kind: kindTarget, a: vendor, b: status}, func() []attribute.KeyValue {
+	m.targets.Add(ctx, 1, m.sets.Get(attrKey{kind: kindTarget, a: vendor, b: status}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor), attribute.String("status", status)}
 	}))
-	m.tgtDuration.Record(ctx, d.Seconds(), m.attrs(attrKey{kind: kindVendor, a: vendor}, func() []attribute.KeyValue {
+	m.tgtDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindVendor, a: vendor}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor)}
 	}))
 }

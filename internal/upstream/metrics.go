@@ -3,10 +3,11 @@ package upstream
 import (
 	"context"
 	"strconv"
-	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 )
 
 type instruments struct {
@@ -15,10 +16,8 @@ type instruments struct {
 	duration metric.Float64Histogram
 	retries  metric.Int64Counter
 
-	// Attribute sets are built once: a per-call attribute.NewSet sorts and
-	// allocates on every vendor call.
 	vendorOnly metric.MeasurementOption
-	byStatus   sync.Map // status label (string) or HTTP code (int) -> metric.MeasurementOption
+	byStatus   telemetry.AttrSets[any] // status label (string) or HTTP code (int)
 }
 
 // callAttrs is the vendor and status label set of a gateway.vendor.calls
@@ -34,12 +33,9 @@ func (in *instruments) codeAttrs(code int) metric.MeasurementOption {
 }
 
 func (in *instruments) cached(key any, label func() string) metric.MeasurementOption {
-	if o, ok := in.byStatus.Load(key); ok {
-		return o.(metric.MeasurementOption)
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(in.vendor, attribute.String("status", label())))
-	in.byStatus.Store(key, o)
-	return o
+	return in.byStatus.Get(key, func() []attribute.KeyValue {
+		return []attribute.KeyValue{in.vendor, attribute.String("status", label())}
+	})
 }
 
 // newInstruments creates the vendor-call metrics; label values are the
