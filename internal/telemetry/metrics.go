@@ -28,7 +28,6 @@ type attrKey struct {
 	statusCode int
 }
 
-
 var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // NewMetrics creates the instruments.
