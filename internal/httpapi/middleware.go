@@ -110,8 +110,7 @@ func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route str
 			// Attrs built directly: slog.Group's ...any form converts again.
 			targets := make([]slog.Attr, 0, len(out.Result.Results))
 			for name, r := range out.Result.Results {
-				ta := make([]slog.Attr, 3, 4)
-				ta[0], ta[1], ta[2] = slog.String("status", string(r.Status)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS)
+				ta := append(make([]slog.Attr, 0, 4), slog.String("status", string(r.Status)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS))
 				if r.Error != nil {
 					ta = append(ta, slog.String("code", string(r.Error.Code)))
 				}

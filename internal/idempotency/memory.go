@@ -41,7 +41,8 @@ type orderEntry struct {
 }
 
 // memKey is a store key as 32 bytes: the Guard's keys are hex SHA-256
-// sums and are decoded; any other key is hashed. Fixed-size keys, and
+// sums and are decoded (by hand: encoding/hex would need a []byte copy of
+// the key on every call); any other key is hashed. Fixed-size keys, and
 // expiry times held as integers, leave the maps' keys without pointers,
 // so a collection has far less to walk in a store holding a day of keys.
 type memKey [32]byte

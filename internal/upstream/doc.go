@@ -5,8 +5,11 @@
 //	  -> retries (go-retryablehttp: transport errors, 429, 502-504, 500 if configured;
 //	     exponential backoff with full jitter; Retry-After honoured up to a cap;
 //	     never waiting past the request deadline; identical body on every attempt)
-//	    -> otelhttp (one client span per attempt, W3C traceparent propagated)
-//	      -> net/http (per-attempt timeout)
+//	    -> the attempt timeout (a context deadline that lasts until the body is read)
+//	      -> otelhttp (one client span per attempt, W3C traceparent propagated)
+//	        -> the attempt's status recorded, and the body handed back to
+//	           net/http as in-memory bytes, so a call leaves in one write
+//	          -> net/http (a keep-alive pool per vendor)
 //
 // The breaker sits outside the retries so that an open breaker fails fast
 // without spending them, and so one logical call is one sample. Only
