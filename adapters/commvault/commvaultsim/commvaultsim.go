@@ -118,7 +118,7 @@ func (s *Sim) User(id int32) (User, bool) {
 	return cp, true
 }
 
-// Requests returns the requests received (the latest simlog.Limit).
+// Requests returns the latest simlog.Limit requests received, in order.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -154,8 +154,8 @@ func (s *Sim) User(id string) (User, bool) {
 	return cp, true
 }
 
-// Requests returns the requests received (the latest simlog.Limit), in order (the /_sim endpoints
-// excepted).
+// Requests returns the latest simlog.Limit requests received, in order,
+// the /_sim endpoints excepted.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -229,8 +229,8 @@ func (s *Sim) User(name string) (User, bool) {
 	return cp, true
 }
 
-// Requests returns the requests received (the latest simlog.Limit) (the /_sim endpoints excepted),
-// in order.
+// Requests returns the latest simlog.Limit requests received, in order,
+// the /_sim endpoints excepted.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
