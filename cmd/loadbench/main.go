@@ -243,10 +243,11 @@ func run() error {
 	}
 	defer stopPT()
 	var seq atomic.Int64
-	update := func(targets, key string) vegeta.Targeter {
+	// update targets the gateway at base.
+	update := func(base, targets, key string) vegeta.Targeter {
 		return func(t *vegeta.Target) error {
 			n := seq.Add(1)
-			t.Method, t.URL = "PATCH", gw+"/v1/users/demo"
+			t.Method, t.URL = "PATCH", base+"/v1/users/demo"
 			name := n % 1000
 			if key != "" && key != noKey {
 				name = 0 // a replay must repeat the identical request
@@ -272,19 +273,17 @@ func run() error {
 	direct := func(c int, d time.Duration) result {
 		before := cpuTimes(procs)
 		r := closedLoop(c, d, func(cl *http.Client) error {
-			for _, step := range []struct{ m, body string }{{"PUT", string(putBody)}} {
-				req, _ := http.NewRequest(step.m, putURL, strings.NewReader(step.body))
-				req.Header.Set("Authtoken", token)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := cl.Do(req)
-				if err != nil {
-					return err
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					return fmt.Errorf("status %d", resp.StatusCode)
-				}
+			req, _ := http.NewRequest("PUT", putURL, bytes.NewReader(putBody))
+			req.Header.Set("Authtoken", token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := cl.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
 			}
 			return nil
 		})
@@ -297,7 +296,7 @@ func run() error {
 		defer func() { fmt.Printf("OTLP sink: %d export requests received from the gateways\n", spans.Load()) }()
 	}
 	// Warm up every path once.
-	atk(update(`"commvault"`, ""), 4, time.Second)
+	atk(update(gw, `"commvault"`, ""), 4, time.Second)
 	atk(ptTarget, 4, time.Second)
 
 	type row struct {
@@ -309,11 +308,8 @@ func run() error {
 		rows        []row
 		totalErrors int
 	)
-	med := func(name string, f func() result) result {
-		var rs []result
-		for i := 0; i < *runs; i++ {
-			rs = append(rs, f())
-		}
+	// med summarises one system's runs: the median of each figure.
+	med := func(name string, rs []result) result {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].rps < rs[j].rps })
 		m := rs[len(rs)/2]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].p50 < rs[j].p50 })
@@ -353,9 +349,7 @@ func run() error {
 		}
 		out := make([]result, len(fs))
 		for j := range fs {
-			j := j
-			idx := 0
-			out[j] = med(names[j], func() result { r := all[j][idx%len(all[j])]; idx++; return r })
+			out[j] = med(names[j], all[j])
 		}
 		return out
 	}
@@ -366,7 +360,7 @@ func run() error {
 		val  string
 	}
 	var checks []check
-	full := func(c int) func() result { return func() result { return atk(update(`"commvault"`, ""), c, *dur) } }
+	full := func(c int) func() result { return func() result { return atk(update(gw, `"commvault"`, ""), c, *dur) } }
 
 	if want["throughput"] {
 		fmt.Printf("throughput, single target (commvault: one PUT per update), %d connections:\n", *conns)
@@ -376,7 +370,7 @@ func run() error {
 		vs(fmt.Sprintf("passthrough, %d conns", *conns), "baseline")
 		vs(fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns), fmt.Sprintf("rps %.2fx passthrough", tp[1].rps/tp[0].rps))
 		if *profDir != "" {
-			if err := profile(*profDir, "memory", pprofAddr["memory"], *dur, func() { atk(update(`"commvault"`, ""), *conns, *dur+time.Second) }); err != nil {
+			if err := profile(*profDir, "memory", pprofAddr["memory"], *dur, func() { atk(update(gw, `"commvault"`, ""), *conns, *dur+time.Second) }); err != nil {
 				return err
 			}
 		}
@@ -399,10 +393,10 @@ func run() error {
 		fs := []func() result{}
 		for _, v := range vendors {
 			names = append(names, "gateway single target "+v+", 1 conn")
-			fs = append(fs, func() result { return atk(update(`"`+v+`"`, ""), 1, *dur) })
+			fs = append(fs, func() result { return atk(update(gw, `"`+v+`"`, ""), 1, *dur) })
 		}
 		names = append(names, "gateway fan-out to all four, 1 conn")
-		fs = append(fs, func() result { return atk(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur) })
+		fs = append(fs, func() result { return atk(update(gw, `"volterra","akana","commvault","frontier"`, ""), 1, *dur) })
 		rs := alternate(names, fs)
 		slowest, slowestName := time.Duration(0), ""
 		for i, r := range rs[:len(vendors)] {
@@ -416,7 +410,7 @@ func run() error {
 		vs("gateway fan-out to all four, 1 conn", fmt.Sprintf("p50 %.2fx slowest single target", float64(fan.p50)/float64(slowest)))
 		if *profDir != "" {
 			if err := profile(*profDir, "fanout", pprofAddr["memory"], *dur, func() {
-				atk(update(`"volterra","akana","commvault","frontier"`, ""), 1, *dur+time.Second)
+				atk(update(gw, `"volterra","akana","commvault","frontier"`, ""), 1, *dur+time.Second)
 			}); err != nil {
 				return err
 			}
@@ -424,9 +418,9 @@ func run() error {
 	}
 	if want["replay"] {
 		fmt.Printf("idempotent replay, %d connections:\n", *conns)
-		atk(update(`"commvault"`, "replay-key"), 1, 200*time.Millisecond)
+		atk(update(gw, `"commvault"`, "replay-key"), 1, 200*time.Millisecond)
 		rs := alternate([]string{fmt.Sprintf("gateway full update (reference), %d conns", *conns), fmt.Sprintf("gateway replay (same key), %d conns", *conns)},
-			[]func() result{full(*conns), func() result { return atk(update(`"commvault"`, "replay-key"), *conns, *dur) }})
+			[]func() result{full(*conns), func() result { return atk(update(gw, `"commvault"`, "replay-key"), *conns, *dur) }})
 		checks = append(checks, check{"replay >= 2x full update throughput", rs[1].rps >= 2*rs[0].rps, fmt.Sprintf("%.2fx", rs[1].rps/rs[0].rps)})
 		vs(fmt.Sprintf("gateway full update (reference), %d conns", *conns), "baseline")
 		vs(fmt.Sprintf("gateway replay (same key), %d conns", *conns), fmt.Sprintf("rps %.2fx full update", rs[1].rps/rs[0].rps))
@@ -449,9 +443,8 @@ func run() error {
 		}
 		defer stop2()
 		fmt.Printf("what the features cost, %d connections:\n", *conns)
-		saved := gw
 		on := func(url, key string) func() result {
-			return func() result { gw = url; r := atk(update(`"commvault"`, key), *conns, *dur); gw = saved; return r }
+			return func() result { return atk(update(url, `"commvault"`, key), *conns, *dur) }
 		}
 		names := []string{
 			fmt.Sprintf("gateway full (reference for the costs), %d conns", *conns),
@@ -459,7 +452,7 @@ func run() error {
 			fmt.Sprintf("gateway with spans recorded, not exported, %d conns", *conns),
 			fmt.Sprintf("gateway without the request log line, %d conns", *conns),
 		}
-		rs := alternate(names, []func() result{on(saved, ""), on(saved, noKey), on(gwNoExport, ""), on(gwQuiet, "")})
+		rs := alternate(names, []func() result{on(gw, ""), on(gw, noKey), on(gwNoExport, ""), on(gwQuiet, "")})
 		vs(names[0], "baseline")
 		for i := 1; i < len(rs); i++ {
 			cpu0, cpu1 := sumCPU(rs[0].cpu, "gateway-"), sumCPU(rs[i].cpu, "gateway-")
@@ -482,19 +475,15 @@ func run() error {
 				}
 			}
 			fmt.Printf("idempotency store, %d connections:\n", *conns)
-			saved := gw
 			rs := alternate([]string{fmt.Sprintf("gateway memory store, %d conns", *conns), fmt.Sprintf("gateway redis store, %d conns", *conns)}, []func() result{
-				func() result { gw = saved; return atk(update(`"commvault"`, ""), *conns, *dur) },
-				func() result { gw = gwR; r := atk(update(`"commvault"`, ""), *conns, *dur); gw = saved; return r },
+				func() result { return atk(update(gw, `"commvault"`, ""), *conns, *dur) },
+				func() result { return atk(update(gwR, `"commvault"`, ""), *conns, *dur) },
 			})
 			checks = append(checks, check{"redis store >= 90% of memory store throughput", rs[1].rps >= 0.9*rs[0].rps, fmt.Sprintf("%.0f%%", 100*rs[1].rps/rs[0].rps)})
 			vs(fmt.Sprintf("gateway memory store, %d conns", *conns), "baseline")
 			vs(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("rps %.2fx memory store", rs[1].rps/rs[0].rps))
 			if *profDir != "" {
-				gw = gwR
-				err := profile(*profDir, "redis", pprofAddr["redis"], *dur, func() { atk(update(`"commvault"`, ""), *conns, *dur+time.Second) })
-				gw = saved
-				if err != nil {
+				if err := profile(*profDir, "redis", pprofAddr["redis"], *dur, func() { atk(update(gwR, `"commvault"`, ""), *conns, *dur+time.Second) }); err != nil {
 					return err
 				}
 			}
