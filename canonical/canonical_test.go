@@ -189,6 +189,7 @@ func TestResultFinish(t *testing.T) {
 		return TargetResult{Status: StatusFailed, Error: &ErrorBody{Code: c}}
 	}
 	ok := TargetResult{Status: StatusApplied}
+	planned := TargetResult{Status: StatusPlanned}
 	cases := []struct {
 		name    string
 		results map[string]TargetResult
@@ -201,10 +202,12 @@ func TestResultFinish(t *testing.T) {
 		{"all failed, agree", map[string]TargetResult{"a": fail(CodeNotFound), "b": fail(CodeNotFound)}, StatusFailed, 404},
 		{"all failed, disagree", map[string]TargetResult{"a": fail(CodeNotFound), "b": fail(CodeConflict)}, StatusFailed, 502},
 		{"one failed: circuit open", map[string]TargetResult{"a": fail(CodeCircuitOpen)}, StatusFailed, 503},
+		{"dry run planned", map[string]TargetResult{"a": planned, "b": {Status: StatusSkipped}}, StatusPlanned, 200},
+		{"dry run partial", map[string]TargetResult{"a": planned, "b": fail(CodeNotFound)}, StatusPartial, 207},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Result{Results: tc.results}
+			r := Result{Results: tc.results, DryRun: strings.HasPrefix(tc.name, "dry run")}
 			got, _ := r.Finish()
 			if got != tc.http || r.Status != tc.status {
 				t.Errorf("got %d %s, want %d %s", got, r.Status, tc.http, tc.status)

@@ -10,9 +10,12 @@ import (
 type Status string
 
 // Outcomes. A target is applied, failed or skipped; the request overall is
-// applied (every target applied or skipped), partial or failed.
+// applied (every target applied or skipped), partial or failed. A dry run
+// reports planned where a real run would report applied, so a preview can
+// never be mistaken for a write.
 const (
 	StatusApplied Status = "applied"
+	StatusPlanned Status = "planned"
 	StatusPartial Status = "partial"
 	StatusFailed  Status = "failed"
 	StatusSkipped Status = "skipped"
@@ -79,7 +82,8 @@ func NewErrorBody(e *Error) *ErrorBody {
 }
 
 // Finish computes the overall status from the targets' statuses and returns
-// the HTTP status and Retry-After to answer with: 200 when applied, 207 when
+// the HTTP status and Retry-After to answer with: 200 when applied (planned in
+// a dry run), 207 when
 // partial; when every target failed, the mapped status if all targets agree,
 // else 502. Retry-After is the longest any failed target asked for.
 func (r *Result) Finish() (httpStatus int, retryAfter time.Duration) {
@@ -87,7 +91,7 @@ func (r *Result) Finish() (httpStatus int, retryAfter time.Duration) {
 	var codes []Code
 	for _, t := range r.Results {
 		switch t.Status {
-		case StatusApplied:
+		case StatusApplied, StatusPlanned:
 			applied++
 		case StatusFailed:
 			failed++
@@ -102,6 +106,9 @@ func (r *Result) Finish() (httpStatus int, retryAfter time.Duration) {
 	switch {
 	case failed == 0:
 		r.Status = StatusApplied
+		if r.DryRun {
+			r.Status = StatusPlanned
+		}
 		return http.StatusOK, 0
 	case applied > 0:
 		r.Status = StatusPartial

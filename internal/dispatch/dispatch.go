@@ -349,6 +349,9 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		span.SetAttributes(attribute.String("gateway.error_code", string(e.Code)))
 	} else {
 		tr.Status = canonical.StatusApplied
+		if dry {
+			tr.Status = canonical.StatusPlanned
+		}
 		if outcome.VendorID != "" {
 			tr.VendorID = outcome.VendorID
 		}

@@ -288,6 +288,10 @@ func TestDryRunRecordsWritesAndRedacts(t *testing.T) {
 	if !r.DryRun || len(calls) != 2 || !calls[1].Planned {
 		t.Fatalf("calls %+v", calls)
 	}
+	// A preview must never read as a write (issue 17, item 6).
+	if r.Status != canonical.StatusPlanned || r.Results["alpha"].Status != canonical.StatusPlanned || out.Status != 200 {
+		t.Errorf("dry run status %q, target %q, http %d; want planned, planned, 200", r.Status, r.Results["alpha"].Status, out.Status)
+	}
 	if calls[1].Header["Authorization"] != canonical.Redacted || strings.Contains(string(calls[1].Body), "pw") || !strings.Contains(string(calls[1].Body), `"title":"x"`) {
 		t.Errorf("planned call not redacted right: %+v %s", calls[1].Header, calls[1].Body)
 	}
