@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,22 +102,75 @@ func New(o Options) *fiber.App {
 		ErrorHandler:          s.errorHandler,
 	})
 	app.Use(s.telemetry)
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/readyz", s.readyz)
+	app.Get("/healthz", strictQuery, func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", strictQuery, s.readyz)
 	if o.Metrics != nil {
-		app.Get("/metrics", adaptor.HTTPHandler(o.Metrics))
+		app.Get("/metrics", strictQuery, adaptor.HTTPHandler(o.Metrics))
 	}
 	v1 := app.Group("/v1", s.authenticate)
-	v1.Get("/capabilities", s.capabilities)
+	v1.Get("/capabilities", strictQuery, s.capabilities)
 	if h := s.rateLimit(); h != nil {
-		v1.Patch("/users/:id", h, s.patchUser)
+		v1.Patch("/users/:id", strictQuery, h, s.patchUser)
 	} else {
-		v1.Patch("/users/:id", s.patchUser)
+		v1.Patch("/users/:id", strictQuery, s.patchUser)
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		return &canonical.Error{Code: canonical.CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
 	})
 	return app
+}
+
+// queryParams lists the query parameters each route defines (by its route
+// pattern). strictQuery refuses every other one, so a misspelt option (say
+// ?DRY_RUN=true) is never silently ignored. A route that gains a parameter
+// adds it here.
+func queryParams(route string) []string {
+	switch route {
+	case "/v1/users/:id":
+		return []string{"dry_run"}
+	}
+	return nil
+}
+
+// strictQuery refuses (400) a query parameter the matched route does not
+// define, a name given twice, and an empty name. It runs as each route's
+// first handler, where the route is known.
+func strictQuery(c *fiber.Ctx) error {
+	args := c.Request().URI().QueryArgs()
+	if args.Len() == 0 {
+		return c.Next()
+	}
+	allowed := queryParams(c.Route().Path)
+	var fe canonical.FieldErrors
+	var seen []string
+	args.VisitAll(func(k, _ []byte) {
+		name := string(k)
+		switch {
+		case name == "":
+			fe.Add("(query)", "a query parameter has an empty name")
+		case !slices.Contains(allowed, name):
+			if len(allowed) == 0 {
+				fe.Add(printableName(name), "unknown query parameter: %s takes none", c.Route().Path)
+			} else {
+				fe.Add(printableName(name), "unknown query parameter: %s takes only %s", c.Route().Path, strings.Join(allowed, ", "))
+			}
+		case slices.Contains(seen, name):
+			fe.Add(name, "must be given once")
+		}
+		seen = append(seen, name)
+	})
+	if len(fe) > 0 {
+		return &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "invalid query string; nothing was done", Fields: fe}
+	}
+	return c.Next()
+}
+
+// printableName bounds a caller's parameter name for an error message.
+func printableName(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.ToValidUTF8(s, "?")
 }
 
 func (s *server) readyz(c *fiber.Ctx) error {
@@ -147,9 +201,11 @@ func (s *server) authenticate(c *fiber.Ctx) error {
 		c.Locals(clientKey, &Client{Name: "anonymous"})
 		return c.Next()
 	}
-	h := c.Get(fiber.HeaderAuthorization)
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || key == "" {
+	// The scheme is case-insensitive (RFC 9110 section 11.1): bearer and
+	// BEARER are Bearer.
+	scheme, key, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	key = strings.TrimLeft(key, " ")
+	if !strings.EqualFold(scheme, "Bearer") || key == "" {
 		return &canonical.Error{Code: canonical.CodeUnauthorized, Message: "an API key is required: Authorization: Bearer <key>"}
 	}
 	sum := sha256.Sum256([]byte(key))
@@ -180,6 +236,10 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	idemKey, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	id := strings.Clone(c.Params("id"))
 	body := bytes.Clone(c.Body())
 	req, err := canonical.Decode(body, id)
@@ -193,7 +253,7 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 		Client:         cl.Name,
 		AllowedTargets: cl.Targets,
 		AllowedFields:  cl.Fields,
-		Key:            strings.Clone(c.Get("Idempotency-Key")),
+		Key:            idemKey,
 		Method:         http.MethodPatch,
 		Path:           "/v1/users/" + id,
 		Request:        req,
@@ -232,16 +292,40 @@ func checkJSON(ct string) error {
 	return nil
 }
 
+// parseDryRun accepts exactly dry_run=true and dry_run=false (strictQuery
+// has refused a repeat): a bare ?dry_run, an empty value, 1 or TRUE could
+// each be read either way, and the wrong reading writes.
 func parseDryRun(c *fiber.Ctx) (bool, error) {
-	v := c.Query("dry_run")
-	switch v {
-	case "", "false", "0":
+	args := c.Request().URI().QueryArgs()
+	if !args.Has("dry_run") {
 		return false, nil
-	case "true", "1":
+	}
+	switch string(args.Peek("dry_run")) {
+	case "false":
+		return false, nil
+	case "true":
 		return true, nil
 	}
-	return false, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "dry_run must be true or false",
-		Fields: []canonical.FieldError{{Field: "dry_run", Message: "must be true or false"}}}
+	return false, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "dry_run must be true or false; nothing was written",
+		Fields: []canonical.FieldError{{Field: "dry_run", Message: "must be exactly true or false"}}}
+}
+
+// idempotencyKey returns the Idempotency-Key header ("" when absent). An
+// empty key, or two, is refused: read as "no key" they would let a resend
+// write twice.
+func idempotencyKey(c *fiber.Ctx) (string, error) {
+	keys := c.Request().Header.PeekAll("Idempotency-Key")
+	switch {
+	case len(keys) == 0:
+		return "", nil
+	case len(keys) > 1:
+		return "", &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "invalid Idempotency-Key",
+			Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "must be sent once"}}}
+	case len(bytes.TrimSpace(keys[0])) == 0:
+		return "", &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "invalid Idempotency-Key",
+			Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "must not be empty (omit the header to send no key)"}}}
+	}
+	return string(keys[0]), nil
 }
 
 // errorHandler renders every error as RFC 9457 problem+json.
