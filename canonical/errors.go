@@ -32,6 +32,9 @@ const (
 	CodeIdempotencyKeyReused   Code = "idempotency_key_reused"
 	CodeIdempotencyUnavailable Code = "idempotency_unavailable"
 	CodeInternal               Code = "internal"
+	// CodeHTTPVersionNotSupported: the request line named a protocol
+	// version other than HTTP/1.0 or HTTP/1.1.
+	CodeHTTPVersionNotSupported Code = "http_version_not_supported"
 )
 
 // HTTPStatus is the one place the code-to-status mapping of DESIGN.md
@@ -64,6 +67,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusGatewayTimeout
 	case CodeCircuitOpen, CodeIdempotencyUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeHTTPVersionNotSupported:
+		return http.StatusHTTPVersionNotSupported
 	}
 	return http.StatusInternalServerError
 }
@@ -107,6 +112,8 @@ func (c Code) Title() string {
 		return "Idempotency key reused"
 	case CodeIdempotencyUnavailable:
 		return "Idempotency store unavailable"
+	case CodeHTTPVersionNotSupported:
+		return "HTTP version not supported"
 	}
 	return "Internal error"
 }

@@ -67,7 +67,8 @@ func (s *server) telemetry(c *fiber.Ctx) error {
 // routeOf is the matched route pattern (bounded, no user ids).
 func routeOf(c *fiber.Ctx) string {
 	r := c.Route()
-	if r == nil || r.Path == "/" || r.Path == "" {
+	// A request no route took ends on a middleware (USE) route.
+	if r == nil || r.Path == "/" || r.Path == "" || r.Method == "USE" {
 		return "unmatched"
 	}
 	return r.Path

@@ -114,9 +114,9 @@ func New(o Options) *fiber.App {
 	} else {
 		v1.Patch("/users/:id", strictQuery, s.patchUser)
 	}
-	app.Use(func(c *fiber.Ctx) error {
-		return &canonical.Error{Code: canonical.CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
-	})
+	// No catch-all route: a request no route takes falls through to Fiber's
+	// own 404, or 405 with Allow when another method has the path.
+	s.guardServer(app)
 	return app
 }
 
@@ -336,6 +336,12 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.As(err, &e):
 	case errors.As(err, &fe):
 		e = fromFiber(fe)
+		switch fe.Code {
+		case http.StatusNotFound:
+			e.Message = "no such route: " + c.Method() + " " + c.Path()
+		case http.StatusMethodNotAllowed:
+			e.Message = "method " + c.Method() + " is not allowed on this route (Allow: " + string(c.Response().Header.Peek(fiber.HeaderAllow)) + ")"
+		}
 	default:
 		s.o.Logger.ErrorContext(c.UserContext(), "unhandled error", "err", err)
 		e = &canonical.Error{Code: canonical.CodeInternal, Message: "internal error"}
