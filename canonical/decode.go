@@ -157,6 +157,10 @@ func (d *decoder) str(raw json.RawMessage, path string) (string, bool) {
 		d.errs.Add(path, "must be a string")
 		return "", false
 	}
+	if msg := literalProblem(raw); msg != "" {
+		d.errs.Add(path, "%s", msg)
+		return "", false
+	}
 	if bytes.IndexByte(raw, '\\') < 0 {
 		// No escapes: the bytes between the quotes are the string (the body
 		// is valid UTF-8 and valid JSON, so no raw control characters).
@@ -261,6 +265,10 @@ func (d *decoder) freeForm(raw json.RawMessage, path string) bool {
 	}
 	if hasNull(raw) {
 		d.errs.Add(path, "must not contain null")
+		return false
+	}
+	if msg := stringsProblem(raw); msg != "" {
+		d.errs.Add(path, "%s", msg)
 		return false
 	}
 	return true

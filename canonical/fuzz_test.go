@@ -15,6 +15,10 @@ func FuzzDecode(f *testing.F) {
 		`{"user":{"avatar":{"content_type":"image/png","data":"iVBORw0KGgo="}}}`,
 		`{"user":{"password":{"new":"x","current":"y"}},"extensions":{"commvault":{"k":{"deep":[[[]]]}}}}`,
 		`{"user":{"a":1,"a":2}}`, `[`, `{"user":null}`, "\xff",
+		// Lone surrogates and control characters (issue 17, item 13).
+		`{"user":{"display_name":"a\ud800b"}}`, `{"user":{"given_name":"\ud83d\ude00"}}`, `{"user":{"family_name":"\udc00\ud800"}}`,
+		`{"user":{"password":{"new":"a\u0085","current":"\t"}}}`, `{"user":{"metadata":{"\ud800":"x","d":"a\nb"}}}`,
+		`{"targets":["a"],"user":{"display_name":"x"},"extensions":{"a":{"k":"\u2028"}}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // The decoder walks a body that json.Valid has already accepted, so these
@@ -163,4 +164,90 @@ func keyString(q []byte) string {
 		}
 	}
 	return string(q[1 : len(q)-1])
+}
+
+// literalProblem checks one JSON string literal (quotes included, already
+// accepted by json.Valid) and says what is wrong with it, or "". A \u
+// escape of a lone surrogate is invalid Unicode (encoding/json would store
+// U+FFFD in its place, changing the value unseen), and a control character
+// (C0, DEL, C1, U+2028, U+2029), raw or escaped, is refused in every string,
+// secrets included. It allocates nothing.
+func literalProblem(lit []byte) string {
+	const control = "must not contain control characters"
+	for i := 1; i < len(lit)-1; i++ {
+		c := lit[i]
+		switch {
+		case c == '\\':
+			i++
+			switch lit[i] {
+			case 'b', 'f', 'n', 'r', 't':
+				return control
+			case 'u':
+				r := hex4(lit[i+1 : i+5])
+				i += 4
+				switch {
+				case r >= 0xD800 && r < 0xDC00:
+					// A high surrogate must be followed by an escaped low one.
+					if i+6 < len(lit) && lit[i+1] == '\\' && lit[i+2] == 'u' {
+						if lo := hex4(lit[i+3 : i+7]); lo >= 0xDC00 && lo < 0xE000 {
+							i += 6
+							continue
+						}
+					}
+					return "must be valid Unicode (a \\u escape names a lone surrogate)"
+				case r >= 0xDC00 && r < 0xE000:
+					return "must be valid Unicode (a \\u escape names a lone surrogate)"
+				case isControlRune(r):
+					return control
+				}
+			}
+		case c == 0x7f:
+			return control
+		case c >= 0x80:
+			r, size := utf8.DecodeRune(lit[i:])
+			if isControlRune(r) {
+				return control
+			}
+			i += size - 1
+		}
+	}
+	return ""
+}
+
+// isControlRune matches what Validate's hasControl refuses.
+func isControlRune(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029'
+}
+
+// hex4 reads four hex digits (json.Valid has checked them).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+// stringsProblem checks every string literal (keys included) in the JSON
+// value raw with literalProblem.
+func stringsProblem(raw []byte) string {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '"' {
+			continue
+		}
+		end := stringEnd(raw, i)
+		if msg := literalProblem(raw[i:end]); msg != "" {
+			return msg
+		}
+		i = end - 1
+	}
+	return ""
 }

@@ -236,6 +236,8 @@ func checkSecret(fe *FieldErrors, path string, s Secret) {
 		fe.Add(path, "must be at most %d bytes", MaxPasswordBytes)
 	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
 		fe.Add(path, "must be valid UTF-8 without NUL")
+	case hasControl(v):
+		fe.Add(path, "must not contain control characters")
 	}
 }
 

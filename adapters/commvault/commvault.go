@@ -52,7 +52,8 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 	}
 }
 
-// Preflight checks the int32 id, reference ids and the auth method.
+// Preflight checks the int32 id, reference ids, the auth method and the
+// configured password length.
 func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 	var fe canonical.FieldErrors
 	add := func(field, msg string) {
@@ -74,6 +75,9 @@ func (a *Adapter) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 	}
 	if u.AuthMethod.Set && !slices.Contains(a.cfg.AuthMethods, u.AuthMethod.V) {
 		add(canonical.FieldAuthMethod.Path(), fmt.Sprintf("must be one of %v", a.cfg.AuthMethods))
+	}
+	if u.Password.Set && a.cfg.MaxPasswordBytes > 0 && len(u.Password.V.New.Reveal()) > a.cfg.MaxPasswordBytes {
+		add(canonical.FieldPassword.Path()+".new", fmt.Sprintf("must be at most %d bytes for this Commvault (settings.max_password_bytes)", a.cfg.MaxPasswordBytes))
 	}
 	return nil, fe.Err("commvault cannot take this update")
 }

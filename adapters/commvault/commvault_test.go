@@ -264,3 +264,44 @@ func FuzzOutcome(f *testing.F) {
 		_ = outcome(&adapters.Response{Status: status, Body: b, Header: http.Header{}})
 	})
 }
+
+// TestPreflightPasswordLength (issue 17, item 13): the deployment's
+// Commvault password limit is checked before any call, naming the field and
+// never quoting the password.
+func TestPreflightPasswordLength(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit int
+		pw    string
+		bad   bool
+	}{
+		{"at the limit", 16, strings.Repeat("p", 16), false},
+		{"over the limit", 16, strings.Repeat("p", 17), true},
+		{"multi-byte counts bytes", 16, strings.Repeat("é", 9), true},
+		{"no limit configured", 0, strings.Repeat("p", 1000), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := (&Config{MaxPasswordBytes: tc.limit}).Open("commvault", adapters.Deps{Credential: adapters.Credential{Username: svcUser, Password: svcPW}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = a.(*Adapter).Preflight(op(canonical.Update{Password: canonical.Some(canonical.Password{New: canonical.Secret(tc.pw)})}))
+			if !tc.bad {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			e := canonical.AsError(err)
+			if e.Code != canonical.CodeInvalidRequest || len(e.Fields) != 1 || e.Fields[0].Field != "user.password.new" || e.Fields[0].Target != "commvault" {
+				t.Fatalf("error %+v", e)
+			}
+			if strings.Contains(err.Error(), tc.pw[:4]) {
+				t.Errorf("the error quotes the password: %v", err)
+			}
+		})
+	}
+	if _, err := (&Config{MaxPasswordBytes: -1}).Open("commvault", adapters.Deps{Credential: adapters.Credential{Username: svcUser, Password: svcPW}}); err == nil {
+		t.Error("a negative limit was accepted")
+	}
+}

@@ -14,6 +14,12 @@ type Config struct {
 	// AuthMethods are the accepted authenticationMethod values; default
 	// LOCAL, AD, SAML (GET /V4/user/{id}/authenticationMethods).
 	AuthMethods []string `yaml:"auth_methods"`
+	// MaxPasswordBytes is the longest new password (UTF-8 bytes, before
+	// base64) the CommCell's password policy takes; Preflight refuses a
+	// longer one before any call. Commvault documents no fixed limit
+	// (../shared/vendors/commvault.md), so 0, the default, checks only the
+	// canonical limit (canonical.MaxPasswordBytes).
+	MaxPasswordBytes int `yaml:"max_password_bytes"`
 }
 
 var _ adapters.Config = (*Config)(nil)
@@ -28,6 +34,9 @@ func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error)
 	}
 	if c.TokenTimeoutMinutes < 0 {
 		return nil, errors.New("settings.token_timeout_minutes: must be positive")
+	}
+	if c.MaxPasswordBytes < 0 {
+		return nil, errors.New("settings.max_password_bytes: must not be negative")
 	}
 	if len(c.AuthMethods) == 0 {
 		c.AuthMethods = []string{"LOCAL", "AD", "SAML"}
