@@ -82,7 +82,8 @@ type Client struct {
 	KeySHA256 string `yaml:"key_sha256"`
 	// Targets the client may write; empty means none.
 	Targets []string `yaml:"targets"`
-	// Fields the client may change; empty means all.
+	// Fields the client may change; empty means all. An extension field is
+	// named extensions.<vendor>.<name>.
 	Fields []string `yaml:"fields"`
 	// RateLimit is the client's request budget; zero means the default.
 	RateLimit RateLimit `yaml:"rate_limit"`

@@ -70,6 +70,8 @@ vendors:
 		{"redis key prefix", base + "redis: {key_prefix: 'a{b}'}\n", map[string]string{"PW": "x"}, []string{"redis.key_prefix: must be at most 64 characters"}},
 		{"memory bound", base + "idempotency: {memory_max_records: -5}\n", map[string]string{"PW": "x"}, []string{"idempotency.memory_max_records: must be between 1 and 100000000"}},
 		{"redis pipelining", base + "redis: {pipelining: sometimes}\n", map[string]string{"PW": "x"}, []string{"redis.pipelining: must be auto or off"}},
+		{"client extension field of an unknown vendor", base + "clients: [{name: a, key_sha256: " + strings.Repeat("a", 64) + ", fields: [extensions.nope.x, extensions.akana, extensions.akana.]}]\n",
+			map[string]string{"PW": "x"}, []string{"clients[0].fields[0]: unknown", "clients[0].fields[1]: unknown", "clients[0].fields[2]: unknown"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,5 +115,22 @@ func TestRequireHTTPS(t *testing.T) {
 	err = c.RequireHTTPS()
 	if err == nil || !strings.Contains(err.Error(), "vendors.frontier.base_url: must be https") || strings.Contains(err.Error(), "akana") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestClientFieldsTakeExtensions (issue 17, item 18): a client's fields list
+// may name extensions.<vendor>.<name> for a configured vendor.
+func TestClientFieldsTakeExtensions(t *testing.T) {
+	y := `
+vendors:
+  akana:
+    base_url: http://127.0.0.1:1
+    credential:
+      username: u
+      password: ${PW}
+clients: [{name: a, key_sha256: ` + strings.Repeat("a", 64) + `, fields: [display_name, extensions.akana.colour]}]
+`
+	if _, err := Load([]byte(y), env(map[string]string{"PW": "x"})); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -161,8 +161,8 @@ func (c *Config) validate() []error {
 			}
 		}
 		for j, f := range cl.Fields {
-			if !knownField(f) {
-				bad(fmt.Sprintf("%s.fields[%d]", p, j), "unknown canonical field %q", f)
+			if !knownField(f) && !c.knownExtension(f) {
+				bad(fmt.Sprintf("%s.fields[%d]", p, j), "unknown canonical field %q (or extensions.<vendor>.<name>)", f)
 			}
 		}
 		if cl.RateLimit.Requests < 0 {
@@ -304,6 +304,19 @@ func (c *Config) NotificationsFor(target string) map[string]string {
 		}
 	}
 	return out
+}
+
+// knownExtension reports whether f is extensions.<vendor>.<name> for a
+// configured vendor: the spelling a client's fields list uses for an
+// extension field.
+func (c *Config) knownExtension(f string) bool {
+	rest, ok := strings.CutPrefix(f, "extensions.")
+	if !ok {
+		return false
+	}
+	vendor, name, ok := strings.Cut(rest, ".")
+	_, known := c.Vendors[vendor]
+	return ok && known && name != ""
 }
 
 func knownField(f string) bool {

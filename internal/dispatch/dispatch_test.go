@@ -158,6 +158,13 @@ func TestRejections(t *testing.T) {
 		{"target denied", `{"targets":["alpha","beta"],"user":{"display_name":"x"}}`, func(in *Input) { in.AllowedTargets = []string{"alpha"} }, canonical.CodeForbidden, []string{"beta:targets[1]"}},
 		{"field denied", `{"targets":["alpha"],"user":{"display_name":"x","given_name":"y"}}`, func(in *Input) { in.AllowedFields = []string{"display_name"} }, canonical.CodeForbidden, []string{"user.given_name"}},
 		{"no targets, no default", `{"user":{"display_name":"x"}}`, nil, canonical.CodeInvalidRequest, []string{"targets"}},
+		// Issue 17, item 18: the fields ACL covers extensions too.
+		{"extension denied", `{"targets":["alpha"],"user":{"display_name":"x"},"extensions":{"alpha":{"colour":"red"}}}`,
+			func(in *Input) { in.AllowedFields = []string{"display_name"} }, canonical.CodeForbidden, []string{"alpha:extensions.alpha.colour"}},
+		{"extension of another vendor's name denied", `{"targets":["alpha"],"user":{"display_name":"x"},"extensions":{"alpha":{"colour":"red"}}}`,
+			func(in *Input) {
+				in.AllowedFields = []string{"display_name", "extensions.beta.colour", "extensions.alpha"}
+			}, canonical.CodeForbidden, []string{"alpha:extensions.alpha.colour"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,6 +198,17 @@ func TestRejections(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExtensionAllowedByFieldsACL: a client whose fields list names
+// extensions.<vendor>.<name> may send it.
+func TestExtensionAllowedByFieldsACL(t *testing.T) {
+	fx := newFixture(t, Options{}, nil)
+	in := input(t, `{"targets":["alpha"],"user":{"display_name":"x"},"extensions":{"alpha":{"colour":"red"}}}`)
+	in.AllowedFields = []string{"display_name", "extensions.alpha.colour"}
+	if _, err := fx.d.Apply(context.Background(), in); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -58,6 +58,15 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 				denied = append(denied, canonical.FieldError{Field: f.Path(), Message: "this client may not change this field"})
 			}
 		}
+		// An extension field is allowed by its full path,
+		// extensions.<vendor>.<name>, in the client's fields list.
+		for _, vendor := range sortedKeys(req.Extensions) {
+			for _, k := range sortedKeys(req.Extensions[vendor]) {
+				if p := "extensions." + vendor + "." + k; !slices.Contains(in.AllowedFields, p) {
+					denied = append(denied, canonical.FieldError{Field: p, Target: vendor, Message: "this client may not send this extension field"})
+				}
+			}
+		}
 	}
 	if len(denied) > 0 {
 		return nil, nil, &canonical.Error{Code: canonical.CodeForbidden, Message: "the client is not allowed to make this change", Fields: denied}
