@@ -67,7 +67,7 @@ func Decode(body []byte, userID string) (Request, error) {
 				req.Extensions[vendor] = fields
 			})
 		default:
-			d.errs.Add(path, "unknown field")
+			d.errs.Add(path, "%s", didYouMean("", key, topLevelKeys()))
 		}
 	})
 	if !userSeen && len(d.errs) == 0 {
@@ -77,6 +77,21 @@ func Decode(body []byte, userID string) (Request, error) {
 		req.OnUnsupported = PolicyReject
 	}
 	return req, d.errs.Err("request body does not match the canonical schema")
+}
+
+// topLevelKeys are the request body's members, for did-you-mean.
+func topLevelKeys() []string {
+	return []string{"targets", "vendor_ids", "on_unsupported", "user", "extensions"}
+}
+
+// fieldNames lists the canonical field names, for did-you-mean.
+func fieldNames() []string {
+	all := AllFields()
+	out := make([]string, len(all))
+	for i, f := range all {
+		out[i] = string(f)
+	}
+	return out
 }
 
 type decoder struct {
@@ -349,7 +364,7 @@ func (d *decoder) user(raw json.RawMessage, path string, u *Update) {
 				u.Plan = Some(r)
 			}
 		default:
-			d.errs.Add(p, "unknown field")
+			d.errs.Add(p, "%s", didYouMean(path, key, fieldNames()))
 		}
 	})
 }
@@ -364,7 +379,7 @@ func (d *decoder) avatar(raw json.RawMessage, path string, u *Update) {
 		case "data":
 			d.optString(v, p, &data)
 		default:
-			d.errs.Add(p, "unknown field")
+			d.errs.Add(p, "%s", didYouMean(path, key, []string{"content_type", "data"}))
 		}
 	})
 	if !ok {
@@ -408,7 +423,7 @@ func (d *decoder) groups(raw json.RawMessage, path string, u *Update) {
 				}
 			})
 		default:
-			d.errs.Add(p, "unknown field")
+			d.errs.Add(p, "%s", didYouMean(path, key, []string{"op", "items"}))
 		}
 	})
 	if !ok {
@@ -435,7 +450,7 @@ func (d *decoder) ref(raw json.RawMessage, path string) (Ref, bool) {
 		case "name":
 			d.optString(v, p, &r.Name)
 		default:
-			d.errs.Add(p, "unknown field")
+			d.errs.Add(p, "%s", didYouMean(path, key, []string{"id", "name"}))
 		}
 	})
 	if !ok {
@@ -458,7 +473,7 @@ func (d *decoder) password(raw json.RawMessage, path string, u *Update) {
 		case "current":
 			d.optString(v, p, &cur)
 		default:
-			d.errs.Add(p, "unknown field")
+			d.errs.Add(p, "%s", didYouMean(path, key, []string{"new", "current"}))
 		}
 	})
 	if !ok {

@@ -432,3 +432,21 @@ func TestCrashedRunIsVerifiedNotRewritten(t *testing.T) {
 		t.Errorf("status %d result %+v applied %d", out.Status, r.Results["alpha"], fx.adapter["alpha"].applied.Load())
 	}
 }
+
+// TestUnknownTargetDidYouMean (issue 19): an unknown target, vendor_ids key
+// or extension field offers the nearest configured name.
+func TestUnknownTargetDidYouMean(t *testing.T) {
+	cases := []struct{ body, want string }{
+		{`{"targets":["alpah"],"user":{"display_name":"x"}}`, `targets[0]: unknown target "alpah"; did you mean alpha?`},
+		{`{"targets":["alpha"],"vendor_ids":{"bta":"1"},"user":{"display_name":"x"}}`, `vendor_ids.bta: unknown target; did you mean beta?`},
+		{`{"targets":["alpha"],"user":{"display_name":"x"},"extensions":{"alpha":{"color":"red"}}}`, `extensions.alpha.color: not an allowed extension field for alpha (allowed: [colour]); did you mean colour?`},
+		{`{"targets":["zzzzzz"],"user":{"display_name":"x"}}`, `targets[0]: unknown target "zzzzzz" (configured: [alpha beta])`},
+	}
+	for _, tc := range cases {
+		fx := newFixture(t, Options{}, nil)
+		_, err := fx.d.Apply(context.Background(), input(t, tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}

@@ -26,12 +26,16 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 	var fe canonical.FieldErrors
 	for i, n := range names {
 		if _, ok := d.targets[n]; !ok {
-			fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q (configured: %v)", n, d.names)
+			if s := canonical.Suggest(n, d.names); s != "" {
+				fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q; did you mean %s?", n, s)
+			} else {
+				fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q (configured: %v)", n, d.names)
+			}
 		}
 	}
 	for _, n := range sortedKeys(req.VendorIDs) {
 		if _, ok := d.targets[n]; !ok {
-			fe.Add("vendor_ids."+n, "unknown target")
+			fe.Add("vendor_ids."+n, "unknown target%s", didYouMean(n, d.names))
 		}
 	}
 	for _, n := range sortedKeys(req.Extensions) {
@@ -85,7 +89,7 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 			op.Extensions = make(map[string]json.RawMessage, len(ext))
 			for _, k := range sortedKeys(ext) {
 				if !caps.AllowsExtension(k) {
-					fe.Add("extensions."+n+"."+k, "not an allowed extension field for %s (allowed: %v)", n, caps.Extensions)
+					fe.Add("extensions."+n+"."+k, "not an allowed extension field for %s (allowed: %v)%s", n, caps.Extensions, didYouMean(k, caps.Extensions))
 					continue
 				}
 				op.Extensions[k] = ext[k]
@@ -130,6 +134,15 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 		skipped[n] = fs
 	}
 	return plans, skipped, nil
+}
+
+// didYouMean is "; did you mean <nearest>?" when a candidate is close to
+// name, else "". Only error paths call it.
+func didYouMean(name string, candidates []string) string {
+	if s := canonical.Suggest(name, candidates); s != "" {
+		return "; did you mean " + s + "?"
+	}
+	return ""
 }
 
 // vendorID picks the user's id at a target: the request's vendor_ids, then

@@ -147,3 +147,18 @@ func TestAuthorizationSchemeCaseInsensitive(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryDidYouMean (issue 19): a misspelt parameter offers the route's own.
+func TestQueryDidYouMean(t *testing.T) {
+	_, do := newApp(t, Options{AuthNone: true})
+	for target, want := range map[string]string{
+		"/v1/users/jdoe?DRY_RUN=true": "did you mean dry_run?",
+		"/v1/users/jdoe?dryrun=true":  "did you mean dry_run?",
+		"/v1/users/jdoe?dry-run=true": "did you mean dry_run?",
+	} {
+		p := problem(t, do(patchAt(target, `{"user":{"display_name":"J"}}`)))
+		if len(p.Errors) == 0 || !strings.Contains(p.Errors[0].Message, want) {
+			t.Errorf("%s: %+v, want %q", target, p.Errors, want)
+		}
+	}
+}

@@ -152,7 +152,11 @@ func strictQuery(c *fiber.Ctx) error {
 			if len(allowed) == 0 {
 				fe.Add(printableName(name), "unknown query parameter: %s takes none", c.Route().Path)
 			} else {
-				fe.Add(printableName(name), "unknown query parameter: %s takes only %s", c.Route().Path, strings.Join(allowed, ", "))
+				msg := "unknown query parameter: " + c.Route().Path + " takes only " + strings.Join(allowed, ", ")
+				if s := canonical.Suggest(name, allowed); s != "" {
+					msg += "; did you mean " + s + "?"
+				}
+				fe.Add(printableName(name), "%s", msg)
 			}
 		case slices.Contains(seen, name):
 			fe.Add(name, "must be given once")
