@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -55,6 +56,11 @@ func (s *server) reject(app *fiber.App, fctx *fasthttp.RequestCtx, err error) {
 		c.Set(fiber.HeaderAllow, re.allow)
 	}
 	_ = s.errorHandler(c, err)
+	// Counted like any request, so refused smuggling attempts show on
+	// gateway_requests_total.
+	if s.o.Observer != nil {
+		s.o.Observer.Request(context.Background(), "unmatched", string(canonical.AsError(err).Code), fctx.Response.StatusCode(), 0)
+	}
 }
 
 // requestError is a refusal before routing: the problem, plus the Allow

@@ -2,11 +2,15 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,5 +187,29 @@ func TestFramingErrorsCloseTheConnection(t *testing.T) {
 				t.Errorf("adapter applied %d times, want %d", got, tc.writes)
 			}
 		})
+	}
+}
+
+type requestCounter struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (r *requestCounter) Request(_ context.Context, route, outcome string, status int, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, fmt.Sprintf("%s %s %d", route, outcome, status))
+}
+
+// TestRefusalsBeforeRoutingAreCounted: a framing refusal shows in the
+// request metric like any other answer.
+func TestRefusalsBeforeRoutingAreCounted(t *testing.T) {
+	obs := &requestCounter{}
+	addr, _ := serveReal(t, Options{AuthNone: true, Observer: obs})
+	rawExchange(t, addr, "PATCH /v1/users/jdoe HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if !slices.Contains(obs.seen, "unmatched invalid_request 400") {
+		t.Errorf("observed %v", obs.seen)
 	}
 }
