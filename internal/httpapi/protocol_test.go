@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -211,5 +212,21 @@ func TestRefusalsBeforeRoutingAreCounted(t *testing.T) {
 	defer obs.mu.Unlock()
 	if !slices.Contains(obs.seen, "unmatched invalid_request 400") {
 		t.Errorf("observed %v", obs.seen)
+	}
+}
+
+// TestMethodNotAllowedAfterAuth: with client keys, authentication comes
+// first (a caller without a key learns nothing about routes), then 405.
+func TestMethodNotAllowedAfterAuth(t *testing.T) {
+	key := "k3y"
+	_, do := newApp(t, Options{Clients: []Client{{Name: "ops", KeyHash: sha256.Sum256([]byte(key))}}})
+	for hdr, want := range map[string]int{"": 401, "Bearer " + key: 405} {
+		req := httptest.NewRequest("GET", "/v1/users/jdoe", nil)
+		if hdr != "" {
+			req.Header.Set("Authorization", hdr)
+		}
+		if got := do(req).StatusCode; got != want {
+			t.Errorf("Authorization %q: %d want %d", hdr, got, want)
+		}
 	}
 }
