@@ -135,9 +135,25 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-		Logger: g.logger, Observer: metrics, LimiterStorage: limiter,
+		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, Vendors: vendorStatus(targets),
 	})
 	return g, nil
+}
+
+// vendorStatus lists each target's breaker state and last call for
+// /readyz?verbose=1, from the upstream clients' memory.
+func vendorStatus(targets []dispatch.Target) func() any {
+	return func() any {
+		out := make([]upstream.Status, 0, len(targets))
+		for _, t := range targets {
+			if c, ok := t.Doer.(*upstream.Client); ok {
+				st := c.Status()
+				st.Vendor = t.Name
+				out = append(out, st)
+			}
+		}
+		return out
+	}
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate

@@ -55,6 +55,10 @@ type Options struct {
 	MaxHeaderBytes                         int
 	// Ready reports readiness (store reachable); nil means ready.
 	Ready func(ctx context.Context) error
+	// Vendors, when set, is what /readyz?verbose=1 lists under "vendors":
+	// each vendor's breaker state and last call, read from memory (never a
+	// vendor call).
+	Vendors func() any
 	// Metrics serves /metrics when set.
 	Metrics        http.Handler
 	TracerProvider trace.TracerProvider
@@ -120,12 +124,17 @@ func New(o Options) *fiber.App {
 }
 
 func (s *server) readyz(c *fiber.Ctx) error {
+	out := fiber.Map{"status": "ready"}
+	if c.QueryBool("verbose") && s.o.Vendors != nil {
+		out["vendors"] = s.o.Vendors()
+	}
 	if s.o.Ready != nil {
 		if err := s.o.Ready(c.UserContext()); err != nil {
-			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
+			out["status"], out["reason"] = "unavailable", err.Error()
+			return c.Status(http.StatusServiceUnavailable).JSON(out)
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return c.JSON(out)
 }
 
 // capabilityDoc is GET /v1/capabilities.
