@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdTranslate(ctx, rest, stdin, stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(ctx, rest, stdout, stderr)
+	case "check-vendors":
+		return cmdCheckVendors(ctx, rest, stdout, stderr)
 	case "hash-key":
 		return cmdHashKey(rest, stdin, stdout, stderr)
 	case "help", "-h", "--help":
