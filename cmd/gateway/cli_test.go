@@ -152,3 +152,30 @@ func TestTranslateEmptyStdin(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigDidYouMean: a typo in a vendor key or in an adapter's own
+// settings block gets the closest key, and no Go type name.
+func TestCheckConfigDidYouMean(t *testing.T) {
+	path := writeDefaultConfig(t)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{"      tenant: ${AKANA_TENANT", "      tenat: ${AKANA_TENANT", "vendors.akana.settings.tenat: unknown key; did you mean tenant?"},
+		{"    attempt_timeout: 5s\n    deadline: 15s\n  frontier:", "    atempt_timeout: 5s\n    deadline: 15s\n  frontier:", "vendors.commvault.atempt_timeout: unknown key; did you mean attempt_timeout?"},
+	} {
+		bad := strings.Replace(string(orig), tc.from, tc.to, 1)
+		if bad == string(orig) {
+			t.Fatalf("gateway.yaml no longer has %q", tc.from)
+		}
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"check-config", "--config", path}, nil, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "type ") {
+			t.Errorf("%v, want %q", err, tc.want)
+		}
+	}
+}
