@@ -142,3 +142,27 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 		t.Errorf("request log line lacks the trace id: %s", logs.String())
 	}
 }
+
+// TestMetricsExemplarsLinkTraces: after one update, the OpenMetrics
+// exposition's latency buckets (request, target and vendor call) carry an
+// exemplar with the trace id the response reports.
+func TestMetricsExemplarsLinkTraces(t *testing.T) {
+	base, _ := devGateway(t)
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Exemplar"}}`)
+	var res struct {
+		TraceID string `json:"trace_id"`
+	}
+	if err := json.Unmarshal(body, &res); status != 200 || err != nil || res.TraceID == "" {
+		t.Fatalf("%d %s", status, body)
+	}
+	_, hdr, metrics := call(t, "GET", base+"/metrics", "", "Accept", "application/openmetrics-text;version=1.0.0")
+	if !strings.HasPrefix(hdr.Get("Content-Type"), "application/openmetrics-text") {
+		t.Fatalf("content type %q", hdr.Get("Content-Type"))
+	}
+	for _, series := range []string{"gateway_request_duration_seconds_bucket{", `gateway_target_duration_seconds_bucket{vendor="commvault"`, `gateway_vendor_call_duration_seconds_bucket{vendor="commvault"`} {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `.* # \{trace_id="` + res.TraceID + `"`)
+		if !re.Match(metrics) {
+			t.Errorf("no %s... bucket has an exemplar for trace %s", series, res.TraceID)
+		}
+	}
+}
