@@ -21,6 +21,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 )
 
 type syncBuffer struct {
@@ -163,6 +164,35 @@ func TestMetricsExemplarsLinkTraces(t *testing.T) {
 		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `.* # \{trace_id="` + res.TraceID + `"`)
 		if !re.Match(metrics) {
 			t.Errorf("no %s... bucket has an exemplar for trace %s", series, res.TraceID)
+		}
+	}
+}
+
+// TestDashboardMetricsAreExported: after a keyed update with an injected
+// retry, the gateway's own /metrics holds every series
+// telemetry.MetricNames lists and every gateway_ series a panel of
+// deploy/grafana/dashboard.json queries (deploy's tests check the panels
+// against MetricNames without running anything).
+func TestDashboardMetricsAreExported(t *testing.T) {
+	base, sims := devGateway(t)
+	fault(t, sims, "commvault", `{"fail_times":1,"status":503,"path_prefix":"/V4/user"}`)
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["commvault","frontier"],"user":{"display_name":"Dash Board"}}`, "Idempotency-Key", "dashboard-metrics-1")
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	_, _, metrics := call(t, "GET", base+"/metrics", "")
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^(gateway_[a-z_]+)`).FindAllStringSubmatch(string(metrics), -1) {
+		exported[m[1]] = true
+	}
+	dash, err := os.ReadFile("../../deploy/grafana/dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := append(telemetry.MetricNames(), regexp.MustCompile(`gateway_[a-z_]+`).FindAllString(string(dash), -1)...)
+	for _, n := range names {
+		if !exported[n] {
+			t.Errorf("%s is not in /metrics (exported: %v)", n, exported)
 		}
 	}
 }
