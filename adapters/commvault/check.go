@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -23,7 +24,11 @@ func (a *Adapter) Check(ctx context.Context, do adapters.Doer) error {
 	if err != nil {
 		var ce *canonical.Error
 		if errors.As(err, &ce) && ce.Code == canonical.CodeUpstreamAuthFailed {
-			return &adapters.CheckError{Message: "Commvault login refused: " + ce.Message, Credential: true, Err: err}
+			why := strings.TrimPrefix(strings.TrimPrefix(ce.Message, noToken), ": ")
+			if why == "" {
+				why = ce.Message
+			}
+			return &adapters.CheckError{Message: "Commvault login refused: " + why, Credential: true, Err: err}
 		}
 		if errors.As(err, &ce) && ce.Code == canonical.CodeNotFound {
 			return &adapters.CheckError{Message: "Commvault answered 404 to POST /Login: base_url must end in the API root (.../commandcenter/api or .../webconsole/api)", Err: err}

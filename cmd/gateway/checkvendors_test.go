@@ -77,7 +77,7 @@ func TestCheckVendorsRefusedCredentials(t *testing.T) {
 	}{
 		{"volterra", "VOLTERRA_TOKEN", "Volterra refused the API token (whoami answered 401): check VOLTERRA_TOKEN"},
 		{"akana", "AKANA_PASSWORD", "Akana login refused (401): check AKANA_USERNAME/AKANA_PASSWORD"},
-		{"commvault", "COMMVAULT_PASSWORD", "Commvault login refused: Commvault answered the login without a token: Invalid Username or Password: check COMMVAULT_USERNAME/COMMVAULT_PASSWORD"},
+		{"commvault", "COMMVAULT_PASSWORD", "Commvault login refused: Invalid Username or Password: check COMMVAULT_USERNAME/COMMVAULT_PASSWORD"},
 		{"frontier", "FRONTIER_PASSWORD", "Frontier refused the credential (401): check FRONTIER_USERNAME/FRONTIER_PASSWORD"},
 	} {
 		t.Run(tc.vendor, func(t *testing.T) {
@@ -139,5 +139,17 @@ func TestCheckVendorsPermissionsURLAndTLS(t *testing.T) {
 				t.Errorf("row %q, want %s\n%s", r, tc.message, out)
 			}
 		})
+	}
+}
+
+// A vendor with no service credential (callers' pass-through tokens only)
+// is skipped, not failed.
+func TestCheckVendorsSkipsPassThroughOnly(t *testing.T) {
+	rows, out, err := checkVendorsRun(t, map[string]string{"VOLTERRA_TOKEN": ""})
+	if err != nil {
+		t.Errorf("exit with an error: %v", err)
+	}
+	if r := rows["volterra"]; len(r) != 4 || r[1] != "skipped" || r[2] != "-" || r[3] != "no service credential configured (pass-through only)" {
+		t.Errorf("volterra %q\n%s", r, out)
 	}
 }
