@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sort"
 
@@ -160,3 +161,33 @@ type Classifier interface {
 type Verifier interface {
 	Verify(ctx context.Context, do Doer, op Op) (ok bool, err error)
 }
+
+// Checker is implemented by adapters that can prove, without changing
+// anything, that the vendor is reachable at its base URL (TLS included) and
+// that the configured credential logs in and may read what updates need
+// (gateway check-vendors). Check sends at most a login and one read through
+// do, the same Doer updates use (breaker and retries included). A failure is
+// a *CheckError when the adapter can say what to fix.
+type Checker interface {
+	Check(ctx context.Context, do Doer) error
+}
+
+// CheckError is a failed Check with a message an operator can act on.
+type CheckError struct {
+	// Message says what failed and what to do about it.
+	Message string
+	// Credential is true when the vendor refused the credential itself (a
+	// failed login, a rejected token), so the operator should look at the
+	// variables that hold it.
+	Credential bool
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *CheckError) Error() string { return e.Message }
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// ErrNoCredential is returned by Check when the vendor has no service
+// credential to check (it runs on callers' pass-through credentials only).
+var ErrNoCredential = errors.New("no service credential configured")

@@ -243,6 +243,9 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // UnmarshalYAML reads a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: must be a duration like 2s or 150ms", n.Line)}}
+	}
 	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
 	if err != nil || v < 0 {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 2s or 150ms", n.Line, n.Value)}}

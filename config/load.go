@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ func Load(data []byte, lookup LookupFunc) (*Config, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %s", friendly("", err.Error(), nil))
 	}
 	if len(doc.Content) == 0 {
 		return nil, errors.New("config: the file is empty")
@@ -83,9 +84,27 @@ type walker struct {
 	errs   []error
 	// noExpand only maps lines.
 	noExpand bool
+	// at lists every key and value node by line, so an error that gives
+	// only a line can be matched to its key (several share a line in flow
+	// style: server: {listen: [a]}).
+	at map[int][]lineNode
+}
+
+// lineNode is one key or value of the document and its key path.
+type lineNode struct {
+	path  string
+	kind  yaml.Kind
+	value string
+	key   bool
 }
 
 func (w *walker) walk(n *yaml.Node, path string) {
+	if w.at == nil {
+		w.at = map[int][]lineNode{}
+	}
+	if path != "" {
+		w.at[n.Line] = append(w.at[n.Line], lineNode{path: path, kind: n.Kind, value: n.Value})
+	}
 	if n.Line > 0 {
 		if _, ok := w.lines[n.Line]; !ok && path != "" {
 			w.lines[n.Line] = path
@@ -100,6 +119,7 @@ func (w *walker) walk(n *yaml.Node, path string) {
 				p = path + "." + k
 			}
 			w.lines[n.Content[i].Line] = p
+			w.at[n.Content[i].Line] = append(w.at[n.Content[i].Line], lineNode{path: p, key: true, value: k})
 			w.walk(n.Content[i+1], p)
 		}
 	case yaml.SequenceNode:
@@ -139,28 +159,68 @@ func (w *walker) walk(n *yaml.Node, path string) {
 
 var lineRe = regexp.MustCompile(`line (\d+): `)
 
-// rewrite turns "line 12: field x not found" into "vendors.akana.x: ...".
-func (w *walker) rewrite(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return fmt.Errorf("config: %w", err)
-	}
-	var errs []error
-	for _, msg := range te.Errors {
-		if m := lineRe.FindStringSubmatch(msg); m != nil {
-			ln, _ := strconv.Atoi(m[1])
-			rest := strings.TrimPrefix(msg, m[0])
-			if p, ok := w.lines[ln]; ok {
-				if strings.HasPrefix(rest, "field ") {
-					// The unknown key sits on that line; its path ends in it.
-					errs = append(errs, fmt.Errorf("%s: unknown key (%s)", p, rest))
-					continue
-				}
-				errs = append(errs, fmt.Errorf("%s: %s", p, rest))
-				continue
+// pathAt finds the key an error at line ln is about: the key an unknown
+// field names, or the last value on the line of the kind (and text) the
+// error reports; else the line's last key.
+func (w *walker) pathAt(ln int, msg string) (string, bool) {
+	nodes := w.at[ln]
+	match := func(ok func(lineNode) bool) (string, bool) {
+		for i := len(nodes) - 1; i >= 0; i-- {
+			if ok(nodes[i]) {
+				return nodes[i].path, true
 			}
 		}
-		errs = append(errs, errors.New(msg))
+		return "", false
+	}
+	if m := unknownFieldRe.FindStringSubmatch(msg); m != nil {
+		if p, ok := match(func(n lineNode) bool { return n.key && n.value == m[1] }); ok {
+			return p, true
+		}
+	} else if m := cannotRe.FindStringSubmatch(msg); m != nil {
+		kind := map[string]yaml.Kind{"!!map": yaml.MappingNode, "!!seq": yaml.SequenceNode}[m[1]]
+		if kind == 0 {
+			kind = yaml.ScalarNode
+		}
+		if p, ok := match(func(n lineNode) bool { return !n.key && n.kind == kind && (kind != yaml.ScalarNode || n.value == m[2]) }); ok {
+			return p, true
+		}
+	}
+	p, ok := w.lines[ln]
+	return p, ok
+}
+
+// rewrite turns "line 12: field x not found" into "vendors.akana.x: ...".
+func (w *walker) rewrite(err error) error {
+	return w.rewriteFor(err, reflect.TypeOf(Config{}), "")
+}
+
+// rewriteFor rewrites a decode error of a value of type t whose keys sit
+// under prefix, in the file's terms (see friendly).
+func (w *walker) rewriteFor(err error, t reflect.Type, prefix string) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("config: %s", friendly(prefix, err.Error(), nil))
+	}
+	keys := yamlKeys(t)
+	var errs []error
+	for _, msg := range te.Errors {
+		path, rest := prefix, msg
+		if m := lineRe.FindStringSubmatch(msg); m != nil {
+			ln, _ := strconv.Atoi(m[1])
+			rest = strings.TrimPrefix(msg, m[0])
+			if p, ok := w.pathAt(ln, rest); ok {
+				path = p
+			}
+		}
+		if prefix == "" && strings.HasPrefix(path, "[") {
+			path = "" // the document itself is a list
+		}
+		text := friendly(path, rest, keys)
+		if path == "" {
+			errs = append(errs, fmt.Errorf("config: %s", text))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", path, text))
 	}
 	return errors.Join(errs...)
 }

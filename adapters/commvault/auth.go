@@ -12,6 +12,10 @@ import (
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
+// noToken starts the message of a login answered without a token (how
+// Commvault refuses a credential).
+const noToken = "Commvault answered the login without a token"
+
 // login obtains a token; Commvault answers a failed login with HTTP 200,
 // errList and no token.
 func (a *Adapter) login(ctx context.Context, do adapters.Doer) (session.Token, error) {
@@ -30,7 +34,7 @@ func (a *Adapter) login(ctx context.Context, do adapters.Doer) (session.Token, e
 	}
 	var lr loginResponse
 	if err := json.Unmarshal(resp.Body, &lr); err != nil || lr.Token == "" {
-		msg := "Commvault answered the login without a token"
+		msg := noToken
 		if len(lr.ErrList) > 0 && lr.ErrList[0].ErrLogMessage != "" {
 			msg += ": " + truncate(lr.ErrList[0].ErrLogMessage)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -23,9 +24,22 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
 
+// newFlags is a command's flag set; its usage starts with the command's
+// synopsis and description from commandDocs.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gateway "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		d, _ := docOf(name)
+		fmt.Fprintf(w, "usage: gateway %s %s\n\n%s\n", name, d.args, d.about)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
@@ -49,6 +63,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.Auth.Mode == "api_key" && len(cfg.Clients) == 0 {
 		return errors.New("clients: serve refuses to start with no clients; add clients (gateway hash-key) or set auth.mode: none explicitly")
+	}
+	if err := refusePlaceholderKeys(cfg); err != nil {
+		return err
 	}
 	if *listen != "" {
 		cfg.Server.Listen = *listen
@@ -189,9 +206,15 @@ func cmdTranslate(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if *target == "" {
 		return errors.New("--target is required")
 	}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
 	body, err := io.ReadAll(io.LimitReader(stdin, 4<<20))
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the update from stdin: %w", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("stdin is empty: pipe a canonical update into translate, for example\n  gateway translate --target akana < examples/names.json")
 	}
 	var cfg *config.Config
 	if *path == "" {
@@ -233,9 +256,47 @@ func cmdTranslate(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	return enc.Encode(pretty)
 }
 
+// placeholderKey is the key_sha256 gateway.yaml falls back to when
+// GATEWAY_OPS_KEY_SHA256 is unset: no key hashes to it, but a gateway
+// started with it has a client nobody can be, which hides a missing secret.
+var placeholderKey = strings.Repeat("0", 64)
+
+// refusePlaceholderKeys stops serve when a client's key_sha256 is the
+// all-zero placeholder (auth.mode none ignores clients; dev never checks).
+func refusePlaceholderKeys(cfg *config.Config) error {
+	if cfg.Auth.Mode != "api_key" {
+		return nil
+	}
+	var errs []error
+	for i, c := range cfg.Clients {
+		if strings.TrimSpace(c.KeySHA256) == placeholderKey {
+			errs = append(errs, fmt.Errorf("clients[%d].key_sha256 (%s): the all-zero placeholder is not a key; "+
+				"generate one with `gateway hash-key --generate` and set its hash (in gateway.yaml: GATEWAY_OPS_KEY_SHA256)", i, c.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// problemErr prints a canonical error the way an operator reads it: the
+// status and message, then one line per field.
 func problemErr(err error) error {
 	e := canonical.AsError(err)
-	return fmt.Errorf("%d %s", e.Code.HTTPStatus(), e.Error())
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", e.Code.HTTPStatus(), e.Code)
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	for _, f := range e.Fields {
+		b.WriteString("\n  ")
+		if f.Target != "" {
+			b.WriteString(f.Target + " ")
+		}
+		if f.Field != "" {
+			b.WriteString(f.Field + ": ")
+		}
+		b.WriteString(f.Message)
+	}
+	return errors.New(b.String())
 }
 
 func cmdCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -251,6 +312,9 @@ func cmdCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if *serveRules {
 		if err := cfg.RequireHTTPS(); err != nil {
+			return err
+		}
+		if err := refusePlaceholderKeys(cfg); err != nil {
 			return err
 		}
 	}

@@ -231,3 +231,92 @@ func TestHostileVendorInputs(t *testing.T) {
 		})
 	}
 }
+
+// /readyz?verbose=1 lists every vendor's breaker state and last call, and
+// reading it never calls a vendor.
+func TestReadyzVerboseListsVendorsWithoutCallingThem(t *testing.T) {
+	base, sims := devGatewayWith(t, func(c *config.Config) {
+		v := c.Vendors["frontier"]
+		zero := 0
+		v.Retry.Max = &zero
+		v.Breaker.ConsecutiveFailures = 1
+		c.Vendors["frontier"] = v
+	})
+	type vendor struct {
+		Vendor   string `json:"vendor"`
+		Breaker  string `json:"breaker"`
+		LastCall *struct {
+			At      time.Time `json:"at"`
+			Call    string    `json:"call"`
+			Status  int       `json:"status"`
+			Outcome string    `json:"outcome"`
+		} `json:"last_call"`
+	}
+	readyz := func(path string) (map[string]vendor, json.RawMessage) {
+		t.Helper()
+		status, _, body := call(t, "GET", base+path, "")
+		var doc struct {
+			Status  string   `json:"status"`
+			Vendors []vendor `json:"vendors"`
+		}
+		if err := json.Unmarshal(body, &doc); status != 200 || err != nil || doc.Status != "ready" {
+			t.Fatalf("%s: %d %s", path, status, body)
+		}
+		out := map[string]vendor{}
+		for _, v := range doc.Vendors {
+			out[v.Vendor] = v
+		}
+		return out, body
+	}
+	if vs, body := readyz("/readyz"); len(vs) != 0 {
+		t.Errorf("plain /readyz lists vendors: %s", body)
+	}
+	reached := func() int {
+		n := 0
+		for _, v := range []string{"volterra", "akana", "commvault", "frontier"} {
+			_, _, b := call(t, "GET", sims.addrs[v]+"/_sim/requests", "")
+			var reqs []json.RawMessage
+			_ = json.Unmarshal(b, &reqs)
+			n += len(reqs)
+		}
+		return n
+	}
+	before := reached()
+	vs, body := readyz("/readyz?verbose=1")
+	if len(vs) != 4 {
+		t.Fatalf("want 4 vendors: %s", body)
+	}
+	for name, v := range vs {
+		if v.Breaker != "closed" || v.LastCall != nil {
+			t.Errorf("%s before any call: %+v", name, v)
+		}
+	}
+	if reached() != before {
+		t.Error("/readyz?verbose=1 called a vendor")
+	}
+
+	status, _, resp := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Ready Z"}}`)
+	if status != 200 {
+		t.Fatalf("%d %s", status, resp)
+	}
+	fault(t, sims, "frontier", `{"fail_times":1,"status":503}`)
+	status, _, resp = call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier"],"user":{"display_name":"Ready Z"}}`)
+	if status < 500 {
+		t.Fatalf("frontier with a 503: %d %s", status, resp)
+	}
+	before = reached()
+	vs, body = readyz("/readyz?verbose=1")
+	if reached() != before {
+		t.Error("/readyz?verbose=1 called a vendor")
+	}
+	if c := vs["commvault"]; c.Breaker != "closed" || c.LastCall == nil || c.LastCall.Outcome != "ok" || c.LastCall.Status != 200 ||
+		c.LastCall.Call != "put user" || time.Since(c.LastCall.At) > time.Minute {
+		t.Errorf("commvault: %s", body)
+	}
+	if f := vs["frontier"]; f.Breaker != "open" || f.LastCall == nil || f.LastCall.Outcome != "http_error" || f.LastCall.Status != 503 {
+		t.Errorf("frontier: %s", body)
+	}
+	if a := vs["akana"]; a.LastCall != nil {
+		t.Errorf("akana was never called: %s", body)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 )
 
 type syncBuffer struct {
@@ -140,5 +141,76 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
 		t.Errorf("request log line lacks the trace id: %s", logs.String())
+	}
+}
+
+// TestMetricsExemplarsLinkTraces: after one update, the OpenMetrics
+// exposition's latency buckets (request, target and vendor call) carry an
+// exemplar with the trace id the response reports.
+func TestMetricsExemplarsLinkTraces(t *testing.T) {
+	base, _ := devGateway(t)
+	// A bucket's exemplar is a sample (Algorithm L), not the latest
+	// measurement, so a few updates are sent: every latency series must
+	// carry trace-id exemplars, and they must name traces the responses
+	// reported (never an unknown id).
+	traces := map[string]bool{}
+	var missing []string
+	for i := range 5 {
+		status, _, body := call(t, "PATCH", base+"/v1/users/demo", fmt.Sprintf(`{"targets":["commvault"],"user":{"display_name":"Exemplar %d"}}`, i))
+		var res struct {
+			TraceID string `json:"trace_id"`
+		}
+		if err := json.Unmarshal(body, &res); status != 200 || err != nil || res.TraceID == "" {
+			t.Fatalf("%d %s", status, body)
+		}
+		traces[res.TraceID] = true
+		_, hdr, metrics := call(t, "GET", base+"/metrics", "", "Accept", "application/openmetrics-text;version=1.0.0")
+		if !strings.HasPrefix(hdr.Get("Content-Type"), "application/openmetrics-text") {
+			t.Fatalf("content type %q", hdr.Get("Content-Type"))
+		}
+		missing = missing[:0]
+		for _, series := range []string{"gateway_request_duration_seconds_bucket{", `gateway_target_duration_seconds_bucket{vendor="commvault"`, `gateway_vendor_call_duration_seconds_bucket{vendor="commvault"`} {
+			re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `.* # \{trace_id="([0-9a-f]{32})"`)
+			own := false
+			for _, x := range re.FindAllSubmatch(metrics, -1) {
+				own = own || traces[string(x[1])]
+			}
+			if !own {
+				missing = append(missing, series)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+	}
+	t.Errorf("after 5 updates, no bucket of %v has an exemplar naming one of their traces", missing)
+}
+
+// TestDashboardMetricsAreExported: after a keyed update with an injected
+// retry, the gateway's own /metrics holds every series
+// telemetry.MetricNames lists and every gateway_ series a panel of
+// deploy/grafana/dashboard.json queries (deploy's tests check the panels
+// against MetricNames without running anything).
+func TestDashboardMetricsAreExported(t *testing.T) {
+	base, sims := devGateway(t)
+	fault(t, sims, "commvault", `{"fail_times":1,"status":503,"path_prefix":"/V4/user"}`)
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["commvault","frontier"],"user":{"display_name":"Dash Board"}}`, "Idempotency-Key", "dashboard-metrics-1")
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	_, _, metrics := call(t, "GET", base+"/metrics", "")
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^(gateway_[a-z_]+)`).FindAllStringSubmatch(string(metrics), -1) {
+		exported[m[1]] = true
+	}
+	dash, err := os.ReadFile("../../deploy/grafana/dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := append(telemetry.MetricNames(), regexp.MustCompile(`gateway_[a-z_]+`).FindAllString(string(dash), -1)...)
+	for _, n := range names {
+		if !exported[n] {
+			t.Errorf("%s is not in /metrics (exported: %v)", n, exported)
+		}
 	}
 }

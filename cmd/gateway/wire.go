@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
@@ -135,9 +133,25 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-		Logger: g.logger, Observer: metrics, LimiterStorage: limiter,
+		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, Vendors: vendorStatus(targets),
 	})
 	return g, nil
+}
+
+// vendorStatus lists each target's breaker state and last call for
+// /readyz?verbose=1, from the upstream clients' memory.
+func vendorStatus(targets []dispatch.Target) func() any {
+	return func() any {
+		out := make([]upstream.Status, 0, len(targets))
+		for _, t := range targets {
+			if c, ok := t.Doer.(*upstream.Client); ok {
+				st := c.Status()
+				st.Vendor = t.Name
+				out = append(out, st)
+			}
+		}
+		return out
+	}
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate
@@ -184,8 +198,8 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 			continue
 		}
 		ac := factory()
-		if err := decodeSettings(&v.Settings, ac); err != nil {
-			errs = append(errs, fmt.Errorf("%s.settings: %w", p, err))
+		if err := config.DecodeStrict(&v.Settings, ac, p+".settings"); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		a, err := ac.Open(name, adapters.Deps{
@@ -219,23 +233,6 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 			PassThroughHeader: v.PassThroughHeader, State: client.State})
 	}
 	return targets, errors.Join(errs...)
-}
-
-// decodeSettings decodes a settings block strictly (unknown keys refused).
-func decodeSettings(n *yaml.Node, into adapters.Config) error {
-	if n.Kind == 0 {
-		return nil
-	}
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
 }
 
 func apiClients(cfg *config.Config) ([]httpapi.Client, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -183,5 +184,36 @@ func TestReadyzReportsStore(t *testing.T) {
 	_, do := newApp(t, Options{AuthNone: true, Ready: func(context.Context) error { return io.ErrUnexpectedEOF }})
 	if got := do(httptest.NewRequest(http.MethodGet, "/readyz", nil)).StatusCode; got != 503 {
 		t.Errorf("readyz %d", got)
+	}
+}
+
+// TestReadyzVerbose: ?verbose=1 adds Options.Vendors' report, ready or
+// not; plain /readyz does not ask for it.
+func TestReadyzVerbose(t *testing.T) {
+	asked := 0
+	vendors := func() any { asked++; return []map[string]string{{"vendor": "frontier", "breaker": "open"}} }
+	for _, tc := range []struct {
+		name, path string
+		ready      func(context.Context) error
+		status     int
+		body       string
+		asked      int
+	}{
+		{"plain", "/readyz", nil, 200, `{"status":"ready"}`, 0},
+		{"verbose", "/readyz?verbose=1", nil, 200, `{"status":"ready","vendors":[{"breaker":"open","vendor":"frontier"}]}`, 1},
+		{"verbose true", "/readyz?verbose=true", nil, 200, `{"status":"ready","vendors":[{"breaker":"open","vendor":"frontier"}]}`, 1},
+		{"verbose off", "/readyz?verbose=0", nil, 200, `{"status":"ready"}`, 0},
+		{"store down", "/readyz?verbose=1", func(context.Context) error { return errors.New("idempotency store (redis) unreachable") }, 503,
+			`{"reason":"idempotency store (redis) unreachable","status":"unavailable","vendors":[{"breaker":"open","vendor":"frontier"}]}`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked = 0
+			_, do := newApp(t, Options{AuthNone: true, Ready: tc.ready, Vendors: vendors})
+			resp := do(httptest.NewRequest(http.MethodGet, tc.path, nil))
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || strings.TrimSpace(string(b)) != tc.body || asked != tc.asked {
+				t.Errorf("%d %s (asked %d)", resp.StatusCode, b, asked)
+			}
+		})
 	}
 }

@@ -56,6 +56,10 @@ type Options struct {
 	MaxHeaderBytes                         int
 	// Ready reports readiness (store reachable); nil means ready.
 	Ready func(ctx context.Context) error
+	// Vendors, when set, is what /readyz?verbose=1 lists under "vendors":
+	// each vendor's breaker state and last call, read from memory (never a
+	// vendor call).
+	Vendors func() any
 	// Metrics serves /metrics when set.
 	Metrics        http.Handler
 	TracerProvider trace.TracerProvider
@@ -128,6 +132,8 @@ func queryParams(route string) []string {
 	switch route {
 	case "/v1/users/:id":
 		return []string{"dry_run"}
+	case "/readyz":
+		return []string{"verbose"}
 	}
 	return nil
 }
@@ -178,12 +184,17 @@ func printableName(s string) string {
 }
 
 func (s *server) readyz(c *fiber.Ctx) error {
+	out := fiber.Map{"status": "ready"}
+	if c.QueryBool("verbose") && s.o.Vendors != nil {
+		out["vendors"] = s.o.Vendors()
+	}
 	if s.o.Ready != nil {
 		if err := s.o.Ready(c.UserContext()); err != nil {
-			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
+			out["status"], out["reason"] = "unavailable", err.Error()
+			return c.Status(http.StatusServiceUnavailable).JSON(out)
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return c.JSON(out)
 }
 
 // capabilityDoc is GET /v1/capabilities.

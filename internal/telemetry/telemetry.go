@@ -106,7 +106,10 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		TracerProvider: tp,
 		MeterProvider:  mp,
 		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		Metrics:        promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		// OpenMetrics (when the scraper asks for it, as Prometheus does)
+		// carries the SDK's exemplars: each latency bucket names the trace
+		// id of a sampled request that landed in it.
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}),
 		Shutdown: func(ctx context.Context) error {
 			return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
 		},

@@ -135,3 +135,57 @@ func TestOTLPHTTPDelivers(t *testing.T) {
 		t.Errorf("received spans %v", names)
 	}
 }
+
+// TestHistogramExemplarsCarryTraceIDs: a latency recorded inside a sampled
+// span shows, in the OpenMetrics exposition Prometheus asks for, an
+// exemplar with that span's trace id, so a dashboard can jump from a slow
+// bucket to its trace. Outside a span there is none.
+func TestHistogramExemplarsCarryTraceIDs(t *testing.T) {
+	tel, err := Setup(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	m, err := NewMetrics(tel.MeterProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, span := tel.TracerProvider.Tracer("t").Start(context.Background(), "request")
+	m.Request(ctx, "/v1/users/:id", "applied", 200, 30*time.Millisecond)
+	m.Target(ctx, "frontier", "applied", 20*time.Millisecond)
+	span.End()
+	m.Target(context.Background(), "akana", "applied", 20*time.Millisecond)
+
+	scrape := func(accept string) string {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		rec := httptest.NewRecorder()
+		tel.Metrics.ServeHTTP(rec, req)
+		return rec.Body.String()
+	}
+	body := scrape("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+	tid := span.SpanContext().TraceID().String()
+	for _, series := range []string{`gateway_request_duration_seconds_bucket{route="/v1/users/:id",le="0.05"}`, `gateway_target_duration_seconds_bucket{vendor="frontier",le="0.025"}`} {
+		line := lineOf(body, series)
+		if !strings.Contains(line, `# {trace_id="`+tid+`"`) {
+			t.Errorf("%s has no exemplar with trace %s: %q", series, tid, line)
+		}
+	}
+	if line := lineOf(body, `gateway_target_duration_seconds_bucket{vendor="akana",le="0.025"}`); line == "" || strings.Contains(line, "#") {
+		t.Errorf("a measurement outside any span got an exemplar: %q", line)
+	}
+	if strings.Contains(scrape(""), "trace_id") {
+		t.Error("the classic text format (no OpenMetrics asked) shows exemplars")
+	}
+}
+
+func lineOf(body, prefix string) string {
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, prefix+" ") {
+			return l
+		}
+	}
+	return ""
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -99,6 +100,66 @@ type Client struct {
 
 	mu       sync.Mutex
 	openedAt time.Time
+
+	// last is the most recent logical call's outcome, for /readyz?verbose=1
+	// and check-vendors: kept here so that reporting it never calls the
+	// vendor.
+	last atomic.Pointer[LastCall]
+}
+
+// LastCall is the outcome of a vendor's most recent logical call.
+type LastCall struct {
+	// At is when the call finished.
+	At time.Time `json:"at"`
+	// Name is the adapter's call label ("login", "put settings").
+	Name string `json:"call"`
+	// Status is the vendor's final HTTP status; 0 when there was no answer.
+	Status int `json:"status,omitempty"`
+	// Outcome is "ok" (2xx), "http_error" (any other answer), or the
+	// canonical code of a call with no answer (upstream_timeout,
+	// upstream_unavailable, circuit_open, ...).
+	Outcome string `json:"outcome"`
+	// Attempts is how many HTTP attempts were made.
+	Attempts int `json:"attempts,omitempty"`
+	// Cause is the transport error's own text (TLS, DNS, refused), for
+	// check-vendors; not serialised, so /readyz never shows hosts.
+	Cause string `json:"-"`
+}
+
+// Status is a vendor's resilience state, read without calling the vendor.
+type Status struct {
+	Vendor string `json:"vendor"`
+	// Breaker is closed, half-open or open.
+	Breaker string `json:"breaker"`
+	// LastCall is nil until the first call.
+	LastCall *LastCall `json:"last_call"`
+}
+
+// Status reports the breaker state and the last call's outcome.
+func (c *Client) Status() Status {
+	st := Status{Vendor: c.o.Vendor, Breaker: c.State()}
+	if l := c.last.Load(); l != nil {
+		cp := *l
+		st.LastCall = &cp
+	}
+	return st
+}
+
+// record keeps a finished call's outcome as the last one.
+func (c *Client) record(call *adapters.Call, resp *adapters.Response, err error, cause error) {
+	l := &LastCall{At: c.o.Now(), Name: call.Name}
+	switch {
+	case err != nil:
+		l.Outcome = string(canonical.AsError(err).Code)
+		if cause != nil {
+			l.Cause = cause.Error()
+		}
+	case resp.Status >= 200 && resp.Status < 300:
+		l.Outcome, l.Status, l.Attempts = "ok", resp.Status, resp.Attempts
+	default:
+		l.Outcome, l.Status, l.Attempts = "http_error", resp.Status, resp.Attempts
+	}
+	c.last.Store(l)
 }
 
 var _ adapters.Doer = (*Client)(nil)
@@ -352,10 +413,14 @@ func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Respons
 	done, err := c.breaker.Allow()
 	if err != nil {
 		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open"))
-		return nil, &canonical.Error{Code: canonical.CodeCircuitOpen,
+		err := &canonical.Error{Code: canonical.CodeCircuitOpen,
 			Message: c.o.Vendor + ": circuit breaker open after repeated vendor failures", RetryAfter: c.untilHalfOpen()}
+		c.record(call, nil, err, nil)
+		return nil, err
 	}
-	resp, err := c.send(ctx, call)
+	var cause error
+	resp, err := c.send(ctx, call, &cause)
+	c.record(call, resp, err, cause)
 	switch {
 	case err != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		done(errExcluded) // the caller went away; says nothing about the vendor
@@ -392,7 +457,9 @@ func (c *Client) isFailure(r *adapters.Response) bool {
 	return r.Status >= 500 || r.Status == http.StatusTooManyRequests
 }
 
-func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Response, error) {
+// send makes the call with retries; *cause receives a transport failure's
+// own error, which the canonical error deliberately leaves out.
+func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*adapters.Response, error) {
 	st := &callState{name: call.Name}
 	if dl, ok := ctx.Deadline(); ok {
 		st.deadline = dl
@@ -419,12 +486,14 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 			hresp.Body.Close()
 		}
 		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
+		*cause = err
 		return nil, c.transportError(ctx, call, err, attempts)
 	}
 	defer hresp.Body.Close()
 	body, rerr := readBody(hresp, c.o.MaxBody)
 	if rerr != nil {
 		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
+		*cause = rerr
 		return nil, c.transportError(ctx, call, rerr, attempts)
 	}
 	if int64(len(body)) > c.o.MaxBody {

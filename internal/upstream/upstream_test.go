@@ -2,12 +2,14 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -524,5 +526,62 @@ func TestOneWritePerCall(t *testing.T) {
 				t.Errorf("vendor got %q", r.v.bodies)
 			}
 		})
+	}
+}
+
+// TestStatusRecordsTheLastCall: the last call's outcome and the breaker
+// state are kept on the client, so /readyz?verbose=1 reports them without
+// calling the vendor.
+func TestStatusRecordsTheLastCall(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	r := newRig(t, func(o *Options) { o.Retry.Max = 0; o.Now = clock.Now })
+	if st := r.client.Status(); st.Vendor != "acme" || st.Breaker != "closed" || st.LastCall != nil {
+		t.Fatalf("before any call: %+v", st)
+	}
+	steps := []struct {
+		name    string
+		status  int // the vendor's answer; -1 closes the server
+		outcome string
+		code    int
+		breaker string
+	}{
+		{"ok", 200, "ok", 200, "closed"},
+		{"vendor 404", 404, "http_error", 404, "closed"},
+		{"vendor 503", 503, "http_error", 503, "closed"},
+		{"vendor 503 again", 503, "http_error", 503, "closed"},
+		{"third failure opens", 503, "http_error", 503, "open"},
+		{"open breaker", 200, "circuit_open", 0, "open"},
+	}
+	for i, s := range steps {
+		clock.Add(time.Second)
+		r.v.mu.Lock()
+		r.v.status = s.status
+		r.v.mu.Unlock()
+		before := len(r.v.bodies)
+		_, _ = r.client.Do(context.Background(), put(`{}`))
+		st := r.client.Status()
+		if st.LastCall == nil || st.LastCall.Outcome != s.outcome || st.LastCall.Status != s.code ||
+			!st.LastCall.At.Equal(clock.Now()) || st.LastCall.Name != "put user" || st.Breaker != s.breaker {
+			t.Errorf("step %d (%s): %+v last %+v", i, s.name, st, st.LastCall)
+		}
+		if s.outcome == "circuit_open" && len(r.v.bodies) != before {
+			t.Error("an open breaker touched the vendor")
+		}
+	}
+}
+
+func TestStatusKeepsTheTransportCause(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.Retry.Max = 0 })
+	r.srv.Close()
+	if _, err := r.client.Do(context.Background(), put(`{}`)); code(err) != canonical.CodeUpstreamUnavailable {
+		t.Fatalf("err %v", err)
+	}
+	l := r.client.Status().LastCall
+	if l == nil || l.Outcome != "upstream_unavailable" || l.Status != 0 || !strings.Contains(l.Cause, "connect") {
+		t.Fatalf("last %+v", l)
+	}
+	b, _ := json.Marshal(l)
+	if strings.Contains(string(b), "127.0.0.1") {
+		t.Errorf("the serialised outcome names the host: %s", b)
 	}
 }

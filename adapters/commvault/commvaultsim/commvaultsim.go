@@ -176,6 +176,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/login" && r.Method == http.MethodPost:
 		s.login(w, body)
 		return
+	case p == "/v4/user" && r.Method == http.MethodGet:
+		if _, ok := s.auth(r); !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		s.list(w)
+		return
 	case strings.HasPrefix(p, "/v4/user/"):
 	default:
 		generic(w, http.StatusNotFound, 404, "Page not found")
@@ -207,6 +214,24 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		generic(w, http.StatusMethodNotAllowed, 405, "Method not allowed")
 	}
+}
+
+// list is GetUsers (GET /V4/user): {"numberOfUsers", "users": [UserSummary]}
+// in id order (commvault.md section 2.3).
+func (s *Sim) list(w http.ResponseWriter) {
+	s.mu.Lock()
+	ids := make([]int32, 0, len(s.users))
+	for id := range s.users {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	users := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		u := s.users[id]
+		users = append(users, map[string]any{"id": u.ID, "name": u.Name, "fullName": u.FullName, "email": u.Email})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"numberOfUsers": len(users), "users": users})
 }
 
 func (s *Sim) login(w http.ResponseWriter, body []byte) {
