@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed gateway.yaml
 var DefaultConfig []byte
+
+// OpenAPI is api/openapi.yaml, the HTTP API's contract; the gateway serves
+// it as JSON at GET /openapi.json.
+//
+//go:embed api/openapi.yaml
+var OpenAPI []byte

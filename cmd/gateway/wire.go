@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.yaml.in/yaml/v3"
 
+	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/config"
@@ -130,14 +132,54 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
 	}
+	spec, err := openAPIJSON(identitygateway.OpenAPI)
+	if err != nil {
+		return nil, errors.Join(err, g.Shutdown(ctx))
+	}
 	g.app = httpapi.New(httpapi.Options{
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-		Logger: g.logger, Observer: metrics, LimiterStorage: limiter,
+		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, OpenAPI: spec,
 	})
 	return g, nil
+}
+
+// openAPIJSON converts the embedded api/openapi.yaml to the JSON that
+// GET /openapi.json serves, once at start.
+func openAPIJSON(src []byte) ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	b, err := json.Marshal(jsonValue(doc))
+	if err != nil {
+		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	return b, nil
+}
+
+// jsonValue turns the maps YAML decodes with non-string keys (a response
+// code written unquoted) into maps JSON can encode.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonValue(e)
+		}
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonValue(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = jsonValue(e)
+		}
+	}
+	return v
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate

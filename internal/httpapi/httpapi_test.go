@@ -185,3 +185,38 @@ func TestReadyzReportsStore(t *testing.T) {
 		t.Errorf("readyz %d", got)
 	}
 }
+
+// A route taken under other methods answers 405 naming them; a path no route
+// takes stays 404.
+func TestMethodNotAllowed(t *testing.T) {
+	cases := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodDelete, "/v1/users/jdoe", 405, "PATCH"},
+		{http.MethodGet, "/v1/users/jdoe", 405, "PATCH"},
+		{http.MethodPost, "/healthz", 405, "GET, HEAD"},
+		{http.MethodGet, "/v1/users/jdoe/extra", 404, ""},
+		{http.MethodGet, "/nope", 404, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			_, do := newApp(t, Options{AuthNone: true})
+			resp := do(httptest.NewRequest(tc.method, tc.path, nil))
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if got := resp.Header.Get("Allow"); got != tc.allow {
+				t.Errorf("Allow %q, want %q", got, tc.allow)
+			}
+			want := canonical.CodeNotFound
+			if tc.status == 405 {
+				want = canonical.CodeMethodNotAllowed
+			}
+			if p := problem(t, resp); p.Code != want {
+				t.Errorf("code %s, want %s", p.Code, want)
+			}
+		})
+	}
+}

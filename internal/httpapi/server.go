@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,9 @@ type Options struct {
 	// LimiterStorage backs per-client rate limits (Redis across replicas);
 	// nil keeps counters in memory.
 	LimiterStorage fiber.Storage
+	// OpenAPI is the API description as JSON, served at /openapi.json when
+	// set (converted from api/openapi.yaml once, at start).
+	OpenAPI []byte
 }
 
 type server struct {
@@ -106,6 +110,12 @@ func New(o Options) *fiber.App {
 	if o.Metrics != nil {
 		app.Get("/metrics", adaptor.HTTPHandler(o.Metrics))
 	}
+	if o.OpenAPI != nil {
+		app.Get("/openapi.json", func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+			return c.Send(o.OpenAPI)
+		})
+	}
 	v1 := app.Group("/v1", s.authenticate)
 	v1.Get("/capabilities", s.capabilities)
 	if h := s.rateLimit(); h != nil {
@@ -114,9 +124,50 @@ func New(o Options) *fiber.App {
 		v1.Patch("/users/:id", s.patchUser)
 	}
 	app.Use(func(c *fiber.Ctx) error {
+		// A route that exists under other methods is a 405 naming them
+		// (RFC 9110), not a 404.
+		if allow := allowedMethods(app, c.Path()); allow != "" {
+			c.Set(fiber.HeaderAllow, allow)
+			return &canonical.Error{Code: canonical.CodeMethodNotAllowed, Message: c.Method() + " is not allowed here; allowed: " + allow}
+		}
 		return &canonical.Error{Code: canonical.CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
 	})
 	return app
+}
+
+// allowedMethods lists the methods of the registered routes matching path
+// ("GET, HEAD"), or "" when no route matches it. It runs only for requests
+// no route took, so walking the routes costs nothing on the hot path.
+func allowedMethods(app *fiber.App, path string) string {
+	var methods []string
+	for _, r := range app.GetRoutes(true) {
+		if routeMatches(r.Path, path) && !slices.Contains(methods, r.Method) {
+			methods = append(methods, r.Method)
+		}
+	}
+	slices.Sort(methods)
+	return strings.Join(methods, ", ")
+}
+
+// routeMatches matches a Fiber route pattern whose parameters (":id") each
+// take one non-empty segment.
+func routeMatches(pattern, path string) bool {
+	ps, qs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(qs) {
+		return false
+	}
+	for i, p := range ps {
+		if strings.HasPrefix(p, ":") {
+			if qs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if p != qs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *server) readyz(c *fiber.Ctx) error {
