@@ -14,3 +14,9 @@ var DefaultConfig []byte
 //
 //go:embed api/openapi.yaml
 var OpenAPI []byte
+
+// DocsPage is api/docs.html, the page GET /docs serves with the OpenAPI
+// description inlined at {{SPEC}}: it renders it with no network fetch.
+//
+//go:embed api/docs.html
+var DocsPage []byte

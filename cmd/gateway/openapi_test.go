@@ -414,6 +414,9 @@ func (c *contract) fault(vendor, rule string) {
 
 func TestOpenAPIContract(t *testing.T) {
 	doc := loadSpec(t)
+	// GET /docs answers text/html, which openapi3filter has no decoder for.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
+	t.Cleanup(func() { openapi3filter.UnregisterBodyDecoder("text/html") })
 	sims, cfg := devSims(t)
 
 	// Client keys on: ops may do everything, narrow only display_name at
@@ -424,6 +427,9 @@ func TestOpenAPIContract(t *testing.T) {
 		{Name: "narrow", KeySHA256: keyHash("narrow-key"), Targets: []string{"frontier"}, Fields: []string{"display_name"}},
 		{Name: "tiny", KeySHA256: keyHash("tiny-key"), Targets: []string{"frontier"}, RateLimit: config.RateLimit{Requests: 1, Window: config.Duration(time.Hour)}},
 	}
+	// A small body limit: a request just over it fits in the server's read
+	// buffer, so the 413 is read back before the connection closes.
+	cfg.Server.BodyLimit = 4 << 10
 	zero := 0
 	for n, v := range cfg.Vendors {
 		v.Retry.Max = &zero // one attempt: an injected fault is the answer
@@ -487,6 +493,8 @@ func TestOpenAPIContract(t *testing.T) {
 		{name: "metrics head", method: "HEAD", url: base + "/metrics", status: 200},
 		{name: "openapi.json", method: "GET", url: base + "/openapi.json", status: 200},
 		{name: "openapi.json head", method: "HEAD", url: base + "/openapi.json", status: 200},
+		{name: "docs", method: "GET", url: base + "/docs", status: 200},
+		{name: "docs head", method: "HEAD", url: base + "/docs", status: 200},
 		{name: "capabilities", method: "GET", url: base + "/v1/capabilities", hdr: auth, status: 200},
 		{name: "capabilities head", method: "HEAD", url: base + "/v1/capabilities", hdr: auth, status: 200},
 		{name: "capabilities without key", method: "GET", url: base + "/v1/capabilities", status: 401, code: canonical.CodeUnauthorized},
@@ -514,7 +522,7 @@ func TestOpenAPIContract(t *testing.T) {
 		{name: "unknown user at the vendor", method: "PATCH", url: base + "/v1/users/ghost", hdr: auth,
 			body: `{"targets":["frontier"],"vendor_ids":{"frontier":"00000000-0000-4000-8000-000000000000"},"user":{"display_name":"J"}}`, status: 404, code: canonical.CodeNotFound},
 		{name: "unsupported field", method: "PATCH", url: users, hdr: auth, body: `{"targets":["frontier"],"user":{"email":"jane@example.com"}}`, status: 422, code: canonical.CodeUnsupportedField},
-		{name: "too large", method: "PATCH", url: users, hdr: auth, body: `{"user":{"display_name":"` + strings.Repeat("a", 3<<20) + `"}}`, status: 413, code: canonical.CodePayloadTooLarge, invalid: true},
+		{name: "too large", method: "PATCH", url: users, hdr: auth, body: `{"user":{"display_name":"` + strings.Repeat("a", 8<<10) + `"}}`, status: 413, code: canonical.CodePayloadTooLarge, invalid: true},
 		{name: "not json", method: "PATCH", url: users, hdr: with("Content-Type", "text/plain"), body: `{"user":{"display_name":"J"}}`, status: 415, code: canonical.CodeUnsupportedMediaType, invalid: true},
 	} {
 		c.do(ex)
@@ -585,6 +593,21 @@ func TestOpenAPIContract(t *testing.T) {
 			if tc.vendor != "" {
 				c.fault(tc.vendor, "")
 			}
+		}
+	})
+
+	t.Run("docs page fetches nothing", func(t *testing.T) {
+		h, body := c.do(exchange{name: "docs again", method: "GET", url: base + "/docs", status: 200})
+		if csp := h.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
+			t.Errorf("Content-Security-Policy %q", csp)
+		}
+		for _, bad := range []string{"<script src", "<link", "@import", "fetch(", "XMLHttpRequest", "{{SPEC}}"} {
+			if bytes.Contains(body, []byte(bad)) {
+				t.Errorf("/docs contains %q", bad)
+			}
+		}
+		if !bytes.Contains(body, []byte(`"/v1/users/{id}"`)) {
+			t.Error("/docs does not inline the description")
 		}
 	})
 

@@ -136,12 +136,16 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
 	}
+	docs, err := docsPage(identitygateway.DocsPage, spec)
+	if err != nil {
+		return nil, errors.Join(err, g.Shutdown(ctx))
+	}
 	g.app = httpapi.New(httpapi.Options{
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, OpenAPI: spec,
+		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, OpenAPI: spec, Docs: docs,
 	})
 	return g, nil
 }
@@ -158,6 +162,18 @@ func openAPIJSON(src []byte) ([]byte, error) {
 		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
 	}
 	return b, nil
+}
+
+// docsPage inlines the OpenAPI JSON into the /docs page at its {{SPEC}}
+// marker, escaped so no string in it can end the script element.
+func docsPage(page, spec []byte) ([]byte, error) {
+	const marker = "{{SPEC}}"
+	if bytes.Count(page, []byte(marker)) != 1 {
+		return nil, fmt.Errorf("api/docs.html: want exactly one %s marker", marker)
+	}
+	var esc bytes.Buffer
+	json.HTMLEscape(&esc, spec)
+	return bytes.Replace(page, []byte(marker), esc.Bytes(), 1), nil
 }
 
 // jsonValue turns the maps YAML decodes with non-string keys (a response

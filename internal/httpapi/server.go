@@ -68,6 +68,10 @@ type Options struct {
 	// OpenAPI is the API description as JSON, served at /openapi.json when
 	// set (converted from api/openapi.yaml once, at start).
 	OpenAPI []byte
+	// Docs is the HTML page served at /docs when set: it renders the
+	// description inlined in it, and its Content-Security-Policy forbids
+	// every fetch.
+	Docs []byte
 }
 
 type server struct {
@@ -114,6 +118,13 @@ func New(o Options) *fiber.App {
 		app.Get("/openapi.json", func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 			return c.Send(o.OpenAPI)
+		})
+	}
+	if o.Docs != nil {
+		app.Get("/docs", func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+			c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+			return c.Send(o.Docs)
 		})
 	}
 	v1 := app.Group("/v1", s.authenticate)
