@@ -182,7 +182,6 @@ func TestOpenAPICodes(t *testing.T) {
 
 // contract is the running gateways, the description and what the cases saw.
 type contract struct {
-	t      *testing.T
 	doc    *openapi3.T
 	router routers.Router
 	sims   *simSet
@@ -209,8 +208,9 @@ type exchange struct {
 	invalid bool
 }
 
-func (c *contract) do(ex exchange) (http.Header, []byte) {
-	t := c.t
+// do sends ex and validates both ends. It reports with t.Errorf only, so it
+// may run on a goroutine of its own.
+func (c *contract) do(t *testing.T, ex exchange) (http.Header, []byte) {
 	t.Helper()
 	newReq := func() *http.Request {
 		var body io.Reader
@@ -219,7 +219,7 @@ func (c *contract) do(ex exchange) (http.Header, []byte) {
 		}
 		r, err := http.NewRequest(ex.method, ex.url, body)
 		if err != nil {
-			t.Fatal(err)
+			panic(err) // a malformed case in this file
 		}
 		if ex.body != "" {
 			r.Header.Set("Content-Type", "application/json")
@@ -250,7 +250,8 @@ func (c *contract) do(ex exchange) (http.Header, []byte) {
 
 	resp, err := http.DefaultClient.Do(newReq())
 	if err != nil {
-		t.Fatalf("%s: %v", ex.name, err)
+		t.Errorf("%s: %v", ex.name, err)
+		return nil, nil
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -262,13 +263,13 @@ func (c *contract) do(ex exchange) (http.Header, []byte) {
 	if err := openapi3filter.ValidateResponse(ctx, rin); err != nil {
 		t.Errorf("%s: %s %s answer %d does not match the description: %v\n%s", ex.name, ex.method, route.Path, resp.StatusCode, err, body)
 	}
-	c.record(ex, resp.Header.Get("Content-Type"), body)
+	c.record(t, ex, resp.Header.Get("Content-Type"), body)
 	return resp.Header, body
 }
 
 // record notes the codes an answer carries and checks the wanted one is
 // among them.
-func (c *contract) record(ex exchange, ct string, body []byte) {
+func (c *contract) record(t *testing.T, ex exchange, ct string, body []byte) {
 	var got []canonical.Code
 	if strings.HasPrefix(ct, canonical.ProblemContentType) {
 		var p canonical.Problem
@@ -291,14 +292,13 @@ func (c *contract) record(ex exchange, ct string, body []byte) {
 	}
 	c.mu.Unlock()
 	if ex.code != "" && !slices.Contains(got, ex.code) {
-		c.t.Errorf("%s: codes %v, want %s: %s", ex.name, got, ex.code, body)
+		t.Errorf("%s: codes %v, want %s: %s", ex.name, got, ex.code, body)
 	}
 }
 
 // checkSchema validates an answer no operation describes (an unknown path,
 // a method a route does not take) against a component response's schema.
-func (c *contract) checkSchema(name, response, url, method string, status int, code canonical.Code) {
-	t := c.t
+func (c *contract) checkSchema(t *testing.T, name, response, url, method string, status int, code canonical.Code) {
 	req, _ := http.NewRequest(method, url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -329,7 +329,7 @@ func (c *contract) checkSchema(name, response, url, method string, status int, c
 			t.Errorf("%s: no %s header", name, h)
 		}
 	}
-	c.record(exchange{name: name, code: code}, resp.Header.Get("Content-Type"), body)
+	c.record(t, exchange{name: name, code: code}, resp.Header.Get("Content-Type"), body)
 }
 
 // gate holds the next request to the vendor behind it until released, and
@@ -395,8 +395,8 @@ func keyHash(k string) string {
 	return hex.EncodeToString(s[:])
 }
 
-func (c *contract) fault(vendor, rule string) {
-	c.t.Helper()
+func (c *contract) fault(t *testing.T, vendor, rule string) {
+	t.Helper()
 	method := http.MethodPost
 	if rule == "" {
 		method = http.MethodDelete
@@ -404,11 +404,11 @@ func (c *contract) fault(vendor, rule string) {
 	req, _ := http.NewRequest(method, c.sims.addrs[vendor]+"/_fault", strings.NewReader(rule))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		c.t.Fatalf("fault %s %s: %d", vendor, rule, resp.StatusCode)
+		t.Fatalf("fault %s %s: %d", vendor, rule, resp.StatusCode)
 	}
 }
 
@@ -465,7 +465,7 @@ func TestOpenAPIContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &contract{t: t, doc: doc, router: router, sims: sims, codes: map[canonical.Code][]string{}, ops: map[string]bool{},
+	c := &contract{doc: doc, router: router, sims: sims, codes: map[canonical.Code][]string{}, ops: map[string]bool{},
 		opts: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}}
 
 	// Every route the app registers is described.
@@ -483,6 +483,25 @@ func TestOpenAPIContract(t *testing.T) {
 	with := func(h ...string) []string { return append(slices.Clone(auth), h...) }
 	users := base + "/v1/users/demo"
 	frontierID := frontiersim.DemoUserID
+
+	t.Run("served description", func(t *testing.T) {
+		_, body := c.do(t, exchange{name: "openapi.json again", method: "GET", url: base + "/openapi.json", status: 200})
+		want, err := openAPIJSON(identitygateway.OpenAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(body, want) {
+			t.Error("/openapi.json is not api/openapi.yaml converted")
+		}
+	})
+	t.Run("trace continues", func(t *testing.T) {
+		_, body := c.do(t, exchange{name: "traceparent", method: "PATCH", url: users, hdr: with("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+			body: `{"targets":["frontier"],"user":{"display_name":"Traced"}}`, status: 200})
+		var r canonical.Result
+		if err := json.Unmarshal(body, &r); err != nil || r.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Errorf("trace_id %q, want the inbound traceparent's (%v)", r.TraceID, err)
+		}
+	})
 
 	for _, ex := range []exchange{
 		{name: "healthz", method: "GET", url: base + "/healthz", status: 200},
@@ -525,17 +544,17 @@ func TestOpenAPIContract(t *testing.T) {
 		{name: "too large", method: "PATCH", url: users, hdr: auth, body: `{"user":{"display_name":"` + strings.Repeat("a", 8<<10) + `"}}`, status: 413, code: canonical.CodePayloadTooLarge, invalid: true},
 		{name: "not json", method: "PATCH", url: users, hdr: with("Content-Type", "text/plain"), body: `{"user":{"display_name":"J"}}`, status: 415, code: canonical.CodeUnsupportedMediaType, invalid: true},
 	} {
-		c.do(ex)
+		c.do(t, ex)
 	}
 
 	t.Run("idempotency", func(t *testing.T) {
 		body := `{"targets":["frontier"],"user":{"display_name":"Key One"}}`
-		c.do(exchange{name: "keyed", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"), body: body, status: 200})
-		h, _ := c.do(exchange{name: "replay", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"), body: body, status: 200})
+		c.do(t, exchange{name: "keyed", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"), body: body, status: 200})
+		h, _ := c.do(t, exchange{name: "replay", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"), body: body, status: 200})
 		if h.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("replay without Idempotent-Replayed: %v", h)
 		}
-		c.do(exchange{name: "key reused", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"),
+		c.do(t, exchange{name: "key reused", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"),
 			body: `{"targets":["frontier"],"user":{"display_name":"Key Two"}}`, status: 422, code: canonical.CodeIdempotencyKeyReused})
 
 		// The first request is held at Frontier; a repeat meanwhile is 409.
@@ -543,25 +562,25 @@ func TestOpenAPIContract(t *testing.T) {
 		first := make(chan struct{})
 		go func() {
 			defer close(first)
-			c.do(exchange{name: "held", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-2"), body: body, status: 200})
+			c.do(t, exchange{name: "held", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-2"), body: body, status: 200})
 		}()
 		<-arrived
-		h, _ = c.do(exchange{name: "in progress", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-2"), body: body, status: 409, code: canonical.CodeIdempotencyInProgress})
+		h, _ = c.do(t, exchange{name: "in progress", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-2"), body: body, status: 409, code: canonical.CodeIdempotencyInProgress})
 		if h.Get("Retry-After") == "" {
 			t.Error("409 in progress without Retry-After")
 		}
 		close(release)
 		<-first
 
-		c.do(exchange{name: "store down", method: "PATCH", url: base2 + "/v1/users/demo", hdr: []string{"Idempotency-Key", "contract-3"}, body: body, status: 503, code: canonical.CodeIdempotencyUnavailable})
-		c.do(exchange{name: "not ready", method: "GET", url: base2 + "/readyz", status: 503})
+		c.do(t, exchange{name: "store down", method: "PATCH", url: base2 + "/v1/users/demo", hdr: []string{"Idempotency-Key", "contract-3"}, body: body, status: 503, code: canonical.CodeIdempotencyUnavailable})
+		c.do(t, exchange{name: "not ready", method: "GET", url: base2 + "/readyz", status: 503})
 	})
 
 	t.Run("rate limit", func(t *testing.T) {
 		tiny := []string{"Authorization", "Bearer tiny-key"}
 		body := `{"targets":["frontier"],"user":{"display_name":"Tiny"}}`
-		c.do(exchange{name: "within budget", method: "PATCH", url: users, hdr: tiny, body: body, status: 200})
-		h, _ := c.do(exchange{name: "over budget", method: "PATCH", url: users, hdr: tiny, body: body, status: 429, code: canonical.CodeRateLimited})
+		c.do(t, exchange{name: "within budget", method: "PATCH", url: users, hdr: tiny, body: body, status: 200})
+		h, _ := c.do(t, exchange{name: "over budget", method: "PATCH", url: users, hdr: tiny, body: body, status: 429, code: canonical.CodeRateLimited})
 		if h.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
@@ -585,19 +604,19 @@ func TestOpenAPIContract(t *testing.T) {
 			{"breaker open", "", "", exchange{body: `{"targets":["breaky"],"vendor_ids":{"breaky":"` + frontierID + `"},"user":{"display_name":"B"}}`, status: 503, code: canonical.CodeCircuitOpen}},
 		} {
 			if tc.vendor != "" {
-				c.fault(tc.vendor, tc.rule)
+				c.fault(t, tc.vendor, tc.rule)
 			}
 			ex := tc.ex
 			ex.name, ex.method, ex.url, ex.hdr = tc.name, "PATCH", users, auth
-			c.do(ex)
+			c.do(t, ex)
 			if tc.vendor != "" {
-				c.fault(tc.vendor, "")
+				c.fault(t, tc.vendor, "")
 			}
 		}
 	})
 
 	t.Run("docs page fetches nothing", func(t *testing.T) {
-		h, body := c.do(exchange{name: "docs again", method: "GET", url: base + "/docs", status: 200})
+		h, body := c.do(t, exchange{name: "docs again", method: "GET", url: base + "/docs", status: 200})
 		if csp := h.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
 			t.Errorf("Content-Security-Policy %q", csp)
 		}
@@ -612,8 +631,8 @@ func TestOpenAPIContract(t *testing.T) {
 	})
 
 	t.Run("no operation", func(t *testing.T) {
-		c.checkSchema("unknown path", "NotFound", base+"/nope", "GET", 404, canonical.CodeNotFound)
-		c.checkSchema("method not allowed", "MethodNotAllowed", base+"/healthz", "DELETE", 405, canonical.CodeMethodNotAllowed)
+		c.checkSchema(t, "unknown path", "NotFound", base+"/nope", "GET", 404, canonical.CodeNotFound)
+		c.checkSchema(t, "method not allowed", "MethodNotAllowed", base+"/healthz", "DELETE", 405, canonical.CodeMethodNotAllowed)
 	})
 
 	// Every operation of the description was exercised, and every code.
