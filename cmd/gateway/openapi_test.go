@@ -173,6 +173,16 @@ func TestOpenAPICodes(t *testing.T) {
 			}
 		})
 	}
+	// docs/api.md's codes table says the same.
+	guide, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range codes {
+		if row := fmt.Sprintf("| `%s` | %d |", c, c.HTTPStatus()); !bytes.Contains(guide, []byte(row)) {
+			t.Errorf("docs/api.md's codes table lacks the row %q", row)
+		}
+	}
 	for _, e := range codeSchema.Enum {
 		if !slices.Contains(codes, canonical.Code(fmt.Sprint(e))) {
 			t.Errorf("Code enum lists %v, which package canonical does not define", e)
