@@ -1,5 +1,7 @@
-// Package identitygateway holds the built-in quick-start configuration, so
-// `gateway dev` runs from any directory with nothing else on disk.
+// Package identitygateway holds what the binary carries with it: the built-in
+// quick-start configuration, so `gateway dev` runs from any directory with
+// nothing else on disk, and the HTTP API's OpenAPI description and its page,
+// so every gateway serves its own contract.
 package identitygateway
 
 import _ "embed"
