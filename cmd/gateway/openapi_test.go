@@ -200,6 +200,7 @@ type contract struct {
 	mu    sync.Mutex
 	codes map[canonical.Code][]string // code -> cases that produced it
 	ops   map[string]bool             // "METHOD /path" of the spec exercised
+	sent  int                         // exchanges validated
 }
 
 // exchange is one request and what it must produce.
@@ -248,6 +249,7 @@ func (c *contract) do(t *testing.T, ex exchange) (http.Header, []byte) {
 	}
 	c.mu.Lock()
 	c.ops[ex.method+" "+route.Path] = true
+	c.sent++
 	c.mu.Unlock()
 	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: c.opts}
 	verr := openapi3filter.ValidateRequest(ctx, in)
@@ -671,5 +673,6 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 		t.Errorf("no case produces code %s", code)
 	}
-	t.Logf("covered %d operations and %d of %d codes with live answers", len(c.ops), covered, len(canonicalCodes(t)))
+	t.Logf("%d exchanges validated: %d operations on %d paths, %d of %d codes with live answers",
+		c.sent, len(c.ops), len(doc.Paths.Map()), covered, len(canonicalCodes(t)))
 }
