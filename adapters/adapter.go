@@ -58,7 +58,7 @@ type Op struct {
 	// Capabilities().Extensions.
 	Extensions map[string]json.RawMessage
 	// PassThrough is the caller's own vendor credential when the vendor allows
-	// one (DESIGN.md section 5); empty otherwise. It is a Secret so it can
+	// one (docs/api.md, Pass-through credentials); empty otherwise. It is a Secret so it can
 	// never be printed by accident.
 	PassThrough canonical.Secret
 }

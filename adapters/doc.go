@@ -19,7 +19,7 @@
 //  4. A vendors.<v> block in gateway.yaml.
 //
 // Adapters report failures as a *canonical.Error wrapped with %w. Generic
-// HTTP status mapping (DESIGN.md section 3) is StatusError; vendor-specific
+// HTTP status mapping (docs/api.md, Codes) is StatusError; vendor-specific
 // signals go through the optional Classifier and Preflighter interfaces,
 // which the dispatcher asserts where it needs them.
 package adapters

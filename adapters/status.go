@@ -8,7 +8,7 @@ import (
 )
 
 // CredKind says whose credential a call carried, which decides what a 401/403
-// means (DESIGN.md section 3).
+// means (docs/api.md, Codes).
 type CredKind int
 
 const (
@@ -21,7 +21,7 @@ const (
 )
 
 // StatusError maps a non-2xx vendor response to a *canonical.Error with the
-// generic table of DESIGN.md section 3. message is the vendor's own message
+// generic table of docs/api.md (Codes). message is the vendor's own message
 // when the adapter could parse one (never a secret); a default is used when
 // empty. Adapters call it for everything their vendor does not say more
 // precisely.

@@ -1,5 +1,5 @@
 // Package canonical is the product's language: the one user-update request every
-// client speaks (DESIGN.md section 1), the per-target result (section 3), the
+// client speaks (docs/api.md, The update), the per-target result (The result), the
 // canonical error codes and their HTTP statuses, and RFC 9457 problem rendering.
 //
 // Rules that hold everywhere:

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Code is a canonical error code, stable across vendors (DESIGN.md section 3).
+// Code is a canonical error code, stable across vendors (docs/api.md, Codes).
 type Code string
 
 // The canonical error codes.
@@ -37,8 +37,8 @@ const (
 	CodeHTTPVersionNotSupported Code = "http_version_not_supported"
 )
 
-// HTTPStatus is the one place the code-to-status mapping of DESIGN.md
-// section 3 lives.
+// HTTPStatus is the one place the code-to-status mapping of docs/api.md
+// (Codes) lives; api/openapi.yaml repeats it and a test keeps them equal.
 func (c Code) HTTPStatus() int {
 	switch c {
 	case CodeInvalidRequest:

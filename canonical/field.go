@@ -3,7 +3,7 @@ package canonical
 // Field names one canonical user field, as it appears under "user" in the request.
 type Field string
 
-// The canonical user fields of DESIGN.md section 1.
+// The canonical user fields (docs/api.md, Fields).
 const (
 	FieldUsername      Field = "username"
 	FieldEmail         Field = "email"

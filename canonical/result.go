@@ -21,7 +21,7 @@ const (
 	StatusSkipped Status = "skipped"
 )
 
-// Result is the response body of PATCH /v1/users/{id} (DESIGN.md section 3).
+// Result is the response body of PATCH /v1/users/{id} (docs/api.md, The result).
 type Result struct {
 	ID            string                  `json:"id"`
 	Status        Status                  `json:"status"`

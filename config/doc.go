@@ -1,4 +1,5 @@
-// Package config loads and validates gateway.yaml (DESIGN.md section 7).
+// Package config loads and validates gateway.yaml (README.md, Configuration;
+// docs/operations.md).
 //
 // Load decodes the file strictly (unknown keys are errors), expands ${VAR}
 // and ${VAR:-default} from the environment on parsed scalar values (so a

@@ -938,7 +938,7 @@ func TestDockerfile(t *testing.T) {
 
 	// COPY sources exist in the build context (the repository root), and the
 	// Dockerfile-specific ignore file does not drop what the build needs.
-	need := []string{"go.mod", "go.sum", "gateway.yaml", "embed.go", "cmd/gateway/main.go", "config/config.go"}
+	need := []string{"go.mod", "go.sum", "gateway.yaml", "embed.go", "api/openapi.yaml", "api/docs.html", "cmd/gateway/main.go", "config/config.go"}
 	for _, c := range instrs(df, "COPY") {
 		f := strings.Fields(c)
 		if len(f) < 2 || strings.HasPrefix(f[0], "--from=") {

@@ -431,7 +431,7 @@ func canned(c *adapters.Call) *adapters.Response {
 }
 
 // TestErrorMapping: each documented answer (401, 500) and the undocumented
-// ones a vendor may still give map per DESIGN.md section 3.
+// ones a vendor may still give map per docs/api.md (Codes).
 func TestErrorMapping(t *testing.T) {
 	text := http.Header{"Content-Type": {"text/plain"}}
 	answer := func(status int, body string) *adapters.Response {

@@ -1,5 +1,5 @@
 // Package akana is the adapter for the Akana API Platform (Community
-// Manager) user APIs (../shared/vendors/akana.md).
+// Manager) user APIs (docs/vendors/akana.md).
 //
 // Endpoints: POST /api/login and /api/login/renewToken (session), GET and
 // PUT /api/users/{UserID}/settings (AccountSettings: Email,

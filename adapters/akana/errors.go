@@ -13,7 +13,7 @@ import (
 // maxMessage bounds how much of a vendor message goes into an error.
 const maxMessage = 300
 
-// mapError maps a non-2xx answer with DESIGN.md section 3. Akana documents
+// mapError maps a non-2xx answer with docs/api.md (Codes). Akana documents
 // only 401 (cookie missing or expired, CSRF header missing or wrong, caller
 // neither self nor Site Admin) and 500 (akana.md section 2.2); everything
 // else goes through the generic table. The session has already logged in

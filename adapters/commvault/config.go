@@ -17,7 +17,7 @@ type Config struct {
 	// MaxPasswordBytes is the longest new password (UTF-8 bytes, before
 	// base64) the CommCell's password policy takes; Preflight refuses a
 	// longer one before any call. Commvault documents no fixed limit
-	// (../shared/vendors/commvault.md), so 0, the default, checks only the
+	// (docs/vendors/commvault.md), so 0, the default, checks only the
 	// canonical limit (canonical.MaxPasswordBytes).
 	MaxPasswordBytes int `yaml:"max_password_bytes"`
 }

@@ -1,5 +1,5 @@
 // Package commvault is the adapter for the Commvault REST API V4 user update
-// (../shared/vendors/commvault.md; spec commvault-v4-openapi3.yaml,
+// (docs/vendors/commvault.md; spec commvault-v4-openapi3.yaml,
 // operation ModifyUser).
 //
 // Endpoints: POST /Login (token), PUT /V4/user/{userId}. The base URL

@@ -1,6 +1,6 @@
 // Package frontier is the adapter for Raystack Frontier's REST API as of
 // v0.90.0, the last release with the grpc-gateway REST layer
-// (../shared/vendors/frontier.md section 1; v0.91.0+ speak only Connect,
+// (docs/vendors/frontier.md section 1; v0.91.0+ speak only Connect,
 // section 2.5, which this adapter does not).
 //
 // Endpoints (section 2), all with Basic auth of a platform-superuser service

@@ -247,7 +247,7 @@ func (a *Adapter) setState(ctx context.Context, do adapters.Doer, path, action s
 	return nil, fmt.Errorf("frontier: %s user: %w", action, a.mapError(resp))
 }
 
-// mapError maps a Frontier error answer: DESIGN.md section 3 plus the
+// mapError maps a Frontier error answer: docs/api.md (Codes) plus the
 // vendor's own signals (frontier.md section 6). A 400 that names a field the
 // gateway sent also names the canonical field, so the caller sees which of
 // its values Frontier refused.

@@ -12,7 +12,7 @@ import (
 const scheme = "APIToken"
 
 // credential is the token one op runs with and whose it is, which decides
-// what a 401/403 means (DESIGN.md section 3).
+// what a 401/403 means (docs/api.md, Codes).
 type credential struct {
 	token canonical.Secret
 	kind  adapters.CredKind

@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// MaxImageBytes bounds a decoded avatar. F5 publishes no limit (the
 	// console only says "comply with the requirement displayed on the form",
-	// vendors/volterra.md section 6), so the default is the canonical 1 MiB;
+	// docs/vendors/volterra.md section 6), so the default is the canonical 1 MiB;
 	// a larger avatar is refused in Preflight, before any call.
 	MaxImageBytes int `yaml:"max_image_bytes"`
 	// ImageContentTypes are the avatar types sent to PUT user/settings/image.
@@ -35,7 +35,7 @@ var canonicalImageTypes = []string{"image/gif", "image/jpeg", "image/png", "imag
 
 // DefaultNotifications is the canonical -> Volterra notification code map
 // used when gateway.yaml maps nothing for this vendor. F5 publishes no code
-// list, only the examples notif-1 and notif-2 (vendors/volterra.md sections
+// list, only the examples notif-1 and notif-2 (docs/vendors/volterra.md sections
 // 2.1 and 6), so only two canonical names have a default; deployments map
 // the codes their tenant's GET user/notifications lists. It returns a fresh
 // map on every call.

@@ -1,10 +1,10 @@
 // Package volterra is the adapter for the F5 Distributed Cloud console
 // ("volterra") user-settings API: package ves.io.schema.user.setting,
 // service CustomAPI, plus whoami from ves.io.schema.user, as published in
-// F5's OpenAPI 3.0.0 files (spec_date 2026-01-22; vendors/volterra.md
-// section 7, vendors/specs/volterra-user-setting.ves-swagger.json and
-// volterra-user.ves-swagger.json). References below are to sections of
-// vendors/volterra.md.
+// F5's OpenAPI 3.0.0 files (spec_date 2026-01-22; docs/vendors/volterra.md
+// section 7, adapters/testdata/vendorspecs/volterra-user-setting.ves-swagger.json
+// and volterra-user.ves-swagger.json). References below are to sections of
+// docs/vendors/volterra.md.
 //
 // # Whose settings
 //
@@ -15,7 +15,7 @@
 // Outcome.VendorID reports whoami's user_uuid (not name or email, which are
 // PII), falling back to the op's id when whoami gives none.
 //
-// # Credentials (DESIGN.md section 5)
+// # Credentials (docs/api.md, Pass-through credentials)
 //
 //   - Service token: vendors.<name>.credential.token, sent as
 //     `Authorization: APIToken <token>` (section 1). It must be a user's own
@@ -99,7 +99,7 @@
 // member of both PUT bodies is listed in Call.Secrets: F5 marks it
 // confidential (section 2.1) and a dry run or log has no use for the bytes.
 //
-// # Errors (DESIGN.md section 3)
+// # Errors (docs/api.md, Codes)
 //
 // Every status F5 declares (401, 403, 404, 409, 429, 500, 503, 504) maps
 // through adapters.StatusError; 429 and 503 carry Retry-After when sent

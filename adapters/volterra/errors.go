@@ -12,8 +12,8 @@ import (
 // maxMessage bounds the vendor message carried into a canonical error.
 const maxMessage = 300
 
-// mapError maps a non-2xx answer with the generic table of DESIGN.md section
-// 3: every status Volterra declares (401, 403, 404, 409, 429, 500, 503, 504)
+// mapError maps a non-2xx answer with the generic table of docs/api.md
+// (Codes): every status Volterra declares (401, 403, 404, 409, 429, 500, 503, 504)
 // has a row there, and kind decides whose refusal a 401/403 is.
 func mapError(r *adapters.Response, kind adapters.CredKind) *canonical.Error {
 	return adapters.StatusError(r, kind, parseMessage(r.Body))

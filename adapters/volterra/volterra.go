@@ -35,8 +35,8 @@ var (
 	_ adapters.Preflighter = (*Adapter)(nil)
 )
 
-// Capabilities implements adapters.Adapter: the volterra column of
-// DESIGN.md section 2.
+// Capabilities implements adapters.Adapter: the volterra column of the
+// capability matrix (README.md, GET /v1/capabilities).
 func (a *Adapter) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		IDFormat: "informational only: Volterra changes the settings of the API token's owner (the pass-through token when sent, else the service token); the id is not sent",

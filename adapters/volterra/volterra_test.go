@@ -140,7 +140,7 @@ func TestEveryFieldHasACapabilityRow(t *testing.T) {
 		case !ok:
 			t.Errorf("%s: no row", f)
 		case s.Supported != want[f]:
-			t.Errorf("%s: supported=%v, DESIGN.md section 2 says %v", f, s.Supported, want[f])
+			t.Errorf("%s: supported=%v, docs/vendors/volterra.md says %v", f, s.Supported, want[f])
 		case s.Supported && s.As == "":
 			t.Errorf("%s: supported without As", f)
 		case !s.Supported && s.Reason == "":

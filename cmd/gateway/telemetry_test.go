@@ -170,7 +170,7 @@ func TestMetricsExemplarsLinkTraces(t *testing.T) {
 		}
 		missing = missing[:0]
 		for _, series := range []string{"gateway_request_duration_seconds_bucket{", `gateway_target_duration_seconds_bucket{vendor="commvault"`, `gateway_vendor_call_duration_seconds_bucket{vendor="commvault"`} {
-			re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `.* # \{trace_id="([0-9a-f]{32})"`)
+			re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `.* # \{[^}]*trace_id="([0-9a-f]{32})"`)
 			own := false
 			for _, x := range re.FindAllSubmatch(metrics, -1) {
 				own = own || traces[string(x[1])]

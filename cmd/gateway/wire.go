@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +18,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.yaml.in/yaml/v3"
 
+	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/config"
@@ -128,12 +132,21 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
 	}
+	spec, err := openAPIJSON(identitygateway.OpenAPI)
+	if err != nil {
+		return nil, errors.Join(err, g.Shutdown(ctx))
+	}
+	docs, err := docsPage(identitygateway.DocsPage, spec)
+	if err != nil {
+		return nil, errors.Join(err, g.Shutdown(ctx))
+	}
 	g.app = httpapi.New(httpapi.Options{
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
 		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, Vendors: vendorStatus(targets),
+		OpenAPI: spec, Docs: docs,
 	})
 	return g, nil
 }
@@ -152,6 +165,54 @@ func vendorStatus(targets []dispatch.Target) func() any {
 		}
 		return out
 	}
+}
+
+// openAPIJSON converts the embedded api/openapi.yaml to the JSON that
+// GET /openapi.json serves, once at start.
+func openAPIJSON(src []byte) ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	b, err := json.Marshal(jsonValue(doc))
+	if err != nil {
+		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	return b, nil
+}
+
+// docsPage inlines the OpenAPI JSON into the /docs page at its {{SPEC}}
+// marker, escaped so no string in it can end the script element.
+func docsPage(page, spec []byte) ([]byte, error) {
+	const marker = "{{SPEC}}"
+	if bytes.Count(page, []byte(marker)) != 1 {
+		return nil, fmt.Errorf("api/docs.html: want exactly one %s marker", marker)
+	}
+	var esc bytes.Buffer
+	json.HTMLEscape(&esc, spec)
+	return bytes.Replace(page, []byte(marker), esc.Bytes(), 1), nil
+}
+
+// jsonValue turns the maps YAML decodes with non-string keys (a response
+// code written unquoted) into maps JSON can encode.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonValue(e)
+		}
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonValue(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = jsonValue(e)
+		}
+	}
+	return v
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate

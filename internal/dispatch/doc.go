@@ -7,7 +7,7 @@
 // field; skip: drop them and report skipped_fields); then take the
 // idempotency ticket. Only then does it fan out, one goroutine per target
 // under that target's deadline, and merge the per-target results into the
-// HTTP status of DESIGN.md section 3.
+// HTTP status of docs/api.md (The result).
 //
 // The Doer each adapter receives is built here per request: it records the
 // calls for the result and, in a dry run, sends Read and Auth calls but

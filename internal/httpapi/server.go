@@ -69,6 +69,13 @@ type Options struct {
 	// LimiterStorage backs per-client rate limits (Redis across replicas);
 	// nil keeps counters in memory.
 	LimiterStorage fiber.Storage
+	// OpenAPI is the API description as JSON, served at /openapi.json when
+	// set (converted from api/openapi.yaml once, at start).
+	OpenAPI []byte
+	// Docs is the HTML page served at /docs when set: it renders the
+	// description inlined in it, and its Content-Security-Policy forbids
+	// every fetch.
+	Docs []byte
 }
 
 type server struct {
@@ -110,6 +117,19 @@ func New(o Options) *fiber.App {
 	app.Get("/readyz", strictQuery, s.readyz)
 	if o.Metrics != nil {
 		app.Get("/metrics", strictQuery, adaptor.HTTPHandler(o.Metrics))
+	}
+	if o.OpenAPI != nil {
+		app.Get("/openapi.json", func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+			return c.Send(o.OpenAPI)
+		})
+	}
+	if o.Docs != nil {
+		app.Get("/docs", func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+			c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+			return c.Send(o.Docs)
+		})
 	}
 	v1 := app.Group("/v1", s.authenticate)
 	v1.Get("/capabilities", strictQuery, s.capabilities)

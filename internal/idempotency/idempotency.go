@@ -1,5 +1,5 @@
-// Package idempotency implements Idempotency-Key handling (DESIGN.md
-// section 4): a Guard holding the policy (claim, replay, resume, mismatch)
+// Package idempotency implements Idempotency-Key handling (docs/api.md,
+// Idempotency): a Guard holding the policy (claim, replay, resume, mismatch)
 // over a small Store interface with two implementations, the in-memory store
 // here and redisstore for replicas. Both pass storetest.Run.
 //

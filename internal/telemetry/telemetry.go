@@ -1,5 +1,5 @@
-// Package telemetry sets up OpenTelemetry for the gateway (DESIGN.md section
-// 6): a tracer provider with the configured exporter (OTLP over HTTP or gRPC,
+// Package telemetry sets up OpenTelemetry for the gateway (README.md,
+// Telemetry): a tracer provider with the configured exporter (OTLP over HTTP or gRPC,
 // stdout, or none), a meter provider exposed for Prometheus at /metrics, W3C
 // trace-context and baggage propagation, and a slog JSON logger that stamps
 // trace and span ids and redacts secret-looking attributes.

@@ -1,5 +1,5 @@
 // Package upstream builds the per-vendor Doer under every adapter: the
-// resilience stack of DESIGN.md section 5, read outermost first:
+// resilience stack of README.md (Resilience), read outermost first:
 //
 //	breaker (gobreaker v2, one sample per logical call)
 //	  -> retries (go-retryablehttp: transport errors, 429, 502-504, 500 if configured;

@@ -1,6 +1,6 @@
 // Package akanasim simulates the Akana API Platform (Community Manager)
 // calls the gateway uses, read independently from
-// ../shared/vendors/akana.md. Standard library only; it never imports the
+// docs/vendors/akana.md. Standard library only; it never imports the
 // adapter or the gateway's canonical model.
 //
 // What it enforces (akana.md sections 2, 3, 5):

@@ -1,5 +1,5 @@
 // Package commvaultsim simulates the Commvault REST API V4 calls the gateway
-// uses (../shared/vendors/commvault.md): POST /Login (base64 password; a
+// uses (docs/vendors/commvault.md): POST /Login (base64 password; a
 // failed login is HTTP 200 with errList and no token), the Authtoken header
 // with a sliding idle expiry, and GET/PUT /V4/user/{userId} with int32 ids,
 // group and plan references by id or name, the password pair rule

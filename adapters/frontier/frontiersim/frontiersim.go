@@ -1,5 +1,5 @@
 // Package frontiersim simulates the Raystack Frontier v0.90.0 REST API for
-// the user endpoints the gateway uses, as ../shared/vendors/frontier.md
+// the user endpoints the gateway uses, as docs/vendors/frontier.md
 // describes the real server (section 7): request decoding (protojson:
 // unknown fields ignored, strings must be strings, metadata an object), then
 // validation (first PGV error only, in Frontier's exact message format), then

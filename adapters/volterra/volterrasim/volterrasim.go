@@ -1,5 +1,5 @@
 // Package volterrasim simulates the F5 Distributed Cloud console API calls
-// the gateway uses, read independently from vendors/volterra.md and F5's
+// the gateway uses, read independently from docs/vendors/volterra.md and F5's
 // OpenAPI files (ves.io.schema.user.setting, ves.io.schema.user): user
 // settings (GET/PUT), the settings image (GET/PUT/DELETE), notification
 // preferences (GET) and whoami.

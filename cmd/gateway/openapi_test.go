@@ -1,0 +1,678 @@
+package main
+
+// TestOpenAPIContract keeps api/openapi.yaml and the running gateway equal:
+// it starts the real gateway (simulators, memory store, client keys on),
+// sends requests that reach every route and every canonical error code, and
+// validates each request and answer with kin-openapi's openapi3filter. It
+// fails when a route the Fiber app registers is missing from the
+// description, when a code in package canonical is missing (or has another
+// status), or when an answer does not match.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/gofiber/fiber/v2"
+
+	identitygateway "github.com/identity-gateway/identity-gateway"
+	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/config"
+)
+
+const specPath = "../../api/openapi.yaml"
+
+// uncoverable lists the canonical codes no request from outside can cause,
+// with why; every other code needs a live case below.
+var uncoverable = map[canonical.Code]string{
+	canonical.CodeInternal: "raised only for a fault in the gateway itself (an adapter error without a code); no input reaches it",
+}
+
+// loadSpec parses and validates api/openapi.yaml.
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile(specPath)
+	if err != nil {
+		t.Fatalf("%s: %v", specPath, err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("%s: openapi %q, want 3.1", specPath, doc.OpenAPI)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("%s does not validate: %v", specPath, err)
+	}
+	return doc
+}
+
+// canonicalCodes reads every constant of type Code declared in package
+// canonical, so a code added there without a spec entry fails this test.
+func canonicalCodes(t *testing.T) []canonical.Code {
+	t.Helper()
+	files, err := filepath.Glob("../../canonical/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []canonical.Code
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, s := range gd.Specs {
+				vs := s.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+					continue
+				}
+				for _, v := range vs.Values {
+					if bl, ok := v.(*ast.BasicLit); ok && bl.Kind == token.STRING {
+						s, _ := strconv.Unquote(bl.Value)
+						out = append(out, canonical.Code(s))
+					}
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no Code constants found in package canonical")
+	}
+	return out
+}
+
+func TestOpenAPIEmbeddedIsTheFile(t *testing.T) {
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, identitygateway.OpenAPI) {
+		t.Fatal("the embedded OpenAPI differs from api/openapi.yaml")
+	}
+	j, err := openAPIJSON(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(j)
+	if err != nil {
+		t.Fatalf("/openapi.json does not load: %v", err)
+	}
+	if doc.Paths.Find("/v1/users/{id}") == nil {
+		t.Fatal("/openapi.json lacks /v1/users/{id}")
+	}
+}
+
+// TestOpenAPICodes checks the Code schema against package canonical: every
+// code listed, with its status and title, and nothing stale.
+func TestOpenAPICodes(t *testing.T) {
+	doc := loadSpec(t)
+	codeSchema := doc.Components.Schemas["Code"].Value
+	table, _ := codeSchema.Extensions["x-codes"].(map[string]any)
+	codes := canonicalCodes(t)
+	for _, c := range codes {
+		t.Run(string(c), func(t *testing.T) {
+			if !slices.Contains(codeSchema.Enum, any(string(c))) {
+				t.Errorf("Code enum lacks %q", c)
+			}
+			row, _ := table[string(c)].(map[string]any)
+			if row == nil {
+				t.Fatalf("x-codes lacks %q", c)
+			}
+			if st, _ := row["status"].(float64); int(st) != c.HTTPStatus() {
+				t.Errorf("x-codes %s status %v, the code's is %d", c, row["status"], c.HTTPStatus())
+			}
+			if row["title"] != c.Title() {
+				t.Errorf("x-codes %s title %q, the code's is %q", c, row["title"], c.Title())
+			}
+			// A problem with this code must fit the problem schema of its
+			// status, which every operation answering it refers to.
+			name := fmt.Sprintf("Problem%d", c.HTTPStatus())
+			ps := doc.Components.Schemas[name]
+			if ps == nil {
+				t.Fatalf("no schema %s for %s", name, c)
+			}
+			p := canonical.NewProblem(&canonical.Error{Code: c, Message: "m"})
+			var v any
+			_ = json.Unmarshal(p.JSON(), &v)
+			if err := ps.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("a %s problem does not fit %s: %v", c, name, err)
+			}
+		})
+	}
+	// docs/api.md's codes table says the same.
+	guide, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range codes {
+		if row := fmt.Sprintf("| `%s` | %d |", c, c.HTTPStatus()); !bytes.Contains(guide, []byte(row)) {
+			t.Errorf("docs/api.md's codes table lacks the row %q", row)
+		}
+	}
+	for _, e := range codeSchema.Enum {
+		if !slices.Contains(codes, canonical.Code(fmt.Sprint(e))) {
+			t.Errorf("Code enum lists %v, which package canonical does not define", e)
+		}
+	}
+}
+
+// contract is the running gateways, the description and what the cases saw.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	sims   *simSet
+	opts   *openapi3filter.Options
+
+	mu    sync.Mutex
+	codes map[canonical.Code][]string // code -> cases that produced it
+	ops   map[string]bool             // "METHOD /path" of the spec exercised
+	sent  int                         // exchanges validated
+}
+
+// exchange is one request and what it must produce.
+type exchange struct {
+	name   string
+	method string
+	url    string // full URL
+	body   string
+	hdr    []string
+	// status wanted; code, when set, must appear as the problem's code or a
+	// target's error code.
+	status int
+	code   canonical.Code
+	// invalid marks a request the description itself refuses (the gateway
+	// refuses it too: that is the point of the case).
+	invalid bool
+}
+
+// do sends ex and validates both ends. It reports with t.Errorf only, so it
+// may run on a goroutine of its own.
+func (c *contract) do(t *testing.T, ex exchange) (http.Header, []byte) {
+	t.Helper()
+	newReq := func() *http.Request {
+		var body io.Reader
+		if ex.body != "" {
+			body = strings.NewReader(ex.body)
+		}
+		r, err := http.NewRequest(ex.method, ex.url, body)
+		if err != nil {
+			panic(err) // a malformed case in this file
+		}
+		if ex.body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(ex.hdr); i += 2 {
+			r.Header.Set(ex.hdr[i], ex.hdr[i+1])
+		}
+		return r
+	}
+	ctx := context.Background()
+	vreq := newReq()
+	route, params, err := c.router.FindRoute(vreq)
+	if err != nil {
+		t.Errorf("%s: %s %s is not in the description: %v", ex.name, ex.method, vreq.URL.Path, err)
+		return nil, nil
+	}
+	c.mu.Lock()
+	c.ops[ex.method+" "+route.Path] = true
+	c.sent++
+	c.mu.Unlock()
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: c.opts}
+	verr := openapi3filter.ValidateRequest(ctx, in)
+	switch {
+	case ex.invalid && verr == nil:
+		t.Errorf("%s: the description accepts a request the gateway must refuse", ex.name)
+	case !ex.invalid && verr != nil:
+		t.Errorf("%s: request does not match the description: %v", ex.name, verr)
+	}
+
+	resp, err := http.DefaultClient.Do(newReq())
+	if err != nil {
+		t.Errorf("%s: %v", ex.name, err)
+		return nil, nil
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != ex.status {
+		t.Errorf("%s: status %d, want %d: %s", ex.name, resp.StatusCode, ex.status, body)
+	}
+	rin := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(body)), Options: c.opts}
+	if err := openapi3filter.ValidateResponse(ctx, rin); err != nil {
+		t.Errorf("%s: %s %s answer %d does not match the description: %v\n%s", ex.name, ex.method, route.Path, resp.StatusCode, err, body)
+	}
+	c.record(t, ex, resp.Header.Get("Content-Type"), body)
+	return resp.Header, body
+}
+
+// record notes the codes an answer carries and checks the wanted one is
+// among them.
+func (c *contract) record(t *testing.T, ex exchange, ct string, body []byte) {
+	var got []canonical.Code
+	if strings.HasPrefix(ct, canonical.ProblemContentType) {
+		var p canonical.Problem
+		if err := json.Unmarshal(body, &p); err == nil {
+			got = append(got, p.Code)
+		}
+	} else if strings.HasPrefix(ct, "application/json") {
+		var r canonical.Result
+		if err := json.Unmarshal(body, &r); err == nil {
+			for _, tr := range r.Results {
+				if tr.Error != nil {
+					got = append(got, tr.Error.Code)
+				}
+			}
+		}
+	}
+	c.mu.Lock()
+	for _, g := range got {
+		c.codes[g] = append(c.codes[g], ex.name)
+	}
+	c.mu.Unlock()
+	if ex.code != "" && !slices.Contains(got, ex.code) {
+		t.Errorf("%s: codes %v, want %s: %s", ex.name, got, ex.code, body)
+	}
+}
+
+// checkSchema validates an answer no operation describes (an unknown path,
+// a method a route does not take) against a component response's schema.
+func (c *contract) checkSchema(t *testing.T, name, response, url, method string, status int, code canonical.Code) {
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != status {
+		t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, status, body)
+	}
+	rr := c.doc.Components.Responses[response]
+	if rr == nil {
+		t.Fatalf("no component response %s", response)
+	}
+	mt := rr.Value.Content.Get(resp.Header.Get("Content-Type"))
+	if mt == nil {
+		t.Fatalf("%s: content type %q not in response %s", name, resp.Header.Get("Content-Type"), response)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("%s: answer does not match response %s: %v\n%s", name, response, err, body)
+	}
+	for h := range rr.Value.Headers {
+		if resp.Header.Get(h) == "" && h == "Allow" {
+			t.Errorf("%s: no %s header", name, h)
+		}
+	}
+	c.record(t, exchange{name: name, code: code}, resp.Header.Get("Content-Type"), body)
+}
+
+// gate holds the next request to the vendor behind it until released, and
+// says when it arrived; otherwise it forwards.
+type gate struct {
+	mu      sync.Mutex
+	armed   bool
+	arrived chan struct{}
+	release chan struct{}
+	next    http.Handler
+}
+
+func (g *gate) arm() (arrived, release chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed, g.arrived, g.release = true, make(chan struct{}), make(chan struct{})
+	return g.arrived, g.release
+}
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	held := g.armed
+	arrived, release := g.arrived, g.release
+	g.armed = false
+	g.mu.Unlock()
+	if held {
+		close(arrived)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// serveBuilt builds the gateway from cfg and serves it on a loopback port
+// until the test ends; it returns the base URL and the Fiber app.
+func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *fiber.App) {
+	t.Helper()
+	g, err := build(context.Background(), cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.app.Listener(ln) }()
+	t.Cleanup(func() {
+		if err := g.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+		_ = g.Shutdown(context.Background())
+	})
+	return "http://" + ln.Addr().String(), g.app
+}
+
+func keyHash(k string) string {
+	s := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(s[:])
+}
+
+func (c *contract) fault(t *testing.T, vendor, rule string) {
+	t.Helper()
+	method := http.MethodPost
+	if rule == "" {
+		method = http.MethodDelete
+	}
+	req, _ := http.NewRequest(method, c.sims.addrs[vendor]+"/_fault", strings.NewReader(rule))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("fault %s %s: %d", vendor, rule, resp.StatusCode)
+	}
+}
+
+func TestOpenAPIContract(t *testing.T) {
+	doc := loadSpec(t)
+	// GET /docs answers text/html, which openapi3filter has no decoder for.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
+	t.Cleanup(func() { openapi3filter.UnregisterBodyDecoder("text/html") })
+	sims, cfg := devSims(t)
+
+	// Client keys on: ops may do everything, narrow only display_name at
+	// frontier, tiny has a budget of one request.
+	cfg.Auth.Mode = "api_key"
+	cfg.Clients = []config.Client{
+		{Name: "ops", KeySHA256: keyHash("ops-key"), Targets: []string{"volterra", "akana", "commvault", "frontier", "breaky"}},
+		{Name: "narrow", KeySHA256: keyHash("narrow-key"), Targets: []string{"frontier"}, Fields: []string{"display_name"}},
+		{Name: "tiny", KeySHA256: keyHash("tiny-key"), Targets: []string{"frontier"}, RateLimit: config.RateLimit{Requests: 1, Window: config.Duration(time.Hour)}},
+	}
+	// A small body limit: a request just over it fits in the server's read
+	// buffer, so the 413 is read back before the connection closes.
+	cfg.Server.BodyLimit = 4 << 10
+	zero := 0
+	for n, v := range cfg.Vendors {
+		v.Retry.Max = &zero // one attempt: an injected fault is the answer
+		cfg.Vendors[n] = v
+	}
+	// frontier behind a gate, so a request can be held at the vendor.
+	fu, _ := url.Parse(sims.addrs["frontier"])
+	g := &gate{next: httputil.NewSingleHostReverseProxy(fu)}
+	gs := httptest.NewServer(g)
+	t.Cleanup(gs.Close)
+	fr := cfg.Vendors["frontier"]
+	fr.BaseURL = gs.URL
+	cfg.Vendors["frontier"] = fr
+	// breaky: a second Frontier target whose breaker opens on one failure.
+	br := cfg.Vendors["frontier"]
+	br.Type = "frontier"
+	br.BaseURL = sims.addrs["frontier"]
+	br.Breaker.ConsecutiveFailures = 1
+	br.Breaker.OpenFor = config.Duration(time.Hour)
+	cfg.Vendors["breaky"] = br
+	base, app := serveBuilt(t, cfg, buildOptions{LogOutput: io.Discard})
+
+	// A second gateway whose Redis goes away after start.
+	mr := miniredis.RunT(t)
+	_, cfg2 := devSims(t)
+	cfg2.Idempotency.Store = "redis"
+	cfg2.Redis.URL = "redis://" + mr.Addr()
+	base2, _ := serveBuilt(t, cfg2, buildOptions{LogOutput: io.Discard, AuthNone: true})
+	mr.Close()
+
+	doc.Servers = openapi3.Servers{{URL: base}, {URL: base2}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &contract{doc: doc, router: router, sims: sims, codes: map[canonical.Code][]string{}, ops: map[string]bool{},
+		opts: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}}
+
+	// Every route the app registers is described.
+	t.Run("routes", func(t *testing.T) {
+		for _, r := range app.GetRoutes(true) {
+			p := regexp.MustCompile(`:([A-Za-z_]+)`).ReplaceAllString(r.Path, "{$1}")
+			item := doc.Paths.Find(p)
+			if item == nil || item.GetOperation(r.Method) == nil {
+				t.Errorf("route %s %s is not in api/openapi.yaml", r.Method, r.Path)
+			}
+		}
+	})
+
+	auth := []string{"Authorization", "Bearer ops-key"}
+	with := func(h ...string) []string { return append(slices.Clone(auth), h...) }
+	users := base + "/v1/users/demo"
+	frontierID := frontiersim.DemoUserID
+
+	t.Run("served description", func(t *testing.T) {
+		_, body := c.do(t, exchange{name: "openapi.json again", method: "GET", url: base + "/openapi.json", status: 200})
+		want, err := openAPIJSON(identitygateway.OpenAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(body, want) {
+			t.Error("/openapi.json is not api/openapi.yaml converted")
+		}
+	})
+	t.Run("trace continues", func(t *testing.T) {
+		_, body := c.do(t, exchange{name: "traceparent", method: "PATCH", url: users, hdr: with("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+			body: `{"targets":["frontier"],"user":{"display_name":"Traced"}}`, status: 200})
+		var r canonical.Result
+		if err := json.Unmarshal(body, &r); err != nil || r.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Errorf("trace_id %q, want the inbound traceparent's (%v)", r.TraceID, err)
+		}
+	})
+
+	for _, ex := range []exchange{
+		{name: "healthz", method: "GET", url: base + "/healthz", status: 200},
+		{name: "healthz head", method: "HEAD", url: base + "/healthz", status: 200},
+		{name: "readyz", method: "GET", url: base + "/readyz", status: 200},
+		{name: "readyz head", method: "HEAD", url: base + "/readyz", status: 200},
+		{name: "metrics", method: "GET", url: base + "/metrics", status: 200},
+		{name: "metrics head", method: "HEAD", url: base + "/metrics", status: 200},
+		{name: "openapi.json", method: "GET", url: base + "/openapi.json", status: 200},
+		{name: "openapi.json head", method: "HEAD", url: base + "/openapi.json", status: 200},
+		{name: "docs", method: "GET", url: base + "/docs", status: 200},
+		{name: "docs head", method: "HEAD", url: base + "/docs", status: 200},
+		{name: "capabilities", method: "GET", url: base + "/v1/capabilities", hdr: auth, status: 200},
+		{name: "capabilities head", method: "HEAD", url: base + "/v1/capabilities", hdr: auth, status: 200},
+		{name: "capabilities without key", method: "GET", url: base + "/v1/capabilities", status: 401, code: canonical.CodeUnauthorized},
+		{name: "applied", method: "PATCH", url: users, hdr: with("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+			body: `{"targets":["frontier"],"user":{"display_name":"Jane Doe"}}`, status: 200},
+		{name: "all four, skip", method: "PATCH", url: users, hdr: auth,
+			body: `{"targets":["frontier","volterra","akana","commvault"],"on_unsupported":"skip","user":{"display_name":"Jane Doe","given_name":"Jane","enabled":true}}`, status: 200},
+		{name: "dry run", method: "PATCH", url: users + "?dry_run=true", hdr: auth,
+			body: `{"targets":["frontier","volterra","akana","commvault"],"on_unsupported":"skip","user":{"display_name":"Jane","given_name":"Jane","password":{"new":"s3cret-Pass"},"notifications":["ticket.change"]}}`, status: 200},
+		{name: "pass-through credential", method: "PATCH", url: users, hdr: with("X-Volterra-Api-Token", "APIToken "+sims.env["VOLTERRA_TOKEN"]),
+			body: `{"targets":["volterra"],"user":{"given_name":"Jane","otp_enabled":true,"notifications":["ticket.change"]}}`, status: 200},
+		{name: "every field shape", method: "PATCH", url: users + "?dry_run=true", hdr: auth,
+			body: `{"targets":["commvault"],"vendor_ids":{"commvault":"` + sims.env["COMMVAULT_DEMO_ID"] + `"},"on_unsupported":"reject","user":{"username":"jdoe","email":"jane@example.com","display_name":"Jane Doe","enabled":true,"groups":{"op":"add","items":[{"id":3},{"name":"operators"}]},"password":{"new":"n3w-Pass","current":"old"},"principal_name":"jdoe@corp.example","auth_method":"LOCAL","plan":{"id":7}}}`, status: 200},
+		{name: "avatar and metadata", method: "PATCH", url: users + "?dry_run=true", hdr: auth,
+			body: `{"targets":["frontier"],"user":{"avatar":{"content_type":"image/png","data":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="},"metadata":{"label":{"team":"sre"},"description":"on call"}}}`, status: 200},
+		{name: "extension not allowed", method: "PATCH", url: users, hdr: auth,
+			body: `{"targets":["frontier"],"user":{"display_name":"J"},"extensions":{"frontier":{"x":1}}}`, status: 400, code: canonical.CodeInvalidRequest},
+		{name: "vendor id shape", method: "PATCH", url: users, hdr: auth,
+			body: `{"targets":["commvault"],"vendor_ids":{"commvault":"not-a-number"},"user":{"display_name":"J"}}`, status: 400, code: canonical.CodeInvalidRequest},
+		{name: "bad body shape", method: "PATCH", url: users, hdr: auth, body: `{"user":{"password":"x"}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "unknown field", method: "PATCH", url: users, hdr: auth, body: `{"user":{"givenName":"J"}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "null", method: "PATCH", url: users, hdr: auth, body: `{"user":{"email":null}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "empty user", method: "PATCH", url: users, hdr: auth, body: `{"user":{}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "bad target name", method: "PATCH", url: users, hdr: auth, body: `{"targets":["Nope!"],"user":{"display_name":"J"}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "bad dry_run", method: "PATCH", url: users + "?dry_run=maybe", hdr: auth, body: `{"user":{"display_name":"J"}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "bad idempotency key", method: "PATCH", url: users, hdr: with("Idempotency-Key", "has space"), body: `{"targets":["frontier"],"user":{"display_name":"J"}}`, status: 400, code: canonical.CodeInvalidRequest, invalid: true},
+		{name: "no key", method: "PATCH", url: users, body: `{"user":{"display_name":"J"}}`, status: 401, code: canonical.CodeUnauthorized},
+		{name: "wrong key", method: "PATCH", url: users, hdr: []string{"Authorization", "Bearer nope"}, body: `{"user":{"display_name":"J"}}`, status: 401, code: canonical.CodeUnauthorized},
+		{name: "target not allowed", method: "PATCH", url: users, hdr: []string{"Authorization", "Bearer narrow-key"}, body: `{"targets":["commvault"],"user":{"display_name":"J"}}`, status: 403, code: canonical.CodeForbidden},
+		{name: "field not allowed", method: "PATCH", url: users, hdr: []string{"Authorization", "Bearer narrow-key"}, body: `{"targets":["frontier"],"user":{"metadata":{"description":"x"}}}`, status: 403, code: canonical.CodeForbidden},
+		{name: "unknown user at the vendor", method: "PATCH", url: base + "/v1/users/ghost", hdr: auth,
+			body: `{"targets":["frontier"],"vendor_ids":{"frontier":"00000000-0000-4000-8000-000000000000"},"user":{"display_name":"J"}}`, status: 404, code: canonical.CodeNotFound},
+		{name: "unsupported field", method: "PATCH", url: users, hdr: auth, body: `{"targets":["frontier"],"user":{"email":"jane@example.com"}}`, status: 422, code: canonical.CodeUnsupportedField},
+		{name: "too large", method: "PATCH", url: users, hdr: auth, body: `{"user":{"display_name":"` + strings.Repeat("a", 8<<10) + `"}}`, status: 413, code: canonical.CodePayloadTooLarge, invalid: true},
+		{name: "not json", method: "PATCH", url: users, hdr: with("Content-Type", "text/plain"), body: `{"user":{"display_name":"J"}}`, status: 415, code: canonical.CodeUnsupportedMediaType, invalid: true},
+	} {
+		c.do(t, ex)
+	}
+
+	t.Run("idempotency", func(t *testing.T) {
+		body := `{"targets":["frontier"],"user":{"display_name":"Key One"}}`
+		c.do(t, exchange{name: "keyed", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"), body: body, status: 200})
+		h, _ := c.do(t, exchange{name: "replay", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"), body: body, status: 200})
+		if h.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay without Idempotent-Replayed: %v", h)
+		}
+		c.do(t, exchange{name: "key reused", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-1"),
+			body: `{"targets":["frontier"],"user":{"display_name":"Key Two"}}`, status: 422, code: canonical.CodeIdempotencyKeyReused})
+
+		// The first request is held at Frontier; a repeat meanwhile is 409.
+		arrived, release := g.arm()
+		first := make(chan struct{})
+		go func() {
+			defer close(first)
+			c.do(t, exchange{name: "held", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-2"), body: body, status: 200})
+		}()
+		<-arrived
+		h, _ = c.do(t, exchange{name: "in progress", method: "PATCH", url: users, hdr: with("Idempotency-Key", "contract-2"), body: body, status: 409, code: canonical.CodeIdempotencyInProgress})
+		if h.Get("Retry-After") == "" {
+			t.Error("409 in progress without Retry-After")
+		}
+		close(release)
+		<-first
+
+		c.do(t, exchange{name: "store down", method: "PATCH", url: base2 + "/v1/users/demo", hdr: []string{"Idempotency-Key", "contract-3"}, body: body, status: 503, code: canonical.CodeIdempotencyUnavailable})
+		c.do(t, exchange{name: "not ready", method: "GET", url: base2 + "/readyz", status: 503})
+	})
+
+	t.Run("rate limit", func(t *testing.T) {
+		tiny := []string{"Authorization", "Bearer tiny-key"}
+		body := `{"targets":["frontier"],"user":{"display_name":"Tiny"}}`
+		c.do(t, exchange{name: "within budget", method: "PATCH", url: users, hdr: tiny, body: body, status: 200})
+		h, _ := c.do(t, exchange{name: "over budget", method: "PATCH", url: users, hdr: tiny, body: body, status: 429, code: canonical.CodeRateLimited})
+		if h.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	})
+
+	t.Run("vendor outcomes", func(t *testing.T) {
+		body := `{"targets":["frontier"],"user":{"display_name":"Faulty"}}`
+		for _, tc := range []struct {
+			name, vendor, rule string
+			ex                 exchange
+		}{
+			{"partial", "commvault", `{"fail_times":1,"status":503}`, exchange{body: `{"targets":["frontier","commvault"],"user":{"display_name":"Half"}}`, status: 207, code: canonical.CodeUpstreamUnavailable}},
+			{"vendor 503", "frontier", `{"fail_times":1,"status":502}`, exchange{body: body, status: 502, code: canonical.CodeUpstreamUnavailable}},
+			{"vendor refuses the credential", "frontier", `{"fail_times":1,"status":401}`, exchange{body: body, status: 502, code: canonical.CodeUpstreamAuthFailed}},
+			{"vendor 504", "frontier", `{"fail_times":1,"status":504}`, exchange{body: body, status: 504, code: canonical.CodeUpstreamTimeout}},
+			{"vendor 418", "frontier", `{"fail_times":1,"status":418}`, exchange{body: body, status: 502, code: canonical.CodeUpstreamError}},
+			{"vendor 409", "commvault", `{"fail_times":2,"status":409,"methods":["PUT"]}`, exchange{body: `{"targets":["commvault"],"user":{"display_name":"Dup"}}`, status: 409, code: canonical.CodeConflict}},
+			{"vendor 429", "frontier", `{"fail_times":1,"status":429,"retry_after":"1"}`, exchange{body: body, status: 429, code: canonical.CodeRateLimited}},
+			{"vendor 400", "frontier", `{"fail_times":1,"status":400}`, exchange{body: body, status: 400, code: canonical.CodeInvalidRequest}},
+			{"breaker opens", "frontier", `{"fail_times":1,"status":503}`, exchange{body: `{"targets":["breaky"],"vendor_ids":{"breaky":"` + frontierID + `"},"user":{"display_name":"B"}}`, status: 502, code: canonical.CodeUpstreamUnavailable}},
+			{"breaker open", "", "", exchange{body: `{"targets":["breaky"],"vendor_ids":{"breaky":"` + frontierID + `"},"user":{"display_name":"B"}}`, status: 503, code: canonical.CodeCircuitOpen}},
+		} {
+			if tc.vendor != "" {
+				c.fault(t, tc.vendor, tc.rule)
+			}
+			ex := tc.ex
+			ex.name, ex.method, ex.url, ex.hdr = tc.name, "PATCH", users, auth
+			c.do(t, ex)
+			if tc.vendor != "" {
+				c.fault(t, tc.vendor, "")
+			}
+		}
+	})
+
+	t.Run("docs page fetches nothing", func(t *testing.T) {
+		h, body := c.do(t, exchange{name: "docs again", method: "GET", url: base + "/docs", status: 200})
+		if csp := h.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
+			t.Errorf("Content-Security-Policy %q", csp)
+		}
+		for _, bad := range []string{"<script src", "<link", "@import", "fetch(", "XMLHttpRequest", "{{SPEC}}"} {
+			if bytes.Contains(body, []byte(bad)) {
+				t.Errorf("/docs contains %q", bad)
+			}
+		}
+		if !bytes.Contains(body, []byte(`"/v1/users/{id}"`)) {
+			t.Error("/docs does not inline the description")
+		}
+	})
+
+	t.Run("no operation", func(t *testing.T) {
+		c.checkSchema(t, "unknown path", "NotFound", base+"/nope", "GET", 404, canonical.CodeNotFound)
+		c.checkSchema(t, "method not allowed", "MethodNotAllowed", base+"/healthz", "DELETE", 405, canonical.CodeMethodNotAllowed)
+	})
+
+	// Every operation of the description was exercised, and every code.
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !c.ops[method+" "+path] {
+				t.Errorf("no case exercises %s %s", method, path)
+			}
+		}
+	}
+	covered := 0
+	for _, code := range canonicalCodes(t) {
+		if len(c.codes[code]) > 0 {
+			covered++
+			continue
+		}
+		if why, ok := uncoverable[code]; ok {
+			t.Logf("code %s: no live case (%s)", code, why)
+			continue
+		}
+		t.Errorf("no case produces code %s", code)
+	}
+	t.Logf("%d exchanges validated: %d operations on %d paths, %d of %d codes with live answers",
+		c.sent, len(c.ops), len(doc.Paths.Map()), covered, len(canonicalCodes(t)))
+}
