@@ -177,7 +177,10 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 				Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "is required"}}}
 		}
 		if in.Key != "" {
-			t, err := d.o.Guard.Begin(ctx, in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request))
+			// The claim records when this run will have finished (its longest
+			// target deadline), so a repeat meanwhile is told that, not the
+			// lock TTL.
+			t, err := d.o.Guard.BeginUntil(ctx, in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request), runUntil(plans))
 			if err != nil {
 				return Output{}, d.idemError(ctx, err)
 			}
@@ -275,6 +278,16 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 		}
 	}
 	return out, nil
+}
+
+// runUntil is when a run of plans will have finished at the latest: its
+// targets run concurrently, each within its own deadline.
+func runUntil(plans []plan) time.Time {
+	var longest time.Duration
+	for _, p := range plans {
+		longest = max(longest, p.target.Deadline)
+	}
+	return time.Now().Add(longest)
 }
 
 func (d *Dispatcher) observe(ctx context.Context, outcome string) {

@@ -32,8 +32,25 @@ var (
 	ErrInvalidKey  = errors.New("idempotency: invalid key")
 )
 
-// LockedError says how long the current lock still holds.
+// LockedError says how long the current lock still holds, or, when the
+// running request told its deadline (Guard.BeginUntil), how long that
+// request may still run: the wait worth suggesting to a repeat.
 type LockedError struct{ Remaining time.Duration }
+
+// LockWait is the wait to suggest to a repeat that found a lock: the
+// running request's remaining time when its deadline until is known (never
+// past the lock's own expiry, lockLeft), else the lock's expiry. A request
+// already past its deadline is finishing: a short wait is suggested.
+func LockWait(until time.Time, lockLeft time.Duration, now time.Time) time.Duration {
+	if until.IsZero() {
+		return lockLeft
+	}
+	left := until.Sub(now)
+	if left <= 0 {
+		return min(time.Second, lockLeft)
+	}
+	return min(left, lockLeft)
+}
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("idempotency: key locked for %s", e.Remaining)
@@ -104,15 +121,20 @@ type Claim struct {
 // read under it; when there is none, initial is stored (for retention) in
 // the same step and Created says so.
 type Claimer interface {
-	Claim(ctx context.Context, key string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error)
+	//
+	// until is the claiming request's own deadline (zero: unknown); a
+	// LockedError's Remaining is derived from it, so a repeat is told to come
+	// back when the running request will have finished, not when its lock
+	// would expire.
+	Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial Record, retention time.Duration, peek bool) (Claim, error)
 }
 
 // claim takes the lock and reads the record, in one step when the store
 // can. A lock taken after the record was read would race with a request
 // that finished in between, so the record is always read under the lock.
-func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, error) {
+func (g *Guard) claim(ctx context.Context, key string, until time.Time, initial Record) (Claim, error) {
 	if c, ok := g.s.(Claimer); ok {
-		return c.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention, false)
+		return c.Claim(ctx, key, g.o.LockTTL, until, initial, g.o.Retention, false)
 	}
 	release, err := g.s.Lock(ctx, key, g.o.LockTTL)
 	if err != nil {
@@ -131,10 +153,10 @@ func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, e
 
 // peek returns a finished record to replay (nil when there is none) and,
 // for Claimers, the claim already taken in the same round trip.
-func (g *Guard) peek(ctx context.Context, key, fingerprint string, initial Record) (replay *Record, c *Claim, err error) {
+func (g *Guard) peek(ctx context.Context, key, fingerprint string, until time.Time, initial Record) (replay *Record, c *Claim, err error) {
 	var rec Record
 	if cl, ok := g.s.(Claimer); ok {
-		got, err := cl.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention, true)
+		got, err := cl.Claim(ctx, key, g.o.LockTTL, until, initial, g.o.Retention, true)
 		if err != nil || !got.Peeked {
 			return nil, &got, err
 		}
@@ -230,6 +252,14 @@ func storeKey(scope, key string) string {
 
 // Begin claims key for scope. See the package doc for the outcomes.
 func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Ticket, error) {
+	return g.BeginUntil(ctx, scope, key, fingerprint, time.Time{})
+}
+
+// BeginUntil is Begin for a request that will have finished by until (its
+// longest target deadline): the claim records it, so a concurrent repeat's
+// InProgressError suggests the time that request still has, not the lock
+// TTL, which is a crash bound much longer than any request.
+func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, until time.Time) (*Ticket, error) {
 	if !ValidKey(key) {
 		return nil, ErrInvalidKey
 	}
@@ -237,7 +267,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	initial := Record{Fingerprint: fingerprint, Started: 1}
 	// Fast path: a finished, fully applied request is replayed without
 	// taking the lock, so concurrent repeats never queue behind each other.
-	replay, claimed, err := g.peek(ctx, sk, fingerprint, initial)
+	replay, claimed, err := g.peek(ctx, sk, fingerprint, until, initial)
 	switch {
 	case errors.Is(err, ErrKeyReused):
 		return nil, err
@@ -248,7 +278,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	if claimed != nil {
 		c = *claimed
 	} else if err == nil {
-		c, err = g.claim(ctx, sk, initial)
+		c, err = g.claim(ctx, sk, until, initial)
 	}
 	var le *LockedError
 	switch {

@@ -94,6 +94,16 @@ type MemoryOptions struct {
 type memLock struct {
 	token   uint64
 	expires int64 // unix nanoseconds
+	until   int64 // the holder's deadline, unix nanoseconds; 0: unknown
+}
+
+// wait is the wait to suggest to a repeat that found l held.
+func (l memLock) wait(now time.Time) time.Duration {
+	var until time.Time
+	if l.until != 0 {
+		until = time.Unix(0, l.until)
+	}
+	return LockWait(until, time.Duration(l.expires-now.UnixNano()), now)
 }
 
 type memRecord struct {
@@ -199,7 +209,7 @@ func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (f
 	defer m.mu.Unlock()
 	now := m.now()
 	if l, ok := m.locks[key]; ok && live(l.expires, now) {
-		return nil, &LockedError{Remaining: time.Duration(l.expires - now.UnixNano())}
+		return nil, &LockedError{Remaining: l.wait(now)}
 	}
 	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
 	m.gc(now)
@@ -213,7 +223,7 @@ func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (f
 
 // Claim implements Claimer under one critical section, so a claim costs
 // one lock acquisition instead of a Get, a Lock, a Get and a Put.
-func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error) {
+func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, until time.Time, initial Record, retention time.Duration, peek bool) (Claim, error) {
 	key := mkey(skey)
 	m.mu.Lock()
 	now := m.now()
@@ -226,11 +236,15 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, i
 	}
 	if l, ok := m.locks[key]; ok && live(l.expires, now) {
 		m.mu.Unlock()
-		return Claim{}, &LockedError{Remaining: time.Duration(l.expires - now.UnixNano())}
+		return Claim{}, &LockedError{Remaining: l.wait(now)}
 	}
 	m.seq++
 	token := m.seq
-	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
+	ml := memLock{token: token, expires: now.Add(ttl).UnixNano()}
+	if !until.IsZero() {
+		ml.until = until.UnixNano()
+	}
+	m.locks[key] = ml
 	m.gc(now)
 	if !found {
 		// Encoded only here: a replay's peek never needs it.

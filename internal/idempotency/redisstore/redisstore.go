@@ -208,8 +208,8 @@ func Batched(c redis.UniversalClient) (redis.UniversalClient, error) {
 
 // claim reads the record and takes the lock (SET NX PX) in one round trip:
 // {2, record} when peeking (ARGV[5] == "1") and a record exists, with no
-// lock taken; {1, record-or-false} when the lock is taken; {0, pttl} when
-// it is held. When there is no record yet, the initial one (ARGV[3], TTL
+// lock taken; {1, record-or-false} when the lock is taken; {0, pttl, lock}
+// when it is held (the lock's value carries its holder's deadline). When there is no record yet, the initial one (ARGV[3], TTL
 // ARGV[4]) is stored with the lock, so even a run that dies before
 // recording anything leaves a trace: {1, false} means "taken, created".
 var claim = redis.NewScript(`
@@ -223,7 +223,7 @@ if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
   end
   return {1, rec}
 end
-return {0, redis.call("PTTL", KEYS[1])}`)
+return {0, redis.call("PTTL", KEYS[1]), redis.call("GET", KEYS[1])}`)
 
 // finish stores the final record and releases the lock if still ours.
 var finish = redis.NewScript(`
@@ -235,8 +235,8 @@ var _ idempotency.Claimer = (*Store)(nil)
 
 // Claim implements idempotency.Claimer: peek, lock and read in one script,
 // and a Finish that records and releases in one script.
-func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
-	token := s.token()
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
+	token := lockValue(s.token(), until)
 	lk, rk := s.keys(key)
 	init, err := json.Marshal(initial)
 	if err != nil {
@@ -250,7 +250,7 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initia
 	if err != nil {
 		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
 	}
-	if len(res) != 2 {
+	if len(res) < 2 {
 		return idempotency.Claim{}, errors.New("redis claim: unexpected reply")
 	}
 	taken, _ := res[0].(int64)
@@ -267,7 +267,12 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initia
 		if left <= 0 {
 			left = 1000
 		}
-		return idempotency.Claim{}, &idempotency.LockedError{Remaining: time.Duration(left) * time.Millisecond}
+		var holder string
+		if len(res) > 2 {
+			holder, _ = res[2].(string)
+		}
+		return idempotency.Claim{}, &idempotency.LockedError{
+			Remaining: idempotency.LockWait(lockUntil(holder), time.Duration(left)*time.Millisecond, time.Now())}
 	}
 	c := idempotency.Claim{
 		Release: func(ctx context.Context) error {
@@ -297,6 +302,29 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initia
 		c.Created = true
 	}
 	return c, nil
+}
+
+// lockValue is a lock's value: the unique token, then, when the holder
+// knows it, its deadline in unix milliseconds, so a repeat can be told how
+// long the running request may still take.
+func lockValue(token string, until time.Time) string {
+	if until.IsZero() {
+		return token
+	}
+	return token + "|" + strconv.FormatInt(until.UnixMilli(), 10)
+}
+
+// lockUntil reads the deadline back from a lock's value (zero: none).
+func lockUntil(v string) time.Time {
+	_, ms, ok := strings.Cut(v, "|")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
 }
 
 var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
