@@ -110,9 +110,13 @@ type Idempotency struct {
 	// OnStoreError is "fail" (503 idempotency_unavailable, default) or
 	// "proceed" (run without idempotency).
 	OnStoreError string `yaml:"on_store_error"`
-	// MemoryMaxRecords bounds the memory store (default 1000000, about
-	// 1 GB at most): past it the oldest finished keys are forgotten before
-	// their retention ends, so memory cannot run out.
+	// MemoryMaxBytes bounds the memory store's records in bytes (default
+	// 268435456, 256 MiB; a finished four-target record takes about 2.3 KB):
+	// past it the oldest finished keys are forgotten before their retention
+	// ends, so memory cannot run out.
+	MemoryMaxBytes int64 `yaml:"memory_max_bytes"`
+	// MemoryMaxRecords is refused: it was a record count whose memory it
+	// understated five-fold; memory_max_bytes replaced it.
 	MemoryMaxRecords int `yaml:"memory_max_records"`
 }
 

@@ -68,7 +68,8 @@ vendors:
 			"vendors.akana.connections.max_idle: must be between 1 and 10000", "vendors.akana.connections.max_per_host: must be between 0 (no cap) and 10000",
 			"vendors.akana.connections.idle_timeout: must be at least 1s"}},
 		{"redis key prefix", base + "redis: {key_prefix: 'a{b}'}\n", map[string]string{"PW": "x"}, []string{"redis.key_prefix: must be at most 64 characters"}},
-		{"memory bound", base + "idempotency: {memory_max_records: -5}\n", map[string]string{"PW": "x"}, []string{"idempotency.memory_max_records: must be between 1 and 100000000"}},
+		{"memory bound", base + "idempotency: {memory_max_bytes: 1000}\n", map[string]string{"PW": "x"}, []string{"idempotency.memory_max_bytes: must be between 1048576"}},
+		{"record-count bound refused", base + "idempotency: {memory_max_records: 1000}\n", map[string]string{"PW": "x"}, []string{"idempotency.memory_max_records: was replaced by idempotency.memory_max_bytes"}},
 		{"redis pipelining", base + "redis: {pipelining: sometimes}\n", map[string]string{"PW": "x"}, []string{"redis.pipelining: must be auto or off"}},
 	}
 	for _, tc := range cases {

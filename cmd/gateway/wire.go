@@ -144,7 +144,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 // limiter storage).
 func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fiber.Storage, func(context.Context) error, error) {
 	if cfg.Idempotency.Store != "redis" {
-		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxRecords: cfg.Idempotency.MemoryMaxRecords}), nil,
+		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: cfg.Idempotency.MemoryMaxBytes}), nil,
 			func(context.Context) error { return nil }, nil
 	}
 	client, err := redisstore.Open(ctx, redisstore.RedisOptions{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,

@@ -371,6 +371,12 @@ func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter
 	for k, v := range targets {
 		t.rec.Targets[k] = v
 	}
+	if allApplied(t.rec) {
+		// A fully applied record is only ever replayed verbatim from its
+		// body; the per-target results repeat what the body says and
+		// would double the record's size.
+		t.rec.Targets = nil
+	}
 	if t.finish != nil {
 		return t.finish(ctx, t.rec, t.g.o.Retention)
 	}
