@@ -86,7 +86,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	var (
 		guard   *idempotency.Guard
 		ready   func(context.Context) error
-		limiter fiber.Storage
+		limiter httpapi.RateLimiter
 	)
 	if !o.NoStore {
 		store, lim, closeStore, err := openStore(ctx, cfg)
@@ -135,14 +135,14 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-		Logger: g.logger, Observer: metrics, LimiterStorage: limiter,
+		Logger: g.logger, Observer: metrics, RateLimiter: limiter,
 	})
 	return g, nil
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate
-// limiter storage).
-func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fiber.Storage, func(context.Context) error, error) {
+// limiter).
+func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, httpapi.RateLimiter, func(context.Context) error, error) {
 	if cfg.Idempotency.Store != "redis" {
 		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: cfg.Idempotency.MemoryMaxBytes}), nil,
 			func(context.Context) error { return nil }, nil
@@ -158,7 +158,7 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fibe
 			return nil, nil, nil, err
 		}
 	}
-	return redisstore.New(storeClient, cfg.Redis.KeyPrefix), redisstore.NewLimiterStorage(client, cfg.Redis.KeyPrefix+"rl:"),
+	return redisstore.New(storeClient, cfg.Redis.KeyPrefix), redisstore.NewRateLimiter(client, cfg.Redis.KeyPrefix+"rl:"),
 		func(context.Context) error { return client.Close() }, nil
 }
 

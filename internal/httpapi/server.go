@@ -61,9 +61,11 @@ type Options struct {
 	Propagator     propagation.TextMapPropagator
 	Logger         *slog.Logger
 	Observer       Observer
-	// LimiterStorage backs per-client rate limits (Redis across replicas);
-	// nil keeps counters in memory.
-	LimiterStorage fiber.Storage
+	// RateLimiter keeps per-client rate limits across replicas (Redis); nil
+	// keeps them per replica. When it fails or takes longer than
+	// RateLimitTimeout (default 50ms), the replica's own budgets decide.
+	RateLimiter      RateLimiter
+	RateLimitTimeout time.Duration
 }
 
 type server struct {

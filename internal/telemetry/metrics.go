@@ -18,6 +18,7 @@ type Metrics struct {
 	idem        metric.Int64Counter
 	targets     metric.Int64Counter
 	tgtDuration metric.Float64Histogram
+	rlFallback  metric.Int64Counter
 
 	sets AttrSets[attrKey]
 }
@@ -50,6 +51,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if out.tgtDuration, err = m.Float64Histogram("gateway.target.duration", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
 		return nil, err
 	}
+	if out.rlFallback, err = m.Int64Counter("gateway.rate_limit.fallbacks", metric.WithDescription("Requests rate-limited by this replica alone because the shared (Redis) limiter failed or missed its deadline.")); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
@@ -77,6 +81,10 @@ func (m *Metrics) Idempotency(ctx context.Context, outcome string) {
 		return []attribute.KeyValue{attribute.String("outcome", outcome)}
 	}))
 }
+
+// RateLimitFallback counts one request limited per replica because the
+// shared limiter was down.
+func (m *Metrics) RateLimitFallback(ctx context.Context) { m.rlFallback.Add(ctx, 1) }
 
 // Target records one target's outcome.
 func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Duration) {
@@ -109,5 +117,6 @@ func MetricNames() []string {
 		"gateway_idempotency_total", "gateway_target_results_total", "gateway_target_duration_seconds_bucket",
 		"gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_retries_total",
 		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
+		"gateway_rate_limit_fallbacks_total",
 	}
 }

@@ -1,7 +1,7 @@
 // Package redisstore is the Redis idempotency store, shared by every
 // replica: the lock is SET NX PX with a random token, released by a Lua
 // script only while the token is still ours; records are JSON with the
-// retention as TTL. It also offers the same client as rate-limiter storage.
+// retention as TTL. It also keeps the per-client rate limits (RateLimiter).
 // This package is the only importer of go-redis.
 package redisstore
 
@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
@@ -385,41 +386,60 @@ func (s *Store) Put(ctx context.Context, key string, r idempotency.Record, ttl t
 // Ping implements idempotency.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
 
-// LimiterStorage has the method set of fiber.Storage over the same client,
-// so per-client rate limits hold across replicas (structural typing keeps
-// Fiber out of this package).
-type LimiterStorage struct {
+// RateLimiter keeps per-client request budgets in Redis with GCRA
+// (go-redis/redis_rate): one script reads and advances a budget, so
+// replicas sharing the Redis never overshoot it together, as a read and a
+// separate write would. redis_rate names its keys "rate:" + key; keys here
+// are "rate:" + prefix + key.
+type RateLimiter struct {
 	c      redis.UniversalClient
+	rl     *redis_rate.Limiter
 	prefix string
 }
 
-// NewLimiterStorage returns limiter storage with keys under prefix.
-func NewLimiterStorage(c redis.UniversalClient, prefix string) *LimiterStorage {
-	return &LimiterStorage{c: c, prefix: prefix}
+// NewRateLimiter returns a limiter whose keys carry prefix.
+func NewRateLimiter(c redis.UniversalClient, prefix string) *RateLimiter {
+	return &RateLimiter{c: c, rl: redis_rate.NewLimiter(c), prefix: prefix}
 }
 
-// Get returns nil, nil for a missing key, as fiber.Storage requires.
-func (l *LimiterStorage) Get(key string) ([]byte, error) {
-	b, err := l.c.Get(context.Background(), l.prefix+key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
+func gcra(limit int, window time.Duration) redis_rate.Limit {
+	return redis_rate.Limit{Rate: limit, Burst: limit, Period: window}
+}
+
+// Allow takes one request from key's budget of limit per window (a burst
+// of limit at most, refilled evenly over the window); when it is spent,
+// retryAfter says when the next request will fit.
+func (l *RateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	res, err := l.rl.Allow(ctx, l.prefix+key, gcra(limit, window))
+	if err != nil {
+		return false, 0, fmt.Errorf("redis rate limit: %w", err)
 	}
-	return b, err
+	return res.Allowed > 0, max(res.RetryAfter, 0), nil
 }
 
-// Set stores val for exp (0: no expiry).
-func (l *LimiterStorage) Set(key string, val []byte, exp time.Duration) error {
-	return l.c.Set(context.Background(), l.prefix+key, val, exp).Err()
+// refund gives one request back to a budget redis_rate keeps: its
+// theoretical arrival time (seconds since 2017, redis_rate's epoch) moves
+// back one emission interval, never before now. redis_rate's own AllowN
+// with a cost of -1 would leave the key alone when less than one interval
+// is in use, so the first refund of a full budget would be lost.
+var refund = redis.NewScript(`
+local tat = redis.call("GET", KEYS[1])
+if not tat then return 0 end
+local now = redis.call("TIME")
+now = (now[1] - 1483228800) + (now[2] / 1000000)
+local new_tat = tonumber(tat) - ARGV[1] / ARGV[2]
+if new_tat > now then
+  redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
+else
+  redis.call("DEL", KEYS[1])
+end
+return 1`)
+
+// Refund gives back one request Allow took (a request refused as invalid
+// does not spend the client's budget).
+func (l *RateLimiter) Refund(ctx context.Context, key string, limit int, window time.Duration) error {
+	if err := refund.Run(ctx, l.c, []string{"rate:" + l.prefix + key}, window.Seconds(), limit).Err(); err != nil {
+		return fmt.Errorf("redis rate refund: %w", err)
+	}
+	return nil
 }
-
-// Delete removes key.
-func (l *LimiterStorage) Delete(key string) error {
-	return l.c.Del(context.Background(), l.prefix+key).Err()
-}
-
-// Reset is a no-op: the limiter never needs it, and flushing a shared Redis
-// would be wrong.
-func (l *LimiterStorage) Reset() error { return nil }
-
-// Close is a no-op; the client is closed by its owner.
-func (l *LimiterStorage) Close() error { return nil }
