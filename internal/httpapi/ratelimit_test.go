@@ -69,9 +69,9 @@ func TestRateLimitRefundsRejected(t *testing.T) {
 			_, do := newApp(t, Options{Clients: limitedClient(2), RateLimiter: shared})
 			auth := []string{"Authorization", "Bearer " + rlKey}
 			bad := []*http.Request{
-				patch(`{"user":`, auth...),                              // 400
-				patch(`{"user":{"display_name":null}}`, auth...),        // 400
-				patch(`{"user":{"email":"a@b.example"}}`, auth...),      // 422: the target ignores e-mail
+				patch(`{"user":`, auth...),                                                              // 400
+				patch(`{"user":{"display_name":null}}`, auth...),                                        // 400
+				patch(`{"user":{"email":"a@b.example"}}`, auth...),                                      // 422: the target ignores e-mail
 				patchAt("/v1/users/jdoe", `{"user":{}}`, append(auth, "Content-Type", "text/plain")...), // 415
 			}
 			want := []int{400, 400, 422, 415}
@@ -109,7 +109,7 @@ func (b *blackHole) Refund(ctx context.Context, _ string, _ int, _ time.Duration
 type fallbackCounter struct{ n atomic.Int32 }
 
 func (f *fallbackCounter) Request(context.Context, string, string, int, time.Duration) {}
-func (f *fallbackCounter) RateLimitFallback(context.Context)                          { f.n.Add(1) }
+func (f *fallbackCounter) RateLimitFallback(context.Context)                           { f.n.Add(1) }
 
 // TestRateLimitRedisDown: with the shared limiter unreachable (a Redis that
 // never answers, or one that refuses connections), requests are limited per
