@@ -132,6 +132,19 @@ type Redis struct {
 	// KeyPrefix starts every key the gateway writes (default "idgw:"), so
 	// deployments sharing one Redis keep apart.
 	KeyPrefix string `yaml:"key_prefix"`
+	// AllowVolatile lets `serve` start on a Redis without an append-only
+	// file (AOF). Such a Redis loses every idempotency record when it
+	// restarts, and a retry of an applied key then writes again; the store
+	// marker still detects the loss (see ResetHold). Default false: production
+	// Redis needs `appendonly yes` (or a managed Redis with durability, for
+	// which this is set once its durability is known).
+	AllowVolatile bool `yaml:"allow_volatile"`
+	// ResetHold is how long keyed requests are refused (503
+	// idempotency_unavailable) after the store detected that Redis lost its
+	// records; default idempotency.retention, the time a lost record could
+	// still have been replayed. Restarting the replicas with a shorter hold
+	// acknowledges a loss early.
+	ResetHold *Duration `yaml:"reset_hold"`
 	// Pipelining is "auto" (default): the idempotency commands of concurrent
 	// requests share round trips (go-redis auto-pipelining), which cuts the
 	// Redis store's cost per request under load; "off" sends each command on

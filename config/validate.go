@@ -80,6 +80,10 @@ func (c *Config) applyDefaults() {
 	}
 	def(&id.Retention, 24*time.Hour)
 	def(&id.LockTTL, 60*time.Second)
+	if c.Redis.ResetHold == nil {
+		h := id.Retention
+		c.Redis.ResetHold = &h
+	}
 	if id.MemoryMaxBytes == 0 {
 		id.MemoryMaxBytes = 256 << 20
 	}

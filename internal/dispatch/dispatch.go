@@ -313,6 +313,18 @@ func (d *Dispatcher) idemError(ctx context.Context, err error) error {
 	case errors.Is(err, idempotency.ErrKeyReused):
 		d.observe(ctx, "mismatch")
 		return &canonical.Error{Code: canonical.CodeIdempotencyKeyReused, Message: "this Idempotency-Key was used with a different request"}
+	case errors.Is(err, idempotency.ErrStoreReset):
+		// The store lost its records: a key it no longer knows may have
+		// applied already, so nothing keyed runs until the hold ends.
+		d.observe(ctx, "unavailable")
+		d.o.Logger.ErrorContext(ctx, "idempotency store lost its records; keyed request refused", "err", err)
+		retry := time.Second
+		var re *idempotency.ResetError
+		if errors.As(err, &re) {
+			retry = max(time.Until(re.Until), time.Second)
+		}
+		return &canonical.Error{Code: canonical.CodeIdempotencyUnavailable, RetryAfter: retry,
+			Message: "the idempotency store lost its records (Redis restarted without persistence, or was flushed); keyed requests are refused for a while rather than risk writing twice; the update was not applied"}
 	default:
 		d.observe(ctx, "unavailable")
 		d.o.Logger.ErrorContext(ctx, "idempotency store unavailable", "err", err)

@@ -55,6 +55,11 @@ type Options struct {
 	MaxHeaderBytes                         int
 	// Ready reports readiness (store reachable); nil means ready.
 	Ready func(ctx context.Context) error
+	// StoreStatus, when set, adds the idempotency store's state to /readyz
+	// under "store"; degraded (keyed requests refused after the store lost
+	// its data) answers 200 with status "degraded": unkeyed requests still
+	// work, so the replica stays in rotation.
+	StoreStatus func(ctx context.Context) (status any, degraded bool)
 	// Metrics serves /metrics when set.
 	Metrics        http.Handler
 	TracerProvider trace.TracerProvider
@@ -122,12 +127,24 @@ func New(o Options) *fiber.App {
 }
 
 func (s *server) readyz(c *fiber.Ctx) error {
+	body := fiber.Map{"status": "ready"}
 	if s.o.Ready != nil {
 		if err := s.o.Ready(c.UserContext()); err != nil {
-			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
+			body = fiber.Map{"status": "unavailable", "reason": err.Error()}
+			if s.o.StoreStatus != nil {
+				body["store"], _ = s.o.StoreStatus(c.UserContext())
+			}
+			return c.Status(http.StatusServiceUnavailable).JSON(body)
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	if s.o.StoreStatus != nil {
+		st, degraded := s.o.StoreStatus(c.UserContext())
+		body["store"] = st
+		if degraded {
+			body["status"] = "degraded"
+		}
+	}
+	return c.JSON(body)
 }
 
 // capabilityDoc is GET /v1/capabilities.

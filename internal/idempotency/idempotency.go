@@ -30,7 +30,25 @@ var (
 	ErrNotFound    = errors.New("idempotency: no record")
 	ErrLocked      = errors.New("idempotency: key locked")
 	ErrInvalidKey  = errors.New("idempotency: invalid key")
+	// ErrStoreReset: the store lost its records (a Redis restart without
+	// persistence, a flush), so a key it no longer knows may already have
+	// been applied. Claims are refused for a while; FailOpen does not
+	// apply, since proceeding is exactly what could write twice.
+	ErrStoreReset = errors.New("idempotency: the store lost its records")
+	// ErrVolatile: the store cannot keep its records across a restart and
+	// the configuration does not accept that.
+	ErrVolatile = errors.New("idempotency: the store is not durable")
 )
+
+// ResetError is ErrStoreReset with the end of the hold.
+type ResetError struct{ Until time.Time }
+
+func (e *ResetError) Error() string {
+	return fmt.Sprintf("%s; keyed requests are refused until %s", ErrStoreReset, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrStoreReset) true.
+func (e *ResetError) Unwrap() error { return ErrStoreReset }
 
 // LockedError says how long the current lock still holds, or, when the
 // running request told its deadline (Guard.BeginUntil), how long that
@@ -327,7 +345,7 @@ func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, 
 func allApplied(r Record) bool { return r.Status >= 200 && r.Status < 300 && r.Status != 207 }
 
 func (g *Guard) unavailable(err error) (*Ticket, error) {
-	if g.o.FailOpen {
+	if g.o.FailOpen && !errors.Is(err, ErrStoreReset) && !errors.Is(err, ErrVolatile) {
 		return &Ticket{Bypass: true}, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)

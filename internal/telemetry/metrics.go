@@ -109,6 +109,52 @@ func ObserveEvictions(mp metric.MeterProvider, evicted func() uint64) error {
 	return err
 }
 
+// StoreState is what the idempotency store can promise (Redis only).
+type StoreState struct {
+	// Durable: Redis keeps an append-only file on every master.
+	Durable bool
+	// Resets counts the losses of Redis's data this replica detected.
+	Resets uint64
+	// Holding: a loss is recent; keyed requests are refused.
+	Holding bool
+}
+
+// ObserveStore exports the Redis idempotency store's durability, the
+// losses detected and whether keyed requests are being refused after one.
+// One callback observes all three, read from state (no I/O).
+func ObserveStore(mp metric.MeterProvider, state func() StoreState) error {
+	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/telemetry")
+	durable, err := m.Int64ObservableGauge("gateway.idempotency.store.durable",
+		metric.WithDescription("1 when the idempotency store (Redis) keeps an append-only file on every master, so its records survive a restart; 0 otherwise."))
+	if err != nil {
+		return err
+	}
+	resets, err := m.Int64ObservableCounter("gateway.idempotency.store.resets",
+		metric.WithDescription("Losses of the idempotency store's data (a Redis restart without persistence, a flush) this replica detected."))
+	if err != nil {
+		return err
+	}
+	hold, err := m.Int64ObservableGauge("gateway.idempotency.store.hold",
+		metric.WithDescription("1 while keyed requests are refused (503 idempotency_unavailable) after a detected loss of the store's data."))
+	if err != nil {
+		return err
+	}
+	b := func(v bool) int64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := state()
+		o.ObserveInt64(durable, b(st.Durable))
+		o.ObserveInt64(resets, int64(st.Resets))
+		o.ObserveInt64(hold, b(st.Holding))
+		return nil
+	}, durable, resets, hold)
+	return err
+}
+
 // MetricNames lists the Prometheus series names the gateway exposes (its
 // own and internal/upstream's), for dashboards and their drift test.
 func MetricNames() []string {
@@ -117,6 +163,7 @@ func MetricNames() []string {
 		"gateway_idempotency_total", "gateway_target_results_total", "gateway_target_duration_seconds_bucket",
 		"gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_retries_total",
 		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
-		"gateway_rate_limit_fallbacks_total",
+		"gateway_rate_limit_fallbacks_total", "gateway_idempotency_store_durable", "gateway_idempotency_store_resets_total",
+		"gateway_idempotency_store_hold",
 	}
 }

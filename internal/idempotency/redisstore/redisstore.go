@@ -33,6 +33,8 @@ type Store struct {
 	// prefix and a counter, instead of a getrandom call per claim.
 	tokenPrefix string
 	seq         atomic.Uint64
+
+	w watch // durability (NewWithOptions)
 }
 
 var _ idempotency.Store = (*Store)(nil)
@@ -43,7 +45,7 @@ var _ idempotency.Store = (*Store)(nil)
 func New(c redis.UniversalClient, prefix string) *Store {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	return &Store{c: c, prefix: prefix, tokenPrefix: hex.EncodeToString(b) + "-"}
+	return &Store{c: c, prefix: prefix, tokenPrefix: hex.EncodeToString(b) + "-", w: watch{o: Options{Now: time.Now}}}
 }
 
 func (s *Store) token() string {
@@ -210,10 +212,16 @@ func Batched(c redis.UniversalClient) (redis.UniversalClient, error) {
 // claim reads the record and takes the lock (SET NX PX) in one round trip:
 // {2, record} when peeking (ARGV[5] == "1") and a record exists, with no
 // lock taken; {1, record-or-false} when the lock is taken; {0, pttl, lock}
-// when it is held (the lock's value carries its holder's deadline). When there is no record yet, the initial one (ARGV[3], TTL
-// ARGV[4]) is stored with the lock, so even a run that dies before
-// recording anything leaves a trace: {1, false} means "taken, created".
+// when it is held (the lock's value carries its holder's deadline); {3}
+// when the store's marker (KEYS[3]) does not hold ARGV[6]: Redis lost its
+// data, and nothing is claimed or written. When there is no record yet, the
+// initial one (ARGV[3], TTL ARGV[4]) is stored with the lock, so even a run
+// that dies before recording anything leaves a trace: {1, false} means
+// "taken, created".
 var claim = redis.NewScript(`
+if ARGV[6] ~= "" and redis.call("GET", KEYS[3]) ~= ARGV[6] then
+  return {3}
+end
 local rec = redis.call("GET", KEYS[2])
 if rec and ARGV[5] == "1" then
   return {2, rec}
@@ -237,6 +245,10 @@ var _ idempotency.Claimer = (*Store)(nil)
 // Claim implements idempotency.Claimer: peek, lock and read in one script,
 // and a Finish that records and releases in one script.
 func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
+	marker, err := s.gate(ctx)
+	if err != nil {
+		return idempotency.Claim{}, err
+	}
 	token := lockValue(s.token(), until)
 	lk, rk := s.keys(key)
 	init, err := json.Marshal(initial)
@@ -247,9 +259,27 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until 
 	if peek {
 		mode = "1"
 	}
-	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode).Slice()
+	keys := []string{lk, rk}
+	if marker != "" {
+		keys = append(keys, s.markerKey())
+	}
+	res, err := claim.Run(ctx, s.c, keys, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode, marker).Slice()
 	if err != nil {
 		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
+	}
+	if len(res) == 1 {
+		// The marker changed: find out (and record) what happened; claim
+		// again only if it was not a loss (another replica's fresh start).
+		if _, err := s.Check(ctx); err != nil {
+			return idempotency.Claim{}, err
+		}
+		if m, err := s.gate(ctx); err != nil || m == marker {
+			if err == nil {
+				err = fmt.Errorf("redis: %w", idempotency.ErrStoreReset)
+			}
+			return idempotency.Claim{}, err
+		}
+		return s.Claim(ctx, key, ttl, until, initial, retention, peek)
 	}
 	if len(res) < 2 {
 		return idempotency.Claim{}, errors.New("redis claim: unexpected reply")
@@ -332,6 +362,9 @@ var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then ret
 
 // Lock implements idempotency.Store.
 func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
+	if _, err := s.gate(ctx); err != nil {
+		return nil, err
+	}
 	token := s.token()
 	lk, _ := s.keys(key)
 	ok, err := s.c.SetNX(ctx, lk, token, ttl).Result()

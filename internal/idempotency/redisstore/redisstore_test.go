@@ -70,6 +70,19 @@ func TestRedisStore(t *testing.T) {
 	})
 }
 
+// TestRedisStoreWatched: the contract holds with the durability watch on
+// (the claim script also checks the store's marker).
+func TestRedisStoreWatched(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+		c, adv := clientClock(t)
+		b, err := Batched(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewWithOptions(b, cleanPrefix(t, c), Options{ResetHold: time.Hour, Admin: c}), adv
+	})
+}
+
 func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
@@ -251,6 +264,16 @@ func TestRedisStoreCluster(t *testing.T) {
 			}
 			return New(b, cleanPrefix(t, c)), nil
 		})
+	})
+	t.Run("watched", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+			c := open(t)
+			return NewWithOptions(c, cleanPrefix(t, c), Options{ResetHold: time.Hour}), nil
+		})
+	})
+	t.Run("reset", func(t *testing.T) {
+		c := open(t)
+		testReset(t, c, nil)
 	})
 }
 
