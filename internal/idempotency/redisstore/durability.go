@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,10 +30,11 @@ import (
 // A marker: a key written once under the deployment's key_prefix, with no
 // expiry, whose value each store remembers. When it is gone, or holds a
 // value the store did not see written, Redis lost data since. The claim
-// script checks the marker atomically with every claim on a single Redis or
-// Sentinel (the marker cannot share a Cluster slot with every key, so on a
-// Cluster there is one marker per master, checked at start, after every new
-// connection, and on every Check). A detected reset writes a new marker
+// script checks the marker atomically with every claim. A script on a
+// Cluster may only touch keys of its own slot, so there the marker is one
+// key per slot (16,384, each named with a hash tag of that slot), and a
+// claim checks its record's slot's marker; Check reads one marker per master
+// (a lost node loses all its slots). A detected reset writes a new marker
 // carrying the time of the reset, so every replica, including one started
 // afterwards, refuses claims until ResetHold has passed since then.
 
@@ -78,17 +80,62 @@ type Status struct {
 type watch struct {
 	o       Options
 	cluster bool
+	// slotTags[i] is a hash tag of Cluster slot i (nil off a Cluster).
+	slotTags []string
 
 	checkMu sync.Mutex // one Check at a time
 
-	mu       sync.Mutex
-	st       Status
-	marker   string // the marker value this store expects; "" before the first Check
-	redialed bool   // a connection was dialed since the last marker check (Cluster)
+	checking atomic.Bool // a Check after a new connection is under way
+
+	mu     sync.Mutex
+	st     Status
+	marker string // the marker value this store expects; "" before the first Check
 }
 
-// markerKey is the marker of a single Redis or Sentinel deployment.
-func (s *Store) markerKey() string { return s.prefix + "store-marker" }
+// markerKey is the marker a claim of key checks: the deployment's one
+// marker, or on a Cluster the marker of key's slot.
+func (s *Store) markerKey(key string) string {
+	if s.w.slotTags == nil {
+		return s.prefix + "store-marker"
+	}
+	return s.slotMarker(int(crc16(key) % slots))
+}
+
+func (s *Store) slotMarker(slot int) string {
+	return s.prefix + "store-marker:{" + s.w.slotTags[slot] + "}"
+}
+
+// slots is Redis Cluster's slot count.
+const slots = 16384
+
+// crc16 is Redis Cluster's key hash (CRC-16/XMODEM).
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// slotTags finds a short hash tag for every slot.
+func slotTags() []string {
+	tags := make([]string, slots)
+	for i, left := 0, slots; left > 0; i++ {
+		t := strconv.FormatInt(int64(i), 36)
+		if slot := crc16(t) % slots; tags[slot] == "" {
+			tags[slot] = t
+			left--
+		}
+	}
+	return tags
+}
 
 // NewWithOptions returns a Store that also watches its Redis's durability
 // (see Check).
@@ -101,23 +148,30 @@ func NewWithOptions(c redis.UniversalClient, prefix string, o Options) *Store {
 		o.Now = time.Now
 	}
 	s.w.o = o
-	_, s.w.cluster = o.Admin.(*redis.ClusterClient)
+	if _, s.w.cluster = o.Admin.(*redis.ClusterClient); s.w.cluster {
+		s.w.slotTags = slotTags()
+	}
 	o.Admin.AddHook(dialHook{s})
 	return s
 }
 
-// dialHook notes every new connection: on a Cluster the next claim checks
-// the markers first, since a restarted node is only ever reached through a
-// new connection.
+// dialHook runs a Check after every new connection (one at a time, in the
+// background): a restarted Redis is only ever reached through a new
+// connection, and may have come back with other persistence settings. The
+// claims themselves need not wait for it: each checks the marker in its
+// own script.
 type dialHook struct{ s *Store }
 
 func (h dialHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := next(ctx, network, addr)
-		if err == nil {
-			h.s.w.mu.Lock()
-			h.s.w.redialed = true
-			h.s.w.mu.Unlock()
+		if err == nil && h.s.Status().Checked && h.s.w.checking.CompareAndSwap(false, true) {
+			go func() {
+				defer h.s.w.checking.Store(false)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_, _ = h.s.Check(ctx)
+			}()
 		}
 		return conn, err
 	}
@@ -141,13 +195,13 @@ func (s *Store) Status() Status {
 
 // gate says whether a claim may go ahead, and with which expected marker
 // ("": none to check in the script). It runs a Check first when none has
-// succeeded yet, or, on a Cluster, after a new connection.
+// succeeded yet.
 func (s *Store) gate(ctx context.Context) (string, error) {
 	if s.w.o.Admin == nil {
 		return "", nil // New without options: no watching
 	}
 	s.w.mu.Lock()
-	need := !s.w.st.Checked || (s.w.cluster && s.w.redialed)
+	need := !s.w.st.Checked
 	s.w.mu.Unlock()
 	if need {
 		if _, err := s.Check(ctx); err != nil {
@@ -163,9 +217,6 @@ func (s *Store) gate(ctx context.Context) (string, error) {
 	if s.w.o.RequireDurable && !s.w.st.Durable {
 		return "", fmt.Errorf("redis persistence %s: %w (enable appendonly, or set redis.allow_volatile)", s.w.st.Persistence, idempotency.ErrVolatile)
 	}
-	if s.w.cluster {
-		return "", nil
-	}
 	return s.w.marker, nil
 }
 
@@ -173,6 +224,12 @@ func (s *Store) gate(ctx context.Context) (string, error) {
 // checks the marker(s), detecting a reset. It returns the new Status; an
 // error means Redis could not be asked.
 func (s *Store) Check(ctx context.Context) (Status, error) {
+	return s.check(ctx, "")
+}
+
+// check is Check, also reading the marker key extra (a claim found it
+// changed).
+func (s *Store) check(ctx context.Context, extra string) (Status, error) {
 	s.w.checkMu.Lock()
 	defer s.w.checkMu.Unlock()
 	admin := s.w.o.Admin
@@ -183,10 +240,7 @@ func (s *Store) Check(ctx context.Context) (Status, error) {
 	if err != nil {
 		return s.Status(), err
 	}
-	s.w.mu.Lock()
-	s.w.redialed = false
-	s.w.mu.Unlock()
-	if err := s.checkMarkers(ctx, admin); err != nil {
+	if err := s.checkMarkers(ctx, admin, extra); err != nil {
 		return s.Status(), err
 	}
 	s.w.mu.Lock()
@@ -252,12 +306,12 @@ func ParseAOF(info string) bool {
 	return false
 }
 
-// markerKeys are the markers to check: one key on a single Redis; on a
-// Cluster one per master, found by trying hash tags in turn.
+// markerKeys are the markers to read: one key on a single Redis; on a
+// Cluster one per master (slot 0's first), found by trying slots in turn.
 func (s *Store) markerKeys(ctx context.Context, admin redis.UniversalClient) ([]string, error) {
 	cc, ok := admin.(*redis.ClusterClient)
-	if !ok {
-		return []string{s.markerKey()}, nil
+	if !ok || s.w.slotTags == nil {
+		return []string{s.markerKey("")}, nil
 	}
 	var mu sync.Mutex
 	masters := map[string]bool{}
@@ -270,8 +324,8 @@ func (s *Store) markerKeys(ctx context.Context, admin redis.UniversalClient) ([]
 		return nil, fmt.Errorf("redis masters: %w", err)
 	}
 	var keys []string
-	for i := 0; len(masters) > 0 && i < 1<<16; i++ {
-		k := s.prefix + "store-marker:{m" + strconv.Itoa(i) + "}"
+	for i := 0; len(masters) > 0 && i < slots; i++ {
+		k := s.slotMarker(i)
 		n, err := cc.MasterForKey(ctx, k)
 		if err != nil {
 			return nil, fmt.Errorf("redis marker slot: %w", err)
@@ -322,10 +376,13 @@ func markerReset(v string) time.Time {
 
 // checkMarkers reads the markers and compares them with the value this
 // store expects; see the comment at the top of the file.
-func (s *Store) checkMarkers(ctx context.Context, admin redis.UniversalClient) error {
+func (s *Store) checkMarkers(ctx context.Context, admin redis.UniversalClient, extra string) error {
 	keys, err := s.markerKeys(ctx, admin)
 	if err != nil {
 		return err
+	}
+	if extra != "" && extra != keys[0] {
+		keys = append(keys, extra)
 	}
 	cmds := make([]*redis.StringCmd, len(keys))
 	if _, err := admin.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -372,6 +429,23 @@ func (s *Store) checkMarkers(ctx context.Context, admin redis.UniversalClient) e
 	}
 	if err != nil {
 		return err
+	}
+	if s.w.slotTags != nil && (known == "" || chosen != known) {
+		// Every slot's marker, never overwriting one on a first look (that
+		// repairs a start cut short; a lost node shows in the masters'
+		// markers read above), overwriting all after a reset.
+		if _, err := admin.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range slots {
+				if reset {
+					p.Set(ctx, s.slotMarker(i), chosen, 0)
+				} else {
+					p.SetNX(ctx, s.slotMarker(i), chosen, 0)
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("redis markers: %w", err)
+		}
 	}
 	for i, k := range keys[1:] {
 		if vals[i+1] != chosen {

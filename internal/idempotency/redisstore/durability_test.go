@@ -155,3 +155,22 @@ func TestStorePersistenceReal(t *testing.T) {
 	}
 	t.Logf("REDIS_URL persistence: %s", st.Persistence)
 }
+
+// TestCRC16: the Cluster key hash agrees with Redis's (the reference value
+// of CRC-16/XMODEM, and slots Redis itself reports), and every slot has a
+// tag that lands in it.
+func TestCRC16(t *testing.T) {
+	if got := crc16("123456789"); got != 0x31c3 {
+		t.Fatalf("crc16: %#x", got)
+	}
+	for key, slot := range map[string]uint16{"foo": 12182, "bar": 5061, "hello": 866} {
+		if got := crc16(key) % slots; got != slot {
+			t.Errorf("%s: slot %d, want %d", key, got, slot)
+		}
+	}
+	for i, tag := range slotTags() {
+		if int(crc16(tag)%slots) != i {
+			t.Fatalf("slot %d: tag %q lands in %d", i, tag, crc16(tag)%slots)
+		}
+	}
+}

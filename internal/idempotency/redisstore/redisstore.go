@@ -261,7 +261,7 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until 
 	}
 	keys := []string{lk, rk}
 	if marker != "" {
-		keys = append(keys, s.markerKey())
+		keys = append(keys, s.markerKey(key))
 	}
 	res, err := claim.Run(ctx, s.c, keys, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode, marker).Slice()
 	if err != nil {
@@ -270,7 +270,7 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until 
 	if len(res) == 1 {
 		// The marker changed: find out (and record) what happened; claim
 		// again only if it was not a loss (another replica's fresh start).
-		if _, err := s.Check(ctx); err != nil {
+		if _, err := s.check(ctx, s.markerKey(key)); err != nil {
 			return idempotency.Claim{}, err
 		}
 		if m, err := s.gate(ctx); err != nil || m == marker {
