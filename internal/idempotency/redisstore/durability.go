@@ -396,6 +396,11 @@ func (s *Store) checkMarkers(ctx context.Context, admin redis.UniversalClient, e
 	vals := make([]string, len(keys))
 	allEmpty, same := true, true
 	for i, c := range cmds {
+		// Only a missing key is a missing marker: an unreachable node
+		// is not a loss.
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redis marker: %w", err)
+		}
 		vals[i] = c.Val()
 		allEmpty = allEmpty && vals[i] == ""
 		same = same && vals[i] == vals[0]
