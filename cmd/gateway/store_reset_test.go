@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"strings"
@@ -100,4 +102,44 @@ func TestRedisResetRefusesKeyedRequests(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// TestRedisDownRateLimitIsFast: with Redis down, a rate-limited client's
+// unkeyed requests are limited per replica at once (they waited about 2.5 s
+// each on the Redis-backed limiter before), and each is counted.
+func TestRedisDownRateLimitIsFast(t *testing.T) {
+	m, cfg := redisConfig(t, true)
+	const apiKey = "rate-limit-test-key"
+	sum := sha256.Sum256([]byte(apiKey))
+	cfg.Auth.Mode = "api_key"
+	cfg.Clients = []config.Client{{Name: "ops", KeySHA256: hex.EncodeToString(sum[:]), Targets: []string{"commvault"},
+		RateLimit: config.RateLimit{Requests: 100, Window: config.Duration(time.Minute)}}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: io.Discard})
+	const body = `{"targets":["commvault"],"user":{"display_name":"Rate"}}`
+	auth := []string{"Authorization", "Bearer " + apiKey}
+	if st, _, b := call(t, "PATCH", base+"/v1/users/demo", body, auth...); st != 200 {
+		t.Fatalf("with Redis up: %d %s", st, b)
+	}
+	m.Close()
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		st, _, b := call(t, "PATCH", base+"/v1/users/demo", body, auth...)
+		if took := time.Since(start); st != 200 || took > 500*time.Millisecond {
+			t.Fatalf("request %d with Redis down: %d in %s %s", i, st, took, b)
+		}
+	}
+	_, _, metrics := call(t, "GET", base+"/metrics", "")
+	if !strings.Contains(string(metrics), "gateway_rate_limit_fallbacks_total 5") {
+		t.Errorf("/metrics does not count the 5 fallbacks:\n%s", grepLines(string(metrics), "rate_limit"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
