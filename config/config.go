@@ -111,9 +111,13 @@ type Idempotency struct {
 	// OnStoreError is "fail" (503 idempotency_unavailable, default) or
 	// "proceed" (run without idempotency).
 	OnStoreError string `yaml:"on_store_error"`
-	// MemoryMaxRecords bounds the memory store (default 1000000, about
-	// 1 GB at most): past it the oldest finished keys are forgotten before
-	// their retention ends, so memory cannot run out.
+	// MemoryMaxBytes bounds the memory store's records in bytes (default
+	// 268435456, 256 MiB; a finished four-target record takes about 2.3 KB):
+	// past it the oldest finished keys are forgotten before their retention
+	// ends, so memory cannot run out.
+	MemoryMaxBytes int64 `yaml:"memory_max_bytes"`
+	// MemoryMaxRecords is refused: it was a record count whose memory it
+	// understated five-fold; memory_max_bytes replaced it.
 	MemoryMaxRecords int `yaml:"memory_max_records"`
 }
 
@@ -129,6 +133,19 @@ type Redis struct {
 	// KeyPrefix starts every key the gateway writes (default "idgw:"), so
 	// deployments sharing one Redis keep apart.
 	KeyPrefix string `yaml:"key_prefix"`
+	// AllowVolatile lets `serve` start on a Redis without an append-only
+	// file (AOF). Such a Redis loses every idempotency record when it
+	// restarts, and a retry of an applied key then writes again; the store
+	// marker still detects the loss (see ResetHold). Default false: production
+	// Redis needs `appendonly yes` (or a managed Redis with durability, for
+	// which this is set once its durability is known).
+	AllowVolatile bool `yaml:"allow_volatile"`
+	// ResetHold is how long keyed requests are refused (503
+	// idempotency_unavailable) after the store detected that Redis lost its
+	// records; default idempotency.retention, the time a lost record could
+	// still have been replayed. Restarting the replicas with a shorter hold
+	// acknowledges a loss early.
+	ResetHold *Duration `yaml:"reset_hold"`
 	// Pipelining is "auto" (default): the idempotency commands of concurrent
 	// requests share round trips (go-redis auto-pipelining), which cuts the
 	// Redis store's cost per request under load; "off" sends each command on

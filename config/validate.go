@@ -80,6 +80,13 @@ func (c *Config) applyDefaults() {
 	}
 	def(&id.Retention, 24*time.Hour)
 	def(&id.LockTTL, 60*time.Second)
+	if c.Redis.ResetHold == nil {
+		h := id.Retention
+		c.Redis.ResetHold = &h
+	}
+	if id.MemoryMaxBytes == 0 {
+		id.MemoryMaxBytes = 256 << 20
+	}
 	if id.OnStoreError == "" {
 		id.OnStoreError = "fail"
 	}
@@ -178,8 +185,11 @@ func (c *Config) validate() []error {
 	default:
 		bad("idempotency.store", "must be memory or redis")
 	}
-	if n := c.Idempotency.MemoryMaxRecords; n < 0 || n > 100_000_000 {
-		bad("idempotency.memory_max_records", "must be between 1 and 100000000 (0: the default)")
+	if c.Idempotency.MemoryMaxRecords != 0 {
+		bad("idempotency.memory_max_records", "was replaced by idempotency.memory_max_bytes, a byte budget (a finished four-target record takes about 2.3 KB; default 268435456)")
+	}
+	if n := c.Idempotency.MemoryMaxBytes; n != 0 && (n < 1<<20 || n > 1<<40) {
+		bad("idempotency.memory_max_bytes", "must be between 1048576 (1 MiB) and 1099511627776 (1 TiB); 0: the default 268435456")
 	}
 	switch c.Idempotency.OnStoreError {
 	case "fail", "proceed":

@@ -469,6 +469,7 @@ func TestOpenAPIContract(t *testing.T) {
 	_, cfg2 := devSims(t)
 	cfg2.Idempotency.Store = "redis"
 	cfg2.Redis.URL = "redis://" + mr.Addr()
+	cfg2.Redis.AllowVolatile = true // miniredis has no persistence
 	base2, _ := serveBuilt(t, cfg2, buildOptions{LogOutput: io.Discard, AuthNone: true})
 	mr.Close()
 

@@ -112,6 +112,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	m := miniredis.RunT(t)
 	sims, cfg := devSims(t)
 	cfg.Idempotency.Store, cfg.Redis.URL = "redis", "redis://"+m.Addr()
+	cfg.Redis.AllowVolatile = true // miniredis has no persistence
 	rbase, _ := startGateway(t, cfg, buildOptions{LogOutput: io.Discard, AuthNone: true})
 	status, _, body := call(t, "PATCH", rbase+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Up"}}`, "Idempotency-Key", "r-1")
 	if status != 200 {

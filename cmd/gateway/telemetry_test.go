@@ -208,8 +208,17 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := append(telemetry.MetricNames(), regexp.MustCompile(`gateway_[a-z_]+`).FindAllString(string(dash), -1)...)
+	// Series that exist only in a set-up this test does not run: the Redis
+	// store's state and the rate limiter's Redis fallback (their own tests
+	// scrape them: TestRedisResetRefusesKeyedRequests, TestRateLimitRedisDown).
+	conditional := map[string]bool{
+		"gateway_rate_limit_fallbacks_total":     true,
+		"gateway_idempotency_store_durable":      true,
+		"gateway_idempotency_store_resets_total": true,
+		"gateway_idempotency_store_hold":         true,
+	}
 	for _, n := range names {
-		if !exported[n] {
+		if !exported[n] && !conditional[n] {
 			t.Errorf("%s is not in /metrics (exported: %v)", n, exported)
 		}
 	}

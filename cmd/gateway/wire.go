@@ -86,9 +86,10 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	}
 
 	var (
-		guard   *idempotency.Guard
-		ready   func(context.Context) error
-		limiter fiber.Storage
+		guard       *idempotency.Guard
+		ready       func(context.Context) error
+		limiter     httpapi.RateLimiter
+		storeStatus func(context.Context) (any, bool)
 	)
 	if !o.NoStore {
 		store, lim, closeStore, err := openStore(ctx, cfg)
@@ -111,6 +112,11 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 				return fmt.Errorf("idempotency store (%s) unreachable", cfg.Idempotency.Store)
 			}
 			return nil
+		}
+		if rs, ok := store.(*redisstore.Store); ok {
+			if err := g.watchRedis(ctx, cfg, rs, &ready, &storeStatus); err != nil {
+				return nil, errors.Join(err, g.Shutdown(ctx))
+			}
 		}
 	}
 
@@ -144,8 +150,8 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
-		Ready: ready, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-		Logger: g.logger, Observer: metrics, LimiterStorage: limiter, Vendors: vendorStatus(targets),
+		Ready: ready, StoreStatus: storeStatus, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
+		Logger: g.logger, Observer: metrics, RateLimiter: limiter, Vendors: vendorStatus(targets),
 		OpenAPI: spec, Docs: docs,
 	})
 	return g, nil
@@ -216,10 +222,10 @@ func jsonValue(v any) any {
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate
-// limiter storage).
-func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fiber.Storage, func(context.Context) error, error) {
+// limiter).
+func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, httpapi.RateLimiter, func(context.Context) error, error) {
 	if cfg.Idempotency.Store != "redis" {
-		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxRecords: cfg.Idempotency.MemoryMaxRecords}), nil,
+		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: cfg.Idempotency.MemoryMaxBytes}), nil,
 			func(context.Context) error { return nil }, nil
 	}
 	client, err := redisstore.Open(ctx, redisstore.RedisOptions{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
@@ -233,8 +239,82 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fibe
 			return nil, nil, nil, err
 		}
 	}
-	return redisstore.New(storeClient, cfg.Redis.KeyPrefix), redisstore.NewLimiterStorage(client, cfg.Redis.KeyPrefix+"rl:"),
+	store := redisstore.NewWithOptions(storeClient, cfg.Redis.KeyPrefix, redisstore.Options{
+		ResetHold: cfg.Redis.ResetHold.D(), RequireDurable: !cfg.Redis.AllowVolatile, Admin: client})
+	return store, redisstore.NewRateLimiter(client, cfg.Redis.KeyPrefix+"rl:"),
 		func(context.Context) error { return client.Close() }, nil
+}
+
+// redisCheckEvery is how often a replica re-checks its Redis's durability
+// and marker in the background (also on every /readyz, and on a Cluster
+// after every new connection).
+const redisCheckEvery = 10 * time.Second
+
+// watchRedis checks what the Redis store can promise before serving:
+// without an append-only file `serve` refuses to start unless
+// redis.allow_volatile is set. Redis down at start is not fatal (keyed
+// requests get their 503 and the check runs again on first use). It then
+// re-checks in the background, exports the store's state as metrics and
+// reports it in /readyz.
+func (g *gateway) watchRedis(ctx context.Context, cfg *config.Config, rs *redisstore.Store, ready *func(context.Context) error, status *func(context.Context) (any, bool)) error {
+	st, err := rs.Check(ctx)
+	switch {
+	case err != nil:
+		g.logger.Warn("redis unreachable at start; its durability is checked once it answers", "err", err)
+	case !st.Durable && !cfg.Redis.AllowVolatile:
+		return fmt.Errorf("redis: persistence is %q, not an append-only file, so a Redis restart would lose every idempotency record "+
+			"and retries of applied keys would write again; run Redis with appendonly yes, or set redis.allow_volatile: true to accept that", st.Persistence)
+	case !st.Durable:
+		g.logger.Warn("redis is volatile (redis.allow_volatile): a restart loses every idempotency record; the store marker detects it", "persistence", st.Persistence)
+	}
+	holding := func(st redisstore.Status) bool { return !st.HoldUntil.IsZero() }
+	if err := telemetry.ObserveStore(g.tel.MeterProvider, func() telemetry.StoreState {
+		st := rs.Status()
+		return telemetry.StoreState{Durable: st.Durable, Resets: st.Resets, Holding: holding(st)}
+	}); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	*ready = func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := rs.Check(ctx)
+		if err != nil {
+			return errors.New("idempotency store (redis) unreachable")
+		}
+		if !st.Durable && !cfg.Redis.AllowVolatile {
+			return fmt.Errorf("idempotency store (redis) is not durable (persistence %s): keyed requests are refused; enable appendonly or set redis.allow_volatile", st.Persistence)
+		}
+		return nil
+	}
+	*status = func(context.Context) (any, bool) {
+		st := rs.Status()
+		return st, holding(st)
+	}
+	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(redisCheckEvery)
+		defer t.Stop()
+		seen := rs.Status().Resets
+		for {
+			select {
+			case <-mctx.Done():
+				return
+			case <-t.C:
+			}
+			cctx, cancel := context.WithTimeout(mctx, 2*time.Second)
+			st, err := rs.Check(cctx)
+			cancel()
+			if err == nil && st.Resets > seen {
+				g.logger.Error("redis lost the idempotency records (restart without persistence, or a flush): keyed requests are refused until the hold ends",
+					"resets", st.Resets, "hold_until", st.HoldUntil)
+			}
+			seen = max(seen, st.Resets)
+		}
+	}()
+	g.close = append(g.close, func(context.Context) error { stop(); <-done; return nil })
+	return nil
 }
 
 // openTargets decodes each vendor's settings into its adapter Config, opens

@@ -177,7 +177,10 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 				Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "is required"}}}
 		}
 		if in.Key != "" {
-			t, err := d.o.Guard.Begin(ctx, in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request))
+			// The claim records when this run will have finished (its longest
+			// target deadline), so a repeat meanwhile is told that, not the
+			// lock TTL.
+			t, err := d.o.Guard.BeginUntil(ctx, in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request), runUntil(plans))
 			if err != nil {
 				return Output{}, d.idemError(ctx, err)
 			}
@@ -277,6 +280,16 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 	return out, nil
 }
 
+// runUntil is when a run of plans will have finished at the latest: its
+// targets run concurrently, each within its own deadline.
+func runUntil(plans []plan) time.Time {
+	var longest time.Duration
+	for _, p := range plans {
+		longest = max(longest, p.target.Deadline)
+	}
+	return time.Now().Add(longest)
+}
+
 func (d *Dispatcher) observe(ctx context.Context, outcome string) {
 	if d.o.Observer != nil {
 		d.o.Observer.Idempotency(ctx, outcome)
@@ -300,6 +313,18 @@ func (d *Dispatcher) idemError(ctx context.Context, err error) error {
 	case errors.Is(err, idempotency.ErrKeyReused):
 		d.observe(ctx, "mismatch")
 		return &canonical.Error{Code: canonical.CodeIdempotencyKeyReused, Message: "this Idempotency-Key was used with a different request"}
+	case errors.Is(err, idempotency.ErrStoreReset):
+		// The store lost its records: a key it no longer knows may have
+		// applied already, so nothing keyed runs until the hold ends.
+		d.observe(ctx, "unavailable")
+		d.o.Logger.ErrorContext(ctx, "idempotency store lost its records; keyed request refused", "err", err)
+		retry := time.Second
+		var re *idempotency.ResetError
+		if errors.As(err, &re) {
+			retry = max(time.Until(re.Until), time.Second)
+		}
+		return &canonical.Error{Code: canonical.CodeIdempotencyUnavailable, RetryAfter: retry,
+			Message: "the idempotency store lost its records (Redis restarted without persistence, or was flushed); keyed requests are refused for a while rather than risk writing twice; the update was not applied"}
 	default:
 		d.observe(ctx, "unavailable")
 		d.o.Logger.ErrorContext(ctx, "idempotency store unavailable", "err", err)

@@ -23,7 +23,8 @@ import (
 type fake struct {
 	name    string
 	applied atomic.Int32
-	block   bool // wait for the context instead of answering
+	block   bool          // wait for the context instead of answering
+	entered chan struct{} // when set, told each time Apply starts
 	fail    *canonical.Error
 }
 
@@ -52,6 +53,9 @@ func (f *fake) Preflight(op adapters.Op) ([]canonical.Unsupported, error) {
 }
 
 func (f *fake) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (adapters.Outcome, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
 	if f.block {
 		<-ctx.Done()
 		return adapters.Outcome{}, ctx.Err()
@@ -448,5 +452,38 @@ func TestUnknownTargetDidYouMean(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.body, err, tc.want)
 		}
+	}
+}
+
+// TestInProgressRetryAfterIsTheRunsDeadline: a repeat of a running request
+// is told to come back when that request's longest target deadline has
+// passed, not after the lock TTL (a crash bound far longer than any run).
+func TestInProgressRetryAfterIsTheRunsDeadline(t *testing.T) {
+	guard := idempotency.NewGuard(idempotency.NewMemoryStore(), idempotency.Options{LockTTL: time.Hour})
+	fx := newFixture(t, Options{Guard: guard}, func(m map[string]*fake) {
+		m["alpha"].block = true
+		m["alpha"].entered = make(chan struct{}, 1)
+	})
+	at := fx.d.targets["alpha"]
+	at.Deadline = 3 * time.Second
+	fx.d.targets["alpha"] = at
+	ctx, cancel := context.WithCancel(context.Background())
+	in := input(t, `{"targets":["alpha"],"user":{"display_name":"x"}}`)
+	in.Key = "k-running"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = fx.d.Apply(ctx, in)
+	}()
+	<-fx.adapter["alpha"].entered // the first run holds the key and is at the vendor
+	_, err := fx.d.Apply(context.Background(), in)
+	cancel()
+	<-done
+	e := canonical.AsError(err)
+	if e == nil || e.Code != canonical.CodeIdempotencyInProgress {
+		t.Fatalf("repeat: %v", err)
+	}
+	if e.RetryAfter <= time.Second || e.RetryAfter > 3*time.Second {
+		t.Fatalf("Retry-After %s, want the running request's remaining deadline (<= 3s), not the 1h lock TTL", e.RetryAfter)
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -124,45 +122,4 @@ func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route str
 		attrs = append(attrs, slog.String("error_code", string(e.Code)))
 	}
 	s.o.Logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
-}
-
-// rateLimit builds one fixed-window limiter per client, keyed by client
-// name, so a client's budget holds across replicas when the storage is
-// shared. nil when no client has a limit.
-func (s *server) rateLimit() fiber.Handler {
-	per := map[string]fiber.Handler{}
-	for _, cl := range s.o.Clients {
-		if cl.RateLimit <= 0 {
-			continue
-		}
-		window := cl.RateWindow
-		if window <= 0 {
-			window = time.Minute
-		}
-		name := cl.Name
-		per[name] = limiter.New(limiter.Config{
-			Max:          cl.RateLimit,
-			Expiration:   window,
-			KeyGenerator: func(*fiber.Ctx) string { return "ratelimit:" + name },
-			Storage:      s.o.LimiterStorage,
-			LimitReached: func(c *fiber.Ctx) error {
-				ra, _ := strconv.Atoi(string(c.Response().Header.Peek(fiber.HeaderRetryAfter)))
-				return &canonical.Error{Code: canonical.CodeRateLimited, Message: "this client's rate limit is exhausted",
-					RetryAfter: time.Duration(max(ra, 1)) * time.Second}
-			},
-		})
-	}
-	if len(per) == 0 {
-		return nil
-	}
-	return func(c *fiber.Ctx) error {
-		cl, _ := c.Locals(clientKey).(*Client)
-		if cl == nil {
-			return c.Next()
-		}
-		if h, ok := per[cl.Name]; ok {
-			return h(c)
-		}
-		return c.Next()
-	}
 }

@@ -60,15 +60,22 @@ type Options struct {
 	// each vendor's breaker state and last call, read from memory (never a
 	// vendor call).
 	Vendors func() any
+	// StoreStatus, when set, adds the idempotency store's state to /readyz
+	// under "store"; degraded (keyed requests refused after the store lost
+	// its data) answers 200 with status "degraded": unkeyed requests still
+	// work, so the replica stays in rotation.
+	StoreStatus func(ctx context.Context) (status any, degraded bool)
 	// Metrics serves /metrics when set.
 	Metrics        http.Handler
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
 	Logger         *slog.Logger
 	Observer       Observer
-	// LimiterStorage backs per-client rate limits (Redis across replicas);
-	// nil keeps counters in memory.
-	LimiterStorage fiber.Storage
+	// RateLimiter keeps per-client rate limits across replicas (Redis); nil
+	// keeps them per replica. When it fails or takes longer than
+	// RateLimitTimeout (default 50ms), the replica's own budgets decide.
+	RateLimiter      RateLimiter
+	RateLimitTimeout time.Duration
 	// OpenAPI is the API description as JSON, served at /openapi.json when
 	// set (converted from api/openapi.yaml once, at start).
 	OpenAPI []byte
@@ -204,17 +211,27 @@ func printableName(s string) string {
 }
 
 func (s *server) readyz(c *fiber.Ctx) error {
-	out := fiber.Map{"status": "ready"}
+	body := fiber.Map{"status": "ready"}
 	if c.QueryBool("verbose") && s.o.Vendors != nil {
-		out["vendors"] = s.o.Vendors()
+		body["vendors"] = s.o.Vendors()
 	}
 	if s.o.Ready != nil {
 		if err := s.o.Ready(c.UserContext()); err != nil {
-			out["status"], out["reason"] = "unavailable", err.Error()
-			return c.Status(http.StatusServiceUnavailable).JSON(out)
+			body["status"], body["reason"] = "unavailable", err.Error()
+			if s.o.StoreStatus != nil {
+				body["store"], _ = s.o.StoreStatus(c.UserContext())
+			}
+			return c.Status(http.StatusServiceUnavailable).JSON(body)
 		}
 	}
-	return c.JSON(out)
+	if s.o.StoreStatus != nil {
+		st, degraded := s.o.StoreStatus(c.UserContext())
+		body["store"] = st
+		if degraded {
+			body["status"] = "degraded"
+		}
+	}
+	return c.JSON(body)
 }
 
 // capabilityDoc is GET /v1/capabilities.

@@ -30,10 +30,45 @@ var (
 	ErrNotFound    = errors.New("idempotency: no record")
 	ErrLocked      = errors.New("idempotency: key locked")
 	ErrInvalidKey  = errors.New("idempotency: invalid key")
+	// ErrStoreReset: the store lost its records (a Redis restart without
+	// persistence, a flush), so a key it no longer knows may already have
+	// been applied. Claims are refused for a while; FailOpen does not
+	// apply, since proceeding is exactly what could write twice.
+	ErrStoreReset = errors.New("idempotency: the store lost its records")
+	// ErrVolatile: the store cannot keep its records across a restart and
+	// the configuration does not accept that.
+	ErrVolatile = errors.New("idempotency: the store is not durable")
 )
 
-// LockedError says how long the current lock still holds.
+// ResetError is ErrStoreReset with the end of the hold.
+type ResetError struct{ Until time.Time }
+
+func (e *ResetError) Error() string {
+	return fmt.Sprintf("%s; keyed requests are refused until %s", ErrStoreReset, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrStoreReset) true.
+func (e *ResetError) Unwrap() error { return ErrStoreReset }
+
+// LockedError says how long the current lock still holds, or, when the
+// running request told its deadline (Guard.BeginUntil), how long that
+// request may still run: the wait worth suggesting to a repeat.
 type LockedError struct{ Remaining time.Duration }
+
+// LockWait is the wait to suggest to a repeat that found a lock: the
+// running request's remaining time when its deadline until is known (never
+// past the lock's own expiry, lockLeft), else the lock's expiry. A request
+// already past its deadline is finishing: a short wait is suggested.
+func LockWait(until time.Time, lockLeft time.Duration, now time.Time) time.Duration {
+	if until.IsZero() {
+		return lockLeft
+	}
+	left := until.Sub(now)
+	if left <= 0 {
+		return min(time.Second, lockLeft)
+	}
+	return min(left, lockLeft)
+}
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("idempotency: key locked for %s", e.Remaining)
@@ -104,15 +139,20 @@ type Claim struct {
 // read under it; when there is none, initial is stored (for retention) in
 // the same step and Created says so.
 type Claimer interface {
-	Claim(ctx context.Context, key string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error)
+	//
+	// until is the claiming request's own deadline (zero: unknown); a
+	// LockedError's Remaining is derived from it, so a repeat is told to come
+	// back when the running request will have finished, not when its lock
+	// would expire.
+	Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial Record, retention time.Duration, peek bool) (Claim, error)
 }
 
 // claim takes the lock and reads the record, in one step when the store
 // can. A lock taken after the record was read would race with a request
 // that finished in between, so the record is always read under the lock.
-func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, error) {
+func (g *Guard) claim(ctx context.Context, key string, until time.Time, initial Record) (Claim, error) {
 	if c, ok := g.s.(Claimer); ok {
-		return c.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention, false)
+		return c.Claim(ctx, key, g.o.LockTTL, until, initial, g.o.Retention, false)
 	}
 	release, err := g.s.Lock(ctx, key, g.o.LockTTL)
 	if err != nil {
@@ -131,10 +171,10 @@ func (g *Guard) claim(ctx context.Context, key string, initial Record) (Claim, e
 
 // peek returns a finished record to replay (nil when there is none) and,
 // for Claimers, the claim already taken in the same round trip.
-func (g *Guard) peek(ctx context.Context, key, fingerprint string, initial Record) (replay *Record, c *Claim, err error) {
+func (g *Guard) peek(ctx context.Context, key, fingerprint string, until time.Time, initial Record) (replay *Record, c *Claim, err error) {
 	var rec Record
 	if cl, ok := g.s.(Claimer); ok {
-		got, err := cl.Claim(ctx, key, g.o.LockTTL, initial, g.o.Retention, true)
+		got, err := cl.Claim(ctx, key, g.o.LockTTL, until, initial, g.o.Retention, true)
 		if err != nil || !got.Peeked {
 			return nil, &got, err
 		}
@@ -230,6 +270,14 @@ func storeKey(scope, key string) string {
 
 // Begin claims key for scope. See the package doc for the outcomes.
 func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Ticket, error) {
+	return g.BeginUntil(ctx, scope, key, fingerprint, time.Time{})
+}
+
+// BeginUntil is Begin for a request that will have finished by until (its
+// longest target deadline): the claim records it, so a concurrent repeat's
+// InProgressError suggests the time that request still has, not the lock
+// TTL, which is a crash bound much longer than any request.
+func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, until time.Time) (*Ticket, error) {
 	if !ValidKey(key) {
 		return nil, ErrInvalidKey
 	}
@@ -237,7 +285,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	initial := Record{Fingerprint: fingerprint, Started: 1}
 	// Fast path: a finished, fully applied request is replayed without
 	// taking the lock, so concurrent repeats never queue behind each other.
-	replay, claimed, err := g.peek(ctx, sk, fingerprint, initial)
+	replay, claimed, err := g.peek(ctx, sk, fingerprint, until, initial)
 	switch {
 	case errors.Is(err, ErrKeyReused):
 		return nil, err
@@ -248,7 +296,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 	if claimed != nil {
 		c = *claimed
 	} else if err == nil {
-		c, err = g.claim(ctx, sk, initial)
+		c, err = g.claim(ctx, sk, until, initial)
 	}
 	var le *LockedError
 	switch {
@@ -297,7 +345,7 @@ func (g *Guard) Begin(ctx context.Context, scope, key, fingerprint string) (*Tic
 func allApplied(r Record) bool { return r.Status >= 200 && r.Status < 300 && r.Status != 207 }
 
 func (g *Guard) unavailable(err error) (*Ticket, error) {
-	if g.o.FailOpen {
+	if g.o.FailOpen && !errors.Is(err, ErrStoreReset) && !errors.Is(err, ErrVolatile) {
 		return &Ticket{Bypass: true}, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -340,6 +388,12 @@ func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter
 	}
 	for k, v := range targets {
 		t.rec.Targets[k] = v
+	}
+	if allApplied(t.rec) {
+		// A fully applied record is only ever replayed verbatim from its
+		// body; the per-target results repeat what the body says and
+		// would double the record's size.
+		t.rec.Targets = nil
 	}
 	if t.finish != nil {
 		return t.finish(ctx, t.rec, t.g.o.Retention)

@@ -1,9 +1,13 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -15,13 +19,18 @@ import (
 // every collection walk them, which cost more under load than the encoding
 // (measured: 118 -> 150 µs of gateway CPU per request).
 //
-// It holds at most MaxRecords records: past that the oldest key not in
-// progress is forgotten early, so a burst of distinct keys cannot exhaust
-// the process's memory (with the records gone the process would forget them
-// all). Evictions are counted (Evicted).
+// It holds records worth at most MaxBytes, each accounted as its encoded
+// bytes plus its share of the store's maps (RecordOverhead): past that the
+// oldest key not in progress is forgotten early, so a burst of distinct keys
+// cannot exhaust the process's memory (with the records gone the process
+// would forget them all). Evictions are counted (Evicted). A record is
+// encoded as its JSON without the response body, then the body as is (JSON
+// would hold it as base64, a third larger).
 type MemoryStore struct {
 	now func() time.Time
-	max int
+	max int64
+
+	bytes int64 // accounted size of records, under mu
 
 	mu      sync.Mutex
 	lastGC  time.Time
@@ -79,14 +88,23 @@ func unhex(c byte) byte {
 	return 255
 }
 
-// DefaultMaxRecords bounds a MemoryStore by default: about 1 GB at most for
-// typical records.
-const DefaultMaxRecords = 1_000_000
+// DefaultMaxBytes bounds a MemoryStore by default: 256 MiB, about 110,000
+// finished four-target records (2.3 KB each).
+const DefaultMaxBytes int64 = 256 << 20
+
+// RecordOverhead is what one record costs besides its encoded bytes: its
+// slot in the records map (a 32-byte key and a 40-byte value, with the
+// Swiss table's control bytes and the free slots of a table between growths)
+// and its entry in the creation order (40 bytes, with the slice's spare
+// capacity and the consumed front it keeps until compaction). Calibrated
+// against the live heap by TestMemoryStoreBudget.
+const RecordOverhead = 200
 
 // MemoryOptions configures a MemoryStore.
 type MemoryOptions struct {
-	// MaxRecords bounds the records held (default DefaultMaxRecords).
-	MaxRecords int
+	// MaxBytes bounds the accounted size of the records held (default
+	// DefaultMaxBytes).
+	MaxBytes int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -94,6 +112,16 @@ type MemoryOptions struct {
 type memLock struct {
 	token   uint64
 	expires int64 // unix nanoseconds
+	until   int64 // the holder's deadline, unix nanoseconds; 0: unknown
+}
+
+// wait is the wait to suggest to a repeat that found l held.
+func (l memLock) wait(now time.Time) time.Duration {
+	var until time.Time
+	if l.until != 0 {
+		until = time.Unix(0, l.until)
+	}
+	return LockWait(until, time.Duration(l.expires-now.UnixNano()), now)
 }
 
 type memRecord struct {
@@ -119,13 +147,60 @@ func NewMemoryStoreClock(now func() time.Time) *MemoryStore {
 
 // NewMemoryStoreWith returns an empty store configured by o.
 func NewMemoryStoreWith(o MemoryOptions) *MemoryStore {
-	if o.MaxRecords <= 0 {
-		o.MaxRecords = DefaultMaxRecords
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &MemoryStore{now: o.Now, max: o.MaxRecords, locks: map[memKey]memLock{}, records: map[memKey]memRecord{}}
+	return &MemoryStore{now: o.Now, max: o.MaxBytes, locks: map[memKey]memLock{}, records: map[memKey]memRecord{}}
+}
+
+// Bytes is the accounted size of the records held.
+func (m *MemoryStore) Bytes() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
+}
+
+// size is what r counts against the budget: its allocation (encode sizes
+// it to the allocator's class) and its share of the maps.
+func (r memRecord) size() int64 { return int64(cap(r.data)) + RecordOverhead }
+
+// encode is r's stored form: a 4-byte length, r's JSON without the body,
+// then the body's bytes.
+func encode(r Record) ([]byte, error) {
+	body := r.Body
+	r.Body = nil
+	meta, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	// Grown from nil, so the capacity is the allocation's true size.
+	out := slices.Grow([]byte(nil), 4+len(meta)+len(body))
+	out = binary.BigEndian.AppendUint32(out, uint32(len(meta)))
+	out = append(out, meta...)
+	return append(out, body...), nil
+}
+
+var errBadRecord = errors.New("idempotency: memory record damaged")
+
+// decode reads a record from its stored form; the body is a copy.
+func decode(data []byte, r *Record) error {
+	if len(data) < 4 {
+		return errBadRecord
+	}
+	n := int(binary.BigEndian.Uint32(data))
+	if n > len(data)-4 {
+		return errBadRecord
+	}
+	if err := json.Unmarshal(data[4:4+n], r); err != nil {
+		return err
+	}
+	if body := data[4+n:]; len(body) > 0 {
+		r.Body = bytes.Clone(body)
+	}
+	return nil
 }
 
 // Evicted counts records forgotten before their retention ran out because
@@ -139,20 +214,35 @@ func (m *MemoryStore) Evicted() uint64 {
 // set stores a record under m.mu, keeping an existing key's place in the
 // creation order and making room for a new one.
 func (m *MemoryStore) set(key memKey, data []byte, expires int64, now time.Time) {
-	if r, ok := m.records[key]; ok {
-		m.records[key] = memRecord{data: data, expires: expires, gen: r.gen}
+	nr := memRecord{data: data, expires: expires}
+	old, exists := m.records[key]
+	if exists {
+		m.bytes -= old.size()
+	}
+	for m.bytes+nr.size() > m.max && m.evictOldest(now, key) {
+	}
+	m.bytes += nr.size()
+	if exists {
+		nr.gen = old.gen
+		m.records[key] = nr
 		return
 	}
-	for len(m.records) >= m.max && m.evictOldest(now) {
-	}
 	m.seq++
-	m.records[key] = memRecord{data: data, expires: expires, gen: m.seq}
+	nr.gen = m.seq
+	m.records[key] = nr
 	m.order = append(m.order, orderEntry{key: key, gen: m.seq})
 }
 
-// evictOldest drops the oldest record whose key is not in progress; false
-// when there is none (every record is held by a running request).
-func (m *MemoryStore) evictOldest(now time.Time) bool {
+// drop deletes key's record r; called under m.mu.
+func (m *MemoryStore) drop(key memKey, r memRecord) {
+	delete(m.records, key)
+	m.bytes -= r.size()
+}
+
+// evictOldest drops the oldest record whose key is not in progress and is
+// not keep (the key being stored); false when there is none (every record is
+// held by a running request).
+func (m *MemoryStore) evictOldest(now time.Time, keep memKey) bool {
 	for i := m.head; i < len(m.order); i++ {
 		e := m.order[i]
 		r, ok := m.records[e.key]
@@ -162,10 +252,10 @@ func (m *MemoryStore) evictOldest(now time.Time) bool {
 			}
 			continue
 		}
-		if l, held := m.locks[e.key]; held && live(l.expires, now) {
+		if l, held := m.locks[e.key]; (held && live(l.expires, now)) || e.key == keep {
 			continue // in progress: keep, look further
 		}
-		delete(m.records, e.key)
+		m.drop(e.key, r)
 		if live(r.expires, now) {
 			m.evicted++ // an expired one was due to go anyway
 		}
@@ -199,7 +289,7 @@ func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (f
 	defer m.mu.Unlock()
 	now := m.now()
 	if l, ok := m.locks[key]; ok && live(l.expires, now) {
-		return nil, &LockedError{Remaining: time.Duration(l.expires - now.UnixNano())}
+		return nil, &LockedError{Remaining: l.wait(now)}
 	}
 	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
 	m.gc(now)
@@ -213,7 +303,7 @@ func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (f
 
 // Claim implements Claimer under one critical section, so a claim costs
 // one lock acquisition instead of a Get, a Lock, a Get and a Put.
-func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, initial Record, retention time.Duration, peek bool) (Claim, error) {
+func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, until time.Time, initial Record, retention time.Duration, peek bool) (Claim, error) {
 	key := mkey(skey)
 	m.mu.Lock()
 	now := m.now()
@@ -222,19 +312,23 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, i
 	if found && peek {
 		m.mu.Unlock()
 		c := Claim{Found: true, Peeked: true}
-		return c, json.Unmarshal(r.data, &c.Record)
+		return c, decode(r.data, &c.Record)
 	}
 	if l, ok := m.locks[key]; ok && live(l.expires, now) {
 		m.mu.Unlock()
-		return Claim{}, &LockedError{Remaining: time.Duration(l.expires - now.UnixNano())}
+		return Claim{}, &LockedError{Remaining: l.wait(now)}
 	}
 	m.seq++
 	token := m.seq
-	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
+	ml := memLock{token: token, expires: now.Add(ttl).UnixNano()}
+	if !until.IsZero() {
+		ml.until = until.UnixNano()
+	}
+	m.locks[key] = ml
 	m.gc(now)
 	if !found {
 		// Encoded only here: a replay's peek never needs it.
-		init, err := json.Marshal(initial)
+		init, err := encode(initial)
 		if err != nil {
 			m.unlock(key, token)
 			m.mu.Unlock()
@@ -251,7 +345,7 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, i
 	}
 	c := Claim{Found: found, Created: !found, Release: release,
 		Finish: func(_ context.Context, r Record, ttl time.Duration) error {
-			b, err := json.Marshal(r)
+			b, err := encode(r)
 			if err != nil {
 				return err
 			}
@@ -263,7 +357,7 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, i
 			return nil
 		}}
 	if found {
-		if err := json.Unmarshal(r.data, &c.Record); err != nil {
+		if err := decode(r.data, &c.Record); err != nil {
 			_ = release(context.Background())
 			return Claim{}, err
 		}
@@ -288,7 +382,7 @@ func (m *MemoryStore) Get(_ context.Context, skey string) (Record, error) {
 		return Record{}, ErrNotFound
 	}
 	var rec Record
-	if err := json.Unmarshal(r.data, &rec); err != nil {
+	if err := decode(r.data, &rec); err != nil {
 		return Record{}, err
 	}
 	return rec, nil
@@ -297,7 +391,7 @@ func (m *MemoryStore) Get(_ context.Context, skey string) (Record, error) {
 // Put implements Store.
 func (m *MemoryStore) Put(_ context.Context, skey string, r Record, ttl time.Duration) error {
 	key := mkey(skey)
-	b, err := json.Marshal(r)
+	b, err := encode(r)
 	if err != nil {
 		return err
 	}
@@ -321,7 +415,7 @@ func (m *MemoryStore) gc(now time.Time) {
 	m.lastGC = now
 	for k, r := range m.records {
 		if !live(r.expires, now) {
-			delete(m.records, k)
+			m.drop(k, r)
 		}
 	}
 	for k, l := range m.locks {

@@ -116,11 +116,13 @@ func BenchmarkMemoryBeginFinish(b *testing.B) {
 	}
 }
 
-// TestMemoryStoreBound: past MaxRecords the oldest finished keys are
+// TestMemoryStoreBound: past MaxBytes the oldest finished keys are
 // forgotten first, keys in progress never are, and the newest still replay.
 func TestMemoryStoreBound(t *testing.T) {
 	ctx := context.Background()
-	s := idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxRecords: 100})
+	// About a hundred small finished records.
+	const limit = 100 * (64 + idempotency.RecordOverhead)
+	s := idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: limit})
 	g := idempotency.NewGuard(s, idempotency.Options{})
 	// Five requests still running, claimed first (so the oldest).
 	var running []*idempotency.Ticket
@@ -139,16 +141,19 @@ func TestMemoryStoreBound(t *testing.T) {
 		if err := tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}}); err != nil {
 			t.Fatal(err)
 		}
+		if b := s.Bytes(); b > limit {
+			t.Fatalf("key %d: %d bytes held, over the %d budget", i, b, limit)
+		}
 	}
-	if got := s.Evicted(); got != 905 {
-		t.Errorf("evicted %d, want 905 (1005 keys into 100 places)", got)
+	if got := s.Evicted(); got < 890 || got > 905 {
+		t.Errorf("evicted %d, want about 900 (1005 keys into about 100 places)", got)
 	}
 	for i := 0; i < 5; i++ {
 		if _, err := g.Begin(ctx, "c", "running-"+strconv.Itoa(i), "fp"); !errors.Is(err, idempotency.ErrInProgress) {
 			t.Errorf("running key %d: %v, want in progress", i, err)
 		}
 	}
-	for i := 905; i < 1000; i++ {
+	for i := 910; i < 1000; i++ {
 		tk, err := g.Begin(ctx, "c", "k-"+strconv.Itoa(i), "fp")
 		if err != nil || tk.Replay == nil {
 			t.Fatalf("recent key %d not replayed: %+v %v", i, tk, err)

@@ -18,6 +18,7 @@ type Metrics struct {
 	idem        metric.Int64Counter
 	targets     metric.Int64Counter
 	tgtDuration metric.Float64Histogram
+	rlFallback  metric.Int64Counter
 
 	sets AttrSets[attrKey]
 }
@@ -50,6 +51,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if out.tgtDuration, err = m.Float64Histogram("gateway.target.duration", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
 		return nil, err
 	}
+	if out.rlFallback, err = m.Int64Counter("gateway.rate_limit.fallbacks", metric.WithDescription("Requests rate-limited by this replica alone because the shared (Redis) limiter failed or missed its deadline.")); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
@@ -78,6 +82,10 @@ func (m *Metrics) Idempotency(ctx context.Context, outcome string) {
 	}))
 }
 
+// RateLimitFallback counts one request limited per replica because the
+// shared limiter was down.
+func (m *Metrics) RateLimitFallback(ctx context.Context) { m.rlFallback.Add(ctx, 1) }
+
 // Target records one target's outcome.
 func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Duration) {
 	m.targets.Add(ctx, 1, m.sets.Get(attrKey{kind: kindTarget, a: vendor, b: status}, func() []attribute.KeyValue {
@@ -101,6 +109,52 @@ func ObserveEvictions(mp metric.MeterProvider, evicted func() uint64) error {
 	return err
 }
 
+// StoreState is what the idempotency store can promise (Redis only).
+type StoreState struct {
+	// Durable: Redis keeps an append-only file on every master.
+	Durable bool
+	// Resets counts the losses of Redis's data this replica detected.
+	Resets uint64
+	// Holding: a loss is recent; keyed requests are refused.
+	Holding bool
+}
+
+// ObserveStore exports the Redis idempotency store's durability, the
+// losses detected and whether keyed requests are being refused after one.
+// One callback observes all three, read from state (no I/O).
+func ObserveStore(mp metric.MeterProvider, state func() StoreState) error {
+	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/telemetry")
+	durable, err := m.Int64ObservableGauge("gateway.idempotency.store.durable",
+		metric.WithDescription("1 when the idempotency store (Redis) keeps an append-only file on every master, so its records survive a restart; 0 otherwise."))
+	if err != nil {
+		return err
+	}
+	resets, err := m.Int64ObservableCounter("gateway.idempotency.store.resets",
+		metric.WithDescription("Losses of the idempotency store's data (a Redis restart without persistence, a flush) this replica detected."))
+	if err != nil {
+		return err
+	}
+	hold, err := m.Int64ObservableGauge("gateway.idempotency.store.hold",
+		metric.WithDescription("1 while keyed requests are refused (503 idempotency_unavailable) after a detected loss of the store's data."))
+	if err != nil {
+		return err
+	}
+	b := func(v bool) int64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := state()
+		o.ObserveInt64(durable, b(st.Durable))
+		o.ObserveInt64(resets, int64(st.Resets))
+		o.ObserveInt64(hold, b(st.Holding))
+		return nil
+	}, durable, resets, hold)
+	return err
+}
+
 // MetricNames lists the Prometheus series names the gateway exposes (its
 // own and internal/upstream's), for dashboards and their drift test.
 func MetricNames() []string {
@@ -109,5 +163,7 @@ func MetricNames() []string {
 		"gateway_idempotency_total", "gateway_target_results_total", "gateway_target_duration_seconds_bucket",
 		"gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_retries_total",
 		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
+		"gateway_rate_limit_fallbacks_total", "gateway_idempotency_store_durable", "gateway_idempotency_store_resets_total",
+		"gateway_idempotency_store_hold",
 	}
 }

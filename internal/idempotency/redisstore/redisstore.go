@@ -1,7 +1,7 @@
 // Package redisstore is the Redis idempotency store, shared by every
 // replica: the lock is SET NX PX with a random token, released by a Lua
 // script only while the token is still ours; records are JSON with the
-// retention as TTL. It also offers the same client as rate-limiter storage.
+// retention as TTL. It also keeps the per-client rate limits (RateLimiter).
 // This package is the only importer of go-redis.
 package redisstore
 
@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
@@ -32,6 +33,8 @@ type Store struct {
 	// prefix and a counter, instead of a getrandom call per claim.
 	tokenPrefix string
 	seq         atomic.Uint64
+
+	w watch // durability (NewWithOptions)
 }
 
 var _ idempotency.Store = (*Store)(nil)
@@ -42,7 +45,7 @@ var _ idempotency.Store = (*Store)(nil)
 func New(c redis.UniversalClient, prefix string) *Store {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	return &Store{c: c, prefix: prefix, tokenPrefix: hex.EncodeToString(b) + "-"}
+	return &Store{c: c, prefix: prefix, tokenPrefix: hex.EncodeToString(b) + "-", w: watch{o: Options{Now: time.Now}}}
 }
 
 func (s *Store) token() string {
@@ -208,11 +211,17 @@ func Batched(c redis.UniversalClient) (redis.UniversalClient, error) {
 
 // claim reads the record and takes the lock (SET NX PX) in one round trip:
 // {2, record} when peeking (ARGV[5] == "1") and a record exists, with no
-// lock taken; {1, record-or-false} when the lock is taken; {0, pttl} when
-// it is held. When there is no record yet, the initial one (ARGV[3], TTL
-// ARGV[4]) is stored with the lock, so even a run that dies before
-// recording anything leaves a trace: {1, false} means "taken, created".
+// lock taken; {1, record-or-false} when the lock is taken; {0, pttl, lock}
+// when it is held (the lock's value carries its holder's deadline); {3}
+// when the store's marker (KEYS[3]) does not hold ARGV[6]: Redis lost its
+// data, and nothing is claimed or written. When there is no record yet, the
+// initial one (ARGV[3], TTL ARGV[4]) is stored with the lock, so even a run
+// that dies before recording anything leaves a trace: {1, false} means
+// "taken, created".
 var claim = redis.NewScript(`
+if ARGV[6] ~= "" and redis.call("GET", KEYS[3]) ~= ARGV[6] then
+  return {3}
+end
 local rec = redis.call("GET", KEYS[2])
 if rec and ARGV[5] == "1" then
   return {2, rec}
@@ -223,7 +232,7 @@ if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
   end
   return {1, rec}
 end
-return {0, redis.call("PTTL", KEYS[1])}`)
+return {0, redis.call("PTTL", KEYS[1]), redis.call("GET", KEYS[1])}`)
 
 // finish stores the final record and releases the lock if still ours.
 var finish = redis.NewScript(`
@@ -235,8 +244,12 @@ var _ idempotency.Claimer = (*Store)(nil)
 
 // Claim implements idempotency.Claimer: peek, lock and read in one script,
 // and a Finish that records and releases in one script.
-func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
-	token := s.token()
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
+	marker, err := s.gate(ctx)
+	if err != nil {
+		return idempotency.Claim{}, err
+	}
+	token := lockValue(s.token(), until)
 	lk, rk := s.keys(key)
 	init, err := json.Marshal(initial)
 	if err != nil {
@@ -246,11 +259,29 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initia
 	if peek {
 		mode = "1"
 	}
-	res, err := claim.Run(ctx, s.c, []string{lk, rk}, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode).Slice()
+	keys := []string{lk, rk}
+	if marker != "" {
+		keys = append(keys, s.markerKey(key))
+	}
+	res, err := claim.Run(ctx, s.c, keys, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode, marker).Slice()
 	if err != nil {
 		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
 	}
-	if len(res) != 2 {
+	if len(res) == 1 {
+		// The marker changed: find out (and record) what happened; claim
+		// again only if it was not a loss (another replica's fresh start).
+		if _, err := s.check(ctx, s.markerKey(key)); err != nil {
+			return idempotency.Claim{}, err
+		}
+		if m, err := s.gate(ctx); err != nil || m == marker {
+			if err == nil {
+				err = fmt.Errorf("redis: %w", idempotency.ErrStoreReset)
+			}
+			return idempotency.Claim{}, err
+		}
+		return s.Claim(ctx, key, ttl, until, initial, retention, peek)
+	}
+	if len(res) < 2 {
 		return idempotency.Claim{}, errors.New("redis claim: unexpected reply")
 	}
 	taken, _ := res[0].(int64)
@@ -267,7 +298,12 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initia
 		if left <= 0 {
 			left = 1000
 		}
-		return idempotency.Claim{}, &idempotency.LockedError{Remaining: time.Duration(left) * time.Millisecond}
+		var holder string
+		if len(res) > 2 {
+			holder, _ = res[2].(string)
+		}
+		return idempotency.Claim{}, &idempotency.LockedError{
+			Remaining: idempotency.LockWait(lockUntil(holder), time.Duration(left)*time.Millisecond, time.Now())}
 	}
 	c := idempotency.Claim{
 		Release: func(ctx context.Context) error {
@@ -299,10 +335,36 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, initia
 	return c, nil
 }
 
+// lockValue is a lock's value: the unique token, then, when the holder
+// knows it, its deadline in unix milliseconds, so a repeat can be told how
+// long the running request may still take.
+func lockValue(token string, until time.Time) string {
+	if until.IsZero() {
+		return token
+	}
+	return token + "|" + strconv.FormatInt(until.UnixMilli(), 10)
+}
+
+// lockUntil reads the deadline back from a lock's value (zero: none).
+func lockUntil(v string) time.Time {
+	_, ms, ok := strings.Cut(v, "|")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}
+
 var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
 
 // Lock implements idempotency.Store.
 func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
+	if _, err := s.gate(ctx); err != nil {
+		return nil, err
+	}
 	token := s.token()
 	lk, _ := s.keys(key)
 	ok, err := s.c.SetNX(ctx, lk, token, ttl).Result()
@@ -357,41 +419,60 @@ func (s *Store) Put(ctx context.Context, key string, r idempotency.Record, ttl t
 // Ping implements idempotency.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
 
-// LimiterStorage has the method set of fiber.Storage over the same client,
-// so per-client rate limits hold across replicas (structural typing keeps
-// Fiber out of this package).
-type LimiterStorage struct {
+// RateLimiter keeps per-client request budgets in Redis with GCRA
+// (go-redis/redis_rate): one script reads and advances a budget, so
+// replicas sharing the Redis never overshoot it together, as a read and a
+// separate write would. redis_rate names its keys "rate:" + key; keys here
+// are "rate:" + prefix + key.
+type RateLimiter struct {
 	c      redis.UniversalClient
+	rl     *redis_rate.Limiter
 	prefix string
 }
 
-// NewLimiterStorage returns limiter storage with keys under prefix.
-func NewLimiterStorage(c redis.UniversalClient, prefix string) *LimiterStorage {
-	return &LimiterStorage{c: c, prefix: prefix}
+// NewRateLimiter returns a limiter whose keys carry prefix.
+func NewRateLimiter(c redis.UniversalClient, prefix string) *RateLimiter {
+	return &RateLimiter{c: c, rl: redis_rate.NewLimiter(c), prefix: prefix}
 }
 
-// Get returns nil, nil for a missing key, as fiber.Storage requires.
-func (l *LimiterStorage) Get(key string) ([]byte, error) {
-	b, err := l.c.Get(context.Background(), l.prefix+key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
+func gcra(limit int, window time.Duration) redis_rate.Limit {
+	return redis_rate.Limit{Rate: limit, Burst: limit, Period: window}
+}
+
+// Allow takes one request from key's budget of limit per window (a burst
+// of limit at most, refilled evenly over the window); when it is spent,
+// retryAfter says when the next request will fit.
+func (l *RateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	res, err := l.rl.Allow(ctx, l.prefix+key, gcra(limit, window))
+	if err != nil {
+		return false, 0, fmt.Errorf("redis rate limit: %w", err)
 	}
-	return b, err
+	return res.Allowed > 0, max(res.RetryAfter, 0), nil
 }
 
-// Set stores val for exp (0: no expiry).
-func (l *LimiterStorage) Set(key string, val []byte, exp time.Duration) error {
-	return l.c.Set(context.Background(), l.prefix+key, val, exp).Err()
+// refund gives one request back to a budget redis_rate keeps: its
+// theoretical arrival time (seconds since 2017, redis_rate's epoch) moves
+// back one emission interval, never before now. redis_rate's own AllowN
+// with a cost of -1 would leave the key alone when less than one interval
+// is in use, so the first refund of a full budget would be lost.
+var refund = redis.NewScript(`
+local tat = redis.call("GET", KEYS[1])
+if not tat then return 0 end
+local now = redis.call("TIME")
+now = (now[1] - 1483228800) + (now[2] / 1000000)
+local new_tat = tonumber(tat) - ARGV[1] / ARGV[2]
+if new_tat > now then
+  redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
+else
+  redis.call("DEL", KEYS[1])
+end
+return 1`)
+
+// Refund gives back one request Allow took (a request refused as invalid
+// does not spend the client's budget).
+func (l *RateLimiter) Refund(ctx context.Context, key string, limit int, window time.Duration) error {
+	if err := refund.Run(ctx, l.c, []string{"rate:" + l.prefix + key}, window.Seconds(), limit).Err(); err != nil {
+		return fmt.Errorf("redis rate refund: %w", err)
+	}
+	return nil
 }
-
-// Delete removes key.
-func (l *LimiterStorage) Delete(key string) error {
-	return l.c.Del(context.Background(), l.prefix+key).Err()
-}
-
-// Reset is a no-op: the limiter never needs it, and flushing a shared Redis
-// would be wrong.
-func (l *LimiterStorage) Reset() error { return nil }
-
-// Close is a no-op; the client is closed by its owner.
-func (l *LimiterStorage) Close() error { return nil }

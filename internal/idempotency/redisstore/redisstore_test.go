@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +70,19 @@ func TestRedisStore(t *testing.T) {
 	})
 }
 
+// TestRedisStoreWatched: the contract holds with the durability watch on
+// (the claim script also checks the store's marker).
+func TestRedisStoreWatched(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+		c, adv := clientClock(t)
+		b, err := Batched(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewWithOptions(b, cleanPrefix(t, c), Options{ResetHold: time.Hour, Admin: c}), adv
+	})
+}
+
 func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
@@ -113,21 +128,85 @@ func TestRedisStoreBatched(t *testing.T) {
 	})
 }
 
-func TestLimiterStorage(t *testing.T) {
+// TestRateLimiterAcrossReplicas: two limiters (two replicas, each with its
+// own client) drawing concurrently on one budget in one Redis never allow
+// more than the budget together, and a refund gives one request back.
+func TestRateLimiterAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
 	c := client(t)
-	l := NewLimiterStorage(c, cleanPrefix(t, c))
-	if v, err := l.Get("missing"); v != nil || err != nil {
-		t.Fatalf("missing: %v %v", v, err)
+	p := cleanPrefix(t, c)
+	t.Cleanup(func() { c.Del(ctx, "rate:"+p+"client") })
+	var second redis.UniversalClient = c
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		second = client(t)
 	}
-	if err := l.Set("k", []byte("v"), 0); err != nil {
+	replicas := []*RateLimiter{NewRateLimiter(c, p), NewRateLimiter(second, p)}
+	const limit = 25
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := replicas[i%2].Allow(ctx, "client", limit, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				allowed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != limit {
+		t.Fatalf("%d requests allowed by two replicas, budget %d", got, limit)
+	}
+	ok, retry, err := replicas[0].Allow(ctx, "client", limit, time.Hour)
+	if err != nil || ok || retry <= 0 || retry > time.Hour/limit+time.Second {
+		t.Fatalf("spent budget: allowed %v, retry after %s, %v", ok, retry, err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := replicas[1].Refund(ctx, "client", limit, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		ok, _, err := replicas[0].Allow(ctx, "client", limit, time.Hour)
+		if err != nil || ok != (i < 2) {
+			t.Fatalf("after two refunds, request %d: allowed %v %v", i, ok, err)
+		}
+	}
+	// A refund of an untouched budget gives nothing beyond the budget.
+	if err := replicas[0].Refund(ctx, "fresh", limit, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := l.Get("k"); string(v) != "v" || err != nil {
-		t.Fatalf("get: %q %v", v, err)
+	t.Cleanup(func() { c.Del(ctx, "rate:"+p+"fresh") })
+	n := 0
+	for ; n < limit+5; n++ {
+		if ok, _, _ := replicas[0].Allow(ctx, "fresh", limit, time.Hour); !ok {
+			break
+		}
 	}
-	_ = l.Delete("k")
-	if v, _ := l.Get("k"); v != nil {
-		t.Fatal("not deleted")
+	if n != limit {
+		t.Fatalf("a fresh budget allowed %d, want %d", n, limit)
+	}
+}
+
+// TestRateLimiterFirstRefund: a refund right after the first request of a
+// full budget gives it back (redis_rate's AllowN(-1) would not).
+func TestRateLimiterFirstRefund(t *testing.T) {
+	ctx := context.Background()
+	c := client(t)
+	p := cleanPrefix(t, c)
+	t.Cleanup(func() { c.Del(ctx, "rate:"+p+"k") })
+	l := NewRateLimiter(c, p)
+	for i := 0; i < 5; i++ {
+		if ok, _, err := l.Allow(ctx, "k", 3, time.Hour); !ok || err != nil {
+			t.Fatalf("request %d refused: %v", i, err)
+		}
+		if err := l.Refund(ctx, "k", 3, time.Hour); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -185,6 +264,16 @@ func TestRedisStoreCluster(t *testing.T) {
 			}
 			return New(b, cleanPrefix(t, c)), nil
 		})
+	})
+	t.Run("watched", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+			c := open(t)
+			return NewWithOptions(c, cleanPrefix(t, c), Options{ResetHold: time.Hour}), nil
+		})
+	})
+	t.Run("reset", func(t *testing.T) {
+		c := open(t)
+		testReset(t, c, nil)
 	})
 }
 
