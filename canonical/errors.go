@@ -34,6 +34,12 @@ const (
 	CodeInternal               Code = "internal"
 )
 
+// CodeAccountBusy: another update of the same vendor account held its lock
+// for longer than this one could wait, or this update's lock expired before
+// its write (which was then not sent). 409 with Retry-After: the account is
+// in a conflicting state for now, and sending the update again is safe.
+const CodeAccountBusy Code = "account_busy"
+
 // HTTPStatus is the one place the code-to-status mapping of DESIGN.md
 // section 3 lives.
 func (c Code) HTTPStatus() int {
@@ -64,6 +70,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusGatewayTimeout
 	case CodeCircuitOpen, CodeIdempotencyUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeAccountBusy:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
@@ -107,6 +115,8 @@ func (c Code) Title() string {
 		return "Idempotency key reused"
 	case CodeIdempotencyUnavailable:
 		return "Idempotency store unavailable"
+	case CodeAccountBusy:
+		return "Account busy"
 	}
 	return "Internal error"
 }
