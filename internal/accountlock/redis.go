@@ -22,6 +22,12 @@ const (
 	pollMax = 8 * time.Millisecond
 	// waitFlagTTL keeps the "someone polls" flag alive between two polls.
 	waitFlagTTL = 4 * pollMax
+	// maxStreak is how many times in a row a replica hands the lock to its
+	// own next writer while another replica waits, before it pauses to
+	// let that one in: handing over between replicas costs a poll interval,
+	// so a short streak keeps a hot account's throughput while bounding
+	// how long the other replica waits.
+	maxStreak = 8
 )
 
 // The scripts touch the lock key and its wait flag, which share a hash tag
@@ -49,17 +55,18 @@ return redis.call('EXISTS', KEYS[2])`)
 // lock, so only the first of them polls Redis. Without more, a replica
 // whose queue never empties would take the Redis lock back at every
 // release, before another replica's poll comes round; so a waiting replica
-// raises a flag at each failed attempt, and a release that sees it makes
-// this replica's next writer pause one poll interval first, giving the
-// other replica its turn.
+// raises a flag at each failed attempt, and after maxStreak releases that
+// see it, this replica's next writer pauses one poll interval first, giving
+// the other replica its turn.
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
 	ttl    time.Duration
 	local  *Memory
 
-	mu    sync.Mutex
-	yield map[string]time.Time // key -> do not try before
+	mu     sync.Mutex
+	yield  map[string]time.Time // key -> do not try before
+	streak map[string]int       // key -> local hand-overs while another replica waited
 }
 
 // NewRedis returns the lock set on c. Keys are
@@ -68,7 +75,7 @@ func NewRedis(c redis.UniversalClient, prefix string, ttl time.Duration) *Redis 
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &Redis{c: c, prefix: prefix, ttl: ttl, local: NewMemory(ttl), yield: map[string]time.Time{}}
+	return &Redis{c: c, prefix: prefix, ttl: ttl, local: NewMemory(ttl), yield: map[string]time.Time{}, streak: map[string]int{}}
 }
 
 // keys are the lock key and its wait flag. The account key is hashed: it
@@ -172,13 +179,20 @@ func (h *redisHeld) Release(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		waiting, err := releaseScript.Run(ctx, h.r.c, h.keys, h.token).Int()
-		if err == nil && waiting == 1 && h.r.local.queued(h.key) > 0 {
+		queued := h.r.local.queued(h.key) > 0
+		h.r.mu.Lock()
+		switch {
+		case err == nil && waiting == 1 && queued:
 			// Another replica polls for this account while this one has a
-			// writer queued: let the other go first.
-			h.r.mu.Lock()
-			h.r.yield[h.key] = time.Now().Add(pollMax + pollMax/2)
-			h.r.mu.Unlock()
+			// writer queued: after a streak, let the other go first.
+			if h.r.streak[h.key]++; h.r.streak[h.key] >= maxStreak {
+				delete(h.r.streak, h.key)
+				h.r.yield[h.key] = time.Now().Add(pollMax + pollMax/2)
+			}
+		case !queued:
+			delete(h.r.streak, h.key)
 		}
+		h.r.mu.Unlock()
 		// When Redis cannot be reached the key expires by its TTL.
 		h.local.Release(ctx)
 	})
