@@ -147,7 +147,8 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 
 // openStore opens the idempotency store (and, for Redis, the shared rate
 // limiter storage), and the account locks on the same store: in process
-// with the memory store, on the same Redis client and key prefix otherwise.
+// with the memory store, on the same Redis client (auto-pipelined like the
+// store when pipelining is auto) and key prefix otherwise.
 func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fiber.Storage, dispatch.Locker, func(context.Context) error, error) {
 	lockTTL := cfg.Idempotency.AccountLockTTL.D()
 	if cfg.Idempotency.Store != "redis" {
@@ -166,7 +167,7 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, fibe
 		}
 	}
 	return redisstore.New(storeClient, cfg.Redis.KeyPrefix), redisstore.NewLimiterStorage(client, cfg.Redis.KeyPrefix+"rl:"),
-		accountlock.NewRedis(client, cfg.Redis.KeyPrefix, lockTTL), func(context.Context) error { return client.Close() }, nil
+		accountlock.NewRedis(storeClient, cfg.Redis.KeyPrefix, lockTTL), func(context.Context) error { return client.Close() }, nil
 }
 
 // openTargets decodes each vendor's settings into its adapter Config, opens
