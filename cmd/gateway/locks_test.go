@@ -425,3 +425,49 @@ func TestThousandUpdatesAcrossReplicas(t *testing.T) {
 		})
 	}
 }
+
+// A writer that cannot get the account within account_lock_wait gets 409
+// account_busy with Retry-After, and nothing is written for it; the other
+// update applies.
+func TestBusyAccountAnswers409(t *testing.T) {
+	bases, sims := replicas(t, 1, false, func(c *config.Config) {
+		c.Idempotency.AccountLockWait = config.Duration(100 * time.Millisecond)
+	})
+	fault(t, sims, "frontier", `{"delay":"1s","methods":["PUT"]}`)
+	type answer struct {
+		status int
+		retry  string
+		body   string
+	}
+	answers := make(chan answer, 2)
+	for i := range 2 {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPatch, bases[0]+"/v1/users/demo",
+				strings.NewReader(`{"targets":["frontier"],"user":{"display_name":"busy `+fmt.Sprint(i)+`"}}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- answer{body: err.Error()}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			answers <- answer{resp.StatusCode, resp.Header.Get("Retry-After"), string(b)}
+		}()
+	}
+	got := map[int]answer{}
+	for range 2 {
+		a := <-answers
+		got[a.status] = a
+	}
+	busy, ok := got[http.StatusConflict]
+	if !ok || got[http.StatusOK].status != http.StatusOK {
+		t.Fatalf("want one 200 and one 409: %+v", got)
+	}
+	if busy.retry != "1" || !strings.Contains(busy.body, `"code":"account_busy"`) {
+		t.Errorf("409 without Retry-After 1 or account_busy: %+v", busy)
+	}
+	if n := len(rmwVendors()[0].writes(sims)); n != 1 {
+		t.Errorf("%d PUTs, want 1 (the busy update writes nothing)", n)
+	}
+}
