@@ -191,3 +191,20 @@ func (e *CheckError) Unwrap() error { return e.Err }
 // ErrNoCredential is returned by Check when the vendor has no service
 // credential to check (it runs on callers' pass-through credentials only).
 var ErrNoCredential = errors.New("no service credential configured")
+// ReadModifyWriter is implemented by adapters that write whole vendor
+// objects: Apply reads the object, changes the update's fields and writes
+// it all back, so two updates of one account that interleave would have
+// the later write undo the earlier one. The dispatcher then holds a lock
+// on the account from before the first call to the end of the last one,
+// and confirms before every Write call that it still holds it.
+//
+// LockAccount names the vendor account op changes (unique within the
+// target, stable across replicas, never a secret in clear) and reports
+// whether op needs the lock: true when op reads an object to write it back,
+// or writes part of an object such a read-modify-write rewrites (another
+// update's whole-object write would otherwise put the old part back).
+// Writes that carry only the fields they set need none, nor do dry runs
+// (the dispatcher never locks those).
+type ReadModifyWriter interface {
+	LockAccount(op Op) (account string, lock bool)
+}

@@ -37,6 +37,12 @@ const (
 	CodeHTTPVersionNotSupported Code = "http_version_not_supported"
 )
 
+// CodeAccountBusy: another update of the same vendor account held its lock
+// for longer than this one could wait, or this update's lock expired before
+// its write (which was then not sent). 409 with Retry-After: the account is
+// in a conflicting state for now, and sending the update again is safe.
+const CodeAccountBusy Code = "account_busy"
+
 // HTTPStatus is the one place the code-to-status mapping of docs/api.md
 // (Codes) lives; api/openapi.yaml repeats it and a test keeps them equal.
 func (c Code) HTTPStatus() int {
@@ -69,6 +75,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case CodeHTTPVersionNotSupported:
 		return http.StatusHTTPVersionNotSupported
+	case CodeAccountBusy:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
@@ -114,6 +122,8 @@ func (c Code) Title() string {
 		return "Idempotency store unavailable"
 	case CodeHTTPVersionNotSupported:
 		return "HTTP version not supported"
+	case CodeAccountBusy:
+		return "Account busy"
 	}
 	return "Internal error"
 }

@@ -119,6 +119,19 @@ type Idempotency struct {
 	// MemoryMaxRecords is refused: it was a record count whose memory it
 	// understated five-fold; memory_max_bytes replaced it.
 	MemoryMaxRecords int `yaml:"memory_max_records"`
+	// AccountLocks is "on" (default) or "off": read-modify-write updates to
+	// one vendor account are serialised per account (in process with the
+	// memory store, across replicas with Redis), so concurrent updates
+	// never undo each other. "off" is for measuring the lock's cost only.
+	AccountLocks string `yaml:"account_locks"`
+	// AccountLockTTL bounds how long a crashed replica's account lock
+	// outlives it; default 60s, and it must exceed every vendor deadline,
+	// so a live holder never loses its lock mid-update.
+	AccountLockTTL Duration `yaml:"account_lock_ttl"`
+	// AccountLockWait is how long an update waits for another update of
+	// the same account before its target fails with account_busy (409,
+	// Retry-After); default 10s.
+	AccountLockWait Duration `yaml:"account_lock_wait"`
 }
 
 // Redis addresses the shared Redis: one URL, or Sentinel (master_name and

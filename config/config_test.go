@@ -38,6 +38,14 @@ func TestLoadCheckedInConfig(t *testing.T) {
 	if c.Redis.KeyPrefix != "idgw:" || c.Redis.Pipelining != "auto" {
 		t.Errorf("redis defaults: %+v", c.Redis)
 	}
+	if id := c.Idempotency; id.AccountLocks != "on" || id.AccountLockTTL.D() != time.Minute || id.AccountLockWait.D() != 10*time.Second {
+		t.Errorf("account lock settings: %q %s %s", id.AccountLocks, id.AccountLockTTL.D(), id.AccountLockWait.D())
+	}
+	// A bare off (a YAML 1.1 boolean) is the string "off".
+	off, err := Load([]byte(strings.Replace(string(b), `account_locks: "on"`, "account_locks: off", 1)), env(full))
+	if err != nil || off.Idempotency.AccountLocks != "off" {
+		t.Errorf("account_locks: off: %v %+v", err, off)
+	}
 }
 
 func TestLoadErrorsNameTheKey(t *testing.T) {
@@ -73,6 +81,10 @@ vendors:
 		{"redis pipelining", base + "redis: {pipelining: sometimes}\n", map[string]string{"PW": "x"}, []string{"redis.pipelining: must be auto or off"}},
 		{"client extension field of an unknown vendor", base + "clients: [{name: a, key_sha256: " + strings.Repeat("a", 64) + ", fields: [extensions.nope.x, extensions.akana, extensions.akana.]}]\n",
 			map[string]string{"PW": "x"}, []string{"clients[0].fields[0]: unknown", "clients[0].fields[1]: unknown", "clients[0].fields[2]: unknown"}},
+		{"deadline vs account lock", base + "    deadline: 30s\nidempotency: {lock_ttl: 5m, account_lock_ttl: 20s}\n", map[string]string{"PW": "x"},
+			[]string{"vendors.akana.deadline: must be shorter than idempotency.account_lock_ttl (20s)"}},
+		{"account locks", base + "idempotency: {account_locks: maybe, account_lock_wait: 11m}\n", map[string]string{"PW": "x"},
+			[]string{"idempotency.account_locks: must be on or off", "idempotency.account_lock_wait: must be between 0 and 10m"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

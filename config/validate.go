@@ -87,6 +87,11 @@ func (c *Config) applyDefaults() {
 	if id.MemoryMaxBytes == 0 {
 		id.MemoryMaxBytes = 256 << 20
 	}
+	if id.AccountLocks == "" {
+		id.AccountLocks = "on"
+	}
+	def(&id.AccountLockTTL, 60*time.Second)
+	def(&id.AccountLockWait, 10*time.Second)
 	if id.OnStoreError == "" {
 		id.OnStoreError = "fail"
 	}
@@ -196,6 +201,12 @@ func (c *Config) validate() []error {
 	default:
 		bad("idempotency.on_store_error", "must be fail or proceed")
 	}
+	if c.Idempotency.AccountLocks != "on" && c.Idempotency.AccountLocks != "off" {
+		bad("idempotency.account_locks", "must be on or off")
+	}
+	if w := c.Idempotency.AccountLockWait.D(); w < 0 || w > 10*time.Minute {
+		bad("idempotency.account_lock_wait", "must be between 0 and 10m")
+	}
 	if strings.ContainsAny(c.Redis.KeyPrefix, "{}*?[] \t\r\n") || len(c.Redis.KeyPrefix) > 64 {
 		bad("redis.key_prefix", "must be at most 64 characters, without braces (the store's hash tags), glob characters or spaces")
 	}
@@ -263,6 +274,9 @@ func (c *Config) validate() []error {
 		}
 		if v.Deadline >= c.Idempotency.LockTTL {
 			bad(p+".deadline", "must be shorter than idempotency.lock_ttl (%s), or a lock could expire mid-request", c.Idempotency.LockTTL.D())
+		}
+		if c.Idempotency.AccountLocks == "on" && v.Deadline >= c.Idempotency.AccountLockTTL {
+			bad(p+".deadline", "must be shorter than idempotency.account_lock_ttl (%s), or an account lock could expire mid-update", c.Idempotency.AccountLockTTL.D())
 		}
 		if n := v.Connections.MaxIdle; n < 1 || n > 10000 {
 			bad(p+".connections.max_idle", "must be between 1 and 10000")

@@ -53,6 +53,9 @@ type simSet struct {
 	servers []*http.Server
 	addrs   map[string]string
 	env     map[string]string
+	// handlers are the simulators themselves (before the fault injector),
+	// so tests can read a vendor's stored state directly.
+	handlers map[string]http.Handler
 }
 
 // startSims starts every simulator on its own loopback listener at addr
@@ -69,7 +72,7 @@ func startSims(ctx context.Context, addr string) (*simSet, error) {
 // free ports), in the order volterra, akana, commvault, frontier.
 func startSimsAt(_ context.Context, host string, base, extraUsers int) (*simSet, error) {
 	order := map[string]int{"volterra": 0, "akana": 1, "commvault": 2, "frontier": 3}
-	s := &simSet{addrs: map[string]string{}, env: map[string]string{}}
+	s := &simSet{addrs: map[string]string{}, env: map[string]string{}, handlers: map[string]http.Handler{}}
 	for _, sim := range simulators(extraUsers) {
 		port := 0
 		if base != 0 {
@@ -83,6 +86,7 @@ func startSimsAt(_ context.Context, host string, base, extraUsers int) (*simSet,
 		srv := &http.Server{Handler: faultinject.New(sim.handler), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		s.servers = append(s.servers, srv)
+		s.handlers[sim.name] = sim.handler
 		url := "http://" + ln.Addr().String()
 		s.addrs[sim.name] = url
 		s.env[strings.ToUpper(sim.name)+"_URL"] = url

@@ -24,6 +24,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/config"
+	"github.com/identity-gateway/identity-gateway/internal/accountlock"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/httpapi"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
@@ -90,9 +91,10 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		ready       func(context.Context) error
 		limiter     httpapi.RateLimiter
 		storeStatus func(context.Context) (any, bool)
+		locks       dispatch.Locker
 	)
 	if !o.NoStore {
-		store, lim, closeStore, err := openStore(ctx, cfg)
+		store, lim, lk, closeStore, err := openStore(ctx, cfg)
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}
@@ -103,6 +105,9 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 			}
 		}
 		limiter = lim
+		if cfg.Idempotency.AccountLocks == "on" {
+			locks = lk
+		}
 		guard = idempotency.NewGuard(store, idempotency.Options{LockTTL: cfg.Idempotency.LockTTL.D(),
 			Retention: cfg.Idempotency.Retention.D(), FailOpen: cfg.Idempotency.OnStoreError == "proceed"})
 		ready = func(ctx context.Context) error {
@@ -127,7 +132,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	d, err := dispatch.New(targets, dispatch.Options{
 		Users: cfg.Users, DefaultTargets: cfg.Routes.DefaultTargets, Guard: guard, RequireKey: cfg.Idempotency.Required,
 		Tracer: tel.TracerProvider.Tracer("github.com/identity-gateway/identity-gateway/internal/dispatch"),
-		Logger: g.logger, Observer: metrics,
+		Logger: g.logger, Observer: metrics, Locks: locks, LockWait: cfg.Idempotency.AccountLockWait.D(),
 	})
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
@@ -222,27 +227,30 @@ func jsonValue(v any) any {
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate
-// limiter).
-func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, httpapi.RateLimiter, func(context.Context) error, error) {
+// limiter), and the account locks on the same store: in process
+// with the memory store, on the same Redis client (auto-pipelined like the
+// store when pipelining is auto) and key prefix otherwise.
+func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, httpapi.RateLimiter, dispatch.Locker, func(context.Context) error, error) {
+	lockTTL := cfg.Idempotency.AccountLockTTL.D()
 	if cfg.Idempotency.Store != "redis" {
 		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: cfg.Idempotency.MemoryMaxBytes}), nil,
-			func(context.Context) error { return nil }, nil
+			accountlock.NewMemory(lockTTL), func(context.Context) error { return nil }, nil
 	}
 	client, err := redisstore.Open(ctx, redisstore.RedisOptions{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
 		Username: cfg.Redis.Username, Password: cfg.Redis.Password.Reveal(), DB: cfg.Redis.DB})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("redis: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("redis: %w", err)
 	}
 	storeClient := client
 	if cfg.Redis.Pipelining == "auto" {
 		if storeClient, err = redisstore.Batched(client); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
 	store := redisstore.NewWithOptions(storeClient, cfg.Redis.KeyPrefix, redisstore.Options{
 		ResetHold: cfg.Redis.ResetHold.D(), RequireDurable: !cfg.Redis.AllowVolatile, Admin: client})
 	return store, redisstore.NewRateLimiter(client, cfg.Redis.KeyPrefix+"rl:"),
-		func(context.Context) error { return client.Close() }, nil
+		accountlock.NewRedis(storeClient, cfg.Redis.KeyPrefix, lockTTL), func(context.Context) error { return client.Close() }, nil
 }
 
 // redisCheckEvery is how often a replica re-checks its Redis's durability

@@ -15,7 +15,7 @@
 //     telemetry.
 //
 //     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
-//     [-scenarios throughput,latency,fanout,replay,store]
+//     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
 //     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
 //     [-max-time 20m]
 package main
@@ -58,6 +58,10 @@ func main() {
 // noKey, as update's key, sends no Idempotency-Key header.
 const noKey = "-"
 
+// lockUsers is how many seeded users the locks scenario's spread load
+// cycles through.
+const lockUsers = 5000
+
 type result struct {
 	rps           float64
 	p50, p90, p99 time.Duration
@@ -74,7 +78,7 @@ func run() error {
 	conns := flag.Int("conns", 64, "connections for throughput scenarios")
 	rate := flag.Int("rate", 0, "requests per second per attack (0: as fast as the connections allow)")
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
-	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs)")
+	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; locks, the account lock's cost on a hot and a spread load)")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
@@ -104,10 +108,10 @@ func run() error {
 	want := map[string]bool{}
 	for _, sc := range strings.Split(*scenarios, ",") {
 		switch sc = strings.TrimSpace(sc); sc {
-		case "throughput", "latency", "fanout", "replay", "store", "costs":
+		case "throughput", "latency", "fanout", "replay", "store", "costs", "locks":
 			want[sc] = true
 		default:
-			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs)", sc)
+			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs, locks)", sc)
 		}
 	}
 	log.SetOutput(io.Discard) // net/http's notes about idle connections the servers closed
@@ -123,6 +127,10 @@ func run() error {
 	}
 	base := 20000 + int(time.Now().UnixNano()%10000) // below the ephemeral port range
 	sim := exec.Command(bin, "sim", "--base-port", fmt.Sprint(base))
+	if want["locks"] {
+		// The spread load writes each update to a user of its own.
+		sim.Args = append(sim.Args, "--seed-users", fmt.Sprint(lockUsers))
+	}
 	var simOut syncBuf
 	sim.Stdout, sim.Stderr = &simOut, &simOut
 	if err := sim.Start(); err != nil {
@@ -175,7 +183,7 @@ func run() error {
 	// The Redis store writes under a prefix of this run's own, removed at the
 	// end: a run leaves about a million records behind otherwise.
 	keyPrefix := fmt.Sprintf("idgw-loadbench-%d:", time.Now().UnixNano())
-	if *redisURL != "" && want["store"] {
+	if *redisURL != "" && (want["store"] || want["locks"]) {
 		defer func() {
 			rc, err := redisstore.Open(context.Background(), redisstore.RedisOptions{URL: *redisURL})
 			if err != nil {
@@ -458,6 +466,76 @@ func run() error {
 		for i := 1; i < len(rs); i++ {
 			cpu0, cpu1 := sumCPU(rs[0].cpu, "gateway-"), sumCPU(rs[i].cpu, "gateway-")
 			vs(names[i], fmt.Sprintf("rps %.2fx full; gateway CPU %+dµs per request", rs[i].rps/rs[0].rps, (cpu1-cpu0).Microseconds()))
+		}
+	}
+	if want["locks"] {
+		// The account lock's cost (issue 26) on Frontier, a read-modify-write
+		// vendor (GET then PUT under the lock): the gateway with locks
+		// against itself without, for a spread load (each update to a user of
+		// its own) and a hot one (every update to the demo user, which the
+		// lock serialises).
+		unlocked := filepath.Join(dir, "gateway-unlocked.yaml")
+		if err := os.WriteFile(unlocked, bytes.Replace(conf, []byte(`account_locks: "on"`), []byte(`account_locks: "off"`), 1), 0o600); err != nil {
+			return err
+		}
+		gwOff, stopOff, err := startGatewayWith("unlocked", "memory", unlocked)
+		if err != nil {
+			return err
+		}
+		defer stopOff()
+		frontierUpdate := func(url string, hot bool) func() result {
+			return func() result {
+				return atk(func(t *vegeta.Target) error {
+					n := seq.Add(1)
+					id := vars["FRONTIER_DEMO_ID"]
+					if !hot {
+						id = fmt.Sprintf("00000000-0000-4000-8000-%012d", n%lockUsers)
+					}
+					t.Method, t.URL = "PATCH", url+"/v1/users/demo"
+					t.Body = []byte(fmt.Sprintf(`{"targets":["frontier"],"vendor_ids":{"frontier":%q},"user":{"display_name":"Load %d"}}`, id, n%1000))
+					t.Header = http.Header{"Content-Type": {"application/json"}}
+					return nil
+				}, *conns, *dur)
+			}
+		}
+		fmt.Printf("account locks (frontier: GET + PUT per update), %d connections:\n", *conns)
+		names := []string{
+			fmt.Sprintf("frontier spread, locks off, %d conns", *conns), fmt.Sprintf("frontier spread, locks on (memory), %d conns", *conns),
+			fmt.Sprintf("frontier hot account, locks off, %d conns", *conns), fmt.Sprintf("frontier hot account, locks on (memory), %d conns", *conns),
+		}
+		fs := []func() result{frontierUpdate(gwOff, false), frontierUpdate(gw, false), frontierUpdate(gwOff, true), frontierUpdate(gw, true)}
+		if *redisURL != "" {
+			// The Redis lock, against the Redis gateway without locks (the
+			// store's own cost is the store scenario's).
+			redisUnlocked := filepath.Join(dir, "gateway-redis-unlocked.yaml")
+			if err := os.WriteFile(redisUnlocked, bytes.Replace(conf, []byte(`account_locks: "on"`), []byte(`account_locks: "off"`), 1), 0o600); err != nil {
+				return err
+			}
+			gwR, stopR, err := startGatewayWith("redis-locks", "redis", cfg)
+			if err != nil {
+				return err
+			}
+			defer stopR()
+			gwROff, stopROff, err := startGatewayWith("redis-unlocked", "redis", redisUnlocked)
+			if err != nil {
+				return err
+			}
+			defer stopROff()
+			names = append(names, fmt.Sprintf("frontier spread, redis store, locks off, %d conns", *conns), fmt.Sprintf("frontier spread, locks on (redis), %d conns", *conns),
+				fmt.Sprintf("frontier hot account, locks on (redis), %d conns", *conns))
+			fs = append(fs, frontierUpdate(gwROff, false), frontierUpdate(gwR, false), frontierUpdate(gwR, true))
+		}
+		rs := alternate(names, fs)
+		checks = append(checks, check{"spread load with locks >= 95% of without", rs[1].rps >= 0.95*rs[0].rps, fmt.Sprintf("%.0f%%", 100*rs[1].rps/rs[0].rps)})
+		vs(names[0], "baseline")
+		vs(names[1], fmt.Sprintf("rps %.2fx locks off", rs[1].rps/rs[0].rps))
+		vs(names[2], "baseline (updates undo each other)")
+		vs(names[3], fmt.Sprintf("rps %.2fx locks off (serialised)", rs[3].rps/rs[2].rps))
+		if len(rs) > 4 {
+			checks = append(checks, check{"spread load with Redis locks >= 95% of without", rs[5].rps >= 0.95*rs[4].rps, fmt.Sprintf("%.0f%%", 100*rs[5].rps/rs[4].rps)})
+			vs(names[4], "baseline")
+			vs(names[5], fmt.Sprintf("rps %.2fx locks off", rs[5].rps/rs[4].rps))
+			vs(names[6], fmt.Sprintf("rps %.2fx spread, locks off (serialised)", rs[6].rps/rs[4].rps))
 		}
 	}
 	if want["store"] {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/accountlock"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 )
 
@@ -57,6 +58,11 @@ type Options struct {
 	Tracer     trace.Tracer
 	Logger     *slog.Logger
 	Observer   Observer
+	// Locks serialises read-modify-write updates per vendor account (issue
+	// 26); nil takes no locks. LockWait bounds the wait for one (default
+	// 10s), after which the target fails with account_busy.
+	Locks    Locker
+	LockWait time.Duration
 }
 
 // Dispatcher is safe for concurrent use.
@@ -342,14 +348,31 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		attribute.Int("gateway.skipped_fields", skippedCount),
 		attribute.Bool("gateway.dry_run", dry)))
 	defer span.End()
+	// The account lock (when the update reads and writes back a whole
+	// object) is taken before the deadline starts and released after the
+	// last call; dry runs write nothing and take none.
+	var (
+		held accountlock.Held
+		lerr *canonical.Error
+	)
+	if !dry {
+		held, lerr = d.lockAccount(ctx, p)
+	}
+	if held != nil {
+		defer held.Release(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.target.Deadline)
 	defer cancel()
 
 	rec := &recorder{next: p.target.Doer, dry: dry}
-	if v, ok := p.target.Adapter.(adapters.Verifier); ok && verify && !dry {
+	var do adapters.Doer = rec
+	if held != nil {
+		do = lockedDoer{next: rec, held: held}
+	}
+	if v, ok := p.target.Adapter.(adapters.Verifier); ok && verify && !dry && lerr == nil {
 		// An earlier run may have been cut off after the vendor applied this
 		// target: read before writing, so a retry never writes it twice.
-		if done, err := v.Verify(ctx, rec, p.op); err == nil && done {
+		if done, err := v.Verify(ctx, do, p.op); err == nil && done {
 			tr := canonical.TargetResult{Status: canonical.StatusApplied, VendorID: p.op.UserID, Verified: true,
 				Applied: p.op.Update.Fields(), DurationMS: time.Since(start).Milliseconds()}
 			tr.Calls, tr.Attempts = rec.summary()
@@ -357,7 +380,15 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 			return tr
 		}
 	}
-	outcome, err := p.target.Adapter.Apply(ctx, rec, p.op)
+	var (
+		outcome adapters.Outcome
+		err     error
+	)
+	if lerr != nil {
+		err = lerr
+	} else {
+		outcome, err = p.target.Adapter.Apply(ctx, do, p.op)
+	}
 	tr := canonical.TargetResult{VendorID: p.op.UserID, DurationMS: time.Since(start).Milliseconds()}
 	tr.Calls, tr.Attempts = rec.summary()
 	if err != nil {
