@@ -393,9 +393,10 @@ func TestErrorMapping(t *testing.T) {
 		{403, canonical.CodeUpstreamAuthFailed, canonical.CodeForbidden, 0},
 		{404, canonical.CodeNotFound, canonical.CodeNotFound, 0},
 		{409, canonical.CodeConflict, canonical.CodeConflict, 0},
-		{429, canonical.CodeRateLimited, canonical.CodeRateLimited, 7 * time.Second},
+		// The simulator's Retry-After 7 is capped at the default max_retry_after (5s).
+		{429, canonical.CodeRateLimited, canonical.CodeRateLimited, adapters.DefaultMaxRetryAfter},
 		{500, canonical.CodeUpstreamUnavailable, canonical.CodeUpstreamUnavailable, 0},
-		{503, canonical.CodeUpstreamUnavailable, canonical.CodeUpstreamUnavailable, 7 * time.Second},
+		{503, canonical.CodeUpstreamUnavailable, canonical.CodeUpstreamUnavailable, adapters.DefaultMaxRetryAfter},
 		{504, canonical.CodeUpstreamTimeout, canonical.CodeUpstreamTimeout, 0},
 	}
 	for i, st := range steps {

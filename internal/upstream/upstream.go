@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -432,7 +433,22 @@ func (c *Client) send(ctx context.Context, call *adapters.Call) (*adapters.Respo
 	}
 	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode))
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
-		Attempts: max(attempts, 1), AttemptStatuses: statuses}, nil
+		Attempts: max(attempts, 1), AttemptStatuses: statuses, RetryAfter: c.retryAfter(hresp, retries)}, nil
+}
+
+// retryAfter is the wait a final 429 or 503 advises the caller: the
+// vendor's Retry-After capped at max_retry_after, or, when it sent none
+// (Volterra never does), the cap of the backoff the gateway itself would
+// have waited next, so a rate-limited caller is always told when to come
+// back.
+func (c *Client) retryAfter(r *http.Response, retries int) time.Duration {
+	if r.StatusCode != http.StatusTooManyRequests && r.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	if ra := adapters.ParseRetryAfter(r.Header.Get("Retry-After"), c.o.Now(), c.o.Retry.MaxRetryAfter); ra > 0 {
+		return ra
+	}
+	return c.expCap(retries)
 }
 
 // readBody reads at most max+1 bytes (one more tells "too large"). With a
@@ -491,7 +507,8 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, nil
 	}
 	if resp != nil {
-		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > c.o.Retry.MaxRetryAfter && (st.deadline.IsZero() || c.o.Now().Add(ra).After(st.deadline)) {
+		// Parsed without the cap: the question is what the vendor asked for.
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now(), math.MaxInt64); ra > c.o.Retry.MaxRetryAfter && (st.deadline.IsZero() || c.o.Now().Add(ra).After(st.deadline)) {
 			// The vendor asks for longer than we may wait: fail now with
 			// its answer (and its Retry-After) instead of waiting.
 			return false, nil
@@ -536,7 +553,7 @@ func peekBody(resp *http.Response) []byte {
 // maxWait is the longest the next wait can be (for the deadline check).
 func (c *Client) maxWait(n int, resp *http.Response) time.Duration {
 	if resp != nil {
-		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > 0 {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now(), c.o.Retry.MaxRetryAfter); ra > 0 {
 			return min(ra, c.o.Retry.MaxRetryAfter)
 		}
 	}
@@ -555,7 +572,7 @@ func (c *Client) expCap(n int) time.Duration {
 // with full jitter.
 func (c *Client) backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
-		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > 0 {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now(), c.o.Retry.MaxRetryAfter); ra > 0 {
 			return min(ra, c.o.Retry.MaxRetryAfter)
 		}
 	}
