@@ -32,6 +32,10 @@ const (
 	CodeIdempotencyKeyReused   Code = "idempotency_key_reused"
 	CodeIdempotencyUnavailable Code = "idempotency_unavailable"
 	CodeInternal               Code = "internal"
+	// CodeIdentityMismatch: the vendor credential acts on another user than
+	// the one the request addresses (Volterra's whoami), so nothing is
+	// written (422).
+	CodeIdentityMismatch Code = "identity_mismatch"
 )
 
 // HTTPStatus is the one place the code-to-status mapping of DESIGN.md
@@ -49,6 +53,8 @@ func (c Code) HTTPStatus() int {
 	case CodeConflict, CodeIdempotencyInProgress:
 		return http.StatusConflict
 	case CodeUnsupportedField, CodeIdempotencyKeyReused:
+		return http.StatusUnprocessableEntity
+	case CodeIdentityMismatch:
 		return http.StatusUnprocessableEntity
 	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -107,6 +113,8 @@ func (c Code) Title() string {
 		return "Idempotency key reused"
 	case CodeIdempotencyUnavailable:
 		return "Idempotency store unavailable"
+	case CodeIdentityMismatch:
+		return "Identity mismatch"
 	}
 	return "Internal error"
 }
