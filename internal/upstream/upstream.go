@@ -84,6 +84,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
+	// Breakers exports this client's breaker state. Clients sharing a
+	// MeterProvider must share one (NewBreakerStates); nil builds one of
+	// this client's own on MeterProvider.
+	Breakers *BreakerStates
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MaxBody caps a response body read (default 4 MiB).
@@ -176,11 +180,17 @@ func New(o Options) (*Client, error) {
 		o.Transport = t
 	}
 	c := &Client{o: o, base: strings.TrimSuffix(o.BaseURL.String(), "/")}
-	m, err := newInstruments(o.MeterProvider, o.Vendor, c.stateValue)
+	m, err := newInstruments(o.MeterProvider, o.Vendor)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
 	}
 	c.m = m
+	if o.Breakers == nil {
+		if o.Breakers, err = NewBreakerStates(o.MeterProvider); err != nil {
+			return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
+		}
+	}
+	o.Breakers.add(o.Vendor, c.stateValue)
 
 	// The attempt timeout is a context deadline set in the transport chain
 	// rather than http.Client.Timeout: with a wrapped transport the client
