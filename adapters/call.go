@@ -57,10 +57,17 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
-	// Attempts is how many HTTP attempts were made, retries included.
+	// Attempts is how many HTTP requests were sent for this call, retries
+	// included (also those net/http re-sent itself after a dropped
+	// connection).
 	Attempts int
 	// AttemptStatuses is each attempt's HTTP status (0: no response).
 	AttemptStatuses []int
+	// AttemptOutcomes names, for each attempt whose AttemptStatuses entry is
+	// 0, what happened instead ("timeout", "reset", ...; see
+	// canonical.AttemptStatus); "" where a status arrived. Nil when every
+	// attempt got a status.
+	AttemptOutcomes []string
 	// RetryAfter is how long a caller should wait before trying again, set
 	// by the resilience layer on a final 429 or 503: the vendor's
 	// Retry-After capped at retry.max_retry_after, or, when the vendor sent
@@ -71,6 +78,22 @@ type Response struct {
 	// adapter must not check echoes against it.
 	Synthetic bool
 }
+
+// CallError is a call that ended without a usable answer (transport
+// failure, timeout, an unreadable body) after sending requests: it carries
+// those attempts, so a result counts and lists them like an answered
+// call's. Err holds the *canonical.Error.
+type CallError struct {
+	Err             error
+	Attempts        int
+	AttemptStatuses []int
+	AttemptOutcomes []string
+}
+
+func (e *CallError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *CallError) Unwrap() error { return e.Err }
 
 // Class is how the resilience layer should treat a response.
 type Class int

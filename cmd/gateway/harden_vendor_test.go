@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/config"
 )
 
 // TestDevVolterraIdentityMismatch: PATCH /v1/users/bob with the service
@@ -55,5 +57,84 @@ func TestDevVolterraIdentityMismatch(t *testing.T) {
 		"X-Volterra-Api-Token", volterrasim.DemoToken)
 	if status != http.StatusUnprocessableEntity {
 		t.Errorf("pass-through for another user: %d %s", status, body)
+	}
+}
+
+// vendorRequests is how many requests a simulator's fault injector saw.
+func vendorRequests(t *testing.T, sims *simSet, vendor string) int {
+	t.Helper()
+	_, _, body := call(t, "GET", sims.addrs[vendor]+"/_fault", "")
+	var st struct{ Reached, Faulted int }
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Reached + st.Faulted
+}
+
+// TestDevAttemptsAreExact: attempts is the number of HTTP requests sent to
+// the vendor for the target, and every one is listed with its status or
+// transport outcome. A hanging vendor hit 3 times used to be reported as
+// attempts 1 with no attempt_statuses.
+func TestDevAttemptsAreExact(t *testing.T) {
+	base, sims := devGatewayWith(t, func(c *config.Config) {
+		v := c.Vendors["frontier"]
+		two := 2
+		v.AttemptTimeout, v.Deadline = config.Duration(100*time.Millisecond), config.Duration(5*time.Second)
+		v.Retry.Max, v.Retry.MinWait, v.Retry.MaxWait = &two, config.Duration(time.Millisecond), config.Duration(5*time.Millisecond)
+		c.Vendors["frontier"] = v
+	})
+	for _, tc := range []struct {
+		rule, outcome string
+		code          canonical.Code
+	}{
+		{`{"hang":true}`, "timeout", canonical.CodeUpstreamTimeout},
+		{`{"reset":true}`, "reset", canonical.CodeUpstreamUnavailable},
+		{`{"fail_times":2,"status":503}`, "", ""},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			fault(t, sims, "frontier", tc.rule)
+			defer fault(t, sims, "frontier", `{}`)
+			before := vendorRequests(t, sims, "frontier")
+			_, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier"],"user":{"display_name":"Attempts"}}`)
+			sent := vendorRequests(t, sims, "frontier") - before
+			var res struct {
+				Results map[string]struct {
+					Attempts int
+					Error    *canonical.ErrorBody
+					Calls    []struct {
+						Name            string
+						AttemptStatuses []any `json:"attempt_statuses"`
+					}
+				}
+			}
+			if err := json.Unmarshal(body, &res); err != nil {
+				t.Fatal(err)
+			}
+			r := res.Results["frontier"]
+			listed := 0
+			var outcomes []any
+			for _, c := range r.Calls {
+				listed += len(c.AttemptStatuses)
+				outcomes = append(outcomes, c.AttemptStatuses...)
+			}
+			if r.Attempts != sent || listed != sent || sent < 3 {
+				t.Fatalf("attempts %d, listed %d, the vendor saw %d: %s", r.Attempts, listed, sent, body)
+			}
+			if tc.code == "" {
+				if r.Error != nil {
+					t.Fatalf("%s", body)
+				}
+				return
+			}
+			if r.Error == nil || r.Error.Code != tc.code {
+				t.Fatalf("%s", body)
+			}
+			for _, o := range outcomes {
+				if o != tc.outcome {
+					t.Errorf("attempt_statuses %v, want every one %q", outcomes, tc.outcome)
+					break
+				}
+			}
+		})
 	}
 }
