@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,25 @@ func TestDevAttemptsAreExact(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDevPassThroughRefusalNamesHeader: Volterra refusing the caller's own
+// token is still 401, and the target's error says that volterra refused
+// the credential in X-Volterra-Api-Token, not that the gateway refused the
+// caller's API key.
+func TestDevPassThroughRefusalNamesHeader(t *testing.T) {
+	base, _ := devGateway(t)
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"otp_enabled":false}}`,
+		"X-Volterra-Api-Token", "not-a-token")
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	e := res.Results["volterra"].Error
+	if status != http.StatusUnauthorized || e == nil || e.Code != canonical.CodeUnauthorized ||
+		!strings.HasPrefix(e.Message, "volterra refused the credential in X-Volterra-Api-Token") {
+		t.Fatalf("%d %s", status, body)
+	}
+	if strings.Contains(string(body), "not-a-token") {
+		t.Error("the caller's credential was echoed")
 	}
 }
