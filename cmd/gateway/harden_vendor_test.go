@@ -159,3 +159,21 @@ func TestDevPassThroughRefusalNamesHeader(t *testing.T) {
 		t.Error("the caller's credential was echoed")
 	}
 }
+
+// TestDevFinal429CarriesRetryAfter: Volterra rate-limits without a
+// Retry-After; after the last retry the gateway's 429 still carries one
+// (its own next backoff), in the header and in the target's error.
+func TestDevFinal429CarriesRetryAfter(t *testing.T) {
+	base, sims := devGateway(t)
+	fault(t, sims, "volterra", `{"fail_times":100,"status":429}`)
+	status, hdr, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"given_name":"Rate"}}`)
+	var res canonical.Result
+	_ = json.Unmarshal(body, &res)
+	e := res.Results["volterra"].Error
+	if status != http.StatusTooManyRequests || e == nil || e.Code != canonical.CodeRateLimited || res.Results["volterra"].Attempts < 2 {
+		t.Fatalf("%d %s", status, body)
+	}
+	if hdr.Get("Retry-After") == "" || e.RetryAfter < 1 {
+		t.Errorf("no Retry-After: header %q, retry_after_s %d", hdr.Get("Retry-After"), e.RetryAfter)
+	}
+}
