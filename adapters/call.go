@@ -3,6 +3,8 @@ package adapters
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -55,14 +57,43 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
-	// Attempts is how many HTTP attempts were made, retries included.
+	// Attempts is how many HTTP requests were sent for this call, retries
+	// included (also those net/http re-sent itself after a dropped
+	// connection).
 	Attempts int
 	// AttemptStatuses is each attempt's HTTP status (0: no response).
 	AttemptStatuses []int
+	// AttemptOutcomes names, for each attempt whose AttemptStatuses entry is
+	// 0, what happened instead ("timeout", "reset", ...; see
+	// canonical.AttemptStatus); "" where a status arrived. Nil when every
+	// attempt got a status.
+	AttemptOutcomes []string
+	// RetryAfter is how long a caller should wait before trying again, set
+	// by the resilience layer on a final 429 or 503: the vendor's
+	// Retry-After capped at retry.max_retry_after, or, when the vendor sent
+	// none, the gateway's own next backoff. Zero elsewhere; StatusError then
+	// reads the header itself.
+	RetryAfter time.Duration
 	// Synthetic marks the placeholder answer a dry run gives to a Write: the
 	// adapter must not check echoes against it.
 	Synthetic bool
 }
+
+// CallError is a call that ended without a usable answer (transport
+// failure, timeout, an unreadable body) after sending requests: it carries
+// those attempts, so a result counts and lists them like an answered
+// call's. Err holds the *canonical.Error.
+type CallError struct {
+	Err             error
+	Attempts        int
+	AttemptStatuses []int
+	AttemptOutcomes []string
+}
+
+func (e *CallError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *CallError) Unwrap() error { return e.Err }
 
 // Class is how the resilience layer should treat a response.
 type Class int
@@ -119,31 +150,47 @@ func (c *Call) Clone() *Call {
 	return &cp
 }
 
-// ParseRetryAfter reads a Retry-After header (delta seconds or HTTP date)
-// relative to now; 0 when absent or unparseable.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
+// DefaultMaxRetryAfter caps a Retry-After parsed where no vendor's
+// retry.max_retry_after is at hand (the config default).
+const DefaultMaxRetryAfter = 5 * time.Second
+
+// ParseRetryAfter reads a Retry-After header (RFC 9110: delta seconds or an
+// HTTP date) relative to now, capped at limit (retry.max_retry_after); 0
+// when absent, unparseable, negative or already past. A huge delta
+// (9999999999) saturates at limit instead of overflowing time.Duration.
+// limit <= 0 means DefaultMaxRetryAfter.
+func ParseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration {
+	if limit <= 0 {
+		limit = DefaultMaxRetryAfter
+	}
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	var secs int64
-	digits := true
-	for _, r := range v {
-		if r < '0' || r > '9' {
-			digits = false
-			break
+	var d time.Duration
+	if v[0] >= '0' && v[0] <= '9' {
+		// Only digits: ParseUint would also take "+5" and "0x5".
+		if strings.Trim(v, "0123456789") != "" {
+			return 0
 		}
-		secs = secs*10 + int64(r-'0')
-		if secs > 1<<31 {
-			break
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(limit/time.Second) {
+			// Out of range for uint64, or longer than limit: both saturate.
+			return limit
 		}
-	}
-	if digits {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
+		d = time.Duration(secs) * time.Second
+	} else {
+		t, err := http.ParseTime(v)
+		if err != nil {
+			return 0
 		}
+		if t.After(now.Add(limit)) {
+			return limit
+		}
+		d = t.Sub(now)
 	}
-	return 0
+	if d <= 0 {
+		return 0
+	}
+	return min(d, limit)
 }

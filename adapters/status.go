@@ -46,13 +46,13 @@ func StatusError(r *Response, cred CredKind, message string) *canonical.Error {
 		e.Code = canonical.CodeConflict
 	case s == http.StatusTooManyRequests:
 		e.Code = canonical.CodeRateLimited
-		e.RetryAfter = ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
+		e.RetryAfter = r.retryAfter()
 	case s == http.StatusGatewayTimeout:
 		e.Code = canonical.CodeUpstreamTimeout
 	case s >= 500:
 		e.Code = canonical.CodeUpstreamUnavailable
 		if s == http.StatusServiceUnavailable {
-			e.RetryAfter = ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
+			e.RetryAfter = r.retryAfter()
 		}
 	default:
 		e.Code = canonical.CodeUpstreamError
@@ -68,3 +68,12 @@ func StatusError(r *Response, cred CredKind, message string) *canonical.Error {
 
 // OK reports whether r is a 2xx answer.
 func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// retryAfter is the resilience layer's advice when it gave one, else the
+// vendor's header (capped at the default limit).
+func (r *Response) retryAfter() time.Duration {
+	if r.RetryAfter > 0 {
+		return r.RetryAfter
+	}
+	return ParseRetryAfter(r.Header.Get("Retry-After"), time.Now(), DefaultMaxRetryAfter)
+}

@@ -36,7 +36,7 @@ func BenchmarkValidate(b *testing.B) {
 func BenchmarkEncodeResult(b *testing.B) {
 	r := Result{ID: "jdoe", Status: StatusApplied, Results: map[string]TargetResult{
 		"commvault": {Status: StatusApplied, VendorID: "42", Attempts: 1, Applied: []Field{FieldDisplayName},
-			Calls: []CallSummary{{Name: "put user", Method: "PUT", Path: "/V4/user/42", Status: 200, AttemptStatuses: []int{200}}}},
+			Calls: []CallSummary{{Name: "put user", Method: "PUT", Path: "/V4/user/42", Status: 200, AttemptStatuses: []AttemptStatus{{Status: 200}}}}},
 		"frontier": {Status: StatusApplied, VendorID: "2e5b", Attempts: 2, Applied: []Field{FieldDisplayName},
 			Calls: []CallSummary{{Name: "get user", Method: "GET", Path: "/v1beta1/users/2e5b", Status: 200}, {Name: "put user", Method: "PUT", Path: "/v1beta1/users/2e5b", Status: 200}}},
 	}, SkippedFields: map[string][]Field{}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}

@@ -238,7 +238,7 @@ func TestEveryCodeHasStatusAndTitle(t *testing.T) {
 	for _, c := range []Code{CodeInvalidRequest, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeUnsupportedField,
 		CodePayloadTooLarge, CodeUnsupportedMediaType, CodeMethodNotAllowed, CodeRateLimited, CodeUpstreamAuthFailed,
 		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeCircuitOpen, CodeIdempotencyInProgress,
-		CodeIdempotencyKeyReused, CodeIdempotencyUnavailable, CodeInternal, CodeAccountBusy} {
+		CodeIdempotencyKeyReused, CodeIdempotencyUnavailable, CodeInternal, CodeAccountBusy, CodeIdentityMismatch} {
 		if c.HTTPStatus() < 400 || c.Title() == "" || (c != CodeInternal && c.Title() == "Internal error") {
 			t.Errorf("%s: status %d title %q", c, c.HTTPStatus(), c.Title())
 		}

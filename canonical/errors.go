@@ -35,6 +35,10 @@ const (
 	// CodeHTTPVersionNotSupported: the request line named a protocol
 	// version other than HTTP/1.0 or HTTP/1.1.
 	CodeHTTPVersionNotSupported Code = "http_version_not_supported"
+	// CodeIdentityMismatch: the vendor credential acts on another user than
+	// the one the request addresses (Volterra's whoami), so nothing is
+	// written (422).
+	CodeIdentityMismatch Code = "identity_mismatch"
 )
 
 // CodeAccountBusy: another update of the same vendor account held its lock
@@ -58,6 +62,8 @@ func (c Code) HTTPStatus() int {
 	case CodeConflict, CodeIdempotencyInProgress:
 		return http.StatusConflict
 	case CodeUnsupportedField, CodeIdempotencyKeyReused:
+		return http.StatusUnprocessableEntity
+	case CodeIdentityMismatch:
 		return http.StatusUnprocessableEntity
 	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -124,6 +130,8 @@ func (c Code) Title() string {
 		return "HTTP version not supported"
 	case CodeAccountBusy:
 		return "Account busy"
+	case CodeIdentityMismatch:
+		return "Identity mismatch"
 	}
 	return "Internal error"
 }

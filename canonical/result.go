@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -35,7 +36,12 @@ type Result struct {
 type TargetResult struct {
 	Status   Status `json:"status"`
 	VendorID string `json:"vendor_id,omitempty"`
-	// Attempts counts HTTP attempts over all calls, retries included.
+	// Attempts is the number of HTTP requests sent to that vendor for this
+	// target, all calls and retries included: a login, a read and a write
+	// with no retry are 3; a call retried twice is 3 on its own. A request
+	// that got no answer (timeout, reset) counts; a call never sent (breaker
+	// open, a dry run's planned write) does not. It equals the sum of the
+	// lengths of calls[].attempt_statuses.
 	Attempts   int           `json:"attempts"`
 	DurationMS int64         `json:"duration_ms"`
 	Applied    []Field       `json:"applied_fields,omitempty"`
@@ -56,8 +62,10 @@ type CallSummary struct {
 	Path   string `json:"path"`
 	// Status is the final HTTP status, 0 when no response arrived.
 	Status int `json:"status,omitempty"`
-	// AttemptStatuses lists each attempt's HTTP status (0: transport error).
-	AttemptStatuses []int `json:"attempt_statuses,omitempty"`
+	// AttemptStatuses lists each HTTP request sent for this call, in order:
+	// the vendor's status, or the named transport outcome when no answer
+	// came (see AttemptStatus).
+	AttemptStatuses []AttemptStatus `json:"attempt_statuses,omitempty"`
 	// Planned marks a write a dry run did not send.
 	Planned bool `json:"planned,omitempty"`
 	// Header and Body are shown in dry runs only, with credentials and secrets
@@ -126,4 +134,42 @@ func (r *Result) Finish() (httpStatus int, retryAfter time.Duration) {
 		}
 	}
 	return status, retryAfter
+}
+
+// AttemptStatus is one HTTP request sent to a vendor: the status it
+// answered (a JSON number), or, when no answer came, a named transport
+// outcome (a JSON string): "timeout" (the attempt timeout or the target
+// deadline ran out), "reset" (the connection was reset or closed before an
+// answer), "refused", "dns", "tls", "cancelled" (the caller went away) or
+// "error".
+type AttemptStatus struct {
+	Status  int
+	Outcome string
+}
+
+// MarshalJSON writes the status, or the outcome when there is none.
+func (a AttemptStatus) MarshalJSON() ([]byte, error) {
+	if a.Status != 0 {
+		return json.Marshal(a.Status)
+	}
+	if a.Outcome == "" {
+		return []byte(`"error"`), nil
+	}
+	return json.Marshal(a.Outcome)
+}
+
+// UnmarshalJSON reads either form (and records stored before outcomes
+// were named, where 0 meant "no answer").
+func (a *AttemptStatus) UnmarshalJSON(b []byte) error {
+	*a = AttemptStatus{}
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &a.Outcome)
+	}
+	if err := json.Unmarshal(b, &a.Status); err != nil {
+		return fmt.Errorf("attempt status: %w", err)
+	}
+	if a.Status == 0 {
+		a.Outcome = "error"
+	}
+	return nil
 }

@@ -384,7 +384,7 @@ func simDemoEnv() map[string]string {
 	cv := commvaultsim.New().SeedDemo()
 	fr := frontiersim.New().SeedDemo()
 	return map[string]string{
-		"VOLTERRA_TOKEN": v.Token, "VOLTERRA_DEMO_ID": v.UserName,
+		"VOLTERRA_TOKEN": v.Token, "VOLTERRA_DEMO_ID": v.UserUUID,
 		"AKANA_USERNAME": ak.AdminEmail, "AKANA_PASSWORD": ak.AdminPassword, "AKANA_DEMO_ID": ak.UserID, "AKANA_TENANT": ak.Tenant,
 		"COMMVAULT_USERNAME": cv.Username, "COMMVAULT_PASSWORD": cv.Password, "COMMVAULT_DEMO_ID": fmt.Sprint(cv.UserID),
 		"FRONTIER_USERNAME": fr.ClientID, "FRONTIER_PASSWORD": fr.ClientSecret, "FRONTIER_DEMO_ID": fr.UserID,

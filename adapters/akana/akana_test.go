@@ -456,7 +456,7 @@ func TestErrorMapping(t *testing.T) {
 		{"400", onPut(answer(400, "invalid notification type")), canonical.CodeInvalidRequest, "invalid notification type"},
 		{"404", onPut(answer(404, "")), canonical.CodeNotFound, "Not Found"},
 		{"409", onPut(answer(409, `{"message":"email taken"}`)), canonical.CodeConflict, "email taken"},
-		{"429", onPut(&adapters.Response{Status: 429, Header: http.Header{"Retry-After": {"7"}}}), canonical.CodeRateLimited, ""},
+		{"429", onPut(&adapters.Response{Status: 429, Header: http.Header{"Retry-After": {"3"}}}), canonical.CodeRateLimited, ""},
 		{"503", onPut(answer(503, "<html>down</html>")), canonical.CodeUpstreamUnavailable, "Service Unavailable"},
 		{"200 without the UserID", onPut(answer(200, "OK")), canonical.CodeUpstreamError, "UserID"},
 		{"200 with another UserID", onPut(answer(200, "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa."+tenant)), canonical.CodeUpstreamError, "UserID"},
@@ -495,7 +495,7 @@ func TestErrorMapping(t *testing.T) {
 	}
 	t.Run("429 keeps Retry-After", func(t *testing.T) {
 		_, err := open(t, adminEmail, adminPW).Apply(context.Background(), fakeVendor{cases[5].override}, op(canonical.Update{Email: canonical.Some("x@acme.example")}))
-		if e := canonical.AsError(err); e == nil || e.RetryAfter != 7*time.Second {
+		if e := canonical.AsError(err); e == nil || e.RetryAfter != 3*time.Second {
 			t.Errorf("err %v", err)
 		}
 	})

@@ -128,7 +128,7 @@ func TestErrorMapping(t *testing.T) {
 		{"duplicate name in a 200", false, svcPW, op(canonical.Update{Username: canonical.Some("taken")}), canonical.CodeConflict},
 		{"duplicate name as 400", true, svcPW, op(canonical.Update{Username: canonical.Some("taken")}), canonical.CodeConflict},
 		{"unknown group in a 200", false, svcPW, op(canonical.Update{Groups: canonical.Some(canonical.GroupChange{Op: canonical.GroupAdd, Items: []canonical.Ref{{Name: canonical.Some("nope")}}})}), canonical.CodeNotFound},
-		{"weak password in a 200", false, svcPW, op(canonical.Update{Password: canonical.Some(canonical.Password{New: "short"})}), canonical.CodeInvalidRequest},
+		{"weak password in a 200 (errorCode 1)", false, svcPW, op(canonical.Update{Password: canonical.Some(canonical.Password{New: "short"})}), canonical.CodeUpstreamError},
 		{"weak password as 400", true, svcPW, op(canonical.Update{Password: canonical.Some(canonical.Password{New: "short"})}), canonical.CodeInvalidRequest},
 		{"failed login (200 errList)", false, "wrong", op(canonical.Update{DisplayName: canonical.Some("x")}), canonical.CodeUpstreamAuthFailed},
 	}

@@ -32,7 +32,10 @@
 // once (adapters/session, shared by all concurrent requests).
 //
 // Errors (section 6): a 200 whose body has a non-zero errorCode is a
-// failure, mapped by code and message (404 not_found, 409 or "already
-// exists" conflict, validation codes invalid_request, else upstream_error);
-// 400 and 404 bodies are read the same way.
+// failure, mapped by code only where the code has a documented meaning
+// (errorCode 400 invalid_request, 401/403 upstream_auth_failed, 404
+// not_found, 409 conflict); every other code (1, 2, 3, ...) is
+// upstream_error (502) carrying the vendor's message. A 4xx body's
+// errorCode is read the same way, the HTTP status deciding when the code
+// says nothing more.
 package commvault

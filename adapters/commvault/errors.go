@@ -3,7 +3,6 @@ package commvault
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -42,19 +41,33 @@ func outcome(r *adapters.Response) *canonical.Error {
 	return adapters.StatusError(r, adapters.ServiceCredential, truncate(g.ErrorMessage))
 }
 
-// byCode maps Commvault errorCode values and messages to canonical codes.
+// byCode maps a non-zero Commvault errorCode to a canonical code. Only
+// codes with a documented meaning map to something the caller can act on:
+// Commvault's own examples use HTTP statuses as errorCode values with their
+// usual meaning (vendors/commvault.md section 6: {"errorMessage":"Page not
+// found","errorCode":404}). Every other code (1 and 2 are the legacy
+// "failure", 3, -1, 1116, 100 ...) documents nothing more than "the vendor
+// failed", so it is upstream_error (502) with the vendor's message: a
+// caller must never be told its request was bad because Commvault said
+// "2". The message text is not guessed from.
+//
+//	errorCode  canonical
+//	400        invalid_request
+//	401, 403   upstream_auth_failed (the service account's session)
+//	404        not_found
+//	409        conflict
+//	other      upstream_error
 func byCode(status, code int, msg string) *canonical.Error {
 	e := &canonical.Error{VendorStatus: status, Message: truncate(msg)}
-	lm := strings.ToLower(msg)
-	switch {
-	case code == 404 || strings.Contains(lm, "not found"):
-		e.Code = canonical.CodeNotFound
-	case code == 409 || strings.Contains(lm, "already exists"):
-		e.Code = canonical.CodeConflict
-	case code == 403 || code == 401:
-		e.Code = canonical.CodeUpstreamAuthFailed
-	case code == 1 || code == 2 || code == 3 || code == 400 || code == 1116 || strings.Contains(lm, "invalid") || strings.Contains(lm, "required") || strings.Contains(lm, "cannot"):
+	switch code {
+	case http.StatusBadRequest:
 		e.Code = canonical.CodeInvalidRequest
+	case http.StatusUnauthorized, http.StatusForbidden:
+		e.Code = canonical.CodeUpstreamAuthFailed
+	case http.StatusNotFound:
+		e.Code = canonical.CodeNotFound
+	case http.StatusConflict:
+		e.Code = canonical.CodeConflict
 	default:
 		e.Code = canonical.CodeUpstreamError
 	}

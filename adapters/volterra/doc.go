@@ -10,10 +10,15 @@
 //
 // Every /api/web/namespaces/system/user/... call acts on the owner of the
 // presented credential; no path or body names a user (sections 1 and 4).
-// So the target's vendor id ({id} or vendor_ids.volterra) is informational:
-// it is never sent. The user changed is the token's owner, and
-// Outcome.VendorID reports whoami's user_uuid (not name or email, which are
-// PII), falling back to the op's id when whoami gives none.
+// The target's vendor id (vendor_ids.volterra, the users map, else {id}) is
+// never sent; it says whose settings the request means to change, and must
+// be the token owner's e-mail (compared case-insensitively) or user_uuid.
+// whoami is the first call of every Apply and Verify, dry runs included,
+// and a mismatch is refused with identity_mismatch (422) before anything is
+// written: writing would change the token owner, not the addressed user
+// (section 9.2: no admin path changes another user's settings). This holds
+// for the service token and a pass-through token alike. Outcome.VendorID is
+// the addressed id, the same id a failed target reports.
 //
 // # Credentials (docs/api.md, Pass-through credentials)
 //

@@ -71,10 +71,10 @@ func vendorRouters(t *testing.T) map[string]routers.Router {
 func TestRequestsMatchTheVendorSpec(t *testing.T) {
 	rs := vendorRouters(t)
 	ops := map[string]adapters.Op{
-		"everything": {PassThrough: callerToken, Update: canonical.Update{GivenName: canonical.Some("Janet"), FamilyName: canonical.Some("Roe"),
+		"everything": {UserID: janeUUID, PassThrough: callerToken, Update: canonical.Update{GivenName: canonical.Some("Janet"), FamilyName: canonical.Some("Roe"),
 			OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
 			Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}},
-		"no notifications, no image": {Update: canonical.Update{Notifications: canonical.Some([]string{}), OTPEnabled: canonical.Some(true)}},
+		"no notifications, no image": {UserID: opsUUID, Update: canonical.Update{Notifications: canonical.Some([]string{}), OTPEnabled: canonical.Some(true)}},
 	}
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
 	for name, op := range ops {

@@ -12,18 +12,21 @@ var _ adapters.Verifier = (*Adapter)(nil)
 
 // Verify reads whoami, the settings and (for an avatar) the image, and
 // reports whether every field of op already holds for the credential's
-// owner. Any read that fails means "not sure": the target runs again.
+// owner, who must be the user op addresses. Any read that fails means "not sure": the target runs again.
 func (a *Adapter) Verify(ctx context.Context, do adapters.Doer, op adapters.Op) (bool, error) {
 	cred, ok := a.credentialFor(op)
 	if !ok {
 		return false, nil
 	}
 	u := op.Update
+	// whoami first, always: the settings read below are the token owner's,
+	// and "already holds" for someone else must not count as applied (Apply
+	// then refuses with identity_mismatch).
+	var who whoamiResponse
+	if a.read(ctx, do, cred, "whoami", whoamiPath, &who) != nil || !who.is(op.UserID) {
+		return false, nil
+	}
 	if u.GivenName.Set || u.FamilyName.Set {
-		var who whoamiResponse
-		if a.read(ctx, do, cred, "whoami", whoamiPath, &who) != nil {
-			return false, nil
-		}
 		if (u.GivenName.Set && who.FirstName != u.GivenName.V) || (u.FamilyName.Set && who.LastName != u.FamilyName.V) {
 			return false, nil
 		}

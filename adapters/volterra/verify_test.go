@@ -14,7 +14,7 @@ func TestVerify(t *testing.T) {
 	srv := httptest.NewServer(seeded())
 	defer srv.Close()
 	a := open(t, svcToken)
-	o := adapters.Op{Update: canonical.Update{GivenName: canonical.Some("Veri"), OTPEnabled: canonical.Some(false),
+	o := adapters.Op{UserID: opsUUID, Update: canonical.Update{GivenName: canonical.Some("Veri"), OTPEnabled: canonical.Some(false),
 		Notifications: canonical.Some([]string{"app.alert"}), Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}}
 	d := &adaptertest.HTTPDoer{Base: srv.URL}
 	if ok, err := a.Verify(context.Background(), d, o); ok || err != nil {

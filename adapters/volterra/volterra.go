@@ -39,7 +39,7 @@ var (
 // capability matrix (README.md, GET /v1/capabilities).
 func (a *Adapter) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
-		IDFormat: "informational only: Volterra changes the settings of the API token's owner (the pass-through token when sent, else the service token); the id is not sent",
+		IDFormat: "the e-mail or user_uuid of the API token's owner (the pass-through token when sent, else the service token): Volterra changes only the owner's settings, so whoami must name this id before anything is written (else identity_mismatch); the id is not sent",
 		Fields: map[canonical.Field]adapters.Support{
 			canonical.FieldGivenName:     {Supported: true, As: "first_name (PUT user/settings, after GET settings + whoami)"},
 			canonical.FieldFamilyName:    {Supported: true, As: "last_name (PUT user/settings, after GET settings + whoami)"},
@@ -137,15 +137,16 @@ func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (
 	if err := a.read(ctx, do, cred, "whoami", whoamiPath, &who); err != nil {
 		return out, err
 	}
-	if who.UserUUID != "" {
-		// The uuid names the user actually changed without being PII (name
-		// and e-mail are); op.UserID is only what the caller called them.
-		out.VendorID = who.UserUUID
-	}
 	if strings.EqualFold(who.Type, "SERVICE") {
 		// A service user has no user settings (section 4): writing would at
 		// best fail and at worst change the service account's own profile.
 		return out, fmt.Errorf("volterra: whoami: %w", serviceUserError(cred.kind))
+	}
+	if !who.is(op.UserID) {
+		// Every settings call changes the credential's owner whatever the
+		// path says (section 9.2): writing now would change someone other
+		// than the user the request addresses.
+		return out, fmt.Errorf("volterra: whoami: %w", a.mismatchError(op, cred.kind))
 	}
 
 	if u.GivenName.Set || u.FamilyName.Set || u.OTPEnabled.Set || u.Notifications.Set {
@@ -166,6 +167,30 @@ func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (
 		out.Applied = append(out.Applied, canonical.FieldAvatar)
 	}
 	return out, nil
+}
+
+// is reports whether id, the vendor id the request addresses (vendor_ids,
+// the users map, else the path id), names the credential's owner: its
+// e-mail (F5's default user name, compared case-insensitively) or its
+// user_uuid. An empty whoami member never matches.
+func (w whoamiResponse) is(id string) bool {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return false
+	}
+	return (w.Email != "" && strings.EqualFold(id, w.Email)) || (w.UserUUID != "" && strings.EqualFold(id, w.UserUUID))
+}
+
+// mismatchError says whose credential acts on someone else. It names
+// neither the credential nor its owner (e-mail is PII; the owner is not the
+// caller's business), only the addressed id the caller sent.
+func (a *Adapter) mismatchError(op adapters.Op, kind adapters.CredKind) *canonical.Error {
+	whose := "the configured service token (vendors." + a.name + ".credential.token)"
+	if kind == adapters.CallerCredential {
+		whose = "the pass-through token"
+	}
+	return &canonical.Error{Code: canonical.CodeIdentityMismatch, Message: fmt.Sprintf(
+		"%s belongs to another user than %q and %s changes only the token owner's settings; nothing was written", whose, op.UserID, a.name)}
 }
 
 func serviceUserError(kind adapters.CredKind) *canonical.Error {

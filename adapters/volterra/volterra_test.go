@@ -113,8 +113,14 @@ func BenchmarkApply(b *testing.B) {
 }
 
 func harness(tok, pass canonical.Secret) adaptertest.Harness {
+	// The addressed user is the token's owner: jane for her pass-through
+	// token, ops for the service token.
+	id := opsUUID
+	if pass != "" {
+		id = janeUUID
+	}
 	op := func(u canonical.Update) adapters.Op {
-		return adapters.Op{UserID: "jane", Update: u, PassThrough: pass}
+		return adapters.Op{UserID: id, Update: u, PassThrough: pass}
 	}
 	return adaptertest.Harness{
 		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
@@ -193,7 +199,7 @@ func TestPartialUpdatesKeepTheRest(t *testing.T) {
 			t.Run(sem.name+"/"+tc.name, func(t *testing.T) {
 				s := seeded()
 				s.SetPutSemantics(sem.p)
-				d, out, err := run(t, open(t, ""), s, adapters.Op{UserID: "jane", PassThrough: callerToken, Update: tc.update})
+				d, out, err := run(t, open(t, ""), s, adapters.Op{UserID: janeUUID, PassThrough: callerToken, Update: tc.update})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -234,7 +240,7 @@ func TestAvatarLandsAsTheSameBytes(t *testing.T) {
 				"image/webp": append([]byte("RIFF\x10\x00\x00\x00WEBPVP8 "), bytes.Repeat([]byte{3}, 30)...),
 			}[ct]
 			s := seeded()
-			if _, _, err := run(t, open(t, svcToken), s, adapters.Op{Update: canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: ct, Data: data})}}); err != nil {
+			if _, _, err := run(t, open(t, svcToken), s, adapters.Op{UserID: opsUUID, Update: canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: ct, Data: data})}}); err != nil {
 				t.Fatal(err)
 			}
 			u, _ := s.User("ops")
@@ -262,7 +268,7 @@ func TestNotificationMapping(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := seeded()
 			a := openWith(t, Config{}, adapters.Deps{Notifications: tc.notes, Credential: adapters.Credential{Token: svcToken}})
-			d, _, err := run(t, a, s, adapters.Op{Update: canonical.Update{Notifications: canonical.Some(tc.set)}})
+			d, _, err := run(t, a, s, adapters.Op{UserID: opsUUID, Update: canonical.Update{Notifications: canonical.Some(tc.set)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +313,9 @@ func TestCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := seeded()
 			a := open(t, tc.svc)
-			op := adapters.Op{UserID: "whoever", PassThrough: tc.pass, Update: canonical.Update{FamilyName: canonical.Some("Changed")}}
+			// Addressed by e-mail (ops) or user_uuid (jane): either names the owner.
+			id := map[string]string{"ops": "ops@example.com", "jane": janeUUID}[tc.changed]
+			op := adapters.Op{UserID: id, PassThrough: tc.pass, Update: canonical.Update{FamilyName: canonical.Some("Changed")}}
 			if uns, err := a.Preflight(op); err != nil || uns != nil {
 				t.Fatalf("preflight: %v %v", uns, err)
 			}
@@ -393,9 +401,10 @@ func TestErrorMapping(t *testing.T) {
 		{403, canonical.CodeUpstreamAuthFailed, canonical.CodeForbidden, 0},
 		{404, canonical.CodeNotFound, canonical.CodeNotFound, 0},
 		{409, canonical.CodeConflict, canonical.CodeConflict, 0},
-		{429, canonical.CodeRateLimited, canonical.CodeRateLimited, 7 * time.Second},
+		// The simulator's Retry-After 7 is capped at the default max_retry_after (5s).
+		{429, canonical.CodeRateLimited, canonical.CodeRateLimited, adapters.DefaultMaxRetryAfter},
 		{500, canonical.CodeUpstreamUnavailable, canonical.CodeUpstreamUnavailable, 0},
-		{503, canonical.CodeUpstreamUnavailable, canonical.CodeUpstreamUnavailable, 7 * time.Second},
+		{503, canonical.CodeUpstreamUnavailable, canonical.CodeUpstreamUnavailable, adapters.DefaultMaxRetryAfter},
 		{504, canonical.CodeUpstreamTimeout, canonical.CodeUpstreamTimeout, 0},
 	}
 	for i, st := range steps {
@@ -413,10 +422,10 @@ func TestErrorMapping(t *testing.T) {
 					}
 					s.FailNext(st.method, st.path, sc.status, retry)
 					s.SetStringErrors(sc.status == 409) // the spec's bare-string body too
-					op := adapters.Op{Update: full}
+					op := adapters.Op{UserID: opsUUID, Update: full}
 					a := open(t, svcToken)
 					if caller {
-						op.PassThrough = callerToken
+						op.UserID, op.PassThrough = janeUUID, callerToken
 					}
 					d, _, err := run(t, a, s, op)
 					want := sc.svc
@@ -460,7 +469,7 @@ func TestRefusedCredentials(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := seeded()
-			d, out, err := run(t, open(t, tc.svc), s, adapters.Op{UserID: "jane", PassThrough: tc.pass,
+			d, out, err := run(t, open(t, tc.svc), s, adapters.Op{UserID: janeUUID, PassThrough: tc.pass,
 				Update: canonical.Update{OTPEnabled: canonical.Some(false), GivenName: canonical.Some("x")}})
 			var e *canonical.Error
 			if !errors.As(err, &e) || e.Code != tc.code || e.VendorStatus != tc.status {
@@ -488,7 +497,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	d := &testDoer{adaptertest.HTTPDoer{Base: srv.URL, DryRun: true}}
 	u := canonical.Update{GivenName: canonical.Some("Dry"), OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
 		Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}
-	out, err := open(t, svcToken).Apply(context.Background(), d, adapters.Op{UserID: "jane", PassThrough: callerToken, Update: u})
+	out, err := open(t, svcToken).Apply(context.Background(), d, adapters.Op{UserID: janeUUID, PassThrough: callerToken, Update: u})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +570,7 @@ func TestUnreadableAnswers(t *testing.T) {
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			d := &testDoer{adaptertest.HTTPDoer{Base: srv.URL}}
-			_, err := open(t, svcToken).Apply(context.Background(), d, adapters.Op{Update: canonical.Update{GivenName: canonical.Some("x")}})
+			_, err := open(t, svcToken).Apply(context.Background(), d, adapters.Op{UserID: opsUUID, Update: canonical.Update{GivenName: canonical.Some("x")}})
 			if e := canonical.AsError(err); e.Code != canonical.CodeUpstreamError || e.VendorStatus != 200 {
 				t.Errorf("err %v", err)
 			}
@@ -636,13 +645,13 @@ func TestGolden(t *testing.T) {
 		svc  canonical.Secret
 		op   adapters.Op
 	}{
-		{"given_name_only", svcToken, adapters.Op{UserID: "ops", Update: canonical.Update{GivenName: canonical.Some("Opsy")}}},
-		{"full_update_pass_through", svcToken, adapters.Op{UserID: "jane", PassThrough: "APIToken " + callerToken, Update: canonical.Update{
+		{"given_name_only", svcToken, adapters.Op{UserID: opsUUID, Update: canonical.Update{GivenName: canonical.Some("Opsy")}}},
+		{"full_update_pass_through", svcToken, adapters.Op{UserID: janeUUID, PassThrough: "APIToken " + callerToken, Update: canonical.Update{
 			GivenName: canonical.Some("Janet"), FamilyName: canonical.Some("Roe"), OTPEnabled: canonical.Some(true),
 			Notifications: canonical.Some([]string{"app.alert", "ticket.change"}),
 			Avatar:        canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}}},
-		{"avatar_only", svcToken, adapters.Op{Update: canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}}},
-		{"notifications_opt_out_all", svcToken, adapters.Op{Update: canonical.Update{Notifications: canonical.Some([]string{})}}},
+		{"avatar_only", svcToken, adapters.Op{UserID: opsUUID, Update: canonical.Update{Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})}}},
+		{"notifications_opt_out_all", svcToken, adapters.Op{UserID: opsUUID, Update: canonical.Update{Notifications: canonical.Some([]string{})}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ type settingsResponse struct {
 // whoamiResponse is the part of GetUserRoleResponse (GET
 // /api/web/custom/namespaces/system/whoami) the adapter needs.
 type whoamiResponse struct {
+	Email     string `json:"email"`
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
 	UserUUID  string `json:"user_uuid"`

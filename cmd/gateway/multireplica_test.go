@@ -204,8 +204,8 @@ func TestMultiReplica(t *testing.T) {
 	// send posts one key to one replica until it gets a final 200.
 	send := func(replica, n int, key string) {
 		body := fmt.Sprintf(`{"targets":["volterra","akana","commvault","frontier"],"on_unsupported":"skip",`+
-			`"vendor_ids":{"akana":%q,"commvault":"%d","frontier":%q},"user":{"given_name":%q,"display_name":%q}}`,
-			akanasim.SeededUserID(n, akanasim.DemoTenant), commvaultsim.SeededUserID(n), frontiersim.SeededUserID(n), key, key)
+			`"vendor_ids":{"volterra":%q,"akana":%q,"commvault":"%d","frontier":%q},"user":{"given_name":%q,"display_name":%q}}`,
+			volterrasim.SeededUUID(n), akanasim.SeededUserID(n, akanasim.DemoTenant), commvaultsim.SeededUserID(n), frontiersim.SeededUserID(n), key, key)
 		giveUp := time.Now().Add(2 * time.Minute)
 		for attempt := 0; time.Now().Before(giveUp); attempt++ {
 			sends.Add(1)

@@ -43,7 +43,7 @@ func simulators(extra int) []simulator {
 	return []simulator{
 		{name: "commvault", handler: cv, env: map[string]string{"COMMVAULT_USERNAME": cvd.Username, "COMMVAULT_PASSWORD": cvd.Password, "COMMVAULT_DEMO_ID": fmt.Sprint(cvd.UserID)}},
 		{name: "akana", handler: ak, env: map[string]string{"AKANA_USERNAME": akd.AdminEmail, "AKANA_PASSWORD": akd.AdminPassword, "AKANA_DEMO_ID": akd.UserID, "AKANA_TENANT": akd.Tenant}},
-		{name: "volterra", handler: v, env: map[string]string{"VOLTERRA_TOKEN": vd.Token, "VOLTERRA_DEMO_ID": vd.UserName}},
+		{name: "volterra", handler: v, env: map[string]string{"VOLTERRA_TOKEN": vd.Token, "VOLTERRA_DEMO_ID": vd.UserUUID}},
 		{name: "frontier", handler: f, env: map[string]string{"FRONTIER_USERNAME": fd.ClientID, "FRONTIER_PASSWORD": fd.ClientSecret, "FRONTIER_DEMO_ID": fd.UserID}},
 	}
 }

@@ -333,6 +333,12 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 		targets []dispatch.Target
 		errs    []error
 	)
+	// One breaker-state gauge observing every vendor (a gauge registered
+	// per vendor kept only the first vendor's series).
+	breakers, err := upstream.NewBreakerStates(tel.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
 	names := make([]string, 0, len(cfg.Vendors))
 	for n := range cfg.Vendors {
 		names = append(names, n)
@@ -369,6 +375,7 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 				HalfOpenMax: v.Breaker.HalfOpenMax, Interval: v.Breaker.Interval.D()},
 			Pool:   upstream.Pool{MaxIdle: v.Connections.MaxIdle, MaxPerHost: v.Connections.MaxPerHost, IdleTimeout: v.Connections.IdleTimeout.D()},
 			Logger: logger.With("vendor", name), TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
+			Breakers: breakers,
 		}
 		if c, ok := a.(adapters.Classifier); ok {
 			uo.Classify = c.Classify

@@ -399,6 +399,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		if e.Code == canonical.CodeInternal {
 			d.o.Logger.ErrorContext(ctx, "adapter failed without an outcome code", "target", p.target.Name, "err", err)
 		}
+		e = callerRefusal(e, p)
 		tr.Status = canonical.StatusFailed
 		tr.Error = canonical.NewErrorBody(e)
 		span.SetStatus(codes.Error, string(e.Code))

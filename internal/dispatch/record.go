@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -36,22 +37,40 @@ func (r *recorder) Do(ctx context.Context, c *adapters.Call) (*adapters.Response
 		return &adapters.Response{Status: http.StatusOK, Header: http.Header{}, Synthetic: true}, nil
 	}
 	resp, err := r.next.Do(ctx, c)
+	// attempts is exact: the HTTP requests the Doer says it sent. A call
+	// that failed without an answer reports them through a CallError; one
+	// never sent (breaker open, an invalid path) has none.
 	attempts := 0
-	if resp != nil {
+	var ce *adapters.CallError
+	switch {
+	case resp != nil:
 		s.Status = resp.Status
-		s.AttemptStatuses = resp.AttemptStatuses
-		attempts = max(resp.Attempts, 1)
-	} else {
-		var e *canonical.Error
-		if err != nil {
-			e = canonical.AsError(err)
-		}
-		if e == nil || e.Code != canonical.CodeCircuitOpen {
-			attempts = 1
-		}
+		s.AttemptStatuses = attemptStatuses(resp.AttemptStatuses, resp.AttemptOutcomes)
+		attempts = max(resp.Attempts, len(s.AttemptStatuses), 1) // an answer means a request was sent
+	case errors.As(err, &ce):
+		s.AttemptStatuses = attemptStatuses(ce.AttemptStatuses, ce.AttemptOutcomes)
+		attempts = max(ce.Attempts, len(s.AttemptStatuses))
 	}
 	r.add(s, attempts)
 	return resp, err
+}
+
+// attemptStatuses pairs each attempt's status with its transport outcome.
+func attemptStatuses(statuses []int, outcomes []string) []canonical.AttemptStatus {
+	if len(statuses) == 0 {
+		return nil
+	}
+	out := make([]canonical.AttemptStatus, len(statuses))
+	for i, st := range statuses {
+		out[i].Status = st
+		if st == 0 {
+			out[i].Outcome = "error"
+			if i < len(outcomes) && outcomes[i] != "" {
+				out[i].Outcome = outcomes[i]
+			}
+		}
+	}
+	return out
 }
 
 func (r *recorder) add(s canonical.CallSummary, attempts int) {

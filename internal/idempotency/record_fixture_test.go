@@ -17,14 +17,14 @@ func fourTargetRecord(i int) idempotency.Record {
 			"frontier": {"given_name"}, "volterra": {"display_name", "enabled"}},
 		TraceID: fmt.Sprintf("%032x", i)}
 	calls := map[string][]canonical.CallSummary{
-		"commvault": {{Name: "login", Method: "POST", Path: "/Login", Status: 200, AttemptStatuses: []int{200}},
-			{Name: "put user", Method: "PUT", Path: fmt.Sprintf("/V4/user/%d", 40000+i), Status: 200, AttemptStatuses: []int{200}}},
+		"commvault": {{Name: "login", Method: "POST", Path: "/Login", Status: 200, AttemptStatuses: []canonical.AttemptStatus{{Status: 200}}},
+			{Name: "put user", Method: "PUT", Path: fmt.Sprintf("/V4/user/%d", 40000+i), Status: 200, AttemptStatuses: []canonical.AttemptStatus{{Status: 200}}}},
 		"volterra": {{Name: "whoami", Method: "GET", Path: "/api/web/custom/namespaces/system/whoami", Status: 200},
 			{Name: "get settings", Method: "GET", Path: "/api/web/namespaces/system/user/settings", Status: 200},
 			{Name: "put settings", Method: "PUT", Path: "/api/web/namespaces/system/user/settings", Status: 200}},
 		"akana": {{Name: "login", Method: "POST", Path: "/api/login", Status: 200},
 			{Name: "get user", Method: "GET", Path: fmt.Sprintf("/api/users/%d", i), Status: 200},
-			{Name: "put user", Method: "PUT", Path: fmt.Sprintf("/api/users/%d", i), Status: 200, AttemptStatuses: []int{503, 200}}},
+			{Name: "put user", Method: "PUT", Path: fmt.Sprintf("/api/users/%d", i), Status: 200, AttemptStatuses: []canonical.AttemptStatus{{Status: 503}, {Status: 200}}}},
 		"frontier": {{Name: "get user", Method: "GET", Path: fmt.Sprintf("/v1beta1/users/%08x-0000-4000-8000-000000000000", i), Status: 200},
 			{Name: "put user", Method: "PUT", Path: fmt.Sprintf("/v1beta1/users/%08x-0000-4000-8000-000000000000", i), Status: 200},
 			{Name: "enable", Method: "POST", Path: fmt.Sprintf("/v1beta1/users/%08x-0000-4000-8000-000000000000/enable", i), Status: 200}},

@@ -39,7 +39,8 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if out.requests, err = m.Int64Counter("gateway.requests", metric.WithDescription("Requests by route, outcome and status.")); err != nil {
 		return nil, err
 	}
-	if out.reqDuration, err = m.Float64Histogram("gateway.request.duration", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
+	if out.reqDuration, err = m.Float64Histogram("gateway.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Request latency by route, from the first byte read to the answer."), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
 		return nil, err
 	}
 	if out.idem, err = m.Int64Counter("gateway.idempotency", metric.WithDescription("Idempotency outcomes.")); err != nil {
@@ -48,7 +49,8 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if out.targets, err = m.Int64Counter("gateway.target.results", metric.WithDescription("Per-target outcomes by vendor.")); err != nil {
 		return nil, err
 	}
-	if out.tgtDuration, err = m.Float64Histogram("gateway.target.duration", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
+	if out.tgtDuration, err = m.Float64Histogram("gateway.target.duration", metric.WithUnit("s"),
+		metric.WithDescription("Per-target latency by vendor: every call and retry of one target, under its deadline."), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
 		return nil, err
 	}
 	if out.rlFallback, err = m.Int64Counter("gateway.rate_limit.fallbacks", metric.WithDescription("Requests rate-limited by this replica alone because the shared (Redis) limiter failed or missed its deadline.")); err != nil {

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -39,9 +40,10 @@ func (in *instruments) cached(key any, label func() string) metric.MeasurementOp
 }
 
 // newInstruments creates the vendor-call metrics; label values are the
-// vendor name and HTTP status only, so cardinality stays bounded.
-func newInstruments(mp metric.MeterProvider, vendor string, state func() int64) (*instruments, error) {
-	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/upstream")
+// vendor name and HTTP status only, so cardinality stays bounded. The
+// breaker state gauge is BreakerStates's, shared by every vendor.
+func newInstruments(mp metric.MeterProvider, vendor string) (*instruments, error) {
+	m := mp.Meter(meterName)
 	in := &instruments{vendor: attribute.String("vendor", vendor)}
 	in.vendorOnly = metric.WithAttributeSet(attribute.NewSet(in.vendor))
 	var err error
@@ -53,13 +55,52 @@ func newInstruments(mp metric.MeterProvider, vendor string, state func() int64) 
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
 		return in, err
 	}
-	if in.retries, err = m.Int64Counter("gateway.vendor.retries", metric.WithDescription("Retried vendor attempts.")); err != nil {
-		return in, err
-	}
-	_, err = m.Int64ObservableGauge("gateway.vendor.breaker.state", metric.WithDescription("Breaker state: 0 closed, 1 half-open, 2 open."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(state(), in.vendorOnly)
-			return nil
-		}))
+	in.retries, err = m.Int64Counter("gateway.vendor.retries", metric.WithDescription("Retried vendor attempts."))
 	return in, err
+}
+
+const meterName = "github.com/identity-gateway/identity-gateway/internal/upstream"
+
+// BreakerStates exports gateway.vendor.breaker.state for every vendor:
+// one observable gauge with one callback that observes each registered
+// breaker. Registering the gauge once per vendor does not work: the meter
+// hands back the same instrument and only the first vendor's callback was
+// ever observed. Build one per MeterProvider and pass it to every Client
+// through Options.Breakers.
+type BreakerStates struct {
+	mu     sync.Mutex
+	series []breakerSeries
+}
+
+type breakerSeries struct {
+	attrs metric.ObserveOption
+	state func() int64
+}
+
+// NewBreakerStates registers the gauge and its callback on mp.
+func NewBreakerStates(mp metric.MeterProvider) (*BreakerStates, error) {
+	b := &BreakerStates{}
+	_, err := mp.Meter(meterName).Int64ObservableGauge("gateway.vendor.breaker.state",
+		metric.WithDescription("Breaker state per vendor: 0 closed, 1 half-open, 2 open."),
+		metric.WithInt64Callback(b.observe))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// add registers one vendor's breaker.
+func (b *BreakerStates) add(vendor string, state func() int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.series = append(b.series, breakerSeries{attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("vendor", vendor))), state: state})
+}
+
+func (b *BreakerStates) observe(_ context.Context, o metric.Int64Observer) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.series {
+		o.Observe(s.state(), s.attrs)
+	}
+	return nil
 }

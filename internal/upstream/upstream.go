@@ -3,17 +3,21 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -84,6 +88,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
+	// Breakers exports this client's breaker state. Clients sharing a
+	// MeterProvider must share one (NewBreakerStates); nil builds one of
+	// this client's own on MeterProvider.
+	Breakers *BreakerStates
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MaxBody caps a response body read (default 4 MiB).
@@ -236,11 +244,17 @@ func New(o Options) (*Client, error) {
 		o.Transport = t
 	}
 	c := &Client{o: o, base: strings.TrimSuffix(o.BaseURL.String(), "/")}
-	m, err := newInstruments(o.MeterProvider, o.Vendor, c.stateValue)
+	m, err := newInstruments(o.MeterProvider, o.Vendor)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
 	}
 	c.m = m
+	if o.Breakers == nil {
+		if o.Breakers, err = NewBreakerStates(o.MeterProvider); err != nil {
+			return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
+		}
+	}
+	o.Breakers.add(o.Vendor, c.stateValue)
 
 	// The attempt timeout is a context deadline set in the transport chain
 	// rather than http.Client.Timeout: with a wrapped transport the client
@@ -306,6 +320,7 @@ type callState struct {
 	mu       sync.Mutex
 	attempts int
 	statuses []int
+	outcomes []string // nil until an attempt gets no status
 	retries  int
 }
 
@@ -316,16 +331,48 @@ func stateOf(ctx context.Context) *callState {
 	return s
 }
 
-func (s *callState) record(status int) {
+// record notes one attempt: its status, or (status 0) the transport
+// outcome that replaced it.
+func (s *callState) record(status int, outcome string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if outcome != "" && s.outcomes == nil {
+		s.outcomes = make([]string, len(s.statuses), len(s.statuses)+1)
+	}
 	s.attempts++
 	s.statuses = append(s.statuses, status)
-	s.mu.Unlock()
+	if s.outcomes != nil {
+		s.outcomes = append(s.outcomes, outcome)
+	}
 }
 
-// attemptRecorder notes each attempt's status (0: no response). It sits
-// below otelhttp, so it also gives net/http back a body it knows is in
-// memory (see inMemoryBody).
+// fail turns the last attempt's status into outcome: its answer arrived
+// but could not be read (a stalled or cut body), so it was no answer.
+func (s *callState) fail(outcome string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.statuses) == 0 {
+		return
+	}
+	if s.outcomes == nil {
+		s.outcomes = make([]string, len(s.statuses))
+	}
+	s.statuses[len(s.statuses)-1], s.outcomes[len(s.outcomes)-1] = 0, outcome
+}
+
+// snapshot copies the attempts for a Response or CallError.
+func (s *callState) snapshot() (attempts int, statuses []int, outcomes []string, retries int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts, append([]int(nil), s.statuses...), append([]string(nil), s.outcomes...), s.retries
+}
+
+// attemptRecorder notes each attempt's status, or its transport outcome
+// when no answer came. It sits below otelhttp, so it also gives net/http
+// back a body it knows is in memory (see inMemoryBody). net/http may
+// itself re-send a request (a GET on a kept-alive connection the vendor
+// closed before answering): an httptrace hook counts the requests really
+// written, so each of those is an attempt too.
 type attemptRecorder struct{ next http.RoundTripper }
 
 func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -333,15 +380,64 @@ func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := stateOf(r.Context())
+	if st == nil {
+		return a.next.RoundTrip(r)
+	}
+	var written atomic.Int32
+	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
+	}))
 	resp, err := a.next.RoundTrip(r)
-	if st := stateOf(r.Context()); st != nil {
-		if err != nil {
-			st.record(0)
-		} else {
-			st.record(resp.StatusCode)
-		}
+	for n := written.Load(); n > 1; n-- {
+		st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by net/http
+	}
+	if err != nil {
+		st.record(0, TransportOutcome(err))
+	} else {
+		st.record(resp.StatusCode, "")
 	}
 	return resp, err
+}
+
+// The transport outcomes of an attempt that got no HTTP answer, as listed
+// in calls[].attempt_statuses.
+const (
+	OutcomeTimeout   = "timeout"   // the attempt timeout or the target deadline ran out
+	OutcomeReset     = "reset"     // the connection was reset or closed before an answer
+	OutcomeRefused   = "refused"   // the connection was refused
+	OutcomeDNS       = "dns"       // the vendor's host name did not resolve
+	OutcomeTLS       = "tls"       // the TLS handshake failed
+	OutcomeCancelled = "cancelled" // the caller went away
+	OutcomeError     = "error"     // any other transport failure
+)
+
+// TransportOutcome names what happened to an attempt that failed with err.
+func TransportOutcome(err error) string {
+	var (
+		ne   net.Error
+		dns  *net.DNSError
+		cve  *tls.CertificateVerificationError
+		rhe  tls.RecordHeaderError
+		alrt tls.AlertError
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return OutcomeCancelled
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return OutcomeTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return OutcomeRefused
+	case errors.As(err, &dns):
+		return OutcomeDNS
+	case errors.As(err, &cve), errors.As(err, &rhe), errors.As(err, &alrt):
+		return OutcomeTLS
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "server closed idle connection"):
+		// net/http's "server closed idle connection" has no sentinel.
+		return OutcomeReset
+	}
+	return OutcomeError
 }
 
 // maxInMemoryBody bounds the bodies inMemoryBody copies; vendor calls are a
@@ -475,33 +571,58 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	start := c.o.Now()
 	hresp, err := c.retry.Do(req)
 	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly)
-	st.mu.Lock()
-	attempts, statuses, retries := st.attempts, append([]int(nil), st.statuses...), st.retries
-	st.mu.Unlock()
-	if retries > 0 {
-		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
-	}
 	if err != nil {
 		if hresp != nil {
 			hresp.Body.Close()
 		}
 		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
 		*cause = err
-		return nil, c.transportError(ctx, call, err, attempts)
+		return nil, c.callError(ctx, st, call, err)
 	}
 	defer hresp.Body.Close()
 	body, rerr := readBody(hresp, c.o.MaxBody)
 	if rerr != nil {
+		st.fail(TransportOutcome(rerr))
 		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
 		*cause = rerr
-		return nil, c.transportError(ctx, call, rerr, attempts)
+		return nil, c.callError(ctx, st, call, rerr)
+	}
+	attempts, statuses, outcomes, retries := st.snapshot()
+	if retries > 0 {
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
 	}
 	if int64(len(body)) > c.o.MaxBody {
-		return nil, &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}
+		return nil, &adapters.CallError{Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes,
+			Err: &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}}
 	}
 	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode))
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
-		Attempts: max(attempts, 1), AttemptStatuses: statuses}, nil
+		Attempts: max(attempts, 1), AttemptStatuses: statuses, AttemptOutcomes: outcomes, RetryAfter: c.retryAfter(hresp, retries)}, nil
+}
+
+// callError maps a call that got no usable answer and attaches its
+// attempts.
+func (c *Client) callError(ctx context.Context, st *callState, call *adapters.Call, err error) error {
+	attempts, statuses, outcomes, retries := st.snapshot()
+	if retries > 0 {
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
+	}
+	return &adapters.CallError{Err: c.transportError(ctx, call, err, attempts), Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes}
+}
+
+// retryAfter is the wait a final 429 or 503 advises the caller: the
+// vendor's Retry-After capped at max_retry_after, or, when it sent none
+// (Volterra never does), the cap of the backoff the gateway itself would
+// have waited next, so a rate-limited caller is always told when to come
+// back.
+func (c *Client) retryAfter(r *http.Response, retries int) time.Duration {
+	if r.StatusCode != http.StatusTooManyRequests && r.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	if ra := adapters.ParseRetryAfter(r.Header.Get("Retry-After"), c.o.Now(), c.o.Retry.MaxRetryAfter); ra > 0 {
+		return ra
+	}
+	return c.expCap(retries)
 }
 
 // readBody reads at most max+1 bytes (one more tells "too large"). With a
@@ -560,7 +681,8 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, nil
 	}
 	if resp != nil {
-		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > c.o.Retry.MaxRetryAfter && (st.deadline.IsZero() || c.o.Now().Add(ra).After(st.deadline)) {
+		// Parsed without the cap: the question is what the vendor asked for.
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now(), math.MaxInt64); ra > c.o.Retry.MaxRetryAfter && (st.deadline.IsZero() || c.o.Now().Add(ra).After(st.deadline)) {
 			// The vendor asks for longer than we may wait: fail now with
 			// its answer (and its Retry-After) instead of waiting.
 			return false, nil
@@ -605,7 +727,7 @@ func peekBody(resp *http.Response) []byte {
 // maxWait is the longest the next wait can be (for the deadline check).
 func (c *Client) maxWait(n int, resp *http.Response) time.Duration {
 	if resp != nil {
-		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > 0 {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now(), c.o.Retry.MaxRetryAfter); ra > 0 {
 			return min(ra, c.o.Retry.MaxRetryAfter)
 		}
 	}
@@ -624,7 +746,7 @@ func (c *Client) expCap(n int) time.Duration {
 // with full jitter.
 func (c *Client) backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
-		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now()); ra > 0 {
+		if ra := adapters.ParseRetryAfter(resp.Header.Get("Retry-After"), c.o.Now(), c.o.Retry.MaxRetryAfter); ra > 0 {
 			return min(ra, c.o.Retry.MaxRetryAfter)
 		}
 	}

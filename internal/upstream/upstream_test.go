@@ -224,8 +224,9 @@ func TestRetryAfterBeyondDeadlineFailsAtOnce(t *testing.T) {
 	if resp.Header.Get("Retry-After") != "30" {
 		t.Errorf("Retry-After lost: %v", resp.Header)
 	}
+	// The vendor's 30s is reported capped at max_retry_after (50ms here).
 	mapped := adapters.StatusError(resp, adapters.ServiceCredential, "")
-	if mapped.Code != canonical.CodeRateLimited || mapped.RetryAfter != 30*time.Second {
+	if mapped.Code != canonical.CodeRateLimited || mapped.RetryAfter != 50*time.Millisecond {
 		t.Errorf("mapped %+v", mapped)
 	}
 	if time.Since(start) > time.Second {
@@ -583,5 +584,24 @@ func TestStatusKeepsTheTransportCause(t *testing.T) {
 	b, _ := json.Marshal(l)
 	if strings.Contains(string(b), "127.0.0.1") {
 		t.Errorf("the serialised outcome names the host: %s", b)
+	}
+}
+
+// TestFinal429CarriesRetryAfter: a vendor that rate-limits without a
+// Retry-After (Volterra never sends one) still yields a Retry-After after
+// the last retry: the backoff the gateway would have waited next.
+func TestFinal429CarriesRetryAfter(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.Retry.Max = 2; o.Retry.MinWait = time.Millisecond; o.Retry.MaxWait = time.Second })
+	r.inj.Set(faultinject.Rule{FailTimes: 10, Status: 429})
+	resp, err := r.client.Do(context.Background(), put(`{}`))
+	if err != nil || resp.Status != 429 || resp.Attempts != 3 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if want := 4 * time.Millisecond; resp.RetryAfter != want { // min_wait << 2 retries
+		t.Errorf("RetryAfter %s, want the next backoff %s", resp.RetryAfter, want)
+	}
+	mapped := adapters.StatusError(resp, adapters.ServiceCredential, "")
+	if mapped.Code != canonical.CodeRateLimited || canonical.RetryAfterSeconds(mapped.RetryAfter) != 1 {
+		t.Errorf("mapped %+v", mapped)
 	}
 }

@@ -250,10 +250,10 @@ func (s *Sim) Reset() {
 
 // Demo is what a gateway config needs to reach the demo user.
 type Demo struct {
-	// UserName is the demo user's name, used as its vendor id (which is
-	// informational for Volterra).
+	// UserName is the demo user's name (whoami "name").
 	UserName string
-	// UserUUID is whoami's user_uuid, the adapter's reported vendor id.
+	// UserUUID is whoami's user_uuid: the demo user's vendor id in the
+	// gateway's users map (the adapter checks the token's owner against it).
 	UserUUID string
 	// Token is the demo user's own API token ("My Credentials"): the
 	// gateway's service token in dev, or a caller's pass-through token.
@@ -652,10 +652,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Sim) SeedUsers(n int) {
 	for i := 0; i < n; i++ {
 		name := "seeded" + strconv.Itoa(i)
-		s.AddUser(User{Name: name, Email: name + "@example.com", UUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)})
+		s.AddUser(User{Name: name, Email: name + "@example.com", UUID: SeededUUID(i)})
 		s.AddToken(SeededToken(i), name, false)
 	}
 }
+
+// SeededUUID is the user_uuid of the i-th seeded user: its vendor id.
+func SeededUUID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 
 // SeededToken is the API token of the i-th seeded user.
 func SeededToken(i int) string { return "vsim-seeded-token-" + strconv.Itoa(i) }
