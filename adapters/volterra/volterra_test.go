@@ -113,8 +113,13 @@ func BenchmarkApply(b *testing.B) {
 }
 
 func harness(tok, pass canonical.Secret) adaptertest.Harness {
+	// The id names the token's owner: Apply ignores it, Read checks it.
+	owner := "jane"
+	if pass == "" {
+		owner = "ops"
+	}
 	op := func(u canonical.Update) adapters.Op {
-		return adapters.Op{UserID: "jane", Update: u, PassThrough: pass}
+		return adapters.Op{UserID: owner, Update: u, PassThrough: pass}
 	}
 	return adaptertest.Harness{
 		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
@@ -127,6 +132,9 @@ func harness(tok, pass canonical.Secret) adaptertest.Harness {
 				OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
 				Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})})},
 		},
+		// Volterra reads only the credential owner: another user's id is
+		// not_found rather than the owner's settings.
+		Missing: adapters.Op{UserID: "someone-else", PassThrough: pass},
 	}
 }
 
