@@ -32,6 +32,8 @@ const (
 	CodeIdempotencyKeyReused   Code = "idempotency_key_reused"
 	CodeIdempotencyUnavailable Code = "idempotency_unavailable"
 	CodeInternal               Code = "internal"
+	// CodePreconditionFailed: an If-Match did not hold at some target; nothing was written.
+	CodePreconditionFailed Code = "precondition_failed"
 )
 
 // HTTPStatus is the one place the code-to-status mapping of DESIGN.md
@@ -64,6 +66,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusGatewayTimeout
 	case CodeCircuitOpen, CodeIdempotencyUnavailable:
 		return http.StatusServiceUnavailable
+	case CodePreconditionFailed:
+		return http.StatusPreconditionFailed
 	}
 	return http.StatusInternalServerError
 }
@@ -107,6 +111,8 @@ func (c Code) Title() string {
 		return "Idempotency key reused"
 	case CodeIdempotencyUnavailable:
 		return "Idempotency store unavailable"
+	case CodePreconditionFailed:
+		return "Precondition failed"
 	}
 	return "Internal error"
 }
