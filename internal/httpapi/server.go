@@ -110,8 +110,10 @@ func New(o Options) *fiber.App {
 	v1.Get("/capabilities", s.capabilities)
 	if h := s.rateLimit(); h != nil {
 		v1.Patch("/users/:id", h, s.patchUser)
+		v1.Get("/users/:id", h, s.getUser)
 	} else {
 		v1.Patch("/users/:id", s.patchUser)
+		v1.Get("/users/:id", s.getUser)
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		return &canonical.Error{Code: canonical.CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
@@ -198,6 +200,7 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 		Path:           "/v1/users/" + id,
 		Request:        req,
 		DryRun:         dry,
+		IfMatch:        strings.Clone(c.Get(fiber.HeaderIfMatch)),
 	}
 	for target, header := range s.o.Dispatcher.PassThroughHeaders() {
 		if v := c.Get(header); v != "" {
