@@ -18,6 +18,7 @@ type Metrics struct {
 	idem        metric.Int64Counter
 	targets     metric.Int64Counter
 	tgtDuration metric.Float64Histogram
+	drift       metric.Int64Counter
 
 	sets AttrSets[attrKey]
 }
@@ -50,6 +51,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if out.tgtDuration, err = m.Float64Histogram("gateway.target.duration", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
 		return nil, err
 	}
+	if out.drift, err = m.Int64Counter("gateway.drift.fields", metric.WithDescription("Canonical fields found drifting between targets on reads, by field and the targets compared.")); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
@@ -59,6 +63,7 @@ const (
 	kindIdem
 	kindTarget
 	kindVendor
+	kindDrift
 )
 
 // Request records one HTTP request.
@@ -88,6 +93,15 @@ func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Dura
 	}))
 }
 
+// Drift records one field found drifting on a read; targets is the
+// comma-joined, sorted names of the targets that read the field (bounded:
+// configured target names only).
+func (m *Metrics) Drift(ctx context.Context, field, targets string) {
+	m.drift.Add(ctx, 1, m.sets.Get(attrKey{kind: kindDrift, a: field, b: targets}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("field", field), attribute.String("targets", targets)}
+	}))
+}
+
 // ObserveEvictions exports the memory idempotency store's early evictions
 // (records forgotten before their retention because the store was full).
 func ObserveEvictions(mp metric.MeterProvider, evicted func() uint64) error {
@@ -109,5 +123,6 @@ func MetricNames() []string {
 		"gateway_idempotency_total", "gateway_target_results_total", "gateway_target_duration_seconds_bucket",
 		"gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_retries_total",
 		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
+		"gateway_drift_fields_total",
 	}
 }
