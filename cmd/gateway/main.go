@@ -5,6 +5,7 @@
 //	gateway dev [--listen ADDR]              gateway + in-process simulators + memory store
 //	gateway sim [--base-port 9101]           the four vendor simulators alone
 //	gateway translate --target NAME < u.json print the vendor calls for an update (dry run)
+//	gateway get ID [--targets a,b] [--json]  one user at every target, and the drift
 //	gateway check-config --config FILE       validate a config and open every adapter
 //	gateway hash-key                         print the key_sha256 line for an API key read from stdin
 package main
@@ -39,6 +40,7 @@ commands:
   dev           run the gateway with in-process vendor simulators and the memory store
   sim           run the four vendor simulators alone
   translate     print the vendor calls an update would make (dry run), update JSON on stdin
+  get           print one user as every target shows it, and the drift (--json, --url, --config)
   check-config  validate a config file and open every adapter
   hash-key      print the key_sha256 config line for an API key read from stdin`
 
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdSim(ctx, rest, stdout, stderr)
 	case "translate":
 		return cmdTranslate(ctx, rest, stdin, stdout, stderr)
+	case "get":
+		return cmdGet(ctx, rest, stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(ctx, rest, stdout, stderr)
 	case "hash-key":

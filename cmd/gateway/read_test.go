@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
@@ -192,5 +196,60 @@ func TestIfMatchConcurrentEditors(t *testing.T) {
 		"If-Match", fresh, "Idempotency-Key", "editor-b-1")
 	if status != 200 {
 		t.Fatalf("editor B with a fresh ETag: %d %s", status, body)
+	}
+}
+
+// TestGetCommand: gateway get against a running gateway (--url) as a table
+// and as JSON, and reading the vendors directly (--config).
+func TestGetCommand(t *testing.T) {
+	base, sims := devGateway(t)
+	if status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["commvault"],"user":{"display_name":"Jane Table"}}`); status != 200 {
+		t.Fatalf("PATCH %d %s", status, body)
+	}
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"get", "demo", "--url", base}, nil, &out, &errOut); err != nil {
+		t.Fatalf("get: %v %s", err, errOut.String())
+	}
+	table := out.String()
+	for _, want := range []string{"TARGET", "commvault  ok", "Jane Table", "DRIFT", "display_name  commvault  Jane Table"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+
+	out.Reset()
+	if err := run(context.Background(), []string{"get", "--json", "--targets", "commvault,frontier", "--url", base, "demo"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("get --json: %v", err)
+	}
+	var res dispatch.ReadResult
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	drifts := map[canonical.Field]bool{}
+	for _, d := range res.Drift {
+		drifts[d.Field] = true
+	}
+	if len(res.Results) != 2 || res.Consistent || !drifts[canonical.FieldDisplayName] {
+		t.Errorf("--json result %s", out.String())
+	}
+
+	// --config: no gateway, the vendors read in-process.
+	for k, v := range sims.Env() {
+		t.Setenv(k, v)
+	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, identitygateway.DefaultConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"get", "demo", "--config", path, "--targets", "commvault"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("get --config: %v", err)
+	}
+	if !strings.Contains(out.String(), "Jane Table") || !strings.Contains(out.String(), "consistent") {
+		t.Errorf("--config output:\n%s", out.String())
+	}
+
+	if err := run(context.Background(), []string{"get", "demo", "--targets", "nope", "--url", base}, nil, &out, &errOut); err == nil || !strings.Contains(err.Error(), "400 invalid_request") {
+		t.Errorf("unknown target: %v", err)
 	}
 }
