@@ -116,6 +116,15 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 	if len(spans) < 8 {
 		t.Errorf("only %d spans recorded", len(spans))
 	}
+	reads := 0
+	for _, s := range spans {
+		if strings.HasPrefix(s.Name(), "read ") && s.Parent().IsValid() {
+			reads++ // the read's per-target spans, as a write's "target" spans
+		}
+	}
+	if reads != 4 {
+		t.Errorf("%d read spans, want one per target", reads)
+	}
 	kinds := map[string]int{}
 	for _, s := range spans {
 		if s.SpanKind().String() != "server" || s.Name() == "PATCH /v1/users/:id" {
