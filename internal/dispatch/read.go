@@ -241,6 +241,9 @@ func (d *Dispatcher) read(ctx context.Context, t Target, op adapters.Op) TargetR
 	switch {
 	case err == nil:
 		delete(snap.Fields, canonical.FieldPassword) // never, whatever an adapter returns
+		if snap.Fields == nil {
+			snap.Fields = map[canonical.Field]adapters.Value{}
+		}
 		tr.Status = ReadOK
 		if snap.VendorID != "" {
 			tr.VendorID = snap.VendorID

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -411,5 +412,35 @@ func TestIfMatchEdgeCases(t *testing.T) {
 	}
 	if fx.store["alpha"].writes != 0 {
 		t.Error("alpha written although beta could not be checked")
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	id := func(n int64) *int64 { return &n }
+	cases := []struct {
+		f    canonical.Field
+		a, b any
+		same bool
+	}{
+		{canonical.FieldEmail, " Jane@Example.COM", "jane@example.com", true},
+		{canonical.FieldGivenName, " Jane ", "Jane", true},
+		{canonical.FieldGivenName, "jane", "Jane", false}, // only e-mail ignores case
+		{canonical.FieldNotifications, []string{"b", "a", "a"}, []string{"a", "b"}, true},
+		{canonical.FieldNotifications, []string{"a"}, []string{"a", "b"}, false},
+		{canonical.FieldGroups, []adapters.RefValue{{ID: id(3), Name: "Operators"}, {ID: id(1), Name: "master"}},
+			[]adapters.RefValue{{Name: "master"}, {Name: "operators"}}, true},
+		{canonical.FieldGroups, []adapters.RefValue{{ID: id(3)}}, []adapters.RefValue{{ID: id(4)}}, false},
+		{canonical.FieldPlan, adapters.RefValue{ID: id(7), Name: "CSPlan"}, adapters.RefValue{Name: "csplan"}, true},
+		{canonical.FieldAvatar, adapters.NewAvatarValue("image/png", []byte("x")), adapters.NewAvatarValue("", []byte("x")), true},
+		{canonical.FieldAvatar, adapters.NewAvatarValue("image/png", []byte("x")), nil, false},
+		{canonical.FieldMetadata, canonical.Metadata{"a": map[string]any{"b": 1}}, canonical.Metadata{"a": map[string]any{"b": 1.0}}, true},
+		{canonical.FieldEnabled, true, false, false},
+	}
+	for _, tc := range cases {
+		a, _ := json.Marshal(Normalize(tc.f, tc.a))
+		b, _ := json.Marshal(Normalize(tc.f, tc.b))
+		if (string(a) == string(b)) != tc.same {
+			t.Errorf("%s: %v vs %v normalise to %s and %s, same = %v", tc.f, tc.a, tc.b, a, b, tc.same)
+		}
 	}
 }
