@@ -88,6 +88,12 @@ type Support struct {
 	As string `json:"as,omitempty"`
 	// Reason says why a field is not supported, or which values are not.
 	Reason string `json:"reason,omitempty"`
+	// Readable says the adapter's Read reports the field; ReadAs names the
+	// vendor field or call it is read from, ReadReason why it cannot be
+	// read (a write-only field, a secret, no such field).
+	Readable   bool   `json:"readable"`
+	ReadAs     string `json:"read_as,omitempty"`
+	ReadReason string `json:"read_reason,omitempty"`
 }
 
 // Unsupported lists the fields of u that caps cannot take, with the reason,
@@ -126,6 +132,7 @@ func (c Capabilities) Complete() Capabilities {
 		if !ok {
 			s = Support{Reason: "the vendor's API has no such field"}
 		}
+		s = completeRead(f, s)
 		out.Fields[f] = s
 	}
 	out.Extensions = append([]string(nil), c.Extensions...)
@@ -207,4 +214,13 @@ var ErrNoCredential = errors.New("no service credential configured")
 // (the dispatcher never locks those).
 type ReadModifyWriter interface {
 	LockAccount(op Op) (account string, lock bool)
+}
+
+// Reader is implemented by adapters that can read a user back from the
+// vendor as canonical fields (GET /v1/users/{id}, If-Match checks). Read
+// sends only Read and Auth calls: it never writes. A user the vendor does
+// not have is an error carrying canonical.CodeNotFound. Op.Update is
+// ignored.
+type Reader interface {
+	Read(ctx context.Context, do Doer, op Op) (Snapshot, error)
 }

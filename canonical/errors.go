@@ -39,6 +39,8 @@ const (
 	// the one the request addresses (Volterra's whoami), so nothing is
 	// written (422).
 	CodeIdentityMismatch Code = "identity_mismatch"
+	// CodePreconditionFailed: an If-Match did not hold at some target; nothing was written.
+	CodePreconditionFailed Code = "precondition_failed"
 )
 
 // CodeAccountBusy: another update of the same vendor account held its lock
@@ -83,6 +85,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusHTTPVersionNotSupported
 	case CodeAccountBusy:
 		return http.StatusConflict
+	case CodePreconditionFailed:
+		return http.StatusPreconditionFailed
 	}
 	return http.StatusInternalServerError
 }
@@ -132,6 +136,8 @@ func (c Code) Title() string {
 		return "Account busy"
 	case CodeIdentityMismatch:
 		return "Identity mismatch"
+	case CodePreconditionFailed:
+		return "Precondition failed"
 	}
 	return "Internal error"
 }

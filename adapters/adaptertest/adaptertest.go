@@ -32,6 +32,9 @@ type Harness struct {
 	New func(t testing.TB) (a adapters.Adapter, sim http.Handler, secrets []string)
 	// Cases are ops that must apply against a fresh simulator.
 	Cases []Case
+	// Missing is an op naming a user the fresh simulator does not have;
+	// Read must report it as not_found. Zero skips that check.
+	Missing adapters.Op
 }
 
 // Case is one op expected to apply.
@@ -61,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 			}
 		}
 	})
+	runRead(t, h)
 	for _, c := range h.Cases {
 		t.Run(c.Name+"/doer errors pass through", func(t *testing.T) {
 			a, _, _ := h.New(t)

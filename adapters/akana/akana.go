@@ -62,7 +62,7 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 			canonical.FieldAuthMethod:    {Reason: "the login domain is tenant configuration"},
 			canonical.FieldPlan:          {Reason: "plans belong to apps and APIs, not users"},
 		},
-	}
+	}.WithReads(reads())
 }
 
 var userIDRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\.([A-Za-z0-9_-]+)$`)

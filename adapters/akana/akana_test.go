@@ -144,6 +144,7 @@ func harness() adaptertest.Harness {
 			{Name: "notifications", Op: op(canonical.Update{Notifications: canonical.Some([]string{"news.update"})})},
 			{Name: "names", Op: op(canonical.Update{GivenName: canonical.Some("J"), FamilyName: canonical.Some("D")})},
 		},
+		Missing: adapters.Op{UserID: "00000000-0000-4000-8000-00000000dead.acmepaymentscorp"},
 	}
 }
 

@@ -49,7 +49,7 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 			canonical.FieldAvatar:        {Reason: "Commvault users have no avatar"},
 			canonical.FieldMetadata:      {Reason: "Commvault's user update has no free-form metadata"},
 		},
-	}
+	}.WithReads(reads())
 }
 
 // Preflight checks the int32 id, reference ids, the auth method and the

@@ -78,6 +78,7 @@ func harness() adaptertest.Harness {
 			{Name: "display name", Op: op(canonical.Update{DisplayName: canonical.Some("J")})},
 			{Name: "everything", Op: op(full())},
 		},
+		Missing: adapters.Op{UserID: "99999"},
 	}
 }
 

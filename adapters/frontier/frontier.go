@@ -51,7 +51,7 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 			canonical.FieldAuthMethod:    {Reason: "Frontier's user API has no authentication method field"},
 			canonical.FieldPlan:          {Reason: "Frontier plans belong to billing accounts, not users"},
 		},
-	}
+	}.WithReads(reads())
 }
 
 // Preflight checks the UUID, the avatar's type and size, and the metadata

@@ -79,6 +79,7 @@ func harness() adaptertest.Harness {
 				Metadata: canonical.Some(canonical.Metadata{"description": "x"})})},
 			{Name: "disable", Op: op(canonical.Update{Enabled: canonical.Some(false)})},
 		},
+		Missing: adapters.Op{UserID: "00000000-0000-4000-8000-00000000dead"},
 	}
 }
 

@@ -57,7 +57,7 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 			canonical.FieldAuthMethod:    {Reason: "the IdM type is tenant configuration, not a user setting"},
 			canonical.FieldPlan:          {Reason: "plans belong to the tenant, not the user"},
 		},
-	}
+	}.WithReads(reads())
 }
 
 func (a *Adapter) avatarReason() string {

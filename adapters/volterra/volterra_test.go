@@ -133,6 +133,9 @@ func harness(tok, pass canonical.Secret) adaptertest.Harness {
 				OTPEnabled: canonical.Some(false), Notifications: canonical.Some([]string{"app.alert"}),
 				Avatar: canonical.Some(canonical.Avatar{ContentType: "image/png", Data: png})})},
 		},
+		// Volterra reads only the credential owner: another user's id is
+		// not_found rather than the owner's settings.
+		Missing: adapters.Op{UserID: "someone-else", PassThrough: pass},
 	}
 }
 

@@ -141,6 +141,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return serve(ctx, cfg, buildOptions{LogOutput: stdout, AuthNone: true}, stdout, func(addr string) {
 		fmt.Fprintf(stdout, "identity-gateway dev: listening on http://%s (simulators: %s)\n", addr, sims.Describe())
 		fmt.Fprintf(stdout, "try:\n  curl -s -X PATCH http://%s/v1/users/demo -H 'Content-Type: application/json' \\\n    -d '{\"targets\":[\"frontier\",\"volterra\",\"akana\",\"commvault\"],\"on_unsupported\":\"skip\",\"user\":{\"display_name\":\"Jane Doe\",\"given_name\":\"Jane\",\"enabled\":true}}'\n", addr)
+		fmt.Fprintf(stdout, "then read it back at every target, with the drift between them:\n  curl -s http://%s/v1/users/demo   (or: gateway get demo)\n", addr)
 	})
 }
 

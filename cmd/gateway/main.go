@@ -5,6 +5,7 @@
 //	gateway dev [--listen ADDR]              gateway + in-process simulators + memory store
 //	gateway sim [--base-port 9101]           the four vendor simulators alone
 //	gateway translate --target NAME < u.json print the vendor calls for an update (dry run)
+//	gateway get ID [--targets a,b] [--json]  one user at every target, and the drift
 //	gateway check-config --config FILE       validate a config and open every adapter
 //	gateway check-vendors --config FILE      prove every vendor's URL, TLS, credential and permissions
 //	gateway hash-key                         print the key_sha256 line for an API key read from stdin
@@ -53,6 +54,8 @@ var commandDocs = []commandDoc{
 		"Serves the simulators on four consecutive ports and prints the environment gateway.yaml needs.\nEach simulator takes fault rules at POST /_fault."},
 	{"translate", "--target NAME [--id ID] [--config FILE] < update.json", "print the vendor calls an update would make (dry run), update JSON on stdin",
 		"Reads one canonical update (the PATCH /v1/users/{id} body) from stdin and prints the dry run's\nresult for one target: every call with credentials redacted. Without --config it runs against\nin-process simulators. Examples: examples/*.json."},
+	{"get", "ID [--targets a,b] [--json] [--url URL | --config FILE] [--vendor-id target=id] [--key KEY]", "print one user as every target shows it, and the drift",
+		"Asks the running gateway (--url, default http://127.0.0.1:8080; API key from --key or\n$GATEWAY_API_KEY) for GET /v1/users/ID, or with --config reads the vendors directly, and prints\nper target what it holds, then the fields that drift between targets. --json prints the JSON answer."},
 	{"check-config", "[--config gateway.yaml] [--serve]", "validate a config file and open every adapter",
 		"Loads and validates the config (every problem is reported with its key) and opens every adapter.\nNo network."},
 	{"check-vendors", "[--config gateway.yaml]", "prove each vendor's URL, TLS, credential and permissions with read-only calls",
@@ -108,6 +111,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdSim(ctx, rest, stdout, stderr)
 	case "translate":
 		return cmdTranslate(ctx, rest, stdin, stdout, stderr)
+	case "get":
+		return cmdGet(ctx, rest, stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(ctx, rest, stdout, stderr)
 	case "check-vendors":

@@ -77,6 +77,11 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 	if res.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Errorf("trace_id %q does not continue the inbound traceparent", res.TraceID)
 	}
+	// A read of the demo user, whose platforms disagree, so the drift
+	// counter is in the scrape and the read's spans are scanned too.
+	if status, _, b := call(t, "GET", base+"/v1/users/demo", ""); status != 200 {
+		t.Fatalf("GET %d %s", status, b)
+	}
 	mresp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +116,15 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 	spans := rec.Ended()
 	if len(spans) < 8 {
 		t.Errorf("only %d spans recorded", len(spans))
+	}
+	reads := 0
+	for _, s := range spans {
+		if strings.HasPrefix(s.Name(), "read ") && s.Parent().IsValid() {
+			reads++ // the read's per-target spans, as a write's "target" spans
+		}
+	}
+	if reads != 4 {
+		t.Errorf("%d read spans, want one per target", reads)
 	}
 	kinds := map[string]int{}
 	for _, s := range spans {
@@ -216,6 +230,7 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 		"gateway_idempotency_store_durable":      true,
 		"gateway_idempotency_store_resets_total": true,
 		"gateway_idempotency_store_hold":         true,
+		"gateway_drift_fields_total":             true, // TestReadDemoShowsPatchAndDrift
 	}
 	for _, n := range names {
 		if !exported[n] && !conditional[n] {

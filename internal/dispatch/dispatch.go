@@ -145,6 +145,9 @@ type Input struct {
 	DryRun       bool
 	// PassThrough holds callers' credentials by target.
 	PassThrough map[string]canonical.Secret
+	// IfMatch is the If-Match header: the update applies only where every
+	// target it writes still reads as the ETag says (read.go).
+	IfMatch string
 }
 
 // Output is the response to write.
@@ -208,6 +211,18 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 		}
 	}
 
+	if in.IfMatch != "" {
+		prior := func(n string) bool { _, ok := ticket.PriorFor(n); return ok }
+		if err := d.checkIfMatch(ctx, in.IfMatch, in.Request.UserID, plans, prior); err != nil {
+			if ticket != nil {
+				// Nothing was written: the key is free for a retry.
+				if aerr := ticket.Abandon(context.WithoutCancel(ctx)); aerr != nil {
+					d.o.Logger.WarnContext(ctx, "idempotency: releasing the key failed", "err", aerr)
+				}
+			}
+			return Output{}, err
+		}
+	}
 	res := &canonical.Result{ID: in.Request.UserID, DryRun: in.DryRun, Results: make(map[string]canonical.TargetResult, len(plans)),
 		SkippedFields: skipped}
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {

@@ -26,11 +26,11 @@ func TestMethodNotAllowed(t *testing.T) {
 		status         int
 		allow          string
 	}{
-		{"GET", "/v1/users/jdoe", 405, "PATCH"},
-		{"PUT", "/v1/users/jdoe", 405, "PATCH"},
+		{"DELETE", "/v1/users/jdoe", 405, "GET, HEAD, PATCH"},
+		{"PUT", "/v1/users/jdoe", 405, "GET, HEAD, PATCH"},
 		{"DELETE", "/v1/capabilities", 405, "GET, HEAD"},
 		{"POST", "/healthz", 405, "GET, HEAD"},
-		{"FOO", "/v1/users/jdoe", 405, "PATCH"},
+		{"FOO", "/v1/users/jdoe", 405, "GET, HEAD, PATCH"},
 		{"FOO", "/nope", 404, ""},
 		{"GET", "/nope", 404, ""},
 		{"PATCH", "/v1/users", 404, ""},
@@ -221,7 +221,7 @@ func TestMethodNotAllowedAfterAuth(t *testing.T) {
 	key := "k3y"
 	_, do := newApp(t, Options{Clients: []Client{{Name: "ops", KeyHash: sha256.Sum256([]byte(key))}}})
 	for hdr, want := range map[string]int{"": 401, "Bearer " + key: 405} {
-		req := httptest.NewRequest("GET", "/v1/users/jdoe", nil)
+		req := httptest.NewRequest("DELETE", "/v1/users/jdoe", nil)
 		if hdr != "" {
 			req.Header.Set("Authorization", hdr)
 		}

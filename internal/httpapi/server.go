@@ -142,8 +142,11 @@ func New(o Options) *fiber.App {
 	v1.Get("/capabilities", strictQuery, s.capabilities)
 	if h := s.rateLimit(); h != nil {
 		v1.Patch("/users/:id", strictQuery, h, s.patchUser)
+		// getUser checks its own query (targets, vendor_ids.<target>).
+		v1.Get("/users/:id", h, s.getUser)
 	} else {
 		v1.Patch("/users/:id", strictQuery, s.patchUser)
+		v1.Get("/users/:id", s.getUser)
 	}
 	// No catch-all route: a request no route takes falls through to Fiber's
 	// own 404, or 405 with Allow when another method has the path.
@@ -310,6 +313,7 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 		Path:           "/v1/users/" + id,
 		Request:        req,
 		DryRun:         dry,
+		IfMatch:        strings.Clone(c.Get(fiber.HeaderIfMatch)),
 	}
 	for target, header := range s.o.Dispatcher.PassThroughHeaders() {
 		if v := c.Get(header); v != "" {

@@ -19,6 +19,7 @@ type Metrics struct {
 	targets     metric.Int64Counter
 	tgtDuration metric.Float64Histogram
 	rlFallback  metric.Int64Counter
+	drift       metric.Int64Counter
 
 	sets AttrSets[attrKey]
 }
@@ -56,6 +57,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if out.rlFallback, err = m.Int64Counter("gateway.rate_limit.fallbacks", metric.WithDescription("Requests rate-limited by this replica alone because the shared (Redis) limiter failed or missed its deadline.")); err != nil {
 		return nil, err
 	}
+	if out.drift, err = m.Int64Counter("gateway.drift.fields", metric.WithDescription("Canonical fields found drifting between targets on reads, by field and the targets compared.")); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
@@ -65,6 +69,7 @@ const (
 	kindIdem
 	kindTarget
 	kindVendor
+	kindDrift
 )
 
 // Request records one HTTP request.
@@ -95,6 +100,15 @@ func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Dura
 	}))
 	m.tgtDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindVendor, a: vendor}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor)}
+	}))
+}
+
+// Drift records one field found drifting on a read; targets is the
+// comma-joined, sorted names of the targets that read the field (bounded:
+// configured target names only).
+func (m *Metrics) Drift(ctx context.Context, field, targets string) {
+	m.drift.Add(ctx, 1, m.sets.Get(attrKey{kind: kindDrift, a: field, b: targets}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("field", field), attribute.String("targets", targets)}
 	}))
 }
 
@@ -167,5 +181,6 @@ func MetricNames() []string {
 		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
 		"gateway_rate_limit_fallbacks_total", "gateway_idempotency_store_durable", "gateway_idempotency_store_resets_total",
 		"gateway_idempotency_store_hold",
+		"gateway_drift_fields_total",
 	}
 }
