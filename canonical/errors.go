@@ -34,6 +34,15 @@ const (
 	CodeInternal               Code = "internal"
 )
 
+// Identity-link codes (issue 20).
+const (
+	// CodeNotLinked: a target has no vendor id for the user (none in the
+	// request, no stored link, no resolution match).
+	CodeNotLinked Code = "not_linked"
+	// CodeAmbiguousLink: resolution found several accounts at a target.
+	CodeAmbiguousLink Code = "ambiguous_link"
+)
+
 // HTTPStatus is the one place the code-to-status mapping of DESIGN.md
 // section 3 lives.
 func (c Code) HTTPStatus() int {
@@ -64,6 +73,10 @@ func (c Code) HTTPStatus() int {
 		return http.StatusGatewayTimeout
 	case CodeCircuitOpen, CodeIdempotencyUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeNotLinked:
+		return http.StatusNotFound
+	case CodeAmbiguousLink:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
@@ -107,6 +120,10 @@ func (c Code) Title() string {
 		return "Idempotency key reused"
 	case CodeIdempotencyUnavailable:
 		return "Idempotency store unavailable"
+	case CodeNotLinked:
+		return "Not linked"
+	case CodeAmbiguousLink:
+		return "Ambiguous link"
 	}
 	return "Internal error"
 }

@@ -1,5 +1,6 @@
 // Package commvaultsim simulates the Commvault REST API V4 calls the gateway
-// uses (../shared/vendors/commvault.md): POST /Login (base64 password; a
+// uses (../shared/vendors/commvault.md): GET /V4/user (the unfiltered,
+// unpaged user list identity links resolve through), POST /Login (base64 password; a
 // failed login is HTTP 200 with errList and no token), the Authtoken header
 // with a sliding idle expiry, and GET/PUT /V4/user/{userId} with int32 ids,
 // group and plan references by id or name, the password pair rule
@@ -176,6 +177,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/login" && r.Method == http.MethodPost:
 		s.login(w, body)
 		return
+	case p == "/v4/user" && r.Method == http.MethodGet:
+		if _, ok := s.auth(r); !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		s.list(w, r)
+		return
 	case strings.HasPrefix(p, "/v4/user/"):
 	default:
 		generic(w, http.StatusNotFound, 404, "Page not found")
@@ -207,6 +215,43 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		generic(w, http.StatusMethodNotAllowed, 405, "Method not allowed")
 	}
+}
+
+// list is GetUsers (commvault.md 9.1): every user as a UserSummary, with no
+// paging, no name or e-mail filter and no sort (the simulator orders by id);
+// userGroupId keeps the members of one group.
+func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
+	var group int64 = -1
+	if v := r.URL.Query().Get("userGroupId"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			generic(w, http.StatusBadRequest, 400, "Invalid userGroupId")
+			return
+		}
+		group = n
+	}
+	s.mu.Lock()
+	ids := make([]int32, 0, len(s.users))
+	for id := range s.users {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	users := []map[string]any{}
+	for _, id := range ids {
+		u := s.users[id]
+		if group >= 0 && !slices.ContainsFunc(u.Groups, func(g IdName) bool { return int64(g.ID) == group }) {
+			continue
+		}
+		item := map[string]any{"id": u.ID, "name": u.Name, "GUID": "guid-" + strconv.Itoa(int(u.ID)), "email": u.Email, "fullName": u.FullName,
+			"enabled": u.Enabled, "lockInfo": map[string]any{"isLocked": false, "startTime": 0, "endTime": 0}, "userPrincipalName": u.UPN,
+			"company": map[string]any{"id": 0, "name": "Commcell"}, "numberOfLaptops": 0, "commcell": map[string]any{"name": "commserve"}}
+		if u.Plan != nil {
+			item["plan"] = map[string]any{"id": u.Plan.ID, "name": u.Plan.Name}
+		}
+		users = append(users, item)
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"numberOfUsers": len(users), "users": users})
 }
 
 func (s *Sim) login(w http.ResponseWriter, body []byte) {
