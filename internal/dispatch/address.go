@@ -219,3 +219,27 @@ func (d *Dispatcher) observeLink(ctx context.Context, target, outcome string) {
 		d.o.LinkObserver.Link(ctx, target, outcome)
 	}
 }
+
+// CheckVendorID checks id's shape for target the way an update would
+// (the adapter's Preflight), for the links API: nil when it is fine, else
+// the adapter's message. An unknown target is an error too.
+func (d *Dispatcher) CheckVendorID(target, id string) error {
+	t, ok := d.targets[target]
+	if !ok {
+		return fmt.Errorf("unknown target %q (configured: %v)", target, d.names)
+	}
+	pf, ok := t.Adapter.(adapters.Preflighter)
+	if !ok {
+		return nil
+	}
+	_, err := pf.Preflight(adapters.Op{UserID: id})
+	if err == nil {
+		return nil
+	}
+	for _, f := range canonical.AsError(err).Fields {
+		if f.Field == "vendor_ids."+target {
+			return errors.New(f.Message)
+		}
+	}
+	return nil
+}

@@ -41,7 +41,7 @@ var okDoer = adapters.DoerFunc(func(context.Context, *adapters.Call) (*adapters.
 func newApp(t *testing.T, o Options) (*countingAdapter, func(req *http.Request) *http.Response) {
 	t.Helper()
 	a := &countingAdapter{}
-	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}})
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}, Users: testUsers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestPatchOutcomes(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	a := &countingAdapter{}
-	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}})
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}, Users: testUsers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,3 +185,6 @@ func TestReadyzReportsStore(t *testing.T) {
 		t.Errorf("readyz %d", got)
 	}
 }
+
+// testUsers links the user the tests address.
+var testUsers = map[string]map[string]string{"jdoe": {"frontier": "jdoe"}}

@@ -34,6 +34,8 @@ type Client struct {
 	// RateLimit is requests per RateWindow; 0 disables the limit.
 	RateLimit  int
 	RateWindow time.Duration
+	// Links grants the identity-link API (permission "links").
+	Links bool
 }
 
 // Observer receives request metrics.
@@ -64,6 +66,8 @@ type Options struct {
 	// LimiterStorage backs per-client rate limits (Redis across replicas);
 	// nil keeps counters in memory.
 	LimiterStorage fiber.Storage
+	// LinkObserver counts link conflicts refused by the links API; optional.
+	LinkObserver dispatch.LinkObserver
 }
 
 type server struct {
@@ -108,7 +112,9 @@ func New(o Options) *fiber.App {
 	}
 	v1 := app.Group("/v1", s.authenticate)
 	v1.Get("/capabilities", s.capabilities)
-	if h := s.rateLimit(); h != nil {
+	rl := s.rateLimit()
+	s.linkRoutes(v1, rl)
+	if h := rl; h != nil {
 		v1.Patch("/users/:id", h, s.patchUser)
 	} else {
 		v1.Patch("/users/:id", s.patchUser)
@@ -144,7 +150,7 @@ const clientKey = "gateway.client"
 // SHA-256 hashes in constant time.
 func (s *server) authenticate(c *fiber.Ctx) error {
 	if s.o.AuthNone {
-		c.Locals(clientKey, &Client{Name: "anonymous"})
+		c.Locals(clientKey, &Client{Name: "anonymous", Links: true})
 		return c.Next()
 	}
 	h := c.Get(fiber.HeaderAuthorization)
