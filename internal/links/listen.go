@@ -84,6 +84,10 @@ func (s *PGStore) listen(ctx context.Context, cfg *pgx.ConnConfig, ready chan<- 
 func (s *PGStore) subscribe(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	cfg = cfg.Copy()
+	// Named, so operators (and the tests) can tell the listener apart in
+	// pg_stat_activity.
+	cfg.RuntimeParams["application_name"] = ListenerName(s.schema)
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("links: listener: %w", err)
@@ -94,3 +98,6 @@ func (s *PGStore) subscribe(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn
 	}
 	return conn, nil
 }
+
+// ListenerName is the application_name of a store's listener connection.
+func ListenerName(schema string) string { return "idgw-links-listener " + schema }

@@ -296,3 +296,9 @@ func (s *PGStore) DropSchema(ctx context.Context) error {
 }
 
 func (s *PGStore) invalidate(id string) { s.cache.invalidate(id) }
+
+// QueryRowForTest runs one query on the store's pool (tests inspect and
+// disturb the server through it).
+func (s *PGStore) QueryRowForTest(ctx context.Context, sql string, args ...any) pgx.Row {
+	return s.pool.QueryRow(ctx, sql, args...)
+}

@@ -164,3 +164,58 @@ func TestPGBadURLHidesThePassword(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The listener's connection dies (PostgreSQL restarts, a proxy cuts it):
+// changes made while it was away must not leave a stale entry behind. The
+// replica reconnects, forgets its cache, and uses the change within the
+// second.
+func TestPGListenerLossNeverLeavesAStaleLink(t *testing.T) {
+	url := pgURL(t)
+	schema := testSchema()
+	ctx := context.Background()
+	a := openPG(t, links.PGOptions{URL: url, Schema: schema, CacheSize: -1})
+	dropAfter(t, a)
+	b := openPG(t, links.PGOptions{URL: url, Schema: schema})
+	put := func(vid string) {
+		t.Helper()
+		if _, err := a.Put(ctx, "alice", links.Change{Links: map[string]string{"commvault": vid}, Source: links.SourceAPI}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("1")
+	waitFor(t, b, "1")
+	for _, vid := range []string{"2", "3"} {
+		// b has the previous value cached. Once both listeners are
+		// subscribed (again), cut them, then change the link.
+		deadline := time.Now().Add(5 * time.Second)
+		var n int
+		for n < 2 && time.Now().Before(deadline) {
+			if err := a.QueryRowForTest(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", links.ListenerName(schema)).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.QueryRowForTest(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", links.ListenerName(schema)).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("terminate the listeners: %d %v", n, err)
+		}
+		put(vid)
+		waitFor(t, b, vid)
+	}
+}
+
+// waitFor reads alice through s until its commvault link is want, failing
+// after a second: the staleness bound.
+func waitFor(t *testing.T, s *links.PGStore, want string) {
+	t.Helper()
+	start := time.Now()
+	var got string
+	for time.Since(start) < time.Second {
+		r, err := s.Get(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = r.Links["commvault"].VendorID; got == want {
+			return
+		}
+	}
+	t.Fatalf("still %q a second after the change to %q", got, want)
+}
