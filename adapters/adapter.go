@@ -195,3 +195,21 @@ type ResolveSupport struct {
 type ResolveDescriber interface {
 	ResolveSupport() ResolveSupport
 }
+
+type passThroughKey struct{}
+
+// WithPassThrough carries the caller's own vendor credential to a
+// Resolver, whose signature has no Op: a vendor that acts on the
+// credential's owner (Volterra) resolves that owner.
+func WithPassThrough(ctx context.Context, s canonical.Secret) context.Context {
+	if s == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, passThroughKey{}, s)
+}
+
+// PassThroughFrom is the credential WithPassThrough put in ctx, if any.
+func PassThroughFrom(ctx context.Context) canonical.Secret {
+	s, _ := ctx.Value(passThroughKey{}).(canonical.Secret)
+	return s
+}

@@ -18,7 +18,7 @@ var (
 // ResolveSupport implements adapters.ResolveDescriber.
 func (a *Adapter) ResolveSupport() adapters.ResolveSupport {
 	return adapters.ResolveSupport{By: []string{adapters.ResolveByEmail, adapters.ResolveByUsername},
-		As: "GET .../whoami of the service token's owner: a match on its email or name (case-insensitive) links that user (name is the vendor id)",
+		As: "GET .../whoami of the token's owner (the caller's pass-through token, else the service token): a match on its email or name (case-insensitive) links that user (name is the vendor id)",
 		Reason: "whoami knows only the credential's owner; finding any other user needs the tenant-admin user_roles list, " +
 			"and settings can change only for the owner anyway (volterra.md 9.1, 9.2)"}
 }
@@ -30,7 +30,8 @@ type whoamiIdentity struct {
 	Type  string `json:"type"`
 }
 
-// Resolve asks whoami who the service token belongs to and answers that
+// Resolve asks whoami who the token belongs to (the caller's pass-through
+// token when the request carries one, else the service token) and answers that
 // user's name when its e-mail or name matches value (case-insensitively:
 // the letter case rules are not documented, volterra.md 9.1). Volterra
 // changes only the credential owner's settings, so the owner is the one
@@ -41,11 +42,13 @@ func (a *Adapter) Resolve(ctx context.Context, do adapters.Doer, by, value strin
 	if want == "" || (by != adapters.ResolveByEmail && by != adapters.ResolveByUsername) {
 		return nil, fmt.Errorf("volterra: resolve: %w", &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "nothing to resolve by"})
 	}
-	if a.token == "" {
+	// The caller's own token, when sent, names the account this update
+	// would change; else the service token's owner.
+	cred, ok := a.credentialFor(adapters.Op{PassThrough: adapters.PassThroughFrom(ctx)})
+	if !ok || !validToken(cred.token) {
 		return nil, fmt.Errorf("volterra: resolve: %w", &canonical.Error{Code: canonical.CodeInvalidRequest,
-			Message: a.name + " resolves accounts through the service token's owner and has no service token; link the account instead"})
+			Message: a.name + " resolves accounts through the API token's owner and has no usable token; link the account instead"})
 	}
-	cred := credential{token: bareToken(a.token), kind: adapters.ServiceCredential}
 	resp, err := a.get(ctx, do, cred, "whoami", whoamiPath)
 	if err != nil {
 		return nil, err

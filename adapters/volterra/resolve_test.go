@@ -42,3 +42,22 @@ func TestResolveIsTheServiceTokensOwner(t *testing.T) {
 		})
 	}
 }
+
+// A caller's pass-through token is the account the update would change,
+// so resolution asks whoami about it, not about the service token.
+func TestResolveWithThePassThroughToken(t *testing.T) {
+	srv := httptest.NewServer(seeded())
+	defer srv.Close()
+	d := &adaptertest.HTTPDoer{Base: srv.URL}
+	ctx := adapters.WithPassThrough(context.Background(), "APIToken "+callerToken)
+	got, err := open(t, svcToken).Resolve(ctx, d, adapters.ResolveByEmail, "jane@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"jane"}, got); diff != "" {
+		t.Fatal(diff)
+	}
+	if h := d.Calls()[0].Header.Get("Authorization"); h != "APIToken "+callerToken {
+		t.Fatalf("whoami sent with %q", h)
+	}
+}

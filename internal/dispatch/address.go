@@ -154,7 +154,7 @@ func (d *Dispatcher) resolve(ctx context.Context, in Input, n string, rec *links
 		d.observeLink(ctx, n, "miss")
 		return address{}, canonical.CodeNotLinked, notLinked + fmt.Sprintf(", and no %s to resolve by: send user.%s or link it)", by, by)
 	}
-	rctx, cancel := context.WithTimeout(ctx, t.Deadline)
+	rctx, cancel := context.WithTimeout(adapters.WithPassThrough(ctx, in.PassThrough[n]), t.Deadline)
 	defer cancel()
 	r := &recorder{next: t.Doer, dry: in.DryRun}
 	ids, err := resolver.Resolve(rctx, r, by, value)
