@@ -69,12 +69,27 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", lockKey)
 	}()
 	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ident); err != nil {
-		return fmt.Errorf("links: migrate: create schema: %w", err)
+	// Looked up first: CREATE SCHEMA IF NOT EXISTS checks the CREATE right on
+	// the database even when the schema exists, which a least-privilege
+	// runtime user does not have.
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+		return fmt.Errorf("links: migrate: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ident+`.schema_migrations (
-		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("links: migrate: schema_migrations: %w", err)
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ident); err != nil {
+			return fmt.Errorf("links: migrate: create schema: %w", err)
+		}
+	}
+	var tracked bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", ident+".schema_migrations").Scan(&tracked); err != nil {
+		return fmt.Errorf("links: migrate: %w", err)
+	}
+	if !tracked {
+		if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ident+`.schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("links: migrate: schema_migrations: %w", err)
+		}
 	}
 	for _, m := range ms {
 		var applied bool

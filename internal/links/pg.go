@@ -302,3 +302,8 @@ func (s *PGStore) invalidate(id string) { s.cache.invalidate(id) }
 func (s *PGStore) QueryRowForTest(ctx context.Context, sql string, args ...any) pgx.Row {
 	return s.pool.QueryRow(ctx, sql, args...)
 }
+
+// ExecForTest runs one statement on the store's pool.
+func (s *PGStore) ExecForTest(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return s.pool.Exec(ctx, sql, args...)
+}

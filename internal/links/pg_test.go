@@ -219,3 +219,35 @@ func waitFor(t *testing.T, s *links.PGStore, want string) {
 	}
 	t.Fatalf("still %q a second after the change to %q", got, want)
 }
+
+// A runtime user with table rights only (no CREATE on the database or the
+// schema) starts against a schema an administrator migrated.
+func TestPGLeastPrivilegeUserStarts(t *testing.T) {
+	url := pgURL(t)
+	schema := testSchema()
+	ctx := context.Background()
+	admin := openPG(t, links.PGOptions{URL: url, Schema: schema})
+	dropAfter(t, admin)
+	role := schema + "_rt"
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	} {
+		if _, err := admin.ExecForTest(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = admin.ExecForTest(ctx, "DROP OWNED BY "+role)
+		_, _ = admin.ExecForTest(ctx, "DROP ROLE "+role)
+	})
+	u := strings.Replace(url, "postgres@", role+"@", 1)
+	if u == url {
+		t.Skip("DATABASE_URL does not name the user postgres@; cannot derive the runtime user's URL")
+	}
+	rt := openPG(t, links.PGOptions{URL: u, Schema: schema})
+	if _, err := rt.Put(ctx, "alice", links.Change{Links: map[string]string{"commvault": "1"}, Source: links.SourceAPI}); err != nil {
+		t.Fatal(err)
+	}
+}
