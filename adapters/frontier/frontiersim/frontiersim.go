@@ -599,7 +599,7 @@ func cloneMap(m map[string]any) map[string]any {
 // exactly s; items show "state": "" and "metadata": {} (the SELECT leaves
 // them out). The real query has no ORDER BY; the simulator sorts by id so
 // paging is stable. org_id and group_id (which switch to member listing)
-// are not simulated.
+// and the disable_users_listing preference (503 code 14) are not simulated.
 func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("org_id") != "" || q.Get("group_id") != "" {
