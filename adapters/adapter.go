@@ -224,3 +224,56 @@ type ReadModifyWriter interface {
 type Reader interface {
 	Read(ctx context.Context, do Doer, op Op) (Snapshot, error)
 }
+
+// The attributes a Resolver can look accounts up by.
+const (
+	ResolveByEmail    = "email"
+	ResolveByUsername = "username"
+)
+
+// Resolver is implemented by adapters whose vendor can find a user's
+// account by a stable attribute, for identity links: a request addressing
+// a target with no link is resolved, and one match becomes the link.
+type Resolver interface {
+	// Resolve returns the vendor ids of every account whose attribute by
+	// (ResolveByEmail or ResolveByUsername) matches value, matched the way
+	// the vendor's lookup matches. Every call goes through do (Kind Read),
+	// so it runs under the target's breaker and retries and shows in the
+	// result's calls. No match is an empty slice, not an error.
+	Resolve(ctx context.Context, do Doer, by, value string) ([]string, error)
+}
+
+// ResolveSupport says which lookups a vendor offers, for config checks and
+// the README's identity-link table.
+type ResolveSupport struct {
+	// By lists the attributes Resolve accepts; empty means none.
+	By []string
+	// As names the vendor call used.
+	As string
+	// Reason says why a vendor offers no lookup (or limits it).
+	Reason string
+}
+
+// ResolveDescriber is implemented by every built-in adapter, Resolver or
+// not, to describe its vendor's lookup.
+type ResolveDescriber interface {
+	ResolveSupport() ResolveSupport
+}
+
+type passThroughKey struct{}
+
+// WithPassThrough carries the caller's own vendor credential to a
+// Resolver, whose signature has no Op: a vendor that acts on the
+// credential's owner (Volterra) resolves that owner.
+func WithPassThrough(ctx context.Context, s canonical.Secret) context.Context {
+	if s == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, passThroughKey{}, s)
+}
+
+// PassThroughFrom is the credential WithPassThrough put in ctx, if any.
+func PassThroughFrom(ctx context.Context) canonical.Secret {
+	s, _ := ctx.Value(passThroughKey{}).(canonical.Secret)
+	return s
+}

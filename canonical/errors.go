@@ -51,6 +51,15 @@ const CodeAccountBusy Code = "account_busy"
 
 // HTTPStatus is the one place the code-to-status mapping of docs/api.md
 // (Codes) lives; api/openapi.yaml repeats it and a test keeps them equal.
+// Identity-link codes (issue 20).
+const (
+	// CodeNotLinked: a target has no vendor id for the user (none in the
+	// request, no stored link, no resolution match).
+	CodeNotLinked Code = "not_linked"
+	// CodeAmbiguousLink: resolution found several accounts at a target.
+	CodeAmbiguousLink Code = "ambiguous_link"
+)
+
 func (c Code) HTTPStatus() int {
 	switch c {
 	case CodeInvalidRequest:
@@ -87,6 +96,10 @@ func (c Code) HTTPStatus() int {
 		return http.StatusConflict
 	case CodePreconditionFailed:
 		return http.StatusPreconditionFailed
+	case CodeNotLinked:
+		return http.StatusNotFound
+	case CodeAmbiguousLink:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
@@ -138,6 +151,10 @@ func (c Code) Title() string {
 		return "Identity mismatch"
 	case CodePreconditionFailed:
 		return "Precondition failed"
+	case CodeNotLinked:
+		return "Not linked"
+	case CodeAmbiguousLink:
+		return "Ambiguous link"
 	}
 	return "Internal error"
 }

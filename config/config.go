@@ -34,6 +34,24 @@ type Config struct {
 	Notifications map[string]map[string]string `yaml:"notifications"`
 	// Vendors are the targets, by target name.
 	Vendors map[string]Vendor `yaml:"vendors"`
+	// Links selects the identity-link store.
+	Links Links `yaml:"links"`
+}
+
+// Links configures the identity-link store (canonical id -> target ->
+// vendor id).
+type Links struct {
+	// Store is "memory" (default: one process, seeded from users) or
+	// "postgres" (shared by replicas; users seeds links not stored yet).
+	Store string `yaml:"store"`
+	// DatabaseURL is the PostgreSQL connection string; a password in it
+	// must come from the environment (${VAR}).
+	DatabaseURL string `yaml:"database_url"`
+	// Schema holds the link tables; default identity_gateway.
+	Schema string `yaml:"schema"`
+	// CacheSize bounds the in-process cache in front of PostgreSQL, in
+	// canonical ids; default 100000, -1 turns it off.
+	CacheSize int `yaml:"cache_size"`
 }
 
 // Server configures the listener and its limits.
@@ -87,6 +105,9 @@ type Client struct {
 	Fields []string `yaml:"fields"`
 	// RateLimit is the client's request budget; zero means the default.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// Permissions grant APIs beyond updates: "links" (the identity-link
+	// API). Empty means none.
+	Permissions []string `yaml:"permissions"`
 }
 
 // RateLimit is a fixed-window budget.
@@ -216,6 +237,10 @@ type Vendor struct {
 	Connections Connections `yaml:"connections"`
 	// Settings is the adapter's own block, decoded by the adapter's Config.
 	Settings yaml.Node `yaml:"settings"`
+	// Resolve is how an update addressing a user with no link here finds
+	// the account: "off" (default), "email" or "username" (the adapter
+	// must offer that lookup).
+	Resolve string `yaml:"resolve"`
 }
 
 // Credential is a service credential. Password and Token must come from the

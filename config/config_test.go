@@ -147,3 +147,52 @@ clients: [{name: a, key_sha256: ` + strings.Repeat("a", 64) + `, fields: [displa
 		t.Fatal(err)
 	}
 }
+
+func TestLinksConfig(t *testing.T) {
+	base := `
+vendors:
+  commvault:
+    base_url: http://127.0.0.1:1
+    resolve: RESOLVE
+clients:
+  - name: ops
+    key_sha256: 0000000000000000000000000000000000000000000000000000000000000000
+    permissions: [PERM]
+`
+	cases := []struct {
+		name, links, resolve, perm string
+		env                        map[string]string
+		want                       string
+	}{
+		{"defaults", "", "email", "links", nil, ""},
+		{"postgres needs a url", "links: {store: postgres}", "off", "links", nil, "links.database_url: is required when links.store is postgres"},
+		{"unknown store", "links: {store: redis}", "off", "links", nil, "links.store: must be memory or postgres"},
+		{"literal password refused", "links: {store: postgres, database_url: 'postgres://u:hunter2@db/x'}", "off", "links", nil, "links.database_url: a literal secret is refused"},
+		{"password from the environment", "links: {store: postgres, database_url: '${DB}'}", "off", "links", map[string]string{"DB": "postgres://u:pw@db/x"}, ""},
+		{"not a postgres url", "links: {store: postgres, database_url: 'mysql://db/x'}", "off", "links", nil, "links.database_url: must be a postgres://"},
+		{"bad schema", "links: {schema: 'a-b'}", "off", "links", nil, "links.schema:"},
+		{"bad resolve", "", "phone", "links", nil, "vendors.commvault.resolve: must be off, email or username"},
+		{"bad permission", "", "off", "admin", nil, `clients[0].permissions[0]: unknown permission "admin"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := strings.NewReplacer("RESOLVE", tc.resolve, "PERM", tc.perm).Replace(base) + tc.links + "\n"
+			c, err := Load([]byte(y), env(tc.env))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.links == "" && (c.Links.Store != "memory" || c.Links.Schema != "identity_gateway" || c.Vendors["commvault"].Resolve != "email") {
+					t.Fatalf("defaults %+v", c.Links)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatal("the error shows the password")
+			}
+		})
+	}
+}

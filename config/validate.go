@@ -27,6 +27,11 @@ func (c *Config) checkLiteralSecrets(refs map[string]bool) []error {
 			}
 		}
 	}
+	if u, err := url.Parse(c.Links.DatabaseURL); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has && !refs["links.database_url"] {
+			refuse("links.database_url")
+		}
+	}
 	if c.Redis.Password != "" && !refs["redis.password"] {
 		refuse("redis.password")
 	}
@@ -95,6 +100,12 @@ func (c *Config) applyDefaults() {
 	if id.OnStoreError == "" {
 		id.OnStoreError = "fail"
 	}
+	if c.Links.Store == "" {
+		c.Links.Store = "memory"
+	}
+	if c.Links.Schema == "" {
+		c.Links.Schema = "identity_gateway"
+	}
 	if c.Telemetry.Exporter == "" {
 		c.Telemetry.Exporter = "none"
 	}
@@ -104,6 +115,9 @@ func (c *Config) applyDefaults() {
 	for name, v := range c.Vendors {
 		if v.Type == "" {
 			v.Type = name
+		}
+		if v.Resolve == "" {
+			v.Resolve = "off"
 		}
 		def(&v.AttemptTimeout, 5*time.Second)
 		def(&v.Deadline, 15*time.Second)
@@ -177,6 +191,11 @@ func (c *Config) validate() []error {
 				bad(fmt.Sprintf("%s.fields[%d]", p, j), "unknown canonical field %q (or extensions.<vendor>.<name>)", f)
 			}
 		}
+		for j, perm := range cl.Permissions {
+			if perm != "links" {
+				bad(fmt.Sprintf("%s.permissions[%d]", p, j), "unknown permission %q (known: links)", perm)
+			}
+		}
 		if cl.RateLimit.Requests < 0 {
 			bad(p+".rate_limit.requests", "must not be negative")
 		}
@@ -219,6 +238,26 @@ func (c *Config) validate() []error {
 		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("redis.url", "must be a redis://, rediss:// or unix:// URL")
 		}
+	}
+	switch c.Links.Store {
+	case "memory":
+	case "postgres":
+		if c.Links.DatabaseURL == "" {
+			bad("links.database_url", "is required when links.store is postgres")
+		}
+	default:
+		bad("links.store", "must be memory or postgres")
+	}
+	if c.Links.DatabaseURL != "" {
+		if u, err := url.Parse(c.Links.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("links.database_url", "must be a postgres:// or postgresql:// URL")
+		}
+	}
+	if !linkSchemaRe.MatchString(c.Links.Schema) {
+		bad("links.schema", "must be lowercase letters, digits and _ (at most 48, not starting with a digit)")
+	}
+	if c.Links.CacheSize < -1 || c.Links.CacheSize > 10_000_000 {
+		bad("links.cache_size", "must be between -1 (off) and 10000000 (0: the default)")
 	}
 	switch c.Telemetry.Exporter {
 	case "none", "stdout", "otlp":
@@ -293,12 +332,19 @@ func (c *Config) validate() []error {
 		if v.Retry.MinWait > v.Retry.MaxWait {
 			bad(p+".retry.min_wait", "must not exceed max_wait")
 		}
+		switch v.Resolve {
+		case "off", "email", "username":
+		default:
+			bad(p+".resolve", "must be off, email or username")
+		}
 		if v.PassThroughHeader != "" && !headerNameRe.MatchString(v.PassThroughHeader) {
 			bad(p+".pass_through_header", "must be an HTTP header name")
 		}
 	}
 	return errs
 }
+
+var linkSchemaRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 
 var headerNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 

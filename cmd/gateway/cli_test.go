@@ -163,7 +163,7 @@ func TestCheckConfigDidYouMean(t *testing.T) {
 	}
 	for _, tc := range []struct{ from, to, want string }{
 		{"      tenant: ${AKANA_TENANT", "      tenat: ${AKANA_TENANT", "vendors.akana.settings.tenat: unknown key; did you mean tenant?"},
-		{"    attempt_timeout: 5s\n    deadline: 15s\n  frontier:", "    atempt_timeout: 5s\n    deadline: 15s\n  frontier:", "vendors.commvault.atempt_timeout: unknown key; did you mean attempt_timeout?"},
+		{"    attempt_timeout: 5s\n    deadline: 15s\n    resolve: email             # unlinked users: GET /V4/user", "    atempt_timeout: 5s\n    deadline: 15s\n    resolve: email             # unlinked users: GET /V4/user", "vendors.commvault.atempt_timeout: unknown key; did you mean attempt_timeout?"},
 	} {
 		bad := strings.Replace(string(orig), tc.from, tc.to, 1)
 		if bad == string(orig) {

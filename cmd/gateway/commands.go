@@ -168,6 +168,7 @@ func devConfig(path string, sims *simSet) (*config.Config, error) {
 		return nil, err
 	}
 	cfg.Idempotency.Store = "memory"
+	cfg.Links.Store = "memory"
 	cfg.Auth.Mode = "none"
 	return cfg, nil
 }

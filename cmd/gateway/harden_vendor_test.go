@@ -25,9 +25,9 @@ func TestDevVolterraIdentityMismatch(t *testing.T) {
 		status           int
 		vendorID         string
 	}{
-		{"path id of another user", "/v1/users/bob", `{"targets":["volterra"],"user":{"given_name":"Mallory"}}`, 422, "bob"},
+		{"vendor id of another user", "/v1/users/bob", `{"targets":["volterra"],"vendor_ids":{"volterra":"bob"},"user":{"given_name":"Mallory"}}`, 422, "bob"},
 		{"vendor_ids naming another user", "/v1/users/demo", `{"targets":["volterra"],"vendor_ids":{"volterra":"someone@example.com"},"user":{"given_name":"Mallory"}}`, 422, "someone@example.com"},
-		{"dry run", "/v1/users/bob?dry_run=true", `{"targets":["volterra"],"user":{"given_name":"Mallory"}}`, 422, "bob"},
+		{"dry run", "/v1/users/bob?dry_run=true", `{"targets":["volterra"],"vendor_ids":{"volterra":"bob"},"user":{"given_name":"Mallory"}}`, 422, "bob"},
 		{"the demo user (users map)", "/v1/users/demo", `{"targets":["volterra"],"user":{"given_name":"Janet"}}`, 200, volterrasim.DemoUUID},
 		{"the demo user by e-mail", "/v1/users/x", `{"targets":["volterra"],"vendor_ids":{"volterra":"Jane.Doe@example.com"},"user":{"given_name":"Jane"}}`, 200, "Jane.Doe@example.com"},
 	}
@@ -54,10 +54,17 @@ func TestDevVolterraIdentityMismatch(t *testing.T) {
 		})
 	}
 	// A caller's own token for the demo user, addressing another user.
-	status, _, body := call(t, "PATCH", base+"/v1/users/bob", `{"targets":["volterra"],"user":{"otp_enabled":false}}`,
+	status, _, body := call(t, "PATCH", base+"/v1/users/bob", `{"targets":["volterra"],"vendor_ids":{"volterra":"bob"},"user":{"otp_enabled":false}}`,
 		"X-Volterra-Api-Token", volterrasim.DemoToken)
 	if status != http.StatusUnprocessableEntity {
 		t.Errorf("pass-through for another user: %d %s", status, body)
+	}
+	// A path id linked to no Volterra account is refused before any call
+	// (identity links), never taken as the token owner's.
+	before := countWrites(t, sims, "volterra")
+	if status, _, body := call(t, "PATCH", base+"/v1/users/bob", `{"targets":["volterra"],"user":{"given_name":"Mallory"}}`); status != http.StatusNotFound ||
+		!strings.Contains(string(body), `"not_linked"`) || countWrites(t, sims, "volterra") != before {
+		t.Errorf("unlinked path id: %d %s", status, body)
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/httpapi"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
+	"github.com/identity-gateway/identity-gateway/internal/links"
 	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
@@ -129,7 +130,33 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
 	}
+	linkStore, err := openLinks(ctx, cfg, o.NoStore, g.logger)
+	if err != nil {
+		return nil, errors.Join(err, g.Shutdown(ctx))
+	}
+	g.close = append(g.close, func(context.Context) error { linkStore.Close(); return nil })
+	if cfg.Links.Store == "postgres" && !o.NoStore {
+		storeReady := ready
+		ready = func(ctx context.Context) error {
+			if storeReady != nil {
+				if err := storeReady(ctx); err != nil {
+					return err
+				}
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := linkStore.Ping(ctx); err != nil {
+				return errors.New("link store (postgres) unreachable")
+			}
+			return nil
+		}
+	}
+	linkMetrics, err := telemetry.NewLinkMetrics(tel.MeterProvider)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("telemetry: %w", err), g.Shutdown(ctx))
+	}
 	d, err := dispatch.New(targets, dispatch.Options{
+		Links: linkStore, LinkObserver: linkMetrics,
 		Users: cfg.Users, DefaultTargets: cfg.Routes.DefaultTargets, Guard: guard, RequireKey: cfg.Idempotency.Required,
 		Tracer: tel.TracerProvider.Tracer("github.com/identity-gateway/identity-gateway/internal/dispatch"),
 		Logger: g.logger, Observer: metrics, Locks: locks, LockWait: cfg.Idempotency.AccountLockWait.D(),
@@ -157,7 +184,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 		Ready: ready, StoreStatus: storeStatus, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
 		Logger: g.logger, Observer: metrics, RateLimiter: limiter, Vendors: vendorStatus(targets),
-		OpenAPI: spec, Docs: docs,
+		OpenAPI: spec, Docs: docs, LinkObserver: linkMetrics,
 	})
 	return g, nil
 }
@@ -325,6 +352,27 @@ func (g *gateway) watchRedis(ctx context.Context, cfg *config.Config, rs *rediss
 	return nil
 }
 
+// openLinks opens the identity-link store and seeds it from the config's
+// users map: memory (gateway dev, translate) or PostgreSQL.
+func openLinks(ctx context.Context, cfg *config.Config, memoryOnly bool, logger *slog.Logger) (links.Store, error) {
+	var s links.Store
+	if cfg.Links.Store == "postgres" && !memoryOnly {
+		pg, err := links.OpenPG(ctx, links.PGOptions{URL: cfg.Links.DatabaseURL, Schema: cfg.Links.Schema, CacheSize: cfg.Links.CacheSize,
+			Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("links: %w", err)
+		}
+		s = pg
+	} else {
+		s = links.NewMemoryStore(nil)
+	}
+	if err := links.Seed(ctx, s, cfg.Users); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // openTargets decodes each vendor's settings into its adapter Config, opens
 // the adapter (no I/O) and puts the resilience stack under it.
 func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemetry) ([]dispatch.Target, error) {
@@ -385,10 +433,34 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 			continue
 		}
+		if err := checkResolve(name, v.Resolve, a); err != nil {
+			errs = append(errs, fmt.Errorf("%s.resolve: %w", p, err))
+			continue
+		}
 		targets = append(targets, dispatch.Target{Name: name, Adapter: a, Doer: client, Deadline: v.Deadline.D(),
-			PassThroughHeader: v.PassThroughHeader, State: client.State})
+			PassThroughHeader: v.PassThroughHeader, State: client.State, Resolve: v.Resolve})
 	}
 	return targets, errors.Join(errs...)
+}
+
+// checkResolve refuses a resolve setting the vendor's adapter cannot serve,
+// with the adapter's own reason.
+func checkResolve(name, by string, a adapters.Adapter) error {
+	if by == "" || by == dispatch.ResolveOff {
+		return nil
+	}
+	var sup adapters.ResolveSupport
+	if d, ok := a.(adapters.ResolveDescriber); ok {
+		sup = d.ResolveSupport()
+	}
+	if _, ok := a.(adapters.Resolver); !ok || !slices.Contains(sup.By, by) {
+		reason := sup.Reason
+		if reason == "" {
+			reason = "the adapter offers no lookup"
+		}
+		return fmt.Errorf("%s cannot resolve accounts by %s: %s", name, by, reason)
+	}
+	return nil
 }
 
 func apiClients(cfg *config.Config) ([]httpapi.Client, error) {
@@ -398,7 +470,8 @@ func apiClients(cfg *config.Config) ([]httpapi.Client, error) {
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("clients[%d].key_sha256: must be a hex SHA-256", i)
 		}
-		hc := httpapi.Client{Name: c.Name, Targets: slices.Clone(c.Targets), RateLimit: c.RateLimit.Requests, RateWindow: c.RateLimit.Window.D()}
+		hc := httpapi.Client{Name: c.Name, Targets: slices.Clone(c.Targets), RateLimit: c.RateLimit.Requests, RateWindow: c.RateLimit.Window.D(),
+			Links: slices.Contains(c.Permissions, "links")}
 		if c.Targets == nil {
 			hc.Targets = []string{}
 		}

@@ -17,6 +17,7 @@
 //     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
 //     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
 //     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
+//     [-database-url postgres://...] (the links scenario: -scenarios links)
 //     [-max-time 20m]
 package main
 
@@ -78,7 +79,8 @@ func run() error {
 	conns := flag.Int("conns", 64, "connections for throughput scenarios")
 	rate := flag.Int("rate", 0, "requests per second per attack (0: as fast as the connections allow)")
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
-	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; locks, the account lock's cost on a hot and a spread load)")
+	dbURL := flag.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the links scenario (empty: skip it)")
+	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; links, stored links against vendor_ids; locks, the account lock's cost on a hot and a spread load)")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
@@ -108,10 +110,10 @@ func run() error {
 	want := map[string]bool{}
 	for _, sc := range strings.Split(*scenarios, ",") {
 		switch sc = strings.TrimSpace(sc); sc {
-		case "throughput", "latency", "fanout", "replay", "store", "costs", "locks":
+		case "throughput", "latency", "fanout", "replay", "store", "costs", "locks", "links":
 			want[sc] = true
 		default:
-			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs, locks)", sc)
+			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs, locks, links)", sc)
 		}
 	}
 	log.SetOutput(io.Discard) // net/http's notes about idle connections the servers closed
@@ -566,6 +568,15 @@ func run() error {
 					return err
 				}
 			}
+		}
+	}
+
+	if want["links"] {
+		if *dbURL == "" {
+			fmt.Println("identity links: skipped (no -database-url and no DATABASE_URL)")
+		} else if err := linksScenario(*dbURL, *conns, *dur, startGatewayWith, cfg, vars, atk, alternate,
+			func(name string, ok bool, val string) { checks = append(checks, check{name, ok, val}) }, vs); err != nil {
+			return err
 		}
 	}
 

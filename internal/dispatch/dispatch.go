@@ -20,6 +20,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/accountlock"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
+	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
 // Target is one configured vendor target.
@@ -35,6 +36,10 @@ type Target struct {
 	PassThroughHeader string
 	// State reports the breaker state for traces; optional.
 	State func() string
+	// Resolve is how a target with no link is resolved: ResolveOff (or
+	// empty), ResolveEmail or ResolveUsername; the adapter must then be an
+	// adapters.Resolver.
+	Resolve string
 
 	caps adapters.Capabilities // cached at New: capabilities never change
 }
@@ -47,8 +52,13 @@ type Observer interface {
 
 // Options configures a Dispatcher.
 type Options struct {
-	// Users maps a canonical user id to its vendor ids (static identity links).
+	// Users maps a canonical user id to its vendor ids (static identity
+	// links); it seeds a memory link store when Links is nil.
 	Users map[string]map[string]string
+	// Links is the identity-link store (see address.go for the rule).
+	Links links.Store
+	// LinkObserver receives link outcomes for metrics; optional.
+	LinkObserver LinkObserver
 	// DefaultTargets are used when a request names none.
 	DefaultTargets []string
 	// Guard is the idempotency guard; nil disables Idempotency-Key handling.
@@ -71,6 +81,7 @@ type Dispatcher struct {
 	names   []string
 	o       Options
 	workers *workers
+	links   links.Store
 }
 
 // New validates the targets and options.
@@ -96,6 +107,14 @@ func New(targets []Target, o Options) (*Dispatcher, error) {
 			return nil, fmt.Errorf("dispatch: default target %q is not configured", n)
 		}
 	}
+	d.links = o.Links
+	if d.links == nil {
+		m := links.NewMemoryStore(nil)
+		if err := links.Seed(context.Background(), m, o.Users); err != nil {
+			return nil, fmt.Errorf("dispatch: %w", err)
+		}
+		d.links = m
+	}
 	if d.o.Tracer == nil {
 		d.o.Tracer = noop.NewTracerProvider().Tracer("dispatch")
 	}
@@ -104,6 +123,9 @@ func New(targets []Target, o Options) (*Dispatcher, error) {
 	}
 	return d, nil
 }
+
+// Links is the identity-link store updates are addressed through.
+func (d *Dispatcher) Links() links.Store { return d.links }
 
 // Targets lists the configured target names, sorted.
 func (d *Dispatcher) Targets() []string { return slices.Clone(d.names) }
@@ -169,12 +191,13 @@ type plan struct {
 	target Target
 	op     adapters.Op
 	skip   bool // nothing left to change after skipping
+	addr   address
 }
 
 // Apply runs the update. Rejections before any vendor call come back as an
 // error carrying a *canonical.Error; vendor outcomes are in the Output.
 func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
-	plans, skipped, err := d.prepare(in)
+	plans, skipped, err := d.prepare(ctx, in)
 	if err != nil {
 		return Output{}, err
 	}
@@ -248,7 +271,11 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			}
 		}
 		if p.skip {
-			res.Results[p.target.Name] = canonical.TargetResult{Status: canonical.StatusSkipped, VendorID: p.op.UserID}
+			tr := canonical.TargetResult{Status: canonical.StatusSkipped, VendorID: p.op.UserID}
+			if p.addr.rec != nil {
+				tr.Calls, tr.Attempts = p.addr.rec.summary()
+			}
+			res.Results[p.target.Name] = tr
 			continue
 		}
 		work := func(p plan) {
@@ -361,7 +388,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 	ctx, span := d.o.Tracer.Start(ctx, "target "+p.target.Name, trace.WithAttributes(
 		attribute.String("gateway.vendor", p.target.Name),
 		attribute.Int("gateway.skipped_fields", skippedCount),
-		attribute.Bool("gateway.dry_run", dry)))
+		attribute.Bool("gateway.dry_run", dry), attribute.String("gateway.link_source", p.addr.source)))
 	defer span.End()
 	// The account lock (when the update reads and writes back a whole
 	// object) is taken before the deadline starts and released after the
@@ -379,7 +406,10 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 	ctx, cancel := context.WithTimeout(ctx, p.target.Deadline)
 	defer cancel()
 
-	rec := &recorder{next: p.target.Doer, dry: dry}
+	rec := p.addr.rec // the resolution's calls come first
+	if rec == nil {
+		rec = &recorder{next: p.target.Doer, dry: dry}
+	}
 	var do adapters.Doer = rec
 	if held != nil {
 		do = lockedDoer{next: rec, held: held}

@@ -116,6 +116,10 @@ func newFixture(t *testing.T, o Options, mod func(map[string]*fake)) *fixture {
 	for _, n := range []string{"alpha", "beta"} {
 		targets = append(targets, Target{Name: n, Adapter: fx.adapter[n], Doer: fx.doer[n], Deadline: time.Second})
 	}
+	if o.Users == nil && o.Links == nil {
+		// The user every test addresses, linked at both targets.
+		o.Users = map[string]map[string]string{"jdoe": {"alpha": "jdoe", "beta": "jdoe"}}
+	}
 	d, err := New(targets, o)
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func lockedFixture(t *testing.T, locks Locker, wait time.Duration, doer adapters
 	t.Helper()
 	f := &fake{name: "alpha"}
 	d, err := New([]Target{{Name: "alpha", Adapter: rmwFake{f}, Doer: doer, Deadline: time.Second}},
-		Options{Locks: locks, LockWait: wait})
+		Options{Locks: locks, LockWait: wait, Users: map[string]map[string]string{"jdoe": {"alpha": "jdoe"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

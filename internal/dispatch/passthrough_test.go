@@ -28,7 +28,8 @@ func TestPassThroughRefusalNamesVendorAndHeader(t *testing.T) {
 	} {
 		t.Run(string(tc.code), func(t *testing.T) {
 			f := &fake{name: "alpha", fail: &canonical.Error{Code: tc.code, Message: "token expired", VendorStatus: tc.status}}
-			d, err := New([]Target{{Name: "alpha", Adapter: f, Doer: &vendorDoer{}, Deadline: time.Second, PassThroughHeader: "X-Alpha-Token"}}, Options{})
+			d, err := New([]Target{{Name: "alpha", Adapter: f, Doer: &vendorDoer{}, Deadline: time.Second, PassThroughHeader: "X-Alpha-Token"}},
+				Options{Users: map[string]map[string]string{"jdoe": {"alpha": "jdoe"}}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -12,8 +13,9 @@ import (
 
 // prepare does every check that needs no vendor call and builds one plan per
 // target. Order matters for the status a client sees: 400 (shape), then 403
-// (ACL), then 400 (each target's own constraints), then 422 (unsupported).
-func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, error) {
+// (ACL), then 404/409 (addressing: not_linked, ambiguous_link, conflict),
+// then 400 (each target's own constraints), then 422 (unsupported).
+func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string][]canonical.Field, error) {
 	req := in.Request
 	names := req.Targets
 	if len(names) == 0 {
@@ -76,6 +78,10 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 		return nil, nil, &canonical.Error{Code: canonical.CodeForbidden, Message: "the client is not allowed to make this change", Fields: denied}
 	}
 
+	addrs, err := d.address(ctx, in, names)
+	if err != nil {
+		return nil, nil, err
+	}
 	var (
 		plans       []plan
 		unsupported []canonical.FieldError
@@ -84,7 +90,7 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 	for _, n := range names {
 		t := d.targets[n]
 		caps := t.caps
-		op := adapters.Op{UserID: d.vendorID(req, n), PassThrough: in.PassThrough[n]}
+		op := adapters.Op{UserID: addrs[n].id, PassThrough: in.PassThrough[n]}
 		if ext := req.Extensions[n]; len(ext) > 0 {
 			op.Extensions = make(map[string]json.RawMessage, len(ext))
 			for _, k := range sortedKeys(ext) {
@@ -120,7 +126,7 @@ func (d *Dispatcher) prepare(in Input) ([]plan, map[string][]canonical.Field, er
 				skipped[n] = append(skipped[n], u.Field)
 			}
 		}
-		plans = append(plans, plan{target: t, op: op, skip: op.Update.IsEmpty() && len(op.Extensions) == 0})
+		plans = append(plans, plan{target: t, op: op, skip: op.Update.IsEmpty() && len(op.Extensions) == 0, addr: addrs[n]})
 	}
 	if err := fe.Err("the request cannot be applied to its targets"); err != nil {
 		return nil, nil, err
@@ -143,18 +149,6 @@ func didYouMean(name string, candidates []string) string {
 		return "; did you mean " + s + "?"
 	}
 	return ""
-}
-
-// vendorID picks the user's id at a target: the request's vendor_ids, then
-// the static users map, then the path id.
-func (d *Dispatcher) vendorID(req canonical.Request, target string) string {
-	if id, ok := req.VendorIDs[target]; ok {
-		return id
-	}
-	if id, ok := d.o.Users[req.UserID][target]; ok {
-		return id
-	}
-	return req.UserID
 }
 
 func fieldsOf(us []canonical.Unsupported) []canonical.Field {

@@ -179,32 +179,32 @@ func (d *Dispatcher) readTargets(in ReadInput) ([]string, error) {
 	return slices.Compact(names), nil
 }
 
-// linked reports whether the user's id at target comes from an identity
-// link (the request's vendor_ids or the static users map) rather than from
-// the canonical id itself. The id is always vendorID's, so reads and
-// writes address the same vendor user.
-func (d *Dispatcher) linked(userID string, vendorIDs map[string]string, target string) bool {
-	if _, ok := vendorIDs[target]; ok {
-		return true
-	}
-	_, ok := d.o.Users[userID][target]
-	return ok
-}
-
-// readOne reads one target under its deadline, in its own span.
+// readOne reads one target under its deadline, in its own span. The vendor
+// id comes from the same addressing rule as updates (vendor_ids, the stored
+// link, then resolution by the id's remembered attributes), so reads and
+// writes address the same vendor user; a target it cannot address is
+// not_linked (or failed, for an ambiguous match or a store outage).
 func (d *Dispatcher) readOne(ctx context.Context, in ReadInput, name string) TargetRead {
 	t := d.targets[name]
-	op := adapters.Op{UserID: d.vendorID(canonical.Request{UserID: in.UserID, VendorIDs: in.VendorIDs}, name), PassThrough: in.PassThrough[name]}
+	addrs, err := d.address(ctx, Input{Client: in.Client, Request: canonical.Request{UserID: in.UserID, VendorIDs: in.VendorIDs},
+		PassThrough: in.PassThrough}, []string{name})
+	if err != nil {
+		e := canonical.AsError(err)
+		if e.Code == canonical.CodeNotLinked {
+			msg := e.Message
+			if len(e.Fields) > 0 {
+				msg = e.Fields[0].Message
+			}
+			return TargetRead{Status: ReadNotLinked, Error: &canonical.ErrorBody{Code: canonical.CodeNotLinked, Message: msg}}
+		}
+		return TargetRead{Status: ReadFailed, Error: canonical.NewErrorBody(e)}
+	}
+	op := adapters.Op{UserID: addrs[name].id, PassThrough: in.PassThrough[name]}
 	if pf, ok := t.Adapter.(adapters.Preflighter); ok {
 		// Only the id's shape and the credential are checked: the op
 		// carries no update.
 		if _, err := pf.Preflight(op); err != nil {
-			e := canonical.AsError(err)
-			if !d.linked(in.UserID, in.VendorIDs, name) && namesVendorID(e) {
-				return TargetRead{Status: ReadNotLinked, Error: &canonical.ErrorBody{Code: canonical.CodeNotFound,
-					Message: fmt.Sprintf("no vendor id is linked for %s at %s, and the canonical id is not one (send vendor_ids.%s)", in.UserID, name, name)}}
-			}
-			return TargetRead{Status: ReadFailed, VendorID: op.UserID, Error: canonical.NewErrorBody(e)}
+			return TargetRead{Status: ReadFailed, VendorID: op.UserID, Error: canonical.NewErrorBody(canonical.AsError(err))}
 		}
 	}
 	return d.read(ctx, t, op)

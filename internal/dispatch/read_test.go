@@ -109,6 +109,16 @@ func newReadFixture(t *testing.T, o Options, users map[string]map[string]*record
 		}
 		targets = append(targets, Target{Name: n, Adapter: fx.store[n], Doer: do, Deadline: time.Second})
 	}
+	if o.Users == nil && o.Links == nil {
+		// Every user a target holds is linked under its own id at every
+		// target (identity links: an unlinked id is not_linked).
+		o.Users = map[string]map[string]string{}
+		for _, byID := range users {
+			for id := range byID {
+				o.Users[id] = map[string]string{"alpha": id, "beta": id, "gamma": id}
+			}
+		}
+	}
 	d, err := New(targets, o)
 	if err != nil {
 		t.Fatal(err)

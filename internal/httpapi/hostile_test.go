@@ -19,7 +19,7 @@ import (
 func serveReal(t *testing.T, o Options) (addr string, applied func() int32) {
 	t.Helper()
 	a := &countingAdapter{}
-	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}})
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}, Users: testUsers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ var okDoer = adapters.DoerFunc(func(context.Context, *adapters.Call) (*adapters.
 func newApp(t *testing.T, o Options) (*countingAdapter, func(req *http.Request) *http.Response) {
 	t.Helper()
 	a := &countingAdapter{}
-	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}})
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}, Users: testUsers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestPatchOutcomes(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	a := &countingAdapter{}
-	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}})
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: okDoer}}, dispatch.Options{DefaultTargets: []string{"frontier"}, Users: testUsers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,3 +217,6 @@ func TestReadyzVerbose(t *testing.T) {
 		})
 	}
 }
+
+// testUsers links the user the tests address.
+var testUsers = map[string]map[string]string{"jdoe": {"frontier": "jdoe"}}

@@ -78,7 +78,8 @@ func newReadApp(t *testing.T, o Options) (*readingAdapter, *spyStore, func(*http
 	d, err := dispatch.New([]dispatch.Target{
 		{Name: "frontier", Adapter: a, Doer: okDoer},
 		{Name: "akana", Adapter: &readingAdapter{title: "Jane"}, Doer: okDoer},
-	}, dispatch.Options{Guard: idempotency.NewGuard(store, idempotency.Options{})})
+	}, dispatch.Options{Guard: idempotency.NewGuard(store, idempotency.Options{}),
+		Users: map[string]map[string]string{"jdoe": {"frontier": "jdoe", "akana": "jdoe"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ type Client struct {
 	// RateLimit is requests per RateWindow; 0 disables the limit.
 	RateLimit  int
 	RateWindow time.Duration
+	// Links grants the identity-link API (permission "links").
+	Links bool
 }
 
 // Observer receives request metrics.
@@ -83,6 +85,8 @@ type Options struct {
 	// description inlined in it, and its Content-Security-Policy forbids
 	// every fetch.
 	Docs []byte
+	// LinkObserver counts link conflicts refused by the links API; optional.
+	LinkObserver dispatch.LinkObserver
 }
 
 type server struct {
@@ -140,7 +144,9 @@ func New(o Options) *fiber.App {
 	}
 	v1 := app.Group("/v1", s.authenticate)
 	v1.Get("/capabilities", strictQuery, s.capabilities)
-	if h := s.rateLimit(); h != nil {
+	rl := s.rateLimit()
+	s.linkRoutes(v1, rl)
+	if h := rl; h != nil {
 		v1.Patch("/users/:id", strictQuery, h, s.patchUser)
 		// getUser checks its own query (targets, vendor_ids.<target>).
 		v1.Get("/users/:id", h, s.getUser)
@@ -164,6 +170,8 @@ func queryParams(route string) []string {
 		return []string{"dry_run"}
 	case "/readyz":
 		return []string{"verbose"}
+	case "/v1/links":
+		return []string{"target", "vendor_id"}
 	}
 	return nil
 }
@@ -253,7 +261,7 @@ const clientKey = "gateway.client"
 // SHA-256 hashes in constant time.
 func (s *server) authenticate(c *fiber.Ctx) error {
 	if s.o.AuthNone {
-		c.Locals(clientKey, &Client{Name: "anonymous"})
+		c.Locals(clientKey, &Client{Name: "anonymous", Links: true})
 		return c.Next()
 	}
 	// The scheme is case-insensitive (RFC 9110 section 11.1): bearer and

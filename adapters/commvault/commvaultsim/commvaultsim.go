@@ -1,5 +1,6 @@
 // Package commvaultsim simulates the Commvault REST API V4 calls the gateway
-// uses (docs/vendors/commvault.md): POST /Login (base64 password; a
+// uses (docs/vendors/commvault.md): GET /V4/user (the unfiltered,
+// unpaged user list identity links resolve through), POST /Login (base64 password; a
 // failed login is HTTP 200 with errList and no token), the Authtoken header
 // with a sliding idle expiry, and GET/PUT /V4/user/{userId} with int32 ids,
 // group and plan references by id or name, the password pair rule
@@ -181,7 +182,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		s.list(w)
+		s.list(w, r)
 		return
 	case strings.HasPrefix(p, "/v4/user/"):
 	default:
@@ -216,19 +217,38 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// list is GetUsers (GET /V4/user): {"numberOfUsers", "users": [UserSummary]}
-// in id order (commvault.md section 2.3).
-func (s *Sim) list(w http.ResponseWriter) {
+// list is GetUsers (commvault.md 9.1): every user as a UserSummary, with no
+// paging, no name or e-mail filter and no sort (the simulator orders by id);
+// userGroupId keeps the members of one group.
+func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
+	var group int64 = -1
+	if v := r.URL.Query().Get("userGroupId"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			generic(w, http.StatusBadRequest, 400, "Invalid userGroupId")
+			return
+		}
+		group = n
+	}
 	s.mu.Lock()
 	ids := make([]int32, 0, len(s.users))
 	for id := range s.users {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	users := make([]map[string]any, 0, len(ids))
+	users := []map[string]any{}
 	for _, id := range ids {
 		u := s.users[id]
-		users = append(users, map[string]any{"id": u.ID, "name": u.Name, "fullName": u.FullName, "email": u.Email})
+		if group >= 0 && !slices.ContainsFunc(u.Groups, func(g IdName) bool { return int64(g.ID) == group }) {
+			continue
+		}
+		item := map[string]any{"id": u.ID, "name": u.Name, "GUID": "guid-" + strconv.Itoa(int(u.ID)), "email": u.Email, "fullName": u.FullName,
+			"enabled": u.Enabled, "lockInfo": map[string]any{"isLocked": false, "startTime": 0, "endTime": 0}, "userPrincipalName": u.UPN,
+			"company": map[string]any{"id": 0, "name": "Commcell"}, "numberOfLaptops": 0, "commcell": map[string]any{"name": "commserve"}}
+		if u.Plan != nil {
+			item["plan"] = map[string]any{"id": u.Plan.ID, "name": u.Plan.Name}
+		}
+		users = append(users, item)
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"numberOfUsers": len(users), "users": users})

@@ -29,6 +29,8 @@ import (
 	"net/http"
 	"net/mail"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,6 +202,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
 
+	if r.URL.Path == "/v1beta1/users" && r.Method == http.MethodGet {
+		s.list(w, r)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")
 	if !ok || rest == "" {
 		writeErr(w, http.StatusNotFound, 5, "Not Found")
@@ -583,6 +589,97 @@ func cloneMap(m map[string]any) map[string]any {
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// list is ListUsers (frontier.md 9.1): no authentication; keyword is
+// name ILIKE '%kw%' OR email ILIKE '%kw%' with % and _ unescaped, so they
+// act as wildcards; page_size defaults to 50 and page_num to 1, a value
+// below 1 other than 0 is 400; count is the page's length; disabled users
+// are hidden unless state=disabled, and state=<s> keeps rows whose state is
+// exactly s; items show "state": "" and "metadata": {} (the SELECT leaves
+// them out). The real query has no ORDER BY; the simulator sorts by id so
+// paging is stable. org_id and group_id (which switch to member listing)
+// and the disable_users_listing preference (503 code 14) are not simulated.
+func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("org_id") != "" || q.Get("group_id") != "" {
+		writeErr(w, http.StatusNotImplemented, 12, "simulator: listing by org_id or group_id is not simulated")
+		return
+	}
+	num := func(name string, def int) (int, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return def, true
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, 3, fmt.Sprintf("invalid value for int32 type: %s", v))
+			return 0, false
+		}
+		if n == 0 {
+			return def, true
+		}
+		if n < 1 {
+			field := map[string]string{"page_size": "PageSize", "page_num": "PageNum"}[name]
+			writeErr(w, http.StatusBadRequest, 3, fmt.Sprintf("invalid ListUsersRequest.%s: value must be greater than or equal to 1", field))
+			return 0, false
+		}
+		return n, true
+	}
+	size, ok := num("page_size", 50)
+	if !ok {
+		return
+	}
+	page, ok := num("page_num", 1)
+	if !ok {
+		return
+	}
+	match := ilike(q.Get("keyword"))
+	state := q.Get("state")
+	s.mu.Lock()
+	var hits []User
+	for _, u := range s.users {
+		if state != "" && u.State != state || state == "" && u.State == "disabled" {
+			continue
+		}
+		if !match(u.Name) && !match(u.Email) {
+			continue
+		}
+		item := *u
+		item.State, item.Metadata = "", map[string]any{}
+		hits = append(hits, item)
+	}
+	s.mu.Unlock()
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
+	from := min((page-1)*size, len(hits))
+	to := min(from+size, len(hits))
+	out := hits[from:to]
+	if out == nil {
+		out = []User{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "users": out})
+}
+
+// ilike is PostgreSQL's v ILIKE '%kw%' with the keyword unescaped: % is any
+// run of characters and _ any one character, compared case-insensitively.
+func ilike(kw string) func(string) bool {
+	var b strings.Builder
+	b.WriteString("(?is)")
+	for _, r := range kw {
+		switch r {
+		case '%':
+			b.WriteString(".*")
+		case '_':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return func(string) bool { return false }
+	}
+	return re.MatchString
 }
 
 // SeedUsers adds n users with predictable UUIDs (see SeededUserID), for

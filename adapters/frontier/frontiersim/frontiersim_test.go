@@ -372,3 +372,56 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("logged %d requests, want 32", n)
 	}
 }
+
+func TestListUsersKeywordPagingAndState(t *testing.T) {
+	s := New()
+	s.AddUser(User{ID: "00000000-0000-4000-8000-000000000001", Name: "anna", Email: "Anna@Corp.example"})
+	s.AddUser(User{ID: "00000000-0000-4000-8000-000000000002", Name: "hanna", Email: "hanna@corp.example"})
+	s.AddUser(User{ID: "00000000-0000-4000-8000-000000000003", Name: "bob", Email: "bob@corp.example", State: "disabled"})
+	s.AddUser(User{ID: "00000000-0000-4000-8000-000000000004", Name: "a_b", Email: "axb@corp.example"})
+	cases := []struct {
+		name, query string
+		status      int
+		names       []string
+	}{
+		{"substring, case-insensitive, no auth needed", "keyword=ANNA", 200, []string{"anna", "hanna"}},
+		{"e-mail substring", "keyword=corp.EXAMPLE", 200, []string{"anna", "hanna", "a_b"}},
+		{"disabled hidden", "keyword=bob", 200, nil},
+		{"state=disabled shows them", "keyword=bob&state=disabled", 200, []string{"bob"}},
+		{"underscore is a wildcard", "keyword=a_b", 200, []string{"a_b"}},
+		{"percent is a wildcard", "keyword=h%25a@", 200, []string{"hanna"}},
+		{"page size 1, page 2", "keyword=corp&page_size=1&page_num=2", 200, []string{"hanna"}},
+		{"past the end", "keyword=corp&page_size=2&page_num=3", 200, nil},
+		{"zero means default", "page_size=0", 200, []string{"anna", "hanna", "a_b"}},
+		{"negative page size", "page_size=-1", 400, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, httptest.NewRequest("GET", "/v1beta1/users?"+tc.query, nil))
+			if w.Code != tc.status {
+				t.Fatalf("status %d %s", w.Code, w.Body)
+			}
+			if tc.status != 200 {
+				return
+			}
+			var out struct {
+				Count int    `json:"count"`
+				Users []User `json:"users"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, u := range out.Users {
+				names = append(names, u.Name)
+				if u.State != "" || len(u.Metadata) != 0 {
+					t.Errorf("list item shows state %q metadata %v; Frontier's SELECT leaves them out", u.State, u.Metadata)
+				}
+			}
+			if out.Count != len(out.Users) || strings.Join(names, ",") != strings.Join(tc.names, ",") {
+				t.Fatalf("count %d names %v, want %v", out.Count, names, tc.names)
+			}
+		})
+	}
+}

@@ -1,0 +1,34 @@
+package telemetry
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// LinkMetrics counts identity-link outcomes as gateway_links_total{target,
+// outcome}: how each target of each update was addressed (request, hit,
+// resolved) or why not (miss, ambiguous, conflict, error), and conflicts
+// refused by the links API.
+type LinkMetrics struct {
+	links metric.Int64Counter
+	sets  AttrSets[[2]string]
+}
+
+// NewLinkMetrics creates the instrument.
+func NewLinkMetrics(mp metric.MeterProvider) (*LinkMetrics, error) {
+	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/telemetry")
+	c, err := m.Int64Counter("gateway.links", metric.WithDescription("Identity-link outcomes by target: request, hit, resolved, miss, ambiguous, conflict, error."))
+	if err != nil {
+		return nil, err
+	}
+	return &LinkMetrics{links: c}, nil
+}
+
+// Link records one outcome at one target.
+func (m *LinkMetrics) Link(ctx context.Context, target, outcome string) {
+	m.links.Add(ctx, 1, m.sets.Get([2]string{target, outcome}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("target", target), attribute.String("outcome", outcome)}
+	}))
+}
