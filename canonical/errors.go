@@ -35,6 +35,9 @@ const (
 	// CodeHTTPVersionNotSupported: the request line named a protocol
 	// version other than HTTP/1.0 or HTTP/1.1.
 	CodeHTTPVersionNotSupported Code = "http_version_not_supported"
+	// CodeAuditUnavailable: the audit trail cannot record, so nothing is
+	// written (audit.on_error: fail).
+	CodeAuditUnavailable Code = "audit_unavailable"
 )
 
 // HTTPStatus is the one place the code-to-status mapping of DESIGN.md
@@ -65,7 +68,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadGateway
 	case CodeUpstreamTimeout:
 		return http.StatusGatewayTimeout
-	case CodeCircuitOpen, CodeIdempotencyUnavailable:
+	case CodeCircuitOpen, CodeIdempotencyUnavailable, CodeAuditUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeHTTPVersionNotSupported:
 		return http.StatusHTTPVersionNotSupported
@@ -114,6 +117,8 @@ func (c Code) Title() string {
 		return "Idempotency store unavailable"
 	case CodeHTTPVersionNotSupported:
 		return "HTTP version not supported"
+	case CodeAuditUnavailable:
+		return "Audit trail unavailable"
 	}
 	return "Internal error"
 }

@@ -7,6 +7,7 @@
 //	gateway translate --target NAME < u.json print the vendor calls for an update (dry run)
 //	gateway check-config --config FILE       validate a config and open every adapter
 //	gateway hash-key                         print the key_sha256 line for an API key read from stdin
+//	gateway audit --user ID [--config FILE]  print a user's audit trail (PostgreSQL) as a table
 package main
 
 import (
@@ -40,7 +41,8 @@ commands:
   sim           run the four vendor simulators alone
   translate     print the vendor calls an update would make (dry run), update JSON on stdin
   check-config  validate a config file and open every adapter
-  hash-key      print the key_sha256 config line for an API key read from stdin`
+  hash-key      print the key_sha256 config line for an API key read from stdin
+  audit         print a user's audit trail as a table (--user ID, reads audit.database_url)`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheckConfig(ctx, rest, stdout, stderr)
 	case "hash-key":
 		return cmdHashKey(rest, stdin, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
