@@ -247,4 +247,3 @@ func dash(s string) string {
 	}
 	return s
 }
-
