@@ -167,7 +167,7 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err != nil {
 		switch {
 		case errors.Is(st.err, errUnknownKid):
-			return nil, invalid("unknown kid %q: the issuer's JWKS has no such key, even after a refresh", h.Kid)
+			return nil, invalid("unknown kid '%s': the issuer's JWKS has no such key, even after a refresh", printable(h.Kid))
 		case errors.Is(st.err, errBadSignature):
 			return nil, invalid("the signature does not verify")
 		case st.err != nil:
@@ -255,4 +255,18 @@ func scopes(cl jwtClaims) []string {
 		out = append(out, l...)
 	}
 	return append(out, cl.Roles...)
+}
+
+// printable bounds a caller-supplied value (a kid) for an error message:
+// printable ASCII without quotes or backslashes, at most 64 bytes.
+func printable(s string) string {
+	b := make([]byte, 0, min(len(s), 64))
+	for i := 0; i < len(s) && len(b) < 64; i++ {
+		if c := s[i]; c >= 0x20 && c <= 0x7e && c != '"' && c != '\'' && c != '\\' {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
 }
