@@ -54,8 +54,8 @@ func openAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger, tel
 	for _, name := range a.Sinks {
 		switch name {
 		case "memory":
-			logger.Warn("audit trail kept in memory only (audit.sinks: memory): it is lost on restart; use postgres in production")
-			sinks = append(sinks, audit.NewMemoryStore())
+			logger.Warn("audit trail kept in memory only (audit.sinks: memory): the newest 100000 records, lost on restart; use postgres in production")
+			sinks = append(sinks, audit.NewBoundedMemoryStore(100_000))
 		case "postgres":
 			st, err := audit.OpenPostgres(ctx, audit.PostgresOptions{URL: a.DatabaseURL})
 			if err != nil {

@@ -15,12 +15,17 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	records []Record
 	seq     int64
+	max     int // 0: unbounded
 	// fail, when set, makes Append and Ping fail (fault hook for tests).
 	fail error
 }
 
-// NewMemoryStore returns an empty store.
+// NewMemoryStore returns an empty, unbounded store (tests).
 func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// NewBoundedMemoryStore keeps at most max records, forgetting the oldest,
+// so a long-running gateway without a database cannot run out of memory.
+func NewBoundedMemoryStore(max int) *MemoryStore { return &MemoryStore{max: max} }
 
 // Name implements Sink.
 func (m *MemoryStore) Name() string { return "memory" }
@@ -43,6 +48,9 @@ func (m *MemoryStore) Append(_ context.Context, r *Record) error {
 	r.ID = m.seq
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
 	m.records = append(m.records, clone(*r))
+	if m.max > 0 && len(m.records) > m.max {
+		m.records = append(m.records[:0:0], m.records[len(m.records)-m.max:]...)
+	}
 	return nil
 }
 

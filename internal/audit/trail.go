@@ -28,7 +28,7 @@ type Options struct {
 	// before Ready pings again (default 1s), so a busy gateway does not add
 	// a database round trip to every write.
 	HealthTTL time.Duration
-	// PingTimeout bounds Ready's check (default 2s).
+	// PingTimeout bounds Ready's check and one append (default 2s).
 	PingTimeout   time.Duration
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
@@ -181,7 +181,11 @@ func (t *Trail) Record(ctx context.Context, r Record) {
 		if queued {
 			err = errors.New("earlier records are still buffered")
 		} else {
-			err = s.Append(context.WithoutCancel(ctx), &rec)
+			// The change is done: a client that hung up must not cancel its
+			// record, but a hanging sink must not hold the response forever.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.o.PingTimeout)
+			err = s.Append(actx, &rec)
+			cancel()
 		}
 		if err == nil {
 			r.ID = rec.ID // the store's id, for the sinks after it

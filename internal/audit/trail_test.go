@@ -150,3 +150,17 @@ func TestValuePolicy(t *testing.T) {
 		t.Errorf("hashed = %q / %q", h1, h2)
 	}
 }
+
+func TestBoundedMemoryStoreKeepsTheNewest(t *testing.T) {
+	ctx := context.Background()
+	s := audit.NewBoundedMemoryStore(2)
+	for _, u := range []string{"a", "b", "c"} {
+		if err := s.Append(ctx, &audit.Record{User: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := s.Query(ctx, audit.Query{})
+	if len(p.Records) != 2 || p.Records[0].User != "c" || p.Records[1].User != "b" {
+		t.Fatalf("records = %+v", p.Records)
+	}
+}

@@ -36,6 +36,7 @@ type keySet struct {
 	jwksURL     string
 	keys        []jose.JSONWebKey
 	lastRefresh time.Time // zero: never fetched
+	lastErr     error     // the last fetch's error, nil after a success
 	fetches     int
 	// refreshing serialises fetches; waiters take the fresh keys.
 	refreshing chan struct{}
@@ -122,8 +123,13 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, bool, error) {
 	for {
 		k.mu.Lock()
 		if !k.lastRefresh.IsZero() && k.now().Sub(k.lastRefresh) < k.minRefresh {
-			keys := k.keys
+			keys, lastErr := k.keys, k.lastErr
 			k.mu.Unlock()
+			if len(keys) == 0 && lastErr != nil {
+				// The identity provider is down and no key was ever read:
+				// not the token's fault.
+				return nil, false, fmt.Errorf("jwks: %w", lastErr)
+			}
 			return keys, false, nil
 		}
 		if wait := k.refreshing; wait != nil {
@@ -146,6 +152,7 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, bool, error) {
 		// A failed fetch counts against the rate limit too: an identity
 		// provider that is down is not asked again on every request.
 		k.lastRefresh = k.now()
+		k.lastErr = err
 		if err == nil {
 			k.keys = keys
 		} else {

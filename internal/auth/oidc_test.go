@@ -219,3 +219,26 @@ func TestNarrow(t *testing.T) {
 		})
 	}
 }
+
+// TestOIDCIssuerDownIsNotTheTokensFault: with no key ever fetched, a
+// failing issuer is an error (502 at the API), not an invalid token, also
+// while the refresh is rate-limited.
+func TestOIDCIssuerDownIsNotTheTokensFault(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	clk := &clock{t: time.Now()}
+	v, err := auth.NewOIDC(auth.OIDCConfig{Issuer: "http://127.0.0.1:1/no-idp", Audience: "identity-gateway", Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := iss.Sign(t, authtest.Claims{"iss": "http://127.0.0.1:1/no-idp", "aud": "identity-gateway", "client_id": "x", "exp": clk.Now().Add(time.Hour).Unix()})
+	for i := range 2 {
+		_, err := v.Verify(context.Background(), tok)
+		var te *auth.TokenError
+		if err == nil || errors.As(err, &te) {
+			t.Fatalf("attempt %d: err = %v, want a non-token error", i, err)
+		}
+	}
+	if v.JWKSFetches() != 1 {
+		t.Fatalf("fetches = %d, want 1 (rate-limited)", v.JWKSFetches())
+	}
+}

@@ -60,7 +60,7 @@ func (s *server) authenticateAny(c *fiber.Ctx) error {
 		return s.authenticateToken(c, token)
 	}
 	if !s.hasMode(MethodAPIKey) {
-		return s.invalidToken(c, "API keys are not accepted here; send a JWT from the configured issuer")
+		return s.invalidToken(c, "API keys are not accepted here; use "+s.accepted())
 	}
 	return s.authenticateKey(c, token)
 }
