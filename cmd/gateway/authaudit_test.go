@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +28,50 @@ import (
 // authenticated by a JWT from the in-process issuer writes to a vendor
 // (simulator) and shows up in GET /v1/audit with its client and trace_id.
 func TestJWTWriteShowsUpInTheAuditTrail(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { jwtWriteAudited(t, func(*config.Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := pgSchemaURL(t)
+		jwtWriteAudited(t, func(cfg *config.Config) { cfg.Audit.Sinks = []string{"postgres"}; cfg.Audit.DatabaseURL = url })
+	})
+}
+
+// pgSchemaURL is DATABASE_URL with a search_path of a fresh schema,
+// dropped when the test ends; the test is skipped without DATABASE_URL.
+func pgSchemaURL(t *testing.T) string {
+	t.Helper()
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		t.Skip("DATABASE_URL is not set")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "audit_e2e_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema
+}
+
+func jwtWriteAudited(t *testing.T, mod func(*config.Config)) {
 	iss := authtest.NewIssuer(t)
 	sims, cfg := devSims(t)
+	mod(cfg)
 	cfg.Auth = config.Auth{Mode: "api_key", Modes: []string{"api_key", "oidc"}, OIDC: config.OIDC{Issuer: iss.URL, Audience: "identity-gateway",
 		Algorithms: []string{"RS256"}, ClockSkew: config.Duration(30 * time.Second), ClientClaim: "client_id", JWKSMinRefresh: config.Duration(time.Minute)}}
 	cfg.Clients = []config.Client{
@@ -153,5 +198,38 @@ func TestAuditCommandReadsPostgres(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[1], "trace-2") || !strings.Contains(lines[2], "trace-0") {
 		t.Fatalf("table (want two u-1 rows, newest first):\n%s", out.String())
+	}
+}
+
+// TestServeMTLSRequire runs serve with server.tls.client_ca and
+// client_auth: require: a certificate with the configured SPIFFE URI SAN
+// writes; no certificate fails the handshake.
+func TestServeMTLSRequire(t *testing.T) {
+	dir := t.TempDir()
+	ca := authtest.NewCA(t, "mesh CA")
+	certFile, keyFile := authtest.WritePEM(t, dir, "server", ca.Issue(t, authtest.Leaf{CommonName: "gateway", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true}))
+	_, cfg := devSims(t)
+	cfg.Server.TLS = config.TLS{CertFile: certFile, KeyFile: keyFile, ClientCA: ca.WriteCAPEM(t, dir), ClientAuth: "require"}
+	cfg.Auth = config.Auth{Mode: "api_key", Modes: []string{"mtls"}}
+	cfg.Clients = []config.Client{{Name: "hr-mesh", CertSANs: []string{"spiffe://example.org/ns/hr/sa/sync"}, Targets: []string{"frontier"}}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: io.Discard})
+	base = strings.Replace(base, "http://", "https://", 1)
+	send := func(certs ...tls.Certificate) (*http.Response, error) {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, Certificates: certs}}}
+		req, _ := http.NewRequest("PATCH", base+"/v1/users/demo", strings.NewReader(`{"targets":["frontier"],"user":{"display_name":"Mesh"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		return c.Do(req)
+	}
+	resp, err := send(ca.Issue(t, authtest.Leaf{CommonName: "sync", URIs: []string{"spiffe://example.org/ns/hr/sa/sync"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if resp, err := send(); err == nil {
+		resp.Body.Close()
+		t.Fatalf("client_auth require accepted a request without a certificate: %d", resp.StatusCode)
 	}
 }
