@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -162,5 +163,22 @@ func TestBoundedMemoryStoreKeepsTheNewest(t *testing.T) {
 	p, _ := s.Query(ctx, audit.Query{})
 	if len(p.Records) != 2 || p.Records[0].User != "c" || p.Records[1].User != "b" {
 		t.Fatalf("records = %+v", p.Records)
+	}
+}
+
+func TestRunRetentionPrunesAtStart(t *testing.T) {
+	s := audit.NewMemoryStore()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, age := range []time.Duration{100 * 24 * time.Hour, time.Hour} {
+		s.Append(ctx, &audit.Record{Time: now.Add(-age), User: "u"})
+	}
+	var pruned int64
+	audit.RunRetention(ctx, s, 90*24*time.Hour, time.Hour, func() time.Time { return now }, func(n int64, err error) {
+		pruned = n
+		cancel()
+	})
+	if pruned != 1 {
+		t.Fatalf("pruned %d, want 1", pruned)
 	}
 }

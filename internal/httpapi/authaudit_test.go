@@ -342,3 +342,82 @@ func TestMTLSClientRecognisedBySAN(t *testing.T) {
 		}
 	})
 }
+
+// flakySink answers pings but fails appends while broken: the sink dying
+// between the readiness check and the outcome record.
+type flakySink struct {
+	*audit.MemoryStore
+	broken bool
+}
+
+func (f *flakySink) Append(ctx context.Context, r *audit.Record) error {
+	if f.broken {
+		return errors.New("connection reset")
+	}
+	return f.MemoryStore.Append(ctx, r)
+}
+
+// TestAuditAppendFailureAfterTheWrite: the response still reports the
+// outcome (the vendor was written), and the record is buffered and stored
+// once the sink is back.
+func TestAuditAppendFailureAfterTheWrite(t *testing.T) {
+	sink := &flakySink{MemoryStore: audit.NewMemoryStore(), broken: true}
+	trail, err := audit.NewTrail(audit.Options{Sinks: []audit.Sink{sink}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, do := newApp(t, Options{Audit: trail, Clients: []Client{{Name: "hr", KeyHash: sha256.Sum256([]byte("k"))}}})
+	resp := do(patch(`{"user":{"display_name":"J","password":{"new":"s3cret-Pa55"}},"on_unsupported":"skip"}`, "Authorization", "Bearer k"))
+	if resp.StatusCode != http.StatusOK || a.calls.Load() != 1 {
+		t.Fatalf("status %d, vendor calls %d", resp.StatusCode, a.calls.Load())
+	}
+	if trail.Buffered() != 1 {
+		t.Fatalf("buffered = %d, want 1", trail.Buffered())
+	}
+	sink.broken = false
+	if err := trail.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := sink.Query(context.Background(), audit.Query{User: "jdoe"})
+	if len(p.Records) != 1 {
+		t.Fatalf("records = %+v", p.Records)
+	}
+	b, _ := json.Marshal(p.Records[0])
+	if strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), `"password"`) {
+		t.Fatalf("record must name the password field and never hold its value: %s", b)
+	}
+}
+
+func TestAuditOnErrorProceed(t *testing.T) {
+	store := audit.NewMemoryStore()
+	store.SetFailure(errors.New("down"))
+	trail, _ := audit.NewTrail(audit.Options{Sinks: []audit.Sink{store}, Proceed: true})
+	a, do := newApp(t, Options{Audit: trail, Clients: []Client{{Name: "hr", KeyHash: sha256.Sum256([]byte("k"))}}})
+	if resp := do(patch(`{"user":{"display_name":"J"}}`, "Authorization", "Bearer k")); resp.StatusCode != 200 || a.calls.Load() != 1 {
+		t.Fatalf("proceed: status %d, calls %d", resp.StatusCode, a.calls.Load())
+	}
+}
+
+func TestDryRunIsAudited(t *testing.T) {
+	store := audit.NewMemoryStore()
+	trail, _ := audit.NewTrail(audit.Options{Sinks: []audit.Sink{store}})
+	_, do := newApp(t, Options{Audit: trail, AuditValues: audit.ValuesPlain, Clients: []Client{{Name: "hr", KeyHash: sha256.Sum256([]byte("k"))}}})
+	if resp := do(patchAt("/v1/users/jdoe?dry_run=true", `{"user":{"display_name":"Jane D"}}`, "Authorization", "Bearer k")); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	p, _ := store.Query(context.Background(), audit.Query{})
+	if len(p.Records) != 1 || p.Records[0].Action != audit.ActionUserDryRun || !p.Records[0].DryRun ||
+		p.Records[0].Status != "planned" || p.Records[0].Values["display_name"] != "Jane D" {
+		t.Fatalf("records = %+v", p.Records)
+	}
+}
+
+func TestAPIKeysOffWhenNotAMode(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	v, _ := auth.NewOIDC(auth.OIDCConfig{Issuer: iss.URL, Audience: "identity-gateway"})
+	_, do := newApp(t, Options{AuthModes: []string{MethodOIDC}, OIDC: v, Clients: []Client{{Name: "hr", KeyHash: sha256.Sum256([]byte("k"))}}})
+	resp := do(patch(`{"user":{"display_name":"J"}}`, "Authorization", "Bearer k"))
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "API keys are not accepted here") {
+		t.Fatalf("status %d, challenge %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
