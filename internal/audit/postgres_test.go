@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -94,5 +95,39 @@ func TestPostgresMigrationIsIdempotentAndLocked(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("migrations recorded %d times, want 1", n)
+	}
+}
+
+// BenchmarkPostgresAppend is the cost one write's outcome record adds to
+// the request (one INSERT ... RETURNING on a pooled connection).
+func BenchmarkPostgresAppend(b *testing.B) {
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		b.Skip("DATABASE_URL is not set")
+	}
+	ctx := context.Background()
+	buf := make([]byte, 6)
+	rand.Read(buf)
+	schema := "audit_bench_" + hex.EncodeToString(buf)
+	s, err := audit.OpenPostgres(ctx, audit.PostgresOptions{URL: url, Schema: schema, MaxConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		s.Close()
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	r := audit.Record{Action: audit.ActionUserUpdate, User: "u-1", Client: "hr", AuthMethod: "oidc", Status: "applied",
+		Fields: []string{"display_name"}, Targets: map[string]audit.TargetOutcome{"frontier": {VendorID: "v", Status: "applied"}}}
+	b.ResetTimer()
+	for b.Loop() {
+		rec := r
+		rec.Time = time.Now()
+		if err := s.Append(ctx, &rec); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

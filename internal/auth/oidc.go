@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -60,7 +62,22 @@ type OIDC struct {
 	cfg      OIDCConfig
 	keys     *keySet
 	verifier *oidc.IDTokenVerifier
+
+	// cache holds tokens that verified, by SHA-256 of the token, until their
+	// exp: a client-credentials token is reused for many requests, and the
+	// signature check (an RSA verification) is most of a token's cost.
+	mu         sync.Mutex
+	cache      map[[32]byte]cachedToken
+	signChecks int
 }
+
+type cachedToken struct {
+	tok Token
+	exp time.Time
+}
+
+// maxCachedTokens bounds the cache; when full it starts over.
+const maxCachedTokens = 10000
 
 // NewOIDC builds the verifier. No I/O: discovery and the JWKS are fetched
 // on the first token, so the gateway starts while the identity provider is
@@ -97,7 +114,7 @@ func NewOIDC(cfg OIDCConfig) (*OIDC, error) {
 		// expiry check has none and its nbf leeway is a fixed 5m).
 		SkipExpiryCheck: true,
 	})
-	return &OIDC{cfg: cfg, keys: ks, verifier: v}, nil
+	return &OIDC{cfg: cfg, keys: ks, verifier: v, cache: map[[32]byte]cachedToken{}}, nil
 }
 
 // SupportedAlgorithm reports whether alg may be configured: asymmetric JWS
@@ -144,52 +161,90 @@ func invalid(format string, args ...any) *TokenError {
 // reason; any other error means the identity provider could not be
 // reached (keys unknown).
 func (o *OIDC) Verify(ctx context.Context, raw string) (*Token, error) {
+	sum := sha256.Sum256([]byte(raw))
+	o.mu.Lock()
+	c, hit := o.cache[sum]
+	o.mu.Unlock()
+	if hit {
+		if !o.cfg.Now().After(c.exp.Add(o.cfg.ClockSkew)) {
+			t := c.tok
+			t.Scopes = slices.Clone(c.tok.Scopes)
+			return &t, nil
+		}
+		o.mu.Lock()
+		delete(o.cache, sum)
+		o.mu.Unlock()
+	}
+	t, exp, err := o.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	if len(o.cache) >= maxCachedTokens {
+		clear(o.cache)
+	}
+	o.cache[sum] = cachedToken{tok: *t, exp: exp}
+	o.mu.Unlock()
+	return t, nil
+}
+
+// SignatureChecks counts full verifications (cache misses), for tests.
+func (o *OIDC) SignatureChecks() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.signChecks
+}
+
+func (o *OIDC) verify(ctx context.Context, raw string) (*Token, time.Time, error) {
+	o.mu.Lock()
+	o.signChecks++
+	o.mu.Unlock()
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return nil, invalid("the token is malformed: a JWT has three dot-separated parts")
+		return nil, time.Time{}, invalid("the token is malformed: a JWT has three dot-separated parts")
 	}
 	var h jwtHeader
 	if err := decodeSegment(parts[0], &h); err != nil {
-		return nil, invalid("the token is malformed: the header is not base64url JSON")
+		return nil, time.Time{}, invalid("the token is malformed: the header is not base64url JSON")
 	}
 	var cl jwtClaims
 	if err := decodeSegment(parts[1], &cl); err != nil {
-		return nil, invalid("the token is malformed: the claims are not base64url JSON")
+		return nil, time.Time{}, invalid("the token is malformed: the claims are not base64url JSON")
 	}
 	switch {
 	case strings.EqualFold(h.Alg, "none") || h.Alg == "":
-		return nil, invalid("alg none is not accepted: the token must be signed")
+		return nil, time.Time{}, invalid("alg none is not accepted: the token must be signed")
 	case !slices.Contains(o.cfg.Algorithms, h.Alg):
-		return nil, invalid("alg %s is not accepted (accepted: %s)", h.Alg, strings.Join(o.cfg.Algorithms, ", "))
+		return nil, time.Time{}, invalid("alg %s is not accepted (accepted: %s)", h.Alg, strings.Join(o.cfg.Algorithms, ", "))
 	}
 	st := &verifyState{}
 	idt, err := o.verifier.Verify(context.WithValue(ctx, verifyStateKey{}, st), raw)
 	if err != nil {
 		switch {
 		case errors.Is(st.err, errUnknownKid):
-			return nil, invalid("unknown kid '%s': the issuer's JWKS has no such key, even after a refresh", printable(h.Kid))
+			return nil, time.Time{}, invalid("unknown kid '%s': the issuer's JWKS has no such key, even after a refresh", printable(h.Kid))
 		case errors.Is(st.err, errBadSignature):
-			return nil, invalid("the signature does not verify")
+			return nil, time.Time{}, invalid("the signature does not verify")
 		case st.err != nil:
 			// The keys could not be fetched: not the token's fault.
-			return nil, fmt.Errorf("oidc: %w", st.err)
+			return nil, time.Time{}, fmt.Errorf("oidc: %w", st.err)
 		case cl.Iss != o.cfg.Issuer:
-			return nil, invalid("wrong issuer: the token is not from %s", o.cfg.Issuer)
+			return nil, time.Time{}, invalid("wrong issuer: the token is not from %s", o.cfg.Issuer)
 		case !audContains(cl.Aud, o.cfg.Audience):
-			return nil, invalid("wrong audience: the token is not for %s", o.cfg.Audience)
+			return nil, time.Time{}, invalid("wrong audience: the token is not for %s", o.cfg.Audience)
 		}
-		return nil, invalid("the token is malformed: %s", strings.TrimPrefix(err.Error(), "oidc: "))
+		return nil, time.Time{}, invalid("the token is malformed: %s", strings.TrimPrefix(err.Error(), "oidc: "))
 	}
 	now := o.cfg.Now()
 	exp, ok := numericDate(cl.Exp)
 	if !ok {
-		return nil, invalid("the token has no exp")
+		return nil, time.Time{}, invalid("the token has no exp")
 	}
 	if now.After(exp.Add(o.cfg.ClockSkew)) {
-		return nil, invalid("the token expired at %s", exp.UTC().Format(time.RFC3339))
+		return nil, time.Time{}, invalid("the token expired at %s", exp.UTC().Format(time.RFC3339))
 	}
 	if nbf, ok := numericDate(cl.Nbf); ok && now.Add(o.cfg.ClockSkew).Before(nbf) {
-		return nil, invalid("the token is not valid yet (nbf %s)", nbf.UTC().Format(time.RFC3339))
+		return nil, time.Time{}, invalid("the token is not valid yet (nbf %s)", nbf.UTC().Format(time.RFC3339))
 	}
 	t := &Token{Subject: idt.Subject, Scopes: scopes(cl)}
 	switch o.cfg.ClientClaim {
@@ -208,9 +263,9 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Token, error) {
 		if claim == "" {
 			claim = "client_id"
 		}
-		return nil, invalid("the token has no %s claim naming the client", claim)
+		return nil, time.Time{}, invalid("the token has no %s claim naming the client", claim)
 	}
-	return t, nil
+	return t, exp, nil
 }
 
 func decodeSegment(s string, into any) error {

@@ -242,3 +242,49 @@ func TestOIDCIssuerDownIsNotTheTokensFault(t *testing.T) {
 		t.Fatalf("fetches = %d, want 1 (rate-limited)", v.JWKSFetches())
 	}
 }
+
+// BenchmarkOIDCVerify is the per-request cost of a reused JWT (keys and
+// token cached; a first use costs one RSA verification on top).
+func BenchmarkOIDCVerify(b *testing.B) {
+	iss := authtest.NewIssuer(b)
+	clk := &clock{t: time.Now()}
+	v, err := auth.NewOIDC(auth.OIDCConfig{Issuer: iss.URL, Audience: "identity-gateway", Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := iss.Sign(b, authtest.Claims{"iss": iss.URL, "aud": "identity-gateway", "client_id": "x", "exp": clk.Now().Add(time.Hour).Unix(), "scope": "idgw:write:frontier"})
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestOIDCCachesVerifiedTokensUntilExp: a reused token is checked once,
+// and the cache never outlives the token.
+func TestOIDCCachesVerifiedTokensUntilExp(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	clk := &clock{t: time.Now()}
+	v := newVerifier(t, iss, clk)
+	tok := iss.Sign(t, claims(iss, clk.Now(), nil))
+	for range 3 {
+		got, err := v.Verify(context.Background(), tok)
+		if err != nil || got.Client != "hr-sync" {
+			t.Fatalf("Verify = %+v, %v", got, err)
+		}
+	}
+	if n := v.SignatureChecks(); n != 1 {
+		t.Fatalf("full checks = %d for one token used 3 times, want 1", n)
+	}
+	clk.Add(6 * time.Minute) // exp is 5m, skew 30s
+	_, err := v.Verify(context.Background(), tok)
+	var te *auth.TokenError
+	if !errors.As(err, &te) || !strings.Contains(te.Description, "expired") {
+		t.Fatalf("after exp: %v", err)
+	}
+}
