@@ -18,6 +18,10 @@ func (c *Config) applyAuthAuditDefaults() {
 	if len(a.Modes) == 0 {
 		// auth.mode as before: api_key or none.
 		a.Modes = []string{a.Mode}
+	} else if a.HasMode("none") && a.Mode != "none" {
+		// modes: [none] is the list spelling of mode: none, which is what
+		// the rest of the gateway reads.
+		a.Mode = "none"
 	}
 	if a.HasMode("oidc") {
 		if len(a.OIDC.Algorithms) == 0 {
@@ -62,6 +66,9 @@ func (c *Config) validateAuthAudit() []error {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
 	a := c.Auth
+	if a.Mode == "none" && !a.HasMode("none") {
+		bad("auth.mode", "none cannot be combined with auth.modes %v", a.Modes)
+	}
 	for i, m := range a.Modes {
 		switch m {
 		case "api_key", "oidc", "mtls":

@@ -32,6 +32,13 @@ func TestAuthAuditDefaultsAndCompatibility(t *testing.T) {
 	if !c.Auth.HasMode("none") {
 		t.Errorf("auth.mode none kept: %+v", c.Auth)
 	}
+	c, err = Load([]byte(authBase+"auth:\n  modes: [none]\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.Mode != "none" {
+		t.Errorf("modes [none] must mean mode none: %+v", c.Auth)
+	}
 	c, err = Load([]byte(authBase+`auth:
   modes: [api_key, oidc]
   oidc: {issuer: https://idp.example, audience: identity-gateway}
@@ -54,6 +61,7 @@ func TestAuthAuditErrorsNameTheKey(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"unknown mode", "auth:\n  modes: [saml]\n", "auth.modes[0]: must be api_key, oidc or mtls"},
 		{"none with others", "auth:\n  modes: [none, api_key]\n", "auth.modes[0]: none cannot be combined"},
+		{"mode none with modes", "auth:\n  mode: none\n  modes: [oidc]\n  oidc: {issuer: https://i, audience: a}\n", "auth.mode: none cannot be combined with auth.modes"},
 		{"oidc without issuer", "auth:\n  modes: [oidc]\n  oidc: {audience: a}\n", "auth.oidc.issuer: is required"},
 		{"oidc HS256", "auth:\n  modes: [oidc]\n  oidc: {issuer: https://i, audience: a, algorithms: [HS256]}\n", "auth.oidc.algorithms[0]: \"HS256\" is not accepted"},
 		{"oidc skew", "auth:\n  modes: [oidc]\n  oidc: {issuer: https://i, audience: a, clock_skew: 10m}\n", "auth.oidc.clock_skew: must be at most 5m"},

@@ -66,6 +66,9 @@ func (s *server) authenticateAny(c *fiber.Ctx) error {
 }
 
 func (s *server) accepted() string {
+	if len(s.o.AuthModes) == 0 || slices.Equal(s.o.AuthModes, []string{MethodAPIKey}) {
+		return "an API key: Authorization: Bearer <key>"
+	}
 	var ways []string
 	if s.hasMode(MethodAPIKey) {
 		ways = append(ways, "Authorization: Bearer <api key>")
