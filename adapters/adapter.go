@@ -198,6 +198,7 @@ func (e *CheckError) Unwrap() error { return e.Err }
 // ErrNoCredential is returned by Check when the vendor has no service
 // credential to check (it runs on callers' pass-through credentials only).
 var ErrNoCredential = errors.New("no service credential configured")
+
 // ReadModifyWriter is implemented by adapters that write whole vendor
 // objects: Apply reads the object, changes the update's fields and writes
 // it all back, so two updates of one account that interleave would have

@@ -58,6 +58,9 @@ const (
 	CodeNotLinked Code = "not_linked"
 	// CodeAmbiguousLink: resolution found several accounts at a target.
 	CodeAmbiguousLink Code = "ambiguous_link"
+	// CodeAuditUnavailable: the audit trail cannot record, so nothing is
+	// written (audit.on_error: fail).
+	CodeAuditUnavailable Code = "audit_unavailable"
 )
 
 func (c Code) HTTPStatus() int {
@@ -88,7 +91,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadGateway
 	case CodeUpstreamTimeout:
 		return http.StatusGatewayTimeout
-	case CodeCircuitOpen, CodeIdempotencyUnavailable:
+	case CodeCircuitOpen, CodeIdempotencyUnavailable, CodeAuditUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeHTTPVersionNotSupported:
 		return http.StatusHTTPVersionNotSupported
@@ -155,6 +158,8 @@ func (c Code) Title() string {
 		return "Not linked"
 	case CodeAmbiguousLink:
 		return "Ambiguous link"
+	case CodeAuditUnavailable:
+		return "Audit trail unavailable"
 	}
 	return "Internal error"
 }

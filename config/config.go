@@ -34,6 +34,8 @@ type Config struct {
 	Notifications map[string]map[string]string `yaml:"notifications"`
 	// Vendors are the targets, by target name.
 	Vendors map[string]Vendor `yaml:"vendors"`
+	// Audit configures the audit trail of identity changes.
+	Audit Audit `yaml:"audit"`
 	// Links selects the identity-link store.
 	Links Links `yaml:"links"`
 }
@@ -81,6 +83,12 @@ type Server struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// ClientCA is a PEM file of the CAs client certificates must chain to
+	// (mTLS; auth.modes includes mtls).
+	ClientCA string `yaml:"client_ca"`
+	// ClientAuth is request (default: a certificate is verified when sent)
+	// or require (the handshake fails without one).
+	ClientAuth string `yaml:"client_auth"`
 }
 
 // Auth selects client authentication.
@@ -89,6 +97,51 @@ type Auth struct {
 	// clients) or "none" (every request is the client "anonymous" with access
 	// to every target; for local development only).
 	Mode string `yaml:"mode"`
+	// Modes lists the accepted methods: api_key, oidc, mtls (any of them;
+	// default [mode]). A request authenticates by its Authorization header
+	// when it sends one, else by its client certificate.
+	Modes []string `yaml:"modes"`
+	// OIDC configures JWT bearer tokens (modes includes oidc).
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// OIDC configures bearer tokens from an OpenID Connect provider.
+type OIDC struct {
+	// Issuer URL; the JWKS is discovered from its openid-configuration.
+	Issuer string `yaml:"issuer"`
+	// Audience must be in every token's aud.
+	Audience string `yaml:"audience"`
+	// Algorithms accepted (default [RS256]); asymmetric only.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew tolerated on exp and nbf (default 30s, at most 5m).
+	ClockSkew Duration `yaml:"clock_skew"`
+	// ClientClaim names the claim matched against clients[].oidc_subject:
+	// client_id (default, falling back to azp), azp or sub.
+	ClientClaim string `yaml:"client_claim"`
+	// JWKSMinRefresh is the least time between JWKS fetches (default 1m).
+	JWKSMinRefresh Duration `yaml:"jwks_min_refresh"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// Sinks: memory (default; lost on restart), postgres, jsonl; several
+	// may be listed and each gets every record.
+	Sinks []string `yaml:"sinks"`
+	// DatabaseURL is the PostgreSQL database (the identity links' one).
+	DatabaseURL string `yaml:"database_url"`
+	// File is the JSON-lines file; empty or "-" is stdout.
+	File string `yaml:"file"`
+	// Values is how e-mail and name values are kept: none, hashed
+	// (default: sha256 of the lower-cased value) or plain.
+	Values string `yaml:"values"`
+	// OnError is fail (default: 503 audit_unavailable while a sink is down)
+	// or proceed (write anyway, counted in gateway_audit_failures_total).
+	OnError string `yaml:"on_error"`
+	// Retention deletes PostgreSQL records older than this (default
+	// 2160h, 90 days; 0 via the default only).
+	Retention Duration `yaml:"retention"`
+	// BufferSize bounds records kept in memory for retry (default 10000).
+	BufferSize int `yaml:"buffer_size"`
 }
 
 // Client is one API client.
@@ -105,8 +158,19 @@ type Client struct {
 	Fields []string `yaml:"fields"`
 	// RateLimit is the client's request budget; zero means the default.
 	RateLimit RateLimit `yaml:"rate_limit"`
-	// Permissions grant APIs beyond updates: "links" (the identity-link
-	// API). Empty means none.
+	// NextKeySHA256 is a second accepted key during a rotation: give the
+	// client its new key, then move this hash to key_sha256.
+	NextKeySHA256 string `yaml:"next_key_sha256"`
+	// KeyExpires is when key_sha256 should no longer be used (RFC 3339); a
+	// client still using it afterwards is logged, once a day.
+	KeyExpires string `yaml:"key_expires"`
+	// OIDCSubject is the value of auth.oidc.client_claim naming this client.
+	OIDCSubject string `yaml:"oidc_subject"`
+	// CertSubject (e.g. "CN=hr-sync,O=Example") or CertSANs (URI SANs such
+	// as SPIFFE IDs, DNS names, e-mails) match a client certificate.
+	CertSubject string   `yaml:"cert_subject"`
+	CertSANs    []string `yaml:"cert_sans"`
+	// Permissions beyond writing users: audit (GET /v1/audit), links, scim.
 	Permissions []string `yaml:"permissions"`
 }
 

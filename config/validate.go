@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -40,6 +41,11 @@ func (c *Config) checkLiteralSecrets(refs map[string]bool) []error {
 			refuse("redis.url")
 		}
 	}
+	if u, err := url.Parse(c.Audit.DatabaseURL); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has && !refs["audit.database_url"] {
+			refuse("audit.database_url")
+		}
+	}
 	return errs
 }
 
@@ -72,6 +78,7 @@ func (c *Config) applyDefaults() {
 	if c.Auth.Mode == "" {
 		c.Auth.Mode = "api_key"
 	}
+	c.applyAuthAuditDefaults()
 	for i := range c.Clients {
 		rl := &c.Clients[i].RateLimit
 		if rl.Requests == 0 {
@@ -164,6 +171,7 @@ func (c *Config) validate() []error {
 	default:
 		bad("auth.mode", "must be api_key or none")
 	}
+	errs = append(errs, c.validateAuthAudit()...)
 	if len(c.Vendors) == 0 {
 		bad("vendors", "at least one vendor is required")
 	}
@@ -176,7 +184,9 @@ func (c *Config) validate() []error {
 			bad(p+".name", "%q is used twice", cl.Name)
 		}
 		names[cl.Name] = true
-		if !hexRe.MatchString(cl.KeySHA256) {
+		if cl.KeySHA256 == "" && cl.hasOtherCredential() {
+			// A client that only presents a token or a certificate.
+		} else if !hexRe.MatchString(cl.KeySHA256) {
 			bad(p+".key_sha256", "must be 64 lowercase hex characters (gateway hash-key prints it)")
 		} else if _, err := hex.DecodeString(cl.KeySHA256); err != nil {
 			bad(p+".key_sha256", "is not hex")
@@ -192,8 +202,8 @@ func (c *Config) validate() []error {
 			}
 		}
 		for j, perm := range cl.Permissions {
-			if perm != "links" {
-				bad(fmt.Sprintf("%s.permissions[%d]", p, j), "unknown permission %q (known: links)", perm)
+			if perm != "" && !slices.Contains([]string{"links", "audit", "scim"}, perm) {
+				bad(fmt.Sprintf("%s.permissions[%d]", p, j), "unknown permission %q (known: links, audit, scim)", perm)
 			}
 		}
 		if cl.RateLimit.Requests < 0 {

@@ -90,12 +90,12 @@ func serve(ctx context.Context, cfg *config.Config, o buildOptions, stdout io.Wr
 		return errors.Join(fmt.Errorf("server.listen: %w", err), g.Shutdown(context.Background()))
 	}
 	if t := cfg.Server.TLS; t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		tc, err := serverTLS(t)
 		if err != nil {
 			ln.Close()
 			return errors.Join(fmt.Errorf("server.tls: %w", err), g.Shutdown(context.Background()))
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, tc)
 	}
 	addr := ln.Addr().String()
 	g.logger.Info("listening", "addr", addr, "targets", g.dispatcher.Targets(), "tls", cfg.Server.TLS.CertFile != "")

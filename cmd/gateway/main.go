@@ -11,6 +11,7 @@
 //	gateway hash-key                         print the key_sha256 line for an API key read from stdin
 //	gateway version                          print the build's version, revision and Go version
 //	gateway help [COMMAND]                   print the usage of gateway or of one command
+//	gateway audit --user ID [--config FILE]  print a user's audit trail (PostgreSQL) as a table
 package main
 
 import (
@@ -56,6 +57,8 @@ var commandDocs = []commandDoc{
 		"Reads one canonical update (the PATCH /v1/users/{id} body) from stdin and prints the dry run's\nresult for one target: every call with credentials redacted. Without --config it runs against\nin-process simulators. Examples: examples/*.json."},
 	{"get", "ID [--targets a,b] [--json] [--url URL | --config FILE] [--vendor-id target=id] [--key KEY]", "print one user as every target shows it, and the drift",
 		"Asks the running gateway (--url, default http://127.0.0.1:8080; API key from --key or\n$GATEWAY_API_KEY) for GET /v1/users/ID, or with --config reads the vendors directly, and prints\nper target what it holds, then the fields that drift between targets. --json prints the JSON answer."},
+	{"audit", "--user ID [--config gateway.yaml] [--limit N]", "print a user's audit trail as a table",
+		"Reads the audit trail from PostgreSQL (audit.database_url) directly, so it works while the gateway\nis down: one row per write or dry run, newest first."},
 	{"check-config", "[--config gateway.yaml] [--serve]", "validate a config file and open every adapter",
 		"Loads and validates the config (every problem is reported with its key) and opens every adapter.\nNo network."},
 	{"check-vendors", "[--config gateway.yaml]", "prove each vendor's URL, TLS, credential and permissions with read-only calls",
@@ -119,6 +122,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheckVendors(ctx, rest, stdout, stderr)
 	case "hash-key":
 		return cmdHashKey(rest, stdin, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help":

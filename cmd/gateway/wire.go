@@ -25,6 +25,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/accountlock"
+	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/httpapi"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
@@ -40,6 +41,7 @@ type gateway struct {
 	dispatcher *dispatch.Dispatcher
 	logger     *slog.Logger
 	tel        *telemetry.Telemetry
+	audit      *audit.Trail
 	close      []func(context.Context) error
 }
 
@@ -178,6 +180,19 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
 	}
+	verifier, err := openOIDC(cfg)
+	if err != nil {
+		return nil, errors.Join(err, g.Shutdown(ctx))
+	}
+	var trail httpapi.AuditTrail
+	if !o.NoStore {
+		t, closeAudit, err := openAudit(ctx, cfg, g.logger, tel, o.LogOutput)
+		if err != nil {
+			return nil, errors.Join(err, g.Shutdown(ctx))
+		}
+		g.close = append(g.close, closeAudit)
+		g.audit, trail = t, t
+	}
 	g.app = httpapi.New(httpapi.Options{
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
@@ -185,6 +200,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		Ready: ready, StoreStatus: storeStatus, Metrics: tel.Metrics, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
 		Logger: g.logger, Observer: metrics, RateLimiter: limiter, Vendors: vendorStatus(targets),
 		OpenAPI: spec, Docs: docs, LinkObserver: linkMetrics,
+		AuthModes: cfg.Auth.Modes, OIDC: verifier, Audit: trail, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 	})
 	return g, nil
 }
@@ -467,11 +483,10 @@ func apiClients(cfg *config.Config) ([]httpapi.Client, error) {
 	out := make([]httpapi.Client, 0, len(cfg.Clients))
 	for i, c := range cfg.Clients {
 		raw, err := hex.DecodeString(c.KeySHA256)
-		if err != nil || len(raw) != sha256.Size {
+		if err != nil || (len(raw) != sha256.Size && c.KeySHA256 != "") {
 			return nil, fmt.Errorf("clients[%d].key_sha256: must be a hex SHA-256", i)
 		}
-		hc := httpapi.Client{Name: c.Name, Targets: slices.Clone(c.Targets), RateLimit: c.RateLimit.Requests, RateWindow: c.RateLimit.Window.D(),
-			Links: slices.Contains(c.Permissions, "links")}
+		hc := httpapi.Client{Name: c.Name, Targets: slices.Clone(c.Targets), RateLimit: c.RateLimit.Requests, RateWindow: c.RateLimit.Window.D()}
 		if c.Targets == nil {
 			hc.Targets = []string{}
 		}
@@ -479,6 +494,9 @@ func apiClients(cfg *config.Config) ([]httpapi.Client, error) {
 			hc.Fields = slices.Clone(c.Fields)
 		}
 		copy(hc.KeyHash[:], raw)
+		if err := extendClient(&hc, c, i); err != nil {
+			return nil, err
+		}
 		out = append(out, hc)
 	}
 	return out, nil

@@ -39,7 +39,7 @@ func (s *server) linksAllowed(c *fiber.Ctx) error {
 	if cl == nil {
 		return &canonical.Error{Code: canonical.CodeUnauthorized, Message: "not authenticated"}
 	}
-	if !cl.Links {
+	if !hasPermission(cl, "links") {
 		return &canonical.Error{Code: canonical.CodeForbidden, Message: "this client may not use the links API (it needs the links permission)"}
 	}
 	return c.Next()

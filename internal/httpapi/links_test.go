@@ -36,7 +36,7 @@ func linksApp(t *testing.T) (func(method, path, body, key string) (int, string),
 	}
 	obs := &conflictCounter{n: map[string]int{}}
 	app := New(Options{Dispatcher: d, LinkObserver: obs, Clients: []Client{
-		{Name: "linker", KeyHash: sha256.Sum256([]byte("k-linker")), Targets: []string{"frontier"}, Links: true},
+		{Name: "linker", KeyHash: sha256.Sum256([]byte("k-linker")), Targets: []string{"frontier"}, Permissions: []string{"links"}},
 		{Name: "writer", KeyHash: sha256.Sum256([]byte("k-writer")), Targets: []string{"frontier"}},
 	}})
 	return func(method, path, body, key string) (int, string) {

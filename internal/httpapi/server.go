@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"mime"
@@ -21,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/audit"
+	"github.com/identity-gateway/identity-gateway/internal/auth"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
 
@@ -35,8 +35,23 @@ type Client struct {
 	// RateLimit is requests per RateWindow; 0 disables the limit.
 	RateLimit  int
 	RateWindow time.Duration
-	// Links grants the identity-link API (permission "links").
-	Links bool
+
+	// NextKeyHash is a second key accepted during a rotation (zero: none;
+	// a zero KeyHash likewise means the client has no API key). KeyExpires,
+	// when set, is when KeyHash should be retired.
+	NextKeyHash [32]byte
+	KeyExpires  time.Time
+	// OIDCSubject matches the token's client claim; TokenTargets and
+	// TokenPermissions bound what a token's scopes can grant (nil: no bound).
+	OIDCSubject                    string
+	TokenTargets, TokenPermissions []string
+	// CertSubject and CertSANs match a client certificate.
+	CertSubject string
+	CertSANs    []string
+	// Permissions beyond writing users (audit, links, scim);
+	// AllPermissions is the anonymous client of auth mode none.
+	Permissions    []string
+	AllPermissions bool
 }
 
 // Observer receives request metrics.
@@ -87,11 +102,22 @@ type Options struct {
 	Docs []byte
 	// LinkObserver counts link conflicts refused by the links API; optional.
 	LinkObserver dispatch.LinkObserver
+	// AuthModes are the accepted methods: api_key, oidc, mtls (nil:
+	// api_key). OIDC verifies JWTs when oidc is on.
+	AuthModes []string
+	OIDC      *auth.OIDC
+	// Audit records every write and dry run (nil: no trail); AuditValues
+	// is how e-mail and name values are kept.
+	Audit       AuditTrail
+	AuditValues audit.ValuePolicy
+	// Now is the clock (key expiry notices); nil is time.Now.
+	Now func() time.Time
 }
 
 type server struct {
 	o      Options
 	tracer trace.Tracer
+	auth   *authState
 }
 
 // New builds the Fiber app.
@@ -111,7 +137,8 @@ func New(o Options) *fiber.App {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 16 << 10
 	}
-	s := &server{o: o, tracer: o.TracerProvider.Tracer("github.com/identity-gateway/identity-gateway/internal/httpapi")}
+	s := &server{o: o, tracer: o.TracerProvider.Tracer("github.com/identity-gateway/identity-gateway/internal/httpapi"),
+		auth: &authState{notified: map[string]time.Time{}}}
 	app := fiber.New(fiber.Config{
 		AppName:               "identity-gateway",
 		BodyLimit:             o.BodyLimit,
@@ -154,6 +181,9 @@ func New(o Options) *fiber.App {
 		v1.Patch("/users/:id", strictQuery, s.patchUser)
 		v1.Get("/users/:id", s.getUser)
 	}
+	if o.Audit != nil && o.Audit.Queryable() {
+		v1.Get("/audit", strictQuery, s.getAudit)
+	}
 	// No catch-all route: a request no route takes falls through to Fiber's
 	// own 404, or 405 with Allow when another method has the path.
 	s.guardServer(app)
@@ -172,6 +202,8 @@ func queryParams(route string) []string {
 		return []string{"verbose"}
 	case "/v1/links":
 		return []string{"target", "vendor_id"}
+	case "/v1/audit":
+		return []string{"user", "client", "since", "until", "limit", "cursor"}
 	}
 	return nil
 }
@@ -257,34 +289,15 @@ func (s *server) capabilities(c *fiber.Ctx) error {
 
 const clientKey = "gateway.client"
 
-// authenticate checks Authorization: Bearer <key> against the clients'
-// SHA-256 hashes in constant time.
+// authenticate identifies the client: an API key or a JWT in
+// Authorization: Bearer, or a client certificate (authn.go).
 func (s *server) authenticate(c *fiber.Ctx) error {
 	if s.o.AuthNone {
-		c.Locals(clientKey, &Client{Name: "anonymous", Links: true})
+		c.Locals(clientKey, &Client{Name: "anonymous", AllPermissions: true})
+		c.Locals(authMethodKey, MethodNone)
 		return c.Next()
 	}
-	// The scheme is case-insensitive (RFC 9110 section 11.1): bearer and
-	// BEARER are Bearer.
-	scheme, key, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
-	key = strings.TrimLeft(key, " ")
-	if !strings.EqualFold(scheme, "Bearer") || key == "" {
-		return &canonical.Error{Code: canonical.CodeUnauthorized, Message: "an API key is required: Authorization: Bearer <key>"}
-	}
-	sum := sha256.Sum256([]byte(key))
-	var found *Client
-	for i := range s.o.Clients {
-		// Compare against every client, so timing does not reveal which
-		// position (if any) matched.
-		if subtle.ConstantTimeCompare(sum[:], s.o.Clients[i].KeyHash[:]) == 1 {
-			found = &s.o.Clients[i]
-		}
-	}
-	if found == nil {
-		return &canonical.Error{Code: canonical.CodeUnauthorized, Message: "the API key is not valid"}
-	}
-	c.Locals(clientKey, found)
-	return c.Next()
+	return s.authenticateAny(c)
 }
 
 func (s *server) patchUser(c *fiber.Ctx) error {
@@ -331,10 +344,14 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 			in.PassThrough[target] = canonical.Secret(strings.Clone(v))
 		}
 	}
+	if err := s.auditReady(c); err != nil {
+		return err
+	}
 	out, err := s.o.Dispatcher.Apply(c.UserContext(), in)
 	if err != nil {
 		return err
 	}
+	s.auditWrite(c, cl, in, &out)
 	c.Locals(outputKey, &out)
 	if out.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(canonical.RetryAfterSeconds(out.RetryAfter)))
@@ -419,7 +436,11 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(canonical.RetryAfterSeconds(e.RetryAfter)))
 	}
 	if e.Code == canonical.CodeUnauthorized {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="identity-gateway"`)
+		challenge, _ := c.Locals(challengeKey).(string)
+		if challenge == "" {
+			challenge = `Bearer realm="identity-gateway"`
+		}
+		c.Set(fiber.HeaderWWWAuthenticate, challenge)
 	}
 	c.Locals(problemKey, e)
 	c.Set(fiber.HeaderContentType, canonical.ProblemContentType)

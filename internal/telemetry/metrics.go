@@ -178,7 +178,7 @@ func MetricNames() []string {
 		"gateway_requests_total", "gateway_request_duration_seconds_bucket",
 		"gateway_idempotency_total", "gateway_target_results_total", "gateway_target_duration_seconds_bucket",
 		"gateway_vendor_calls_total", "gateway_vendor_call_duration_seconds_bucket", "gateway_vendor_retries_total",
-		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total",
+		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total", "gateway_audit_failures_total",
 		"gateway_rate_limit_fallbacks_total", "gateway_idempotency_store_durable", "gateway_idempotency_store_resets_total",
 		"gateway_idempotency_store_hold",
 		"gateway_drift_fields_total",

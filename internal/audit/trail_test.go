@@ -1,0 +1,184 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/identity-gateway/identity-gateway/internal/audit"
+)
+
+func failures(t *testing.T, r *metric.ManualReader) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "gateway.audit.failures" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				v, _ := dp.Attributes.Value("reason")
+				out[v.AsString()] = dp.Value
+			}
+		}
+	}
+	return out
+}
+
+func newTrail(t *testing.T, proceed bool, sinks ...audit.Sink) (*audit.Trail, *metric.ManualReader) {
+	t.Helper()
+	reader := metric.NewManualReader()
+	tr, err := audit.NewTrail(audit.Options{Sinks: sinks, Proceed: proceed, BufferSize: 2,
+		MeterProvider: metric.NewMeterProvider(metric.WithReader(reader))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, reader
+}
+
+func TestTrailRefusesWhileTheSinkIsDown(t *testing.T) {
+	ctx := context.Background()
+	store := audit.NewMemoryStore()
+	tr, reader := newTrail(t, false, store)
+	if err := tr.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store.SetFailure(errors.New("connection refused"))
+	// The health vouched by the last ping lasts HealthTTL; a failed append
+	// withdraws it at once.
+	tr.Record(ctx, audit.Record{Action: audit.ActionUserUpdate, User: "u-1"})
+	if err := tr.Ready(ctx); !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("Ready with the sink down = %v, want ErrUnavailable", err)
+	}
+	if got := failures(t, reader); got["refused"] != 1 || got["append_failed"] != 1 {
+		t.Fatalf("failures = %v", got)
+	}
+	store.SetFailure(nil)
+	if err := tr.Ready(ctx); err != nil {
+		t.Fatalf("healed: %v", err)
+	}
+	// Ready flushed the buffered record first.
+	if tr.Buffered() != 0 {
+		t.Fatalf("buffered = %d after healing", tr.Buffered())
+	}
+	p, err := store.Query(ctx, audit.Query{User: "u-1"})
+	if err != nil || len(p.Records) != 1 {
+		t.Fatalf("records after retry = %+v, %v", p.Records, err)
+	}
+}
+
+func TestTrailProceedCountsInsteadOfRefusing(t *testing.T) {
+	ctx := context.Background()
+	store := audit.NewMemoryStore()
+	store.SetFailure(errors.New("down"))
+	tr, reader := newTrail(t, true, store)
+	if err := tr.Ready(ctx); err != nil {
+		t.Fatalf("proceed: Ready = %v", err)
+	}
+	if got := failures(t, reader); got["proceeded"] != 1 {
+		t.Fatalf("failures = %v", got)
+	}
+}
+
+func TestTrailBufferIsBoundedAndFlushKeepsOrder(t *testing.T) {
+	ctx := context.Background()
+	store := audit.NewMemoryStore()
+	tr, reader := newTrail(t, false, store)
+	store.SetFailure(errors.New("down"))
+	for _, u := range []string{"a", "b", "c"} {
+		tr.Record(ctx, audit.Record{Action: audit.ActionUserUpdate, User: u})
+	}
+	if tr.Buffered() != 2 {
+		t.Fatalf("buffered = %d, want the bound 2", tr.Buffered())
+	}
+	if got := failures(t, reader); got["dropped"] != 1 || got["append_failed"] != 3 {
+		t.Fatalf("failures = %v", got)
+	}
+	store.SetFailure(nil)
+	if err := tr.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := store.Query(ctx, audit.Query{})
+	var users []string
+	for _, r := range p.Records {
+		users = append(users, r.User)
+	}
+	if strings.Join(users, ",") != "c,b" {
+		t.Fatalf("stored users (newest first) = %v, want c,b (a dropped)", users)
+	}
+}
+
+func TestJSONLSinkWritesOneLinePerRecord(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	store := audit.NewMemoryStore()
+	tr, _ := newTrail(t, false, store, audit.NewJSONLSink(&buf))
+	tr.Record(ctx, audit.Record{Action: audit.ActionUserUpdate, User: "u-1", Client: "hr", TraceID: "t1"})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("lines = %q", buf.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["audit"] != true || got["user"] != "u-1" || got["trace_id"] != "t1" || got["id"] != float64(1) {
+		t.Fatalf("line = %v", got)
+	}
+}
+
+func TestValuePolicy(t *testing.T) {
+	if _, ok := audit.ValuesNone.Value("a@b"); ok {
+		t.Error("none stored a value")
+	}
+	if v, _ := audit.ValuesPlain.Value("A@b"); v != "A@b" {
+		t.Errorf("plain = %q", v)
+	}
+	h1, _ := audit.ValuesHashed.Value("Jane@Example.com")
+	h2, _ := audit.ValuesHashed.Value(" jane@example.com")
+	if h1 != h2 || !strings.HasPrefix(h1, "sha256:") || strings.Contains(h1, "jane") {
+		t.Errorf("hashed = %q / %q", h1, h2)
+	}
+}
+
+func TestBoundedMemoryStoreKeepsTheNewest(t *testing.T) {
+	ctx := context.Background()
+	s := audit.NewBoundedMemoryStore(2)
+	for _, u := range []string{"a", "b", "c"} {
+		if err := s.Append(ctx, &audit.Record{User: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := s.Query(ctx, audit.Query{})
+	if len(p.Records) != 2 || p.Records[0].User != "c" || p.Records[1].User != "b" {
+		t.Fatalf("records = %+v", p.Records)
+	}
+}
+
+func TestRunRetentionPrunesAtStart(t *testing.T) {
+	s := audit.NewMemoryStore()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, age := range []time.Duration{100 * 24 * time.Hour, time.Hour} {
+		s.Append(ctx, &audit.Record{Time: now.Add(-age), User: "u"})
+	}
+	var pruned int64
+	audit.RunRetention(ctx, s, 90*24*time.Hour, time.Hour, func() time.Time { return now }, func(n int64, err error) {
+		pruned = n
+		cancel()
+	})
+	if pruned != 1 {
+		t.Fatalf("pruned %d, want 1", pruned)
+	}
+}
