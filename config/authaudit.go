@@ -56,6 +56,10 @@ func (c *Config) applyAuthAuditDefaults() {
 	if au.BufferSize == 0 {
 		au.BufferSize = 10000
 	}
+	if au.DatabaseURL == "" {
+		// The trail lives beside the identity links unless told otherwise.
+		au.DatabaseURL = c.Links.DatabaseURL
+	}
 }
 
 var asymmetricAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

@@ -196,3 +196,26 @@ clients:
 		})
 	}
 }
+
+// TestAuditDatabaseDefaultsToLinks: the audit trail's PostgreSQL is the
+// identity links' database unless audit.database_url says otherwise, and a
+// password taken from the environment there is not refused as a literal.
+func TestAuditDatabaseDefaultsToLinks(t *testing.T) {
+	y := `
+vendors:
+  akana:
+    base_url: http://127.0.0.1:1
+    credential:
+      username: u
+      password: ${PW}
+links: {store: postgres, database_url: '${DB}'}
+audit: {sinks: [postgres]}
+`
+	c, err := Load([]byte(y), env(map[string]string{"PW": "x", "DB": "postgres://u:pw@db/x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.DatabaseURL != "postgres://u:pw@db/x" {
+		t.Fatalf("audit.database_url %q", c.Audit.DatabaseURL)
+	}
+}

@@ -42,7 +42,8 @@ func (c *Config) checkLiteralSecrets(refs map[string]bool) []error {
 		}
 	}
 	if u, err := url.Parse(c.Audit.DatabaseURL); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has && !refs["audit.database_url"] {
+		inherited := c.Audit.DatabaseURL == c.Links.DatabaseURL && refs["links.database_url"]
+		if _, has := u.User.Password(); has && !refs["audit.database_url"] && !inherited {
 			refuse("audit.database_url")
 		}
 	}

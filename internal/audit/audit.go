@@ -17,6 +17,10 @@ import (
 const (
 	ActionUserUpdate = "user.update"
 	ActionUserDryRun = "user.dry_run"
+	// ActionLinkCreate and ActionLinkDelete are identity-link changes made
+	// through the links API.
+	ActionLinkCreate = "link.create"
+	ActionLinkDelete = "link.delete"
 )
 
 // Record is one audit entry. It never holds a secret.

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
@@ -148,6 +150,9 @@ func (s *server) putLinks(c *fiber.Ctx) error {
 		}
 	}
 	cl, _ := c.Locals(clientKey).(*Client)
+	if err := s.auditReady(c); err != nil {
+		return err
+	}
 	r, err := s.o.Dispatcher.Links().Put(c.UserContext(), id, links.Change{Links: in.Links, Source: src, Client: cl.Name, Attributes: attrs})
 	var ce *links.ConflictError
 	switch {
@@ -162,7 +167,27 @@ func (s *server) putLinks(c *fiber.Ctx) error {
 	case err != nil:
 		return s.linkStoreError(c, err)
 	}
+	outcomes := make(map[string]audit.TargetOutcome, len(targets))
+	for _, t := range targets {
+		outcomes[t] = audit.TargetOutcome{VendorID: in.Links[t], Status: "linked"}
+	}
+	s.auditLink(c, cl, audit.ActionLinkCreate, id, outcomes, map[string]string{"source": string(src)})
 	return c.JSON(r)
+}
+
+// auditLink appends a links-API change to the audit trail (after the change;
+// auditReady ran before it).
+func (s *server) auditLink(c *fiber.Ctx, cl *Client, action, id string, targets map[string]audit.TargetOutcome, detail map[string]string) {
+	if s.o.Audit == nil || cl == nil {
+		return
+	}
+	method, _ := c.Locals(authMethodKey).(string)
+	r := audit.Record{Action: action, User: id, Client: cl.Name, AuthMethod: method, Targets: targets, Status: "applied",
+		HTTPStatus: c.Response().StatusCode(), Detail: detail}
+	if sc := trace.SpanContextFromContext(c.UserContext()); sc.HasTraceID() {
+		r.TraceID = sc.TraceID().String()
+	}
+	s.o.Audit.Record(c.UserContext(), r)
 }
 
 func (s *server) deleteLink(c *fiber.Ctx) error {
@@ -178,6 +203,9 @@ func (s *server) deleteLink(c *fiber.Ctx) error {
 	if err := mayWrite(c, "target", target); err != nil {
 		return err
 	}
+	if err := s.auditReady(c); err != nil {
+		return err
+	}
 	ok, err := s.o.Dispatcher.Links().Delete(c.UserContext(), id, target)
 	if err != nil {
 		return s.linkStoreError(c, err)
@@ -185,7 +213,10 @@ func (s *server) deleteLink(c *fiber.Ctx) error {
 	if !ok {
 		return &canonical.Error{Code: canonical.CodeNotLinked, Message: fmt.Sprintf("%q has no %s link", id, target)}
 	}
-	return c.SendStatus(http.StatusNoContent)
+	cl, _ := c.Locals(clientKey).(*Client)
+	c.Status(http.StatusNoContent)
+	s.auditLink(c, cl, audit.ActionLinkDelete, id, map[string]audit.TargetOutcome{target: {Status: "unlinked"}}, nil)
+	return nil
 }
 
 // reverseDoc is GET /v1/links.

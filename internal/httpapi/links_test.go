@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
 
@@ -114,5 +117,59 @@ func TestLinkAddressesTheNextUpdate(t *testing.T) {
 	status, body = do(http.MethodPatch, "/v1/users/carol", `{"targets":["frontier"],"user":{"display_name":"C"}}`, "k-linker")
 	if status != 200 || !strings.Contains(body, `"vendor_id":"f-carol"`) {
 		t.Fatalf("after: %d %s", status, body)
+	}
+}
+
+// TestLinkChangesAreAudited: a link set or removed through the API is an
+// audit record (who, which id, which target and vendor id); with the audit
+// sink down nothing is changed (503 audit_unavailable).
+func TestLinkChangesAreAudited(t *testing.T) {
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: &countingAdapter{}, Doer: okDoer}}, dispatch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := audit.NewMemoryStore()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	trail, err := audit.NewTrail(audit.Options{Sinks: []audit.Sink{store}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := New(Options{Dispatcher: d, Audit: trail, Clients: []Client{
+		{Name: "linker", KeyHash: sha256.Sum256([]byte("k")), Targets: []string{"frontier"}, Permissions: []string{"links"}}}})
+	do := func(method, path, body string) int {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer k")
+		resp, err := app.Test(r, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	if st := do("PUT", "/v1/users/ann/links", `{"links":{"frontier":"f-ann"}}`); st != 200 {
+		t.Fatalf("put %d", st)
+	}
+	if st := do("DELETE", "/v1/users/ann/links/frontier", ""); st != 204 {
+		t.Fatalf("delete %d", st)
+	}
+	page, err := trail.Query(context.Background(), audit.Query{User: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range page.Records {
+		got = append(got, r.Action+" "+r.Client+" "+r.Targets["frontier"].VendorID+" "+r.Targets["frontier"].Status)
+	}
+	want := []string{"link.delete linker  unlinked", "link.create linker f-ann linked"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("audit records %q, want %q", got, want)
+	}
+	store.SetFailure(errors.New("connection refused"))
+	now = now.Add(time.Minute) // past the last append's health vouching
+	if st := do("PUT", "/v1/users/bob/links", `{"links":{"frontier":"f-bob"}}`); st != http.StatusServiceUnavailable {
+		t.Fatalf("put with the audit sink down: %d", st)
+	}
+	if r, err := d.Links().Get(context.Background(), "bob"); err != nil || len(r.Links) != 0 {
+		t.Fatalf("a link was stored with the audit sink down: %+v %v", r, err)
 	}
 }
