@@ -9,11 +9,13 @@ package main
 // status), or when an answer does not match.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -42,6 +44,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	identitygateway "github.com/identity-gateway/identity-gateway"
+	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/config"
@@ -310,14 +313,50 @@ func (c *contract) record(t *testing.T, ex exchange, ct string, body []byte) {
 
 // checkSchema validates an answer no operation describes (an unknown path,
 // a method a route does not take) against a component response's schema.
-func (c *contract) checkSchema(t *testing.T, name, response, url, method string, status int, code canonical.Code) {
+func (c *contract) checkSchema(t *testing.T, name, response, url, method string, status int, code canonical.Code, hdr ...string) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	c.checkAnswer(t, name, response, resp, body, status, code)
+}
+
+// raw sends a request as bytes (what net/http will not send: another
+// protocol version, ambiguous framing) and checks the answer like
+// checkSchema; these are refused before routing, so no operation has them.
+func (c *contract) raw(t *testing.T, name, response, base, request string, status int, code canonical.Code) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Errorf("%s: the connection is not closed (Connection: %q)", name, resp.Header.Get("Connection"))
+	}
+	c.checkAnswer(t, name, response, resp, body, status, code)
+}
+
+// checkAnswer validates an answer against a component response: status,
+// content type, body schema and required headers.
+func (c *contract) checkAnswer(t *testing.T, name, response string, resp *http.Response, body []byte, status int, code canonical.Code) {
+	t.Helper()
 	if resp.StatusCode != status {
 		t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, status, body)
 	}
@@ -336,8 +375,8 @@ func (c *contract) checkSchema(t *testing.T, name, response, url, method string,
 	if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
 		t.Errorf("%s: answer does not match response %s: %v\n%s", name, response, err, body)
 	}
-	for h := range rr.Value.Headers {
-		if resp.Header.Get(h) == "" && h == "Allow" {
+	for h, hr := range rr.Value.Headers {
+		if hr.Value.Required && resp.Header.Get(h) == "" && !(h == "Connection" && resp.Close) {
 			t.Errorf("%s: no %s header", name, h)
 		}
 	}
@@ -402,6 +441,11 @@ func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *fibe
 	return "http://" + ln.Addr().String(), g.app
 }
 
+// failingWriter fails every write (an audit sink whose disk is gone).
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk gone") }
+
 func keyHash(k string) string {
 	s := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(s[:])
@@ -430,18 +474,28 @@ func TestOpenAPIContract(t *testing.T) {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 	t.Cleanup(func() { openapi3filter.UnregisterBodyDecoder("text/html") })
 	sims, cfg := devSims(t)
+	// Two Commvault users with one e-mail (the API refuses a duplicate, but
+	// users synchronised from a directory can share one): resolving that
+	// e-mail is ambiguous.
+	cv := sims.handlers["commvault"].(*commvaultsim.Sim)
+	for _, id := range []int32{700001, 700002} {
+		cv.AddUser(commvaultsim.User{ID: id, Name: fmt.Sprintf("twin%d", id), Email: "twin@example.com", Password: "unused", Enabled: true, AuthMethod: "LOCAL"})
+	}
 
 	// Client keys on: ops may do everything, narrow only display_name at
 	// frontier, tiny has a budget of one request.
 	cfg.Auth.Mode = "api_key"
 	cfg.Clients = []config.Client{
-		{Name: "ops", KeySHA256: keyHash("ops-key"), Targets: []string{"volterra", "akana", "commvault", "frontier", "breaky"}},
+		{Name: "ops", KeySHA256: keyHash("ops-key"), Targets: []string{"volterra", "akana", "commvault", "frontier", "breaky"}, Permissions: []string{"links", "audit"}},
 		{Name: "narrow", KeySHA256: keyHash("narrow-key"), Targets: []string{"frontier"}, Fields: []string{"display_name"}},
 		{Name: "tiny", KeySHA256: keyHash("tiny-key"), Targets: []string{"frontier"}, RateLimit: config.RateLimit{Requests: 1, Window: config.Duration(time.Hour)}},
 	}
 	// A small body limit: a request just over it fits in the server's read
 	// buffer, so the 413 is read back before the connection closes.
 	cfg.Server.BodyLimit = 4 << 10
+	// An update of an account another update holds gives up at once
+	// (account_busy); nothing else here updates one account concurrently.
+	cfg.Idempotency.AccountLockWait = config.Duration(time.Millisecond)
 	zero := 0
 	for n, v := range cfg.Vendors {
 		v.Retry.Max = &zero // one attempt: an injected fault is the answer
@@ -473,7 +527,13 @@ func TestOpenAPIContract(t *testing.T) {
 	base2, _ := serveBuilt(t, cfg2, buildOptions{LogOutput: io.Discard, AuthNone: true})
 	mr.Close()
 
-	doc.Servers = openapi3.Servers{{URL: base}, {URL: base2}}
+	// A third gateway whose audit sink (JSON lines, to a writer that always
+	// fails) is down after its first record.
+	_, cfg3 := devSims(t)
+	cfg3.Audit.Sinks = []string{"jsonl"}
+	base3, _ := serveBuilt(t, cfg3, buildOptions{LogOutput: failingWriter{}, AuthNone: true})
+
+	doc.Servers = openapi3.Servers{{URL: base}, {URL: base2}, {URL: base3}}
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -558,7 +618,7 @@ func TestOpenAPIContract(t *testing.T) {
 		{name: "target not allowed", method: "PATCH", url: users, hdr: []string{"Authorization", "Bearer narrow-key"}, body: `{"targets":["commvault"],"user":{"display_name":"J"}}`, status: 403, code: canonical.CodeForbidden},
 		{name: "field not allowed", method: "PATCH", url: users, hdr: []string{"Authorization", "Bearer narrow-key"}, body: `{"targets":["frontier"],"user":{"metadata":{"description":"x"}}}`, status: 403, code: canonical.CodeForbidden},
 		{name: "unknown user at the vendor", method: "PATCH", url: base + "/v1/users/ghost", hdr: auth,
-			body: `{"targets":["frontier"],"vendor_ids":{"frontier":"00000000-0000-4000-8000-000000000000"},"user":{"display_name":"J"}}`, status: 404, code: canonical.CodeNotFound},
+			body: `{"targets":["frontier"],"vendor_ids":{"frontier":"ffffffff-ffff-4fff-bfff-ffffffffffff"},"user":{"display_name":"J"}}`, status: 404, code: canonical.CodeNotFound},
 		{name: "unsupported field", method: "PATCH", url: users, hdr: auth, body: `{"targets":["frontier"],"user":{"email":"jane@example.com"}}`, status: 422, code: canonical.CodeUnsupportedField},
 		{name: "too large", method: "PATCH", url: users, hdr: auth, body: `{"user":{"display_name":"` + strings.Repeat("a", 8<<10) + `"}}`, status: 413, code: canonical.CodePayloadTooLarge, invalid: true},
 		{name: "not json", method: "PATCH", url: users, hdr: with("Content-Type", "text/plain"), body: `{"user":{"display_name":"J"}}`, status: 415, code: canonical.CodeUnsupportedMediaType, invalid: true},
@@ -652,6 +712,109 @@ func TestOpenAPIContract(t *testing.T) {
 	t.Run("no operation", func(t *testing.T) {
 		c.checkSchema(t, "unknown path", "NotFound", base+"/nope", "GET", 404, canonical.CodeNotFound)
 		c.checkSchema(t, "method not allowed", "MethodNotAllowed", base+"/healthz", "DELETE", 405, canonical.CodeMethodNotAllowed)
+	})
+
+	t.Run("reads", func(t *testing.T) {
+		h, _ := c.do(t, exchange{name: "read", method: "GET", url: users + "?targets=frontier,commvault", hdr: auth, status: 200})
+		etag := h.Get("ETag")
+		if etag == "" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("read without ETag or Cache-Control: %v", h)
+		}
+		c.do(t, exchange{name: "read head", method: "HEAD", url: users + "?targets=frontier", hdr: auth, status: 200})
+		c.do(t, exchange{name: "read by vendor id", method: "GET", url: base + "/v1/users/someone?targets=commvault&vendor_ids.commvault=" + sims.env["COMMVAULT_DEMO_ID"], hdr: auth, status: 200})
+		c.do(t, exchange{name: "read, not linked", method: "GET", url: base + "/v1/users/nobody?targets=akana", hdr: auth, status: 200})
+		c.do(t, exchange{name: "read, unknown parameter", method: "GET", url: users + "?target=frontier", hdr: auth, status: 400, code: canonical.CodeInvalidRequest})
+		c.do(t, exchange{name: "read without key", method: "GET", url: users, status: 401, code: canonical.CodeUnauthorized})
+		c.do(t, exchange{name: "read, target not allowed", method: "GET", url: users + "?targets=commvault", hdr: []string{"Authorization", "Bearer narrow-key"}, status: 403, code: canonical.CodeForbidden})
+
+		body := `{"targets":["frontier"],"user":{"display_name":"Matched"}}`
+		c.do(t, exchange{name: "if-match holds", method: "PATCH", url: users, hdr: with("If-Match", etag), body: body, status: 200})
+		// The update above changed frontier: the same ETag is stale now.
+		c.do(t, exchange{name: "if-match stale", method: "PATCH", url: users, hdr: with("If-Match", etag),
+			body: `{"targets":["frontier"],"user":{"display_name":"Stale"}}`, status: 412, code: canonical.CodePreconditionFailed})
+	})
+
+	t.Run("addressing", func(t *testing.T) {
+		c.do(t, exchange{name: "identity mismatch", method: "PATCH", url: users, hdr: auth,
+			body: `{"targets":["volterra"],"vendor_ids":{"volterra":"someone.else@example.com"},"user":{"given_name":"J"}}`, status: 422, code: canonical.CodeIdentityMismatch})
+		c.do(t, exchange{name: "not linked", method: "PATCH", url: base + "/v1/users/nobody", hdr: auth,
+			body: `{"targets":["akana"],"user":{"given_name":"J"}}`, status: 404, code: canonical.CodeNotLinked})
+		c.do(t, exchange{name: "resolved to another id's account", method: "PATCH", url: base + "/v1/users/impostor", hdr: auth,
+			body: `{"targets":["commvault"],"user":{"display_name":"X","email":"jane.doe@example.com"}}`, status: 409, code: canonical.CodeConflict})
+		c.do(t, exchange{name: "ambiguous link", method: "PATCH", url: base + "/v1/users/either", hdr: auth,
+			body: `{"targets":["commvault"],"user":{"display_name":"E","email":"twin@example.com"}}`, status: 409, code: canonical.CodeAmbiguousLink})
+	})
+
+	t.Run("links", func(t *testing.T) {
+		links := base + "/v1/users/u-contract/links"
+		c.do(t, exchange{name: "put links", method: "PUT", url: links, hdr: auth, body: `{"links":{"commvault":"700001"},"attributes":{"email":"twin@example.com"}}`, status: 200})
+		c.do(t, exchange{name: "get links", method: "GET", url: links, hdr: auth, status: 200})
+		c.do(t, exchange{name: "get links head", method: "HEAD", url: links, hdr: auth, status: 200})
+		c.do(t, exchange{name: "link taken", method: "PUT", url: base + "/v1/users/u-other/links", hdr: auth, body: `{"links":{"commvault":"700001"}}`, status: 409, code: canonical.CodeConflict})
+		c.do(t, exchange{name: "link, unknown target", method: "PUT", url: links, hdr: auth, body: `{"links":{"nope":"1"}}`, status: 400, code: canonical.CodeInvalidRequest})
+		c.do(t, exchange{name: "links without permission", method: "GET", url: links, hdr: []string{"Authorization", "Bearer narrow-key"}, status: 403, code: canonical.CodeForbidden})
+		c.do(t, exchange{name: "reverse", method: "GET", url: base + "/v1/links?target=commvault&vendor_id=700001", hdr: auth, status: 200})
+		c.do(t, exchange{name: "reverse head", method: "HEAD", url: base + "/v1/links?target=commvault&vendor_id=700001", hdr: auth, status: 200})
+		c.do(t, exchange{name: "reverse, none", method: "GET", url: base + "/v1/links?target=commvault&vendor_id=999", hdr: auth, status: 404, code: canonical.CodeNotLinked})
+		c.do(t, exchange{name: "delete link", method: "DELETE", url: links + "/commvault", hdr: auth, status: 204})
+		c.do(t, exchange{name: "delete link again", method: "DELETE", url: links + "/commvault", hdr: auth, status: 404, code: canonical.CodeNotLinked})
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		c.do(t, exchange{name: "audit", method: "GET", url: base + "/v1/audit?limit=5", hdr: auth, status: 200})
+		c.do(t, exchange{name: "audit head", method: "HEAD", url: base + "/v1/audit", hdr: auth, status: 200})
+		c.do(t, exchange{name: "audit, bad limit", method: "GET", url: base + "/v1/audit?limit=0", hdr: auth, status: 400, code: canonical.CodeInvalidRequest, invalid: true})
+		c.do(t, exchange{name: "audit without permission", method: "GET", url: base + "/v1/audit", hdr: []string{"Authorization", "Bearer narrow-key"}, status: 403, code: canonical.CodeForbidden})
+		body := `{"targets":["frontier"],"user":{"display_name":"Audited"}}`
+		c.do(t, exchange{name: "audit sink fails", method: "PATCH", url: base3 + "/v1/users/demo?dry_run=true", body: body, status: 200})
+		h, _ := c.do(t, exchange{name: "audit unavailable", method: "PATCH", url: base3 + "/v1/users/demo?dry_run=true", body: body, status: 503, code: canonical.CodeAuditUnavailable})
+		if h.Get("Retry-After") == "" {
+			t.Error("503 audit_unavailable without Retry-After")
+		}
+	})
+
+	t.Run("readiness", func(t *testing.T) {
+		_, body := c.do(t, exchange{name: "readyz verbose", method: "GET", url: base + "/readyz?verbose=1", status: 200})
+		if !bytes.Contains(body, []byte(`"breaker":"closed"`)) {
+			t.Errorf("readyz?verbose=1 lists no vendor: %s", body)
+		}
+		c.do(t, exchange{name: "readyz, unknown parameter", method: "GET", url: base + "/readyz?verbose=1&x=1", status: 400, code: canonical.CodeInvalidRequest})
+	})
+
+	t.Run("account busy", func(t *testing.T) {
+		// The first update holds the frontier account (at the vendor); the
+		// second gives up after account_lock_wait.
+		arrived, release := g.arm()
+		first := make(chan struct{})
+		go func() {
+			defer close(first)
+			c.do(t, exchange{name: "holds the account", method: "PATCH", url: users, hdr: auth, body: `{"targets":["frontier"],"user":{"display_name":"First"}}`, status: 200})
+		}()
+		<-arrived
+		h, _ := c.do(t, exchange{name: "account busy", method: "PATCH", url: users, hdr: auth, body: `{"targets":["frontier"],"user":{"display_name":"Second"}}`, status: 409, code: canonical.CodeAccountBusy})
+		if h.Get("Retry-After") == "" {
+			t.Error("409 account_busy without Retry-After")
+		}
+		close(release)
+		<-first
+	})
+
+	t.Run("protocol", func(t *testing.T) {
+		c.raw(t, "HTTP/9.9", "HTTPVersionNotSupported", base, "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505, canonical.CodeHTTPVersionNotSupported)
+		c.raw(t, "ambiguous framing", "InvalidRequest", base,
+			"PATCH /v1/users/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, canonical.CodeInvalidRequest)
+		// Every route answers a method it does not take with 405 and Allow.
+		for _, r := range app.GetRoutes(true) {
+			if r.Method == "HEAD" {
+				continue
+			}
+			path := regexp.MustCompile(`:[A-Za-z_]+`).ReplaceAllString(r.Path, "x")
+			other := "POST"
+			if r.Method == "POST" {
+				other = "PATCH"
+			}
+			c.checkSchema(t, "405 "+other+" "+r.Path, "MethodNotAllowed", base+path, other, 405, canonical.CodeMethodNotAllowed, auth...)
+		}
 	})
 
 	// Every operation of the description was exercised, and every code.
