@@ -85,27 +85,3 @@ func DemoEnv() map[string]string {
 	}
 	return out
 }
-
-// MissingInterfaces names the contract's required interfaces a (a built-in
-// vendor's adapter) does not implement. Adapter alone writes; every
-// built-in vendor must also preflight ops before any call (Preflighter),
-// confirm an update already holds so a re-run does not write twice
-// (Verifier), read a user back (Reader) and prove its credential without
-// changing anything (Checker). The registry test and adaptertest.Run fail
-// on any name returned.
-func MissingInterfaces(a adapters.Adapter) []string {
-	var out []string
-	if _, ok := a.(adapters.Preflighter); !ok {
-		out = append(out, "Preflighter")
-	}
-	if _, ok := a.(adapters.Verifier); !ok {
-		out = append(out, "Verifier")
-	}
-	if _, ok := a.(adapters.Reader); !ok {
-		out = append(out, "Reader")
-	}
-	if _, ok := a.(adapters.Checker); !ok {
-		out = append(out, "Checker")
-	}
-	return out
-}

@@ -95,7 +95,7 @@ func TestRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			for _, miss := range MissingInterfaces(a) {
+			for _, miss := range adapters.MissingRequired(a) {
 				t.Errorf("adapter does not implement adapters.%s, which every vendor must", miss)
 			}
 			if c, ok := a.(adapters.Checker); ok {
