@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-openapi/jsonpointer"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
@@ -311,17 +312,12 @@ func stripSecrets(c adapters.Call) []byte {
 		return c.Body
 	}
 	for _, p := range c.Secrets {
-		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-		m, ok := v.(map[string]any)
-		for i, k := range parts {
-			if !ok {
-				break
-			}
-			if i == len(parts)-1 {
-				delete(m, k)
-				break
-			}
-			m, ok = m[k].(map[string]any)
+		ptr, err := jsonpointer.New(p)
+		if err != nil {
+			continue
+		}
+		if out, err := ptr.Set(v, nil); err == nil {
+			v = out
 		}
 	}
 	b, _ := json.Marshal(v)
