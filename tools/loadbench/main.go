@@ -14,7 +14,7 @@
 //     hop, with no decoding, adapters, idempotency, breaker, retries or
 //     telemetry.
 //
-//     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
+//     go run -C tools/loadbench . [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
 //     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
 //     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
 //     [-database-url postgres://...] (the links scenario: -scenarios links)
@@ -86,6 +86,14 @@ func run() error {
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
 	flag.Parse()
+	// The benchmark is its own module (tools/loadbench): `go run -C
+	// tools/loadbench .` runs it here, but it builds ./cmd/gateway and reads
+	// gateway.yaml at the repository root.
+	if _, err := os.Stat("gateway.yaml"); err != nil {
+		if err := os.Chdir("../.."); err != nil {
+			return err
+		}
+	}
 	procs := map[string]int{"loadgen": os.Getpid()} // name -> pid, for CPU accounting
 	var (
 		childMu  sync.Mutex
