@@ -125,21 +125,8 @@ type DoerFunc func(ctx context.Context, c *Call) (*Response, error)
 // Do calls f.
 func (f DoerFunc) Do(ctx context.Context, c *Call) (*Response, error) { return f(ctx, c) }
 
-// Middleware decorates a Doer.
-type Middleware func(Doer) Doer
-
-// Chain composes middlewares; the first is outermost.
-func Chain(outer Middleware, others ...Middleware) Middleware {
-	return func(next Doer) Doer {
-		for i := len(others) - 1; i >= 0; i-- {
-			next = others[i](next)
-		}
-		return outer(next)
-	}
-}
-
-// Clone copies a call so a middleware can change headers without touching
-// the caller's value. Body is shared: it is never modified.
+// Clone copies a call so a Doer can change headers without touching the
+// caller's value. Body is shared: it is never modified.
 func (c *Call) Clone() *Call {
 	cp := *c
 	cp.Header = c.Header.Clone()

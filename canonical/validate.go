@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -48,9 +49,9 @@ func (r *Request) Validate() error {
 	for i, t := range r.Targets {
 		switch {
 		case !ValidTargetName(t):
-			fe.Add("targets["+itoa(i)+"]", "is not a valid target name")
+			fe.Add("targets["+strconv.Itoa(i)+"]", "is not a valid target name")
 		case seen[t]:
-			fe.Add("targets["+itoa(i)+"]", "duplicate target %q", t)
+			fe.Add("targets["+strconv.Itoa(i)+"]", "duplicate target %q", t)
 		}
 		seen[t] = true
 	}
@@ -84,13 +85,6 @@ func (r *Request) Validate() error {
 		fe.Add("user", "must change at least one field")
 	}
 	return fe.Err("request failed validation")
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // printable quotes hostile keys safely for messages.
@@ -165,9 +159,9 @@ func (u *Update) validate(fe *FieldErrors) {
 		for i, n := range u.Notifications.V {
 			switch {
 			case !notificationRe.MatchString(n):
-				fe.Add(p+"["+itoa(i)+"]", "must be a canonical notification name (lowercase letters, digits, '.', '_', '-')")
+				fe.Add(p+"["+strconv.Itoa(i)+"]", "must be a canonical notification name (lowercase letters, digits, '.', '_', '-')")
 			case seen[n]:
-				fe.Add(p+"["+itoa(i)+"]", "duplicate notification %q", n)
+				fe.Add(p+"["+strconv.Itoa(i)+"]", "duplicate notification %q", n)
 			}
 			seen[n] = true
 		}
@@ -207,7 +201,7 @@ func (u *Update) validate(fe *FieldErrors) {
 			fe.Add(p+".items", "must name at most %d groups", MaxGroupItems)
 		}
 		for i, it := range g.Items {
-			checkRef(fe, p+".items["+itoa(i)+"]", it)
+			checkRef(fe, p+".items["+strconv.Itoa(i)+"]", it)
 		}
 	}
 	if u.Password.Set {

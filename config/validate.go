@@ -3,11 +3,11 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -127,26 +127,26 @@ func (c *Config) applyDefaults() {
 		if v.Resolve == "" {
 			v.Resolve = "off"
 		}
-		def(&v.AttemptTimeout, 5*time.Second)
-		def(&v.Deadline, 15*time.Second)
+		def(&v.AttemptTimeout, DefaultAttemptTimeout)
+		def(&v.Deadline, DefaultDeadline)
 		if v.Retry.Max == nil {
-			n := 3
+			n := DefaultRetryMax
 			v.Retry.Max = &n
 		}
-		def(&v.Retry.MinWait, 50*time.Millisecond)
-		def(&v.Retry.MaxWait, 2*time.Second)
-		def(&v.Retry.MaxRetryAfter, 5*time.Second)
+		def(&v.Retry.MinWait, DefaultRetryMinWait)
+		def(&v.Retry.MaxWait, DefaultRetryMaxWait)
+		def(&v.Retry.MaxRetryAfter, DefaultMaxRetryAfter)
 		if v.Breaker.ConsecutiveFailures == 0 {
-			v.Breaker.ConsecutiveFailures = 5
+			v.Breaker.ConsecutiveFailures = DefaultBreakerFailures
 		}
-		def(&v.Breaker.OpenFor, 30*time.Second)
+		def(&v.Breaker.OpenFor, DefaultBreakerOpenFor)
 		if v.Breaker.HalfOpenMax == 0 {
-			v.Breaker.HalfOpenMax = 1
+			v.Breaker.HalfOpenMax = DefaultBreakerHalfOpenMax
 		}
 		if v.Connections.MaxIdle == 0 {
-			v.Connections.MaxIdle = 256
+			v.Connections.MaxIdle = DefaultPoolMaxIdle
 		}
-		def(&v.Connections.IdleTimeout, 90*time.Second)
+		def(&v.Connections.IdleTimeout, DefaultPoolIdleTimeout)
 		c.Vendors[name] = v
 	}
 }
@@ -409,11 +409,4 @@ func knownField(f string) bool {
 	return false
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

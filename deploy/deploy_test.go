@@ -33,11 +33,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
-	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
-	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
-	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
-	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 )
@@ -376,20 +372,9 @@ func byteSize(s string, units map[string]int64) (int64, error) {
 	return 0, fmt.Errorf("%q: want an integer with a unit of %v", s, units)
 }
 
-// simDemoEnv is what `gateway sim` prints besides the URLs (cmd/gateway's
-// simulators()), rebuilt from the simulators' own demo seeds.
-func simDemoEnv() map[string]string {
-	v := volterrasim.New().SeedDemo()
-	ak := akanasim.New(akanasim.DemoTenant).SeedDemo()
-	cv := commvaultsim.New().SeedDemo()
-	fr := frontiersim.New().SeedDemo()
-	return map[string]string{
-		"VOLTERRA_TOKEN": v.Token, "VOLTERRA_DEMO_ID": v.UserUUID,
-		"AKANA_USERNAME": ak.AdminEmail, "AKANA_PASSWORD": ak.AdminPassword, "AKANA_DEMO_ID": ak.UserID, "AKANA_TENANT": ak.Tenant,
-		"COMMVAULT_USERNAME": cv.Username, "COMMVAULT_PASSWORD": cv.Password, "COMMVAULT_DEMO_ID": fmt.Sprint(cv.UserID),
-		"FRONTIER_USERNAME": fr.ClientID, "FRONTIER_PASSWORD": fr.ClientSecret, "FRONTIER_DEMO_ID": fr.UserID,
-	}
-}
+// simDemoEnv is what `gateway sim` prints besides the URLs, from the
+// vendor registry's own seeded simulators.
+func simDemoEnv() map[string]string { return builtin.DemoEnv() }
 
 // instr is one Dockerfile instruction.
 type instr struct{ op, args string }
@@ -979,10 +964,8 @@ func TestComposeEnvironment(t *testing.T) {
 	}
 	used := refs(t, read(t, "../gateway.yaml"))
 	demo := simDemoEnv()
-	simFlags := commands(t)["sim"]
 
-	// The simulators' URLs: --base-port plus the order cmd/gateway documents
-	// in that flag's usage "(volterra, akana, ...)".
+	// The simulators' URLs: --base-port plus the registry's port order.
 	simURL := map[string]string{}
 	for name, s := range services {
 		args := strs(s, "command")
@@ -994,16 +977,12 @@ func TestComposeEnvironment(t *testing.T) {
 			base = "9101"
 		}
 		b, _ := strconv.Atoi(base)
-		order := regexp.MustCompile(`\(([a-z, ]+)\)`).FindStringSubmatch(simFlags["base-port"])
-		if order == nil {
-			t.Fatalf("sim --base-port usage %q no longer lists the simulator order", simFlags["base-port"])
-		}
-		for i, v := range strings.Split(order[1], ", ") {
-			simURL[strings.ToUpper(v)+"_URL"] = fmt.Sprintf("http://%s:%d", name, b+i)
+		for i, v := range builtin.Vendors() {
+			simURL[strings.ToUpper(v.Type)+"_URL"] = fmt.Sprintf("http://%s:%d", name, b+i)
 		}
 	}
-	if len(simURL) != 4 {
-		t.Fatalf("compose has no `gateway sim` service with four simulators: %v", simURL)
+	if len(simURL) != len(builtin.Vendors()) {
+		t.Fatalf("compose has no `gateway sim` service with every vendor's simulator: %v", simURL)
 	}
 	recv := str(one(t, d, "otel-collector.yaml"), "receivers", "otlp", "protocols", "http", "endpoint")
 

@@ -32,6 +32,12 @@ func (m *methodLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.next.ServeHTTP(w, r)
 }
 
+func (m *methodLog) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.reqs)
+}
+
 func (m *methodLog) writes() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

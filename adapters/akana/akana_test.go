@@ -139,6 +139,10 @@ func harness() adaptertest.Harness {
 		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
 			return open(t, adminEmail, adminPW), sim(), []string{adminPW}
 		},
+		State: func(sim http.Handler, op adapters.Op) any {
+			u, _ := sim.(*akanasim.Sim).User(op.UserID)
+			return u
+		},
 		Cases: []adaptertest.Case{
 			{Name: "email", Op: op(canonical.Update{Email: canonical.Some("jane.d@acme.example")})},
 			{Name: "notifications", Op: op(canonical.Update{Notifications: canonical.Some([]string{"news.update"})})},

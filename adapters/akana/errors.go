@@ -66,12 +66,5 @@ func truncate(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return adapters.Truncate(s, maxMessage)
 }

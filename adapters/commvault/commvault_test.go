@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,11 @@ func harness() adaptertest.Harness {
 	return adaptertest.Harness{
 		New: func(t testing.TB) (adapters.Adapter, http.Handler, []string) {
 			return open(t, svcPW), sim(), []string{svcPW}
+		},
+		State: func(sim http.Handler, op adapters.Op) any {
+			id, _ := strconv.Atoi(op.UserID)
+			u, _ := sim.(*commvaultsim.Sim).User(int32(id))
+			return u
 		},
 		Cases: []adaptertest.Case{
 			{Name: "display name", Op: op(canonical.Update{DisplayName: canonical.Some("J")})},

@@ -3,6 +3,7 @@ package commvault
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -72,19 +73,10 @@ func byCode(status, code int, msg string) *canonical.Error {
 		e.Code = canonical.CodeUpstreamError
 	}
 	if e.Message == "" {
-		e.Message = "Commvault reported errorCode " + itoa(code)
+		e.Message = "Commvault reported errorCode " + strconv.Itoa(code)
 	}
 	return e
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
-func truncate(s string) string {
-	if len(s) > 300 {
-		return s[:300] + "..."
-	}
-	return s
-}
+// truncate bounds a vendor message kept in an error.
+func truncate(s string) string { return adapters.Truncate(s, 300) }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -312,17 +311,7 @@ func sameJSON(a, b map[string]any) bool {
 }
 
 // truncate bounds a vendor message kept in an error, on a rune boundary.
-func truncate(s string) string {
-	const max = 300
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
+func truncate(s string) string { return adapters.Truncate(s, 300) }
 
 func isUUID(s string) bool {
 	if len(s) != 36 {

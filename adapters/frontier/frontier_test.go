@@ -80,6 +80,11 @@ func harness() adaptertest.Harness {
 			{Name: "disable", Op: op(canonical.Update{Enabled: canonical.Some(false)})},
 		},
 		Missing: adapters.Op{UserID: "00000000-0000-4000-8000-00000000dead"},
+		State: func(sim http.Handler, op adapters.Op) any {
+			u, _ := sim.(*frontiersim.Sim).User(op.UserID)
+			u.UpdatedAt = "" // stamped on every write
+			return u
+		},
 	}
 }
 

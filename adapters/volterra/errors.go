@@ -3,6 +3,7 @@ package volterra
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
@@ -46,19 +47,13 @@ func parseMessage(b []byte) string {
 // clip shortens s to maxMessage bytes without splitting a UTF-8 sequence,
 // and drops control characters so a vendor message cannot forge log lines.
 func clip(s string) string {
-	var out []rune
-	n := 0
-	for _, r := range s {
+	s = strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || r < ' ' || r == 0x7f {
-			continue
+			return -1
 		}
-		if n+utf8.RuneLen(r) > maxMessage {
-			return string(out) + "..."
-		}
-		out = append(out, r)
-		n += utf8.RuneLen(r)
-	}
-	return string(out)
+		return r
+	}, s)
+	return adapters.Truncate(s, maxMessage)
 }
 
 // upstreamError is a 2xx answer the adapter cannot use.

@@ -176,7 +176,7 @@ func devConfig(path string, sims *simSet) (*config.Config, error) {
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sim", stderr)
 	host := fs.String("host", "127.0.0.1", "listen host")
-	base := fs.Int("base-port", 9101, "first port; the simulators take four consecutive ports (volterra, akana, commvault, frontier)")
+	base := fs.Int("base-port", 9101, "first port; the simulators take one port each, in the vendor registry's order (adapters/builtin; volterra first)")
 	seed := fs.Int("seed-users", 0, "also seed this many numbered users per simulator (load tests, the multi-replica proof)")
 	if err := fs.Parse(args); err != nil {
 		return err

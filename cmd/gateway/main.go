@@ -3,7 +3,7 @@
 //
 //	gateway serve --config gateway.yaml      run the gateway
 //	gateway dev [--listen ADDR]              gateway + in-process simulators + memory store
-//	gateway sim [--base-port 9101]           the four vendor simulators alone
+//	gateway sim [--base-port 9101]           the vendor simulators alone
 //	gateway translate --target NAME < u.json print the vendor calls for an update (dry run)
 //	gateway get ID [--targets a,b] [--json]  one user at every target, and the drift
 //	gateway check-config --config FILE       validate a config and open every adapter
@@ -50,9 +50,9 @@ var commandDocs = []commandDoc{
 	{"serve", "[--config gateway.yaml] [--listen ADDR] [--pprof ADDR]", "run the gateway",
 		"Serves the API with the config's store, clients and vendors. Refuses http vendor URLs not marked\ninsecure, an api_key gateway with no clients, and a client whose key_sha256 is the all-zero placeholder."},
 	{"dev", "[--listen ADDR] [--config FILE] [--pprof ADDR]", "run the gateway with in-process vendor simulators and the memory store",
-		"Starts the four simulators on loopback, seeds the demo user and serves the built-in (or given)\nconfig against them, with client authentication off. For trying the API, never for production."},
-	{"sim", "[--host H] [--base-port 9101] [--seed-users N]", "run the four vendor simulators alone",
-		"Serves the simulators on four consecutive ports and prints the environment gateway.yaml needs.\nEach simulator takes fault rules at POST /_fault."},
+		"Starts every vendor's simulator on loopback, seeds the demo user and serves the built-in (or given)\nconfig against them, with client authentication off. For trying the API, never for production."},
+	{"sim", "[--host H] [--base-port 9101] [--seed-users N]", "run the vendor simulators alone",
+		"Serves the simulators on consecutive ports (one per vendor) and prints the environment gateway.yaml needs.\nEach simulator takes fault rules at POST /_fault."},
 	{"translate", "--target NAME [--id ID] [--config FILE] < update.json", "print the vendor calls an update would make (dry run), update JSON on stdin",
 		"Reads one canonical update (the PATCH /v1/users/{id} body) from stdin and prints the dry run's\nresult for one target: every call with credentials redacted. Without --config it runs against\nin-process simulators. Examples: examples/*.json."},
 	{"get", "ID [--targets a,b] [--json] [--url URL | --config FILE] [--vendor-id target=id] [--key KEY]", "print one user as every target shows it, and the drift",

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
@@ -30,6 +32,11 @@ func TestReadmeCapabilityMatrix(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// One column per vendor in the registry: the built-in config must
+	// configure every vendor the gateway is built with.
+	if !slices.Equal(names, builtin.Types()) {
+		t.Errorf("gateway.yaml configures %v; the vendor registry lists %v", names, builtin.Types())
+	}
 	var b strings.Builder
 	b.WriteString("| canonical | " + strings.Join(names, " | ") + " |\n|---|" + strings.Repeat("---|", len(names)) + "\n")
 	for _, f := range canonical.AllFields() {

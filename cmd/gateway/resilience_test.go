@@ -35,7 +35,8 @@ func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
 	})
 	fault(t, sims, "frontier", `{"hang":true}`)
 	start := time.Now()
-	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier","commvault"],"user":{"display_name":"Hang"}}`)
+	const update = `{"targets":["frontier","commvault"],"user":{"display_name":"Hang"}}`
+	status, _, body := call(t, "PATCH", base+"/v1/users/demo", update, "Idempotency-Key", "hang-key")
 	took := time.Since(start)
 	var res canonical.Result
 	_ = json.Unmarshal(body, &res)
@@ -46,8 +47,22 @@ func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
 	if took > 3*time.Second {
 		t.Errorf("took %s; the deadline is 400ms", took)
 	}
-	// The vendor recovers: a repeat with the same key re-runs only frontier.
+	// The vendor recovers: a repeat with the same key re-runs only
+	// frontier; commvault, already applied, gets no second write.
 	fault(t, sims, "frontier", `{}`)
+	writes := countWrites(t, sims, "commvault")
+	status, _, body = call(t, "PATCH", base+"/v1/users/demo", update, "Idempotency-Key", "hang-key")
+	res = canonical.Result{}
+	_ = json.Unmarshal(body, &res)
+	if status != http.StatusOK || res.Results["frontier"].Status != canonical.StatusApplied || res.Results["commvault"].Status != canonical.StatusApplied {
+		t.Fatalf("repeat after recovery: %d %s", status, body)
+	}
+	if got := countWrites(t, sims, "commvault") - writes; got != 0 {
+		t.Errorf("the repeat wrote commvault %d more times, want 0", got)
+	}
+	if title := frontierUser(t, sims)["title"]; title != "Hang" {
+		t.Errorf("frontier title %v after the repeat, want Hang", title)
+	}
 }
 
 // 200 concurrent identical requests: exactly one vendor write; the rest are

@@ -10,43 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
-	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
-	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
-	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
+	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/internal/faultinject"
 )
-
-// simulator is one vendor simulator seeded with its demo user, behind a
-// fault injector, and the ${VAR}s gateway.yaml needs to reach it.
-type simulator struct {
-	name    string
-	handler http.Handler
-	env     map[string]string // without the URL
-}
-
-// simulators lists every vendor simulator; each is seeded with a demo user
-// and, for load tests and the multi-replica proof, extra numbered users.
-func simulators(extra int) []simulator {
-	f := frontiersim.New()
-	fd := f.SeedDemo()
-	f.SeedUsers(extra)
-	v := volterrasim.New()
-	vd := v.SeedDemo()
-	v.SeedUsers(extra)
-	ak := akanasim.New(akanasim.DemoTenant)
-	akd := ak.SeedDemo()
-	ak.SeedUsers(extra)
-	cv := commvaultsim.New()
-	cvd := cv.SeedDemo()
-	cv.SeedUsers(extra)
-	return []simulator{
-		{name: "commvault", handler: cv, env: map[string]string{"COMMVAULT_USERNAME": cvd.Username, "COMMVAULT_PASSWORD": cvd.Password, "COMMVAULT_DEMO_ID": fmt.Sprint(cvd.UserID)}},
-		{name: "akana", handler: ak, env: map[string]string{"AKANA_USERNAME": akd.AdminEmail, "AKANA_PASSWORD": akd.AdminPassword, "AKANA_DEMO_ID": akd.UserID, "AKANA_TENANT": akd.Tenant}},
-		{name: "volterra", handler: v, env: map[string]string{"VOLTERRA_TOKEN": vd.Token, "VOLTERRA_DEMO_ID": vd.UserUUID}},
-		{name: "frontier", handler: f, env: map[string]string{"FRONTIER_USERNAME": fd.ClientID, "FRONTIER_PASSWORD": fd.ClientSecret, "FRONTIER_DEMO_ID": fd.UserID}},
-	}
-}
 
 // simSet is the running simulators.
 type simSet struct {
@@ -68,30 +34,32 @@ func startSims(ctx context.Context, addr string) (*simSet, error) {
 	return startSimsAt(ctx, host, 0, 0)
 }
 
-// startSimsAt starts the simulators on consecutive ports from base (0: any
-// free ports), in the order volterra, akana, commvault, frontier.
+// startSimsAt starts every built-in vendor's simulator (builtin.Vendors),
+// each seeded with its demo user and extraUsers numbered users (load tests,
+// the multi-replica proof) behind a fault injector, on consecutive ports
+// from base in the registry's port order (base 0: any free ports).
 func startSimsAt(_ context.Context, host string, base, extraUsers int) (*simSet, error) {
-	order := map[string]int{"volterra": 0, "akana": 1, "commvault": 2, "frontier": 3}
 	s := &simSet{addrs: map[string]string{}, env: map[string]string{}, handlers: map[string]http.Handler{}}
-	for _, sim := range simulators(extraUsers) {
+	for i, v := range builtin.Vendors() {
 		port := 0
 		if base != 0 {
-			port = base + order[sim.name]
+			port = base + i
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("%s simulator: %w", sim.name, err)
+			return nil, fmt.Errorf("%s simulator: %w", v.Type, err)
 		}
-		srv := &http.Server{Handler: faultinject.New(sim.handler), ReadHeaderTimeout: 10 * time.Second}
+		handler, env := v.Sim(extraUsers)
+		srv := &http.Server{Handler: faultinject.New(handler), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		s.servers = append(s.servers, srv)
-		s.handlers[sim.name] = sim.handler
+		s.handlers[v.Type] = handler
 		url := "http://" + ln.Addr().String()
-		s.addrs[sim.name] = url
-		s.env[strings.ToUpper(sim.name)+"_URL"] = url
-		for k, v := range sim.env {
-			s.env[k] = v
+		s.addrs[v.Type] = url
+		s.env[strings.ToUpper(v.Type)+"_URL"] = url
+		for k, val := range env {
+			s.env[k] = val
 		}
 	}
 	return s, nil

@@ -197,15 +197,26 @@ type plan struct {
 // Apply runs the update. Rejections before any vendor call come back as an
 // error carrying a *canonical.Error; vendor outcomes are in the Output.
 func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
-	plans, skipped, err := d.prepare(ctx, in)
+	plans, skipped, err := d.prepare(ctx, in) // plan
 	if err != nil {
 		return Output{}, err
 	}
-	out := Output{Idempotency: "none"}
-	var ticket *idempotency.Ticket
+	ticket, out, done, err := d.begin(ctx, in, plans) // begin (idempotency)
+	if done || err != nil {
+		return out, err
+	}
+	res := d.fanOut(ctx, in, plans, skipped, ticket) // fan out
+	return d.finish(ctx, res, ticket, out)           // record, finish
+}
+
+// begin claims the request's idempotency key (keyed, non-dry requests) and
+// checks If-Match. done is true when out is the whole answer: a replay of
+// the key's stored result.
+func (d *Dispatcher) begin(ctx context.Context, in Input, plans []plan) (ticket *idempotency.Ticket, out Output, done bool, err error) {
+	out = Output{Idempotency: "none"}
 	if !in.DryRun && d.o.Guard != nil {
 		if in.Key == "" && d.o.RequireKey {
-			return Output{}, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "an Idempotency-Key header is required",
+			return nil, Output{}, false, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "an Idempotency-Key header is required",
 				Fields: []canonical.FieldError{{Field: "Idempotency-Key", Message: "is required"}}}
 		}
 		if in.Key != "" {
@@ -214,12 +225,12 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 			// lock TTL.
 			t, err := d.o.Guard.BeginUntil(ctx, in.Client, in.Key, idempotency.Fingerprint(in.Method, in.Path, in.Request), runUntil(plans))
 			if err != nil {
-				return Output{}, d.idemError(ctx, err)
+				return nil, Output{}, false, d.idemError(ctx, err)
 			}
 			if t.Replay != nil {
 				d.observe(ctx, "replay")
-				return Output{Status: t.Replay.Status, RetryAfter: t.Replay.RetryAfter, Body: t.Replay.Body,
-					Replayed: true, Idempotency: "replay"}, nil
+				return nil, Output{Status: t.Replay.Status, RetryAfter: t.Replay.RetryAfter, Body: t.Replay.Body,
+					Replayed: true, Idempotency: "replay"}, true, nil
 			}
 			ticket = t
 			switch {
@@ -243,9 +254,15 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 					d.o.Logger.WarnContext(ctx, "idempotency: releasing the key failed", "err", aerr)
 				}
 			}
-			return Output{}, err
+			return nil, Output{}, false, err
 		}
 	}
+	return ticket, out, false, nil
+}
+
+// fanOut runs every plan that is neither skipped nor already applied by an
+// earlier run of the key, concurrently, and gathers one result per target.
+func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped map[string][]canonical.Field, ticket *idempotency.Ticket) *canonical.Result {
 	res := &canonical.Result{ID: in.Request.UserID, DryRun: in.DryRun, Results: make(map[string]canonical.TargetResult, len(plans)),
 		SkippedFields: skipped}
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
@@ -308,6 +325,11 @@ func (d *Dispatcher) Apply(ctx context.Context, in Input) (Output, error) {
 	}
 	wg.Wait()
 
+	return res
+}
+
+// finish merges the results into the answer and records it under the key.
+func (d *Dispatcher) finish(ctx context.Context, res *canonical.Result, ticket *idempotency.Ticket, out Output) (Output, error) {
 	status, retry := res.Finish()
 	body, err := json.Marshal(res)
 	if err != nil {

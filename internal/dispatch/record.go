@@ -6,9 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/go-openapi/jsonpointer"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -144,41 +145,20 @@ func RedactBody(c *adapters.Call) json.RawMessage {
 }
 
 // redactPointer replaces the value at JSON pointer p (RFC 6901) in *v.
-// A pointer to a member that is absent is fine (nothing to hide).
+// A pointer to a member that is absent is fine (nothing to hide); one that
+// does not parse, or a value that cannot be replaced, is not.
 func redactPointer(v *any, p string) bool {
-	if p == "" || p[0] != '/' {
+	ptr, err := jsonpointer.New(p)
+	if err != nil || ptr.IsEmpty() {
 		return false
 	}
-	parts := strings.Split(p[1:], "/")
-	cur := v
-	for i, raw := range parts {
-		key := strings.ReplaceAll(strings.ReplaceAll(raw, "~1", "/"), "~0", "~")
-		last := i == len(parts)-1
-		switch node := (*cur).(type) {
-		case map[string]any:
-			child, ok := node[key]
-			if !ok {
-				return true
-			}
-			if last {
-				node[key] = canonical.Redacted
-				return true
-			}
-			cur = &child
-			defer func(k string, c *any) { node[k] = *c }(key, cur)
-		case []any:
-			idx, err := strconv.Atoi(key)
-			if err != nil || idx < 0 || idx >= len(node) {
-				return true
-			}
-			if last {
-				node[idx] = canonical.Redacted
-				return true
-			}
-			cur = &node[idx]
-		default:
-			return true
-		}
+	if _, _, err := ptr.Get(*v); err != nil {
+		return true
 	}
+	out, err := ptr.Set(*v, canonical.Redacted)
+	if err != nil {
+		return false
+	}
+	*v = out
 	return true
 }

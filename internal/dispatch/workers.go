@@ -21,6 +21,7 @@ type workers struct {
 	idleFor time.Duration
 	started atomic.Int64 // goroutines started, for tests
 	onExit  func()       // tests: called as a worker leaves
+	onIdle  func()       // tests: called as a worker starts waiting for work
 }
 
 func newWorkers(maxIdle int, idleFor time.Duration) *workers {
@@ -48,6 +49,9 @@ func (w *workers) loop(f func()) {
 		if w.idle.Add(1) > w.maxIdle {
 			w.idle.Add(-1)
 			return
+		}
+		if w.onIdle != nil {
+			w.onIdle()
 		}
 		if timer == nil {
 			timer = time.NewTimer(w.idleFor)

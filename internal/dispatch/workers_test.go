@@ -30,21 +30,26 @@ func TestWorkersNeverQueue(t *testing.T) {
 	}
 }
 
-// TestWorkersAreReused: sequential work runs on the goroutines already
-// there, not a new one each time.
+// TestWorkersAreReused: a worker that finished waits for more work and
+// runs it on the same goroutine. The test hands each function over only
+// once the worker says it waits (a send on the unbuffered work channel
+// then always finds it), so no scheduling decides the count.
 func TestWorkersAreReused(t *testing.T) {
 	w := newWorkers(4, time.Minute)
-	done := make(chan int)
+	waiting := make(chan struct{}, 1)
+	w.onIdle = func() { waiting <- struct{}{} }
+	done := make(chan int, 1)
+	w.Go(func() { done <- -1 })
+	<-done
 	for i := range 1000 {
-		w.Go(func() { done <- i })
+		<-waiting
+		w.work <- func() { done <- i }
 		if got := <-done; got != i {
 			t.Fatalf("ran %d, want %d", got, i)
 		}
 	}
-	// A worker may still be between its last function and waiting when the
-	// next one comes, so a few are started; without reuse it would be 1000.
-	if n := w.started.Load(); n < 1 || n > 100 {
-		t.Errorf("%d goroutines started for 1000 sequential functions", n)
+	if n := w.started.Load(); n != 1 {
+		t.Errorf("%d goroutines started for 1001 sequential functions, want 1", n)
 	}
 }
 

@@ -32,16 +32,20 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/config"
 )
 
 // RetryPolicy configures retries.
 type RetryPolicy struct {
-	// Max retries after the first attempt (default 3 when negative is not
-	// set; 0 disables retries).
+	// Max retries after the first attempt; 0 (or negative) sends one
+	// attempt only. The gateway's default, config.DefaultRetryMax, is
+	// config's to fill in: a zero Options means no retries.
 	Max int
-	// MinWait and MaxWait bound the exponential backoff (defaults 50ms, 2s).
+	// MinWait and MaxWait bound the exponential backoff (defaults
+	// config.DefaultRetryMinWait, config.DefaultRetryMaxWait).
 	MinWait, MaxWait time.Duration
-	// MaxRetryAfter caps an honoured Retry-After (default 5s).
+	// MaxRetryAfter caps an honoured Retry-After (default
+	// config.DefaultMaxRetryAfter).
 	MaxRetryAfter time.Duration
 	// On500 also retries HTTP 500.
 	On500 bool
@@ -49,11 +53,13 @@ type RetryPolicy struct {
 
 // BreakerPolicy configures the breaker.
 type BreakerPolicy struct {
-	// ConsecutiveFailures opens the breaker (default 5).
+	// ConsecutiveFailures opens the breaker (default
+	// config.DefaultBreakerFailures).
 	ConsecutiveFailures uint32
-	// OpenFor is the open period before a trial call (default 30s).
+	// OpenFor is the open period before a trial call (default
+	// config.DefaultBreakerOpenFor).
 	OpenFor time.Duration
-	// HalfOpenMax trial calls (default 1).
+	// HalfOpenMax trial calls (default config.DefaultBreakerHalfOpenMax).
 	HalfOpenMax uint32
 	// Interval clears counts while closed; 0 never.
 	Interval time.Duration
@@ -61,11 +67,13 @@ type BreakerPolicy struct {
 
 // Pool sizes one vendor's connection pool.
 type Pool struct {
-	// MaxIdle idle connections kept for reuse (default 256).
+	// MaxIdle idle connections kept for reuse (default
+	// config.DefaultPoolMaxIdle).
 	MaxIdle int
 	// MaxPerHost caps all connections to the vendor; 0: no cap.
 	MaxPerHost int
-	// IdleTimeout closes idle connections (default 90s).
+	// IdleTimeout closes idle connections (default
+	// config.DefaultPoolIdleTimeout).
 	IdleTimeout time.Duration
 }
 
@@ -73,7 +81,8 @@ type Pool struct {
 type Options struct {
 	Vendor  string
 	BaseURL *url.URL
-	// AttemptTimeout bounds one HTTP attempt (default 5s).
+	// AttemptTimeout bounds one HTTP attempt (default
+	// config.DefaultAttemptTimeout).
 	AttemptTimeout time.Duration
 	Retry          RetryPolicy
 	Breaker        BreakerPolicy
@@ -185,28 +194,28 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("upstream %s: an absolute base URL is required", o.Vendor)
 	}
 	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = 5 * time.Second
+		o.AttemptTimeout = config.DefaultAttemptTimeout
 	}
 	if o.Retry.Max < 0 {
 		o.Retry.Max = 0
 	}
 	if o.Retry.MinWait <= 0 {
-		o.Retry.MinWait = 50 * time.Millisecond
+		o.Retry.MinWait = config.DefaultRetryMinWait
 	}
 	if o.Retry.MaxWait <= 0 {
-		o.Retry.MaxWait = 2 * time.Second
+		o.Retry.MaxWait = config.DefaultRetryMaxWait
 	}
 	if o.Retry.MaxRetryAfter <= 0 {
-		o.Retry.MaxRetryAfter = 5 * time.Second
+		o.Retry.MaxRetryAfter = config.DefaultMaxRetryAfter
 	}
 	if o.Breaker.ConsecutiveFailures == 0 {
-		o.Breaker.ConsecutiveFailures = 5
+		o.Breaker.ConsecutiveFailures = config.DefaultBreakerFailures
 	}
 	if o.Breaker.OpenFor <= 0 {
-		o.Breaker.OpenFor = 30 * time.Second
+		o.Breaker.OpenFor = config.DefaultBreakerOpenFor
 	}
 	if o.Breaker.HalfOpenMax == 0 {
-		o.Breaker.HalfOpenMax = 1
+		o.Breaker.HalfOpenMax = config.DefaultBreakerHalfOpenMax
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -227,10 +236,10 @@ func New(o Options) (*Client, error) {
 		o.MaxBody = 4 << 20
 	}
 	if o.Pool.MaxIdle <= 0 {
-		o.Pool.MaxIdle = 256
+		o.Pool.MaxIdle = config.DefaultPoolMaxIdle
 	}
 	if o.Pool.IdleTimeout <= 0 {
-		o.Pool.IdleTimeout = 90 * time.Second
+		o.Pool.IdleTimeout = config.DefaultPoolIdleTimeout
 	}
 	if o.Transport == nil {
 		// One transport per vendor: its pool serves one host, so the

@@ -14,8 +14,10 @@ import (
 )
 
 // Factory returns a fresh, empty store, and a function that moves the
-// store's clock forward (nil when the store follows real time; miniredis
-// only expires keys when told).
+// store's clock forward: the memory store's and miniredis's clocks are the
+// test's, so expiry cases run without waiting. Nil means the store follows
+// a real server's clock (a real Redis, a cluster), which the suite can
+// only wait for.
 type Factory func(t *testing.T) (idempotency.Store, func(time.Duration))
 
 // Run runs the suite.
@@ -30,8 +32,9 @@ func Run(t *testing.T, factory Factory) {
 	tick := func() {
 		if advance != nil {
 			advance(20 * time.Millisecond)
+			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a real server's TTLs run on its own clock
 	}
 	t.Run("lock is exclusive until released", func(t *testing.T) {
 		s := newStore(t)

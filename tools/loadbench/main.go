@@ -14,7 +14,7 @@
 //     hop, with no decoding, adapters, idempotency, breaker, retries or
 //     telemetry.
 //
-//     go run ./cmd/loadbench [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
+//     go run -C tools/loadbench . [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
 //     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
 //     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
 //     [-database-url postgres://...] (the links scenario: -scenarios links)
@@ -46,6 +46,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/identity-gateway/identity-gateway/adapters/builtin"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 )
 
@@ -85,6 +86,14 @@ func run() error {
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
 	flag.Parse()
+	// The benchmark is its own module (tools/loadbench): `go run -C
+	// tools/loadbench .` runs it here, but it builds ./cmd/gateway and reads
+	// gateway.yaml at the repository root.
+	if _, err := os.Stat("gateway.yaml"); err != nil {
+		if err := os.Chdir("../.."); err != nil {
+			return err
+		}
+	}
 	procs := map[string]int{"loadgen": os.Getpid()} // name -> pid, for CPU accounting
 	var (
 		childMu  sync.Mutex
@@ -141,7 +150,7 @@ func run() error {
 	defer func() { _ = sim.Process.Kill(); _ = sim.Wait() }()
 	procs["simulators"] = sim.Process.Pid
 	adopt(sim.Process)
-	frontier := fmt.Sprintf("http://127.0.0.1:%d", base+3)
+	frontier := fmt.Sprintf("http://127.0.0.1:%d", base+builtin.PortOffset("frontier"))
 	if err := waitHTTP(frontier + "/_sim/requests"); err != nil {
 		return fmt.Errorf("%w\n%s", err, simOut.String())
 	}
@@ -241,7 +250,7 @@ func run() error {
 	// The measured single-target update goes to Commvault: one PUT per update
 	// once the token is cached, so direct and passthrough are exactly the
 	// vendor call the gateway makes.
-	commvault := fmt.Sprintf("http://127.0.0.1:%d", base+2)
+	commvault := fmt.Sprintf("http://127.0.0.1:%d", base+builtin.PortOffset("commvault"))
 	token, err := commvaultToken(commvault, vars)
 	if err != nil {
 		return err
@@ -399,7 +408,12 @@ func run() error {
 	}
 	if want["fanout"] {
 		fmt.Println("fan-out, 1 connection:")
-		vendors := []string{"volterra", "akana", "commvault", "frontier"}
+		var vendors, quoted []string
+		for _, v := range builtin.Vendors() {
+			vendors = append(vendors, v.Type)
+			quoted = append(quoted, `"`+v.Type+`"`)
+		}
+		all := strings.Join(quoted, ",")
 		names := []string{}
 		fs := []func() result{}
 		for _, v := range vendors {
@@ -407,7 +421,7 @@ func run() error {
 			fs = append(fs, func() result { return atk(update(gw, `"`+v+`"`, ""), 1, *dur) })
 		}
 		names = append(names, "gateway fan-out to all four, 1 conn")
-		fs = append(fs, func() result { return atk(update(gw, `"volterra","akana","commvault","frontier"`, ""), 1, *dur) })
+		fs = append(fs, func() result { return atk(update(gw, all, ""), 1, *dur) })
 		rs := alternate(names, fs)
 		slowest, slowestName := time.Duration(0), ""
 		for i, r := range rs[:len(vendors)] {
@@ -421,7 +435,7 @@ func run() error {
 		vs("gateway fan-out to all four, 1 conn", fmt.Sprintf("p50 %.2fx slowest single target", float64(fan.p50)/float64(slowest)))
 		if *profDir != "" {
 			if err := profile(*profDir, "fanout", pprofAddr["memory"], *dur, func() {
-				atk(update(gw, `"volterra","akana","commvault","frontier"`, ""), 1, *dur+time.Second)
+				atk(update(gw, all, ""), 1, *dur+time.Second)
 			}); err != nil {
 				return err
 			}
