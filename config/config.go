@@ -77,6 +77,11 @@ type Server struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// TLS serves HTTPS when both files are set.
 	TLS TLS `yaml:"tls"`
+	// BatchMaxItems bounds the updates of one POST /v1/users:batch,
+	// default 1000; BatchConcurrency is how many of them run at once,
+	// default 8.
+	BatchMaxItems    int `yaml:"batch_max_items"`
+	BatchConcurrency int `yaml:"batch_concurrency"`
 }
 
 // TLS names the certificate and key files of the listener.

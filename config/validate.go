@@ -75,6 +75,12 @@ func (c *Config) applyDefaults() {
 	if s.MaxHeaderBytes == 0 {
 		s.MaxHeaderBytes = 16 << 10
 	}
+	if s.BatchMaxItems == 0 {
+		s.BatchMaxItems = 1000
+	}
+	if s.BatchConcurrency == 0 {
+		s.BatchConcurrency = 8
+	}
 	if c.Auth.Mode == "" {
 		c.Auth.Mode = "api_key"
 	}
@@ -162,6 +168,12 @@ func (c *Config) validate() []error {
 	}
 	if c.Server.BodyLimit < 1024 || c.Server.BodyLimit > 64<<20 {
 		bad("server.body_limit", "must be between 1024 and 67108864 bytes")
+	}
+	if c.Server.BatchMaxItems < 1 || c.Server.BatchMaxItems > 100000 {
+		bad("server.batch_max_items", "must be between 1 and 100000")
+	}
+	if c.Server.BatchConcurrency < 1 || c.Server.BatchConcurrency > 256 {
+		bad("server.batch_concurrency", "must be between 1 and 256")
 	}
 	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
 		bad("server.tls", "cert_file and key_file go together")

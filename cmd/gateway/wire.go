@@ -201,6 +201,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		Logger: g.logger, Observer: metrics, RateLimiter: limiter, Vendors: vendorStatus(targets),
 		OpenAPI: spec, Docs: docs, LinkObserver: linkMetrics,
 		AuthModes: cfg.Auth.Modes, OIDC: verifier, Audit: trail, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
+		BatchMaxItems: cfg.Server.BatchMaxItems, BatchConcurrency: cfg.Server.BatchConcurrency,
 	})
 	return g, nil
 }
