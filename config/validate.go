@@ -152,6 +152,10 @@ func (c *Config) applyDefaults() {
 			v.Connections.MaxIdle = 256
 		}
 		def(&v.Connections.IdleTimeout, 90*time.Second)
+		if v.RateLimit.InteractiveShare == nil {
+			share := 0.2
+			v.RateLimit.InteractiveShare = &share
+		}
 		c.Vendors[name] = v
 	}
 }
@@ -332,6 +336,15 @@ func (c *Config) validate() []error {
 		}
 		if v.AttemptTimeout > v.Deadline {
 			bad(p+".attempt_timeout", "must not exceed deadline (%s)", v.Deadline.D())
+		}
+		if v.RateLimit.RequestsPerSecond < 0 || v.RateLimit.Burst < 0 {
+			bad(p+".rate_limit", "requests_per_second and burst must not be negative")
+		}
+		if sh := *v.RateLimit.InteractiveShare; sh < 0 || sh >= 1 {
+			bad(p+".rate_limit.interactive_share", "must be at least 0 and below 1")
+		}
+		if v.MaxConcurrency < 0 {
+			bad(p+".max_concurrency", "must not be negative")
 		}
 		if v.Deadline >= c.Idempotency.LockTTL {
 			bad(p+".deadline", "must be shorter than idempotency.lock_ttl (%s), or a lock could expire mid-request", c.Idempotency.LockTTL.D())

@@ -18,6 +18,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
+	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
 
 // Batch defaults: what one request may carry and how many of its items run
@@ -355,7 +356,9 @@ func (r *batchRun) runItem(ctx context.Context, it *batchItem) BatchLine {
 	if r.key != "" {
 		in.Key = ItemKey(r.key, it.id)
 	}
-	out, err := r.s.o.Dispatcher.Apply(ctx, in)
+	// Batch items are bulk work: they wait within the vendors' bulk share,
+	// leaving interactive PATCHes their reserved part.
+	out, err := r.s.o.Dispatcher.Apply(upstream.WithBulk(ctx), in)
 	if err != nil {
 		return errorLine(line, canonical.AsError(err))
 	}

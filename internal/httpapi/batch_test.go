@@ -10,15 +10,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
+	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
 
 // batchAdapter applies display_name and fails, once each, the users named
@@ -308,5 +311,79 @@ func TestBatchDisconnectStopsStartingItems(t *testing.T) {
 	// started meanwhile ran; the other 48 never started.
 	if n := a.calls.Load(); n < 1 || n > 2 {
 		t.Fatalf("%d of 50 items ran after the client went away", n)
+	}
+}
+
+// TestBatchLeavesLivePatchesTheirShare runs a batch and live PATCHes
+// together against one vendor with max_concurrency 2 and half of it kept
+// for interactive traffic: while the batch holds the bulk slot (its vendor
+// call is stalled), a live PATCH still goes through at once.
+func TestBatchLeavesLivePatchesTheirShare(t *testing.T) {
+	bulkIn := make(chan struct{}, 64)
+	release := make(chan struct{})
+	var inflightBulk, maxBulk atomic.Int32
+	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/u/b") { // batch users are b0, b1, ...
+			n := inflightBulk.Add(1)
+			defer inflightBulk.Add(-1)
+			for {
+				m := maxBulk.Load()
+				if n <= m || maxBulk.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			bulkIn <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer vendor.Close()
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock() // before vendor.Close, even when the test fails
+	u, _ := url.Parse(vendor.URL)
+	client, err := upstream.New(upstream.Options{Vendor: "frontier", BaseURL: u,
+		Limit: upstream.NewLimiter("frontier", upstream.LimitPolicy{MaxConcurrency: 2, InteractiveShare: 0.5}, nil, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &batchAdapter{writes: map[string]int{}, failOnce: map[string]bool{}}
+	d, err := dispatch.New([]dispatch.Target{{Name: "frontier", Adapter: a, Doer: client, Deadline: 10 * time.Second}},
+		dispatch.Options{DefaultTargets: []string{"frontier"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := New(Options{Dispatcher: d, AuthNone: true, BatchConcurrency: 8})
+	var body strings.Builder
+	for i := range 20 {
+		body.WriteString(item(fmt.Sprintf("b%d", i)) + "\n")
+	}
+	batchDone := make(chan *http.Response, 1)
+	go func() {
+		resp, err := app.Test(batchReq("/v1/users:batch", ndjsonType, body.String()), -1)
+		if err != nil {
+			t.Error(err)
+		}
+		batchDone <- resp
+	}()
+	<-bulkIn // the batch holds its slot at the vendor; 7 more items wait
+	// A live PATCH must not queue behind the batch: its deadline is short.
+	live, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req := patchAt("/v1/users/live1", `{"vendor_ids":{"frontier":"live1"},"user":{"display_name":"x"}}`).WithContext(live)
+	resp, err := app.Test(req, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("live PATCH starved by the batch: %d %s", resp.StatusCode, b)
+	}
+	unblock()
+	lines, sum := readBatch(t, <-batchDone)
+	if sum.ByStatus["applied"] != 20 || len(lines) != 20 {
+		t.Fatalf("batch summary %+v", sum)
+	}
+	if m := maxBulk.Load(); m != 1 {
+		t.Fatalf("bulk used %d vendor slots at once, its share is 1", m)
 	}
 }
