@@ -60,6 +60,7 @@ type migration struct {
 	// progress receives a line every progressEvery users (0: none).
 	progress      io.Writer
 	progressEvery int
+	bar           bool // progress is a terminal: draw a bar
 	// onDone, when set, is told of each finished user (tests stop a run
 	// half-way through it).
 	onDone func(n int)
@@ -129,7 +130,18 @@ func (m *migration) run(ctx context.Context, users []migrateUser, report io.Writ
 					el := time.Since(start)
 					rate := float64(n) / max(el.Seconds(), 1e-9)
 					eta := time.Duration(float64(len(mine)-n)/max(rate, 1e-9)) * time.Second
-					fmt.Fprintf(m.progress, "migrate: %d/%d users, %.1f users/s, ETA %s, %d failed\n", n, len(mine), rate, eta.Round(time.Second), fails)
+					if m.bar {
+						// A terminal: one line redrawn in place.
+						const width = 30
+						filled := width * n / max(len(mine), 1)
+						fmt.Fprintf(m.progress, "\r[%s%s] %d/%d  %.1f users/s  ETA %s  %d failed ", strings.Repeat("#", filled),
+							strings.Repeat(".", width-filled), n, len(mine), rate, eta.Round(time.Second), fails)
+						if n == len(mine) {
+							fmt.Fprintln(m.progress)
+						}
+					} else {
+						fmt.Fprintf(m.progress, "migrate: %d/%d users, %.1f users/s, ETA %s, %d failed\n", n, len(mine), rate, eta.Round(time.Second), fails)
+					}
 				}
 				mu.Unlock()
 				if m.onDone != nil {
@@ -419,7 +431,10 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer g.Shutdown(context.Background())
 	m := &migration{d: g.dispatcher, from: *from, to: strings.Split(*to, ","), dry: *dry, runID: *runID, shard: si, of: sn,
-		concurrency: *conc, progress: stderr, progressEvery: *every}
+		concurrency: *conc, progress: stderr, progressEvery: *every, bar: isTerminal(stderr)}
+	if m.bar {
+		m.progressEvery = 1
+	}
 	if *fields != "" {
 		for _, s := range strings.Split(*fields, ",") {
 			m.fields = append(m.fields, canonical.Field(s))
@@ -451,4 +466,14 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("some users failed; see the report")
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -205,3 +205,43 @@ func TestParseShard(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+func TestMigrateProgress(t *testing.T) {
+	r := newMigrateRig(t, 5)
+	for _, bar := range []bool{false, true} {
+		var out bytes.Buffer
+		m := r.migration(t, fmt.Sprint("progress-", bar))
+		m.progress, m.progressEvery, m.bar = &out, 2, bar
+		if _, err := m.run(context.Background(), r.users, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		s := out.String()
+		switch {
+		case !bar && (strings.Count(s, "\n") != 3 || !strings.Contains(s, "migrate: 5/5 users") || !strings.Contains(s, "0 failed")):
+			t.Errorf("progress lines:\n%s", s)
+		case bar && (!strings.Contains(s, "\r[") || !strings.Contains(s, "5/5") || !strings.Contains(s, "ETA")):
+			t.Errorf("progress bar: %q", s)
+		}
+	}
+}
+
+func TestMigrateSummaryAndExit(t *testing.T) {
+	lines := []migrateLine{
+		{ID: "a", Status: "applied", Targets: map[string]migrateOutcome{"frontier": {Status: "applied"}, "commvault": {Status: "skipped"}}},
+		{ID: "b", Status: "partial", Targets: map[string]migrateOutcome{"frontier": {Status: "applied"}, "commvault": {Status: "failed", Code: "upstream_unavailable"}}},
+		{ID: "c", Status: "failed", Reason: "source: not_found"},
+	}
+	var out bytes.Buffer
+	if !summarize(&out, lines, []string{"frontier", "commvault"}) {
+		t.Error("failures not reported")
+	}
+	s := out.String()
+	for _, want := range []string{"commvault: upstream_unavailable", "source: not_found", "TARGET"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if summarize(&bytes.Buffer{}, lines[:1], []string{"frontier", "commvault"}) {
+		t.Error("a clean run reported failure")
+	}
+}
