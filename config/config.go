@@ -77,6 +77,11 @@ type Server struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// TLS serves HTTPS when both files are set.
 	TLS TLS `yaml:"tls"`
+	// BatchMaxItems bounds the updates of one POST /v1/users:batch,
+	// default 1000; BatchConcurrency is how many of them run at once,
+	// default 8.
+	BatchMaxItems    int `yaml:"batch_max_items"`
+	BatchConcurrency int `yaml:"batch_concurrency"`
 }
 
 // TLS names the certificate and key files of the listener.
@@ -305,6 +310,24 @@ type Vendor struct {
 	// the account: "off" (default), "email" or "username" (the adapter
 	// must offer that lookup).
 	Resolve string `yaml:"resolve"`
+	// RateLimit bounds calls to the vendor, shared by every replica when
+	// idempotency.store is redis (else per replica); MaxConcurrency bounds
+	// one replica's calls in flight. 0 (default) disables each. Calls wait
+	// for their turn within their target's deadline.
+	RateLimit      VendorRateLimit `yaml:"rate_limit"`
+	MaxConcurrency int             `yaml:"max_concurrency"`
+}
+
+// VendorRateLimit is a vendor's call budget.
+type VendorRateLimit struct {
+	// RequestsPerSecond is the sustained rate; Burst the calls allowed at
+	// once (default: the rate rounded up).
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	Burst             int     `yaml:"burst"`
+	// InteractiveShare of the rate and of max_concurrency is kept for
+	// interactive PATCHes: bulk work (batches, migrations) may use at most
+	// the rest. Default 0.2.
+	InteractiveShare *float64 `yaml:"interactive_share"`
 }
 
 // Credential is a service credential. Password and Token must come from the

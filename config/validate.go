@@ -76,6 +76,12 @@ func (c *Config) applyDefaults() {
 	if s.MaxHeaderBytes == 0 {
 		s.MaxHeaderBytes = 16 << 10
 	}
+	if s.BatchMaxItems == 0 {
+		s.BatchMaxItems = 1000
+	}
+	if s.BatchConcurrency == 0 {
+		s.BatchConcurrency = 8
+	}
 	if c.Auth.Mode == "" {
 		c.Auth.Mode = "api_key"
 	}
@@ -147,6 +153,10 @@ func (c *Config) applyDefaults() {
 			v.Connections.MaxIdle = DefaultPoolMaxIdle
 		}
 		def(&v.Connections.IdleTimeout, DefaultPoolIdleTimeout)
+		if v.RateLimit.InteractiveShare == nil {
+			share := 0.2
+			v.RateLimit.InteractiveShare = &share
+		}
 		c.Vendors[name] = v
 	}
 }
@@ -163,6 +173,12 @@ func (c *Config) validate() []error {
 	}
 	if c.Server.BodyLimit < 1024 || c.Server.BodyLimit > 64<<20 {
 		bad("server.body_limit", "must be between 1024 and 67108864 bytes")
+	}
+	if c.Server.BatchMaxItems < 1 || c.Server.BatchMaxItems > 100000 {
+		bad("server.batch_max_items", "must be between 1 and 100000")
+	}
+	if c.Server.BatchConcurrency < 1 || c.Server.BatchConcurrency > 256 {
+		bad("server.batch_concurrency", "must be between 1 and 256")
 	}
 	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
 		bad("server.tls", "cert_file and key_file go together")
@@ -321,6 +337,15 @@ func (c *Config) validate() []error {
 		}
 		if v.AttemptTimeout > v.Deadline {
 			bad(p+".attempt_timeout", "must not exceed deadline (%s)", v.Deadline.D())
+		}
+		if v.RateLimit.RequestsPerSecond < 0 || v.RateLimit.Burst < 0 {
+			bad(p+".rate_limit", "requests_per_second and burst must not be negative")
+		}
+		if sh := *v.RateLimit.InteractiveShare; sh < 0 || sh >= 1 {
+			bad(p+".rate_limit.interactive_share", "must be at least 0 and below 1")
+		}
+		if v.MaxConcurrency < 0 {
+			bad(p+".max_concurrency", "must not be negative")
 		}
 		if v.Deadline >= c.Idempotency.LockTTL {
 			bad(p+".deadline", "must be shorter than idempotency.lock_ttl (%s), or a lock could expire mid-request", c.Idempotency.LockTTL.D())

@@ -542,7 +542,7 @@ func TestEveryFileParses(t *testing.T) {
 	for _, p := range []string{
 		"compose.yaml", "prometheus.yml", "otel-collector.yaml",
 		"k8s/kustomization.yaml", "k8s/deployment.yaml", "k8s/service.yaml", "k8s/configmap.yaml",
-		"k8s/hpa.yaml", "k8s/pdb.yaml", "k8s/secret.example.yaml",
+		"k8s/hpa.yaml", "k8s/pdb.yaml", "k8s/secret.example.yaml", "k8s/migrate-job.yaml",
 		"grafana/dashboard.json", "grafana/provisioning/datasources/prometheus.yaml",
 		"grafana/provisioning/dashboards/identity-gateway.yaml",
 	} {
@@ -567,7 +567,8 @@ func TestKubernetesBaseIsConsistent(t *testing.T) {
 	resources := slices.Sorted(slices.Values(strs(kust, "resources")))
 	var manifests []string
 	for p := range d {
-		if rest, ok := strings.CutPrefix(p, "k8s/"); ok && rest != "kustomization.yaml" && rest != "secret.example.yaml" {
+		// migrate-job.yaml is applied on purpose, never with the base.
+		if rest, ok := strings.CutPrefix(p, "k8s/"); ok && rest != "kustomization.yaml" && rest != "secret.example.yaml" && rest != "migrate-job.yaml" {
 			manifests = append(manifests, rest)
 		}
 	}
@@ -850,6 +851,9 @@ func TestCommandsAndFlagsExist(t *testing.T) {
 	}
 	for _, c := range list(one(t, d, "k8s/deployment.yaml"), "spec", "template", "spec", "containers") {
 		invs = append(invs, inv{"deployment " + str(c, "name"), strs(c, "args")})
+	}
+	for _, c := range list(one(t, d, "k8s/migrate-job.yaml"), "spec", "template", "spec", "containers") {
+		invs = append(invs, inv{"migrate job " + str(c, "name"), strs(c, "args")})
 	}
 	if len(invs) < 4 {
 		t.Fatalf("found only %d invocations", len(invs))

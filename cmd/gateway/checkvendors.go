@@ -80,7 +80,7 @@ func checkVendors(ctx context.Context, cfg *config.Config, vars map[string][]str
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	defer tel.Shutdown(context.Background())
-	targets, err := openTargets(cfg, telemetry.NewLogger(io.Discard, 0), tel)
+	targets, err := openTargets(cfg, telemetry.NewLogger(io.Discard, 0), tel, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,8 @@ var commandDocs = []commandDoc{
 		"Reads one canonical update (the PATCH /v1/users/{id} body) from stdin and prints the dry run's\nresult for one target: every call with credentials redacted. Without --config it runs against\nin-process simulators. Examples: examples/*.json."},
 	{"get", "ID [--targets a,b] [--json] [--url URL | --config FILE] [--vendor-id target=id] [--key KEY]", "print one user as every target shows it, and the drift",
 		"Asks the running gateway (--url, default http://127.0.0.1:8080; API key from --key or\n$GATEWAY_API_KEY) for GET /v1/users/ID, or with --config reads the vendors directly, and prints\nper target what it holds, then the fields that drift between targets. --json prints the JSON answer."},
+	{"migrate", "--config FILE --from SOURCE --to T1,T2 --users users.jsonl [--fields f1,f2] [--dry-run] [--run-id ID] [--shard i/N] [--concurrency N] [--report out.jsonl]", "copy users from one target to others, resumably",
+		"Reads each user at the source, copies the fields the destinations take through the same dispatcher,\nand links the accounts. Item keys derive from --run-id and the user, so re-running a run resumes it\n(across processes only with idempotency.store: redis). Prints progress, a per-target summary and\nexits 1 when any user failed."},
 	{"audit", "--user ID [--config gateway.yaml] [--limit N]", "print a user's audit trail as a table",
 		"Reads the audit trail from PostgreSQL (audit.database_url) directly, so it works while the gateway\nis down: one row per write or dry run, newest first."},
 	{"check-config", "[--config gateway.yaml] [--serve]", "validate a config file and open every adapter",
@@ -116,6 +118,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdTranslate(ctx, rest, stdin, stdout, stderr)
 	case "get":
 		return cmdGet(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(ctx, rest, stdout, stderr)
 	case "check-vendors":

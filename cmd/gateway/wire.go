@@ -128,7 +128,8 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		}
 	}
 
-	targets, err := openTargets(cfg, g.logger, tel)
+	budget, _ := limiter.(upstream.Budget) // the Redis store's limiter; nil in process
+	targets, err := openTargets(cfg, g.logger, tel, budget)
 	if err != nil {
 		return nil, errors.Join(err, g.Shutdown(ctx))
 	}
@@ -201,6 +202,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		Logger: g.logger, Observer: metrics, RateLimiter: limiter, Vendors: vendorStatus(targets),
 		OpenAPI: spec, Docs: docs, LinkObserver: linkMetrics,
 		AuthModes: cfg.Auth.Modes, OIDC: verifier, Audit: trail, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
+		BatchMaxItems: cfg.Server.BatchMaxItems, BatchConcurrency: cfg.Server.BatchConcurrency,
 	})
 	return g, nil
 }
@@ -391,7 +393,10 @@ func openLinks(ctx context.Context, cfg *config.Config, memoryOnly bool, logger 
 
 // openTargets decodes each vendor's settings into its adapter Config, opens
 // the adapter (no I/O) and puts the resilience stack under it.
-func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemetry) ([]dispatch.Target, error) {
+//
+// budget, when set, is the shared (Redis) budget of the vendor rate limits;
+// nil keeps them in process.
+func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemetry, budget upstream.Budget) ([]dispatch.Target, error) {
 	factories := builtin.Configs()
 	var (
 		targets []dispatch.Target
@@ -443,6 +448,10 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 		}
 		if c, ok := a.(adapters.Classifier); ok {
 			uo.Classify = c.Classify
+		}
+		if v.RateLimit.RequestsPerSecond > 0 || v.MaxConcurrency > 0 {
+			uo.Limit = upstream.NewLimiter(name, upstream.LimitPolicy{PerSecond: v.RateLimit.RequestsPerSecond, Burst: v.RateLimit.Burst,
+				InteractiveShare: *v.RateLimit.InteractiveShare, MaxConcurrency: v.MaxConcurrency}, budget, logger.With("vendor", name))
 		}
 		client, err := upstream.New(uo)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/audit"
@@ -37,10 +36,16 @@ func (s *server) auditReady(c *fiber.Ctx) error {
 // auditWrite appends the outcome of an update or dry run. A verbatim replay
 // wrote nothing and is not recorded again.
 func (s *server) auditWrite(c *fiber.Ctx, cl *Client, in dispatch.Input, out *dispatch.Output) {
+	method, _ := c.Locals(authMethodKey).(string)
+	s.auditRecord(c.UserContext(), method, cl, in, out)
+}
+
+// auditRecord is auditWrite without the request (a batch item runs after
+// its handler returned).
+func (s *server) auditRecord(ctx context.Context, method string, cl *Client, in dispatch.Input, out *dispatch.Output) {
 	if s.o.Audit == nil || out.Replayed || out.Result == nil {
 		return
 	}
-	method, _ := c.Locals(authMethodKey).(string)
 	r := audit.Record{
 		Action: audit.ActionUserUpdate, User: in.Request.UserID, Client: cl.Name, AuthMethod: method,
 		Status: string(out.Result.Status), HTTPStatus: out.Status, DryRun: in.DryRun, IdempotencyKey: in.Key,
@@ -50,9 +55,7 @@ func (s *server) auditWrite(c *fiber.Ctx, cl *Client, in dispatch.Input, out *di
 		r.Action = audit.ActionUserDryRun
 	}
 	if r.TraceID == "" {
-		if sc := trace.SpanContextFromContext(c.UserContext()); sc.HasTraceID() {
-			r.TraceID = sc.TraceID().String()
-		}
+		r.TraceID = traceIDOf(ctx)
 	}
 	r.Fields, r.Values = changedFields(in.Request, s.o.AuditValues)
 	if len(out.Result.Results) > 0 {
@@ -65,7 +68,7 @@ func (s *server) auditWrite(c *fiber.Ctx, cl *Client, in dispatch.Input, out *di
 			r.Targets[name] = o
 		}
 	}
-	s.o.Audit.Record(c.UserContext(), r)
+	s.o.Audit.Record(ctx, r)
 }
 
 // changedFields names the canonical fields a request changes and the

@@ -112,6 +112,10 @@ type Options struct {
 	AuditValues audit.ValuePolicy
 	// Now is the clock (key expiry notices); nil is time.Now.
 	Now func() time.Time
+	// BatchMaxItems bounds the updates of one POST /v1/users:batch
+	// (default 1000); BatchConcurrency is how many of them run at once
+	// (default 8).
+	BatchMaxItems, BatchConcurrency int
 }
 
 type server struct {
@@ -174,10 +178,15 @@ func New(o Options) *fiber.App {
 	rl := s.rateLimit()
 	s.linkRoutes(v1, rl)
 	if h := rl; h != nil {
+		// The colon of /users:batch is escaped: unescaped it would start a
+		// parameter. Registered before /users/:id, which it never matches
+		// anyway (no slash after "users").
+		v1.Post("/users\\:batch", strictQuery, h, s.batchUsers)
 		v1.Patch("/users/:id", strictQuery, h, s.patchUser)
 		// getUser checks its own query (targets, vendor_ids.<target>).
 		v1.Get("/users/:id", h, s.getUser)
 	} else {
+		v1.Post("/users\\:batch", strictQuery, s.batchUsers)
 		v1.Patch("/users/:id", strictQuery, s.patchUser)
 		v1.Get("/users/:id", s.getUser)
 	}
@@ -197,6 +206,8 @@ func New(o Options) *fiber.App {
 func queryParams(route string) []string {
 	switch route {
 	case "/v1/users/:id":
+		return []string{"dry_run"}
+	case "/v1/users\\:batch", "/v1/users:batch":
 		return []string{"dry_run"}
 	case "/readyz":
 		return []string{"verbose"}

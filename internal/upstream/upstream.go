@@ -105,6 +105,9 @@ type Options struct {
 	Now func() time.Time
 	// MaxBody caps a response body read (default 4 MiB).
 	MaxBody int64
+	// Limit, when set, makes every logical call wait for the vendor's rate
+	// and concurrency limits first (limit.go).
+	Limit *Limiter
 }
 
 // Client is one vendor's Doer.
@@ -514,6 +517,16 @@ func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Respons
 	// breaker sees the call.
 	if !strings.HasPrefix(call.Path, "/") || strings.HasPrefix(call.Path, "//") || strings.ContainsAny(call.Path, "#\\") {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "adapter built an invalid path"}
+	}
+	if c.o.Limit != nil {
+		// Waiting for the vendor's limits happens before the breaker: a
+		// wait says nothing about the vendor's health.
+		release, err := c.o.Limit.Acquire(ctx)
+		if err != nil {
+			c.m.calls.Add(ctx, 1, c.m.callAttrs("rate_limited"))
+			return nil, err
+		}
+		defer release()
 	}
 	done, err := c.breaker.Allow()
 	if err != nil {

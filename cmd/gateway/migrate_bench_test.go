@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is this process's user+system CPU so far.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestMigrateBenchmark (BENCHMARKS.md) migrates MIGRATE_BENCH_USERS seeded
+// users from the Akana simulator to Frontier and Commvault twice, on fresh
+// simulators each time: with gateway migrate's engine, and as a client of
+// the API would (GET the source, PATCH the destinations per user), at the
+// same concurrency. It only runs when MIGRATE_BENCH_USERS is set.
+func TestMigrateBenchmark(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("MIGRATE_BENCH_USERS"))
+	if n <= 0 {
+		t.Skip("set MIGRATE_BENCH_USERS=N to run")
+	}
+	const conc = 8
+	report := func(name string, users int, wall, cpu time.Duration, heap uint64) {
+		t.Logf("%-8s %d users in %v: %.0f users/s, CPU %v/user (process, simulators included), heap after %d MiB",
+			name, users, wall.Round(time.Millisecond), float64(users)/wall.Seconds(), (cpu / time.Duration(users)).Round(time.Microsecond), heap>>20)
+	}
+	heap := func() uint64 { var m runtime.MemStats; runtime.GC(); runtime.ReadMemStats(&m); return m.HeapAlloc }
+
+	// gateway migrate's engine, in-process.
+	{
+		r := newMigrateRig(t, n)
+		m := r.migration(t, "bench")
+		m.concurrency = conc
+		cpu0, start := cpuTime(t), time.Now()
+		lines, err := m.run(context.Background(), r.users, io.Discard)
+		wall, cpu := time.Since(start), cpuTime(t)-cpu0
+		if err != nil || len(lines) != n {
+			t.Fatalf("%d lines, %v", len(lines), err)
+		}
+		for _, l := range lines {
+			if l.Status != "applied" {
+				t.Fatalf("%+v", l)
+			}
+		}
+		report("migrate", n, wall, cpu, heap())
+	}
+	// A client doing GET + PATCH per user through the API.
+	{
+		r := newMigrateRig(t, n)
+		cfg, err := devConfig("", r.sims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Idempotency.Store = "redis"
+		cfg.Redis.URL = "redis://" + r.redis.Addr()
+		cfg.Redis.AllowVolatile = true
+		base, _ := serveBuilt(t, cfg, buildOptions{LogOutput: &bytes.Buffer{}})
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+		work := make(chan migrateUser)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failures []string
+		one := func(u migrateUser) error {
+			q := url.Values{"targets": {"akana"}, "vendor_ids.akana": {u.VendorIDs["akana"]}}
+			resp, err := client.Get(base + "/v1/users/" + u.ID + "?" + q.Encode())
+			if err != nil {
+				return err
+			}
+			var rd struct {
+				Results map[string]struct {
+					Snapshot struct {
+						Fields map[string]struct{ Value any } `json:"fields"`
+					} `json:"snapshot"`
+				} `json:"results"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&rd)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 {
+				return fmt.Errorf("GET %d %v", resp.StatusCode, err)
+			}
+			body, _ := json.Marshal(map[string]any{"targets": []string{"frontier", "commvault"}, "on_unsupported": "skip",
+				"vendor_ids": map[string]string{"frontier": u.VendorIDs["frontier"], "commvault": u.VendorIDs["commvault"]},
+				"user":       map[string]any{"email": rd.Results["akana"].Snapshot.Fields["email"].Value}})
+			req, _ := http.NewRequest(http.MethodPatch, base+"/v1/users/"+u.ID, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "bench/"+u.ID)
+			resp, err = client.Do(req)
+			if err != nil {
+				return err
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("PATCH %d %s", resp.StatusCode, b)
+			}
+			return nil
+		}
+		cpu0, start := cpuTime(t), time.Now()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for u := range work {
+					if err := one(u); err != nil {
+						mu.Lock()
+						failures = append(failures, err.Error())
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		for _, u := range r.users {
+			work <- u
+		}
+		close(work)
+		wg.Wait()
+		wall, cpu := time.Since(start), cpuTime(t)-cpu0
+		if len(failures) > 0 {
+			t.Fatalf("%d failures, first: %s", len(failures), failures[0])
+		}
+		report("api", n, wall, cpu, heap())
+	}
+}
