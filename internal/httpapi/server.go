@@ -112,6 +112,8 @@ type Options struct {
 	AuditValues audit.ValuePolicy
 	// Now is the clock (key expiry notices); nil is time.Now.
 	Now func() time.Time
+	// SCIM serves /scim/v2 when set (internal/scim).
+	SCIM SCIMRoutes
 }
 
 type server struct {
@@ -183,6 +185,9 @@ func New(o Options) *fiber.App {
 	}
 	if o.Audit != nil && o.Audit.Queryable() {
 		v1.Get("/audit", strictQuery, s.getAudit)
+	}
+	if o.SCIM != nil {
+		s.mountSCIM(app, rl)
 	}
 	// No catch-all route: a request no route takes falls through to Fiber's
 	// own 404, or 405 with Allow when another method has the path.
@@ -411,6 +416,12 @@ func idempotencyKey(c *fiber.Ctx) (string, error) {
 
 // errorHandler renders every error as RFC 9457 problem+json.
 func (s *server) errorHandler(c *fiber.Ctx, err error) error {
+	if s.o.SCIM != nil && isSCIMPath(c.Path()) {
+		if e := canonical.AsError(err); e.Code == canonical.CodeUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="identity-gateway"`)
+		}
+		return s.o.SCIM.WriteError(c, err)
+	}
 	var e *canonical.Error
 	var fe *fiber.Error
 	switch {

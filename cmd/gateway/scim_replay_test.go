@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
+	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/config"
+)
+
+type scimStep struct {
+	Method, Path, Body string
+	Status             int
+	Capture            string
+	Fanout             bool
+	Expect             map[string]any
+}
+
+// TestSCIMReplay replays the Okta and Entra request sequences
+// (internal/scim/testdata) against gateway dev with SCIM writing to
+// Commvault and Frontier, whose simulators hold each flow's user (linked
+// by e-mail resolution). Every write is sent twice: the repeat must leave
+// both simulators' write logs as they were.
+func TestSCIMReplay(t *testing.T) {
+	for _, tc := range []struct {
+		file, email string
+	}{
+		{"okta.json", "test.user@okta.local"},
+		{"entra.json", "test_user_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com"},
+	} {
+		t.Run(strings.TrimSuffix(tc.file, ".json"), func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "scim", "testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var flow struct{ Steps []scimStep }
+			if err := json.Unmarshal(raw, &flow); err != nil {
+				t.Fatal(err)
+			}
+			sims, cfg := devSims(t)
+			sims.handlers["frontier"].(*frontiersim.Sim).AddUser(frontiersim.User{ID: "5f0c6a7e-1111-4222-8333-444455556666", Name: "scimuser", Email: tc.email})
+			sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4242, Name: "scimuser", FullName: "Scim User", Email: tc.email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+			cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"},
+				Attributes: map[string]string{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "metadata.employee_number"}}
+			base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+			vars := map[string]string{}
+			subst := func(s string) string {
+				for k, v := range vars {
+					s = strings.ReplaceAll(s, "{{"+k+"}}", v)
+				}
+				return s
+			}
+			writes := func() int { return len(simWrites(t, sims, "commvault")) + len(simWrites(t, sims, "frontier")) }
+			for i, st := range flow.Steps {
+				status, hdr, body := call(t, st.Method, base+subst(st.Path), subst(st.Body), "Content-Type", "application/scim+json")
+				if status != st.Status {
+					t.Fatalf("step %d %s %s: status %d, want %d: %s", i, st.Method, st.Path, status, st.Status, body)
+				}
+				if len(body) > 0 && !strings.HasPrefix(hdr.Get("Content-Type"), "application/scim+json") {
+					t.Errorf("step %d: Content-Type %q", i, hdr.Get("Content-Type"))
+				}
+				var got map[string]any
+				if len(body) > 0 {
+					if err := json.Unmarshal(body, &got); err != nil {
+						t.Fatalf("step %d: %v: %s", i, err, body)
+					}
+				}
+				if st.Capture != "" {
+					vars[st.Capture], _ = got[st.Capture].(string)
+				}
+				var want map[string]any
+				b, _ := json.Marshal(st.Expect)
+				_ = json.Unmarshal([]byte(subst(string(b))), &want)
+				if !subset(want, got) {
+					t.Errorf("step %d %s %s: body %s does not hold %s", i, st.Method, st.Path, body, b)
+				}
+				if st.Fanout {
+					ext, _ := got["urn:identity-gateway:scim:extension:2.0:Result"].(map[string]any)
+					targets, _ := ext["targets"].(map[string]any)
+					if len(targets) != 2 || targets["commvault"] == nil || targets["frontier"] == nil {
+						t.Errorf("step %d: per-target results %v, want commvault and frontier", i, ext)
+					}
+				}
+				if st.Method == "PATCH" || st.Method == "PUT" {
+					before := writes()
+					status, _, body := call(t, st.Method, base+subst(st.Path), subst(st.Body), "Content-Type", "application/scim+json")
+					if status != st.Status {
+						t.Fatalf("step %d repeated: status %d: %s", i, status, body)
+					}
+					if after := writes(); after != before {
+						t.Errorf("step %d repeated: %d vendor writes, want none", i, after-before)
+					}
+				}
+			}
+		})
+	}
+}
+
+// subset reports whether every member of want is in got with an equal
+// value (objects compared member by member).
+func subset(want, got any) bool {
+	wm, ok := want.(map[string]any)
+	if !ok {
+		return reflect.DeepEqual(want, got)
+	}
+	gm, ok := got.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, v := range wm {
+		if !subset(v, gm[k]) {
+			return false
+		}
+	}
+	return true
+}
