@@ -278,3 +278,14 @@ func PassThroughFrom(ctx context.Context) canonical.Secret {
 	s, _ := ctx.Value(passThroughKey{}).(canonical.Secret)
 	return s
 }
+
+// Creator is implemented by adapters whose vendor API can create a user
+// (SCIM POST /Users, for an identity provider's new user with no account
+// to link). Create sends the vendor's documented create call through do
+// (Kind Write) with the fields of u the call takes, and returns the new
+// account's vendor id; the dispatcher then links it and applies the rest
+// of the update as usual. An account that already exists (same name or
+// e-mail) is an error carrying canonical.CodeConflict.
+type Creator interface {
+	Create(ctx context.Context, do Doer, u canonical.Update) (vendorID string, err error)
+}

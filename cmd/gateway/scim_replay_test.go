@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,11 +31,20 @@ type scimStep struct {
 func TestSCIMReplay(t *testing.T) {
 	for _, tc := range []struct {
 		file, email string
+		// create: the simulators hold no account for the user, so POST
+		// creates one at each (Frontier's and Commvault's create calls).
+		create bool
 	}{
-		{"okta.json", "test.user@okta.local"},
-		{"entra.json", "test_user_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com"},
+		{"okta.json", "test.user@okta.local", false},
+		{"entra.json", "test_user_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com", false},
+		{"okta.json", "test.user@okta.local", true},
+		{"entra.json", "test_user_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com", true},
 	} {
-		t.Run(strings.TrimSuffix(tc.file, ".json"), func(t *testing.T) {
+		name := strings.TrimSuffix(tc.file, ".json")
+		if tc.create {
+			name += "/create"
+		}
+		t.Run(name, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "scim", "testdata", tc.file))
 			if err != nil {
 				t.Fatal(err)
@@ -43,8 +54,11 @@ func TestSCIMReplay(t *testing.T) {
 				t.Fatal(err)
 			}
 			sims, cfg := devSims(t)
-			sims.handlers["frontier"].(*frontiersim.Sim).AddUser(frontiersim.User{ID: "5f0c6a7e-1111-4222-8333-444455556666", Name: "scimuser", Email: tc.email})
-			sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4242, Name: "scimuser", FullName: "Scim User", Email: tc.email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+			fsim, csim := sims.handlers["frontier"].(*frontiersim.Sim), sims.handlers["commvault"].(*commvaultsim.Sim)
+			if !tc.create {
+				fsim.AddUser(frontiersim.User{ID: "5f0c6a7e-1111-4222-8333-444455556666", Name: "scimuser", Email: tc.email})
+				csim.AddUser(commvaultsim.User{ID: 4242, Name: "scimuser", FullName: "Scim User", Email: tc.email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+			}
 			cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"},
 				Attributes: map[string]string{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "metadata.employee_number"}}
 			base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
@@ -72,6 +86,33 @@ func TestSCIMReplay(t *testing.T) {
 				}
 				if st.Capture != "" {
 					vars[st.Capture], _ = got[st.Capture].(string)
+				}
+				if st.Method == "POST" && st.Status == 201 {
+					ext, _ := got["urn:identity-gateway:scim:extension:2.0:Result"].(map[string]any)
+					targets, _ := ext["targets"].(map[string]any)
+					for _, v := range []string{"commvault", "frontier"} {
+						r, _ := targets[v].(map[string]any)
+						if tc.create {
+							vid, _ := r["vendorId"].(string)
+							var ok bool
+							if v == "frontier" {
+								var fu frontiersim.User
+								fu, ok = fsim.User(vid)
+								ok = ok && fu.Email == strings.ToLower(tc.email)
+							} else {
+								n, _ := strconv.Atoi(vid)
+								var cu commvaultsim.User
+								cu, ok = csim.User(int32(n))
+								ok = ok && strings.EqualFold(cu.Email, tc.email)
+							}
+							if !ok {
+								t.Errorf("step %d: %s holds no created account %q", i, v, vid)
+							}
+						}
+						if created, _ := r["created"].(bool); created != tc.create || !slices.Contains([]any{"applied", "unchanged", "skipped"}, r["status"]) {
+							t.Errorf("step %d: %s result %v, want created=%v and applied, unchanged or skipped", i, v, r, tc.create)
+						}
+					}
 				}
 				var want map[string]any
 				b, _ := json.Marshal(st.Expect)

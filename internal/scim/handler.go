@@ -129,6 +129,48 @@ type TargetResult struct {
 	Skipped  []string             `json:"skipped,omitempty"`
 	Error    *canonical.ErrorBody `json:"error,omitempty"`
 	Replayed bool                 `json:"replayed,omitempty"`
+	// Created: POST /Users created the account with the vendor's create
+	// call (no account resolved to the user).
+	Created bool `json:"created,omitempty"`
+}
+
+// createAccounts creates the user's account at every SCIM target that has
+// none (not linked after resolution) and whose adapter can create users.
+func (h *Handler) createAccounts(ctx context.Context, cl Caller, id string, v view, want state) (map[string]bool, map[string]TargetResult) {
+	var u canonical.Update
+	for f, val := range want.Fields {
+		switch f {
+		case canonical.FieldUsername:
+			u.Username = canonical.Some(val.(string))
+		case canonical.FieldEmail:
+			u.Email = canonical.Some(val.(string))
+		case canonical.FieldGivenName:
+			u.GivenName = canonical.Some(val.(string))
+		case canonical.FieldFamilyName:
+			u.FamilyName = canonical.Some(val.(string))
+		case canonical.FieldDisplayName:
+			u.DisplayName = canonical.Some(val.(string))
+		}
+	}
+	if want.Password != "" {
+		u.Password = canonical.Some(canonical.Password{New: canonical.Secret(want.Password)})
+	}
+	created, failed := map[string]bool{}, map[string]TargetResult{}
+	for _, t := range h.cfg.Targets {
+		if cl.AllowedTargets != nil && !slices.Contains(cl.AllowedTargets, t) {
+			continue
+		}
+		if v.reads[t].Status != dispatch.ReadNotLinked || !h.d.CanCreate(t) {
+			continue
+		}
+		vid, _, err := h.d.Create(ctx, cl.Name, t, id, u)
+		if err != nil {
+			failed[t] = TargetResult{Status: "failed", VendorID: vid, Error: canonical.NewErrorBody(canonical.AsError(err))}
+			continue
+		}
+		created[t] = true
+	}
+	return created, failed
 }
 
 func (h *Handler) who(c *fiber.Ctx) (Caller, error) {
@@ -455,9 +497,25 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 	if err != nil {
 		return 0, nil, err
 	}
-	prev := state{}
-	results, err := h.write(ctx, cl, id, "POST", raw, v, prev, want)
-	if err != nil {
+	created, failed := h.createAccounts(ctx, cl, id, v, want)
+	if len(created) > 0 {
+		// Read again: the new accounts now answer, and the write below
+		// sends them only what the create call could not carry.
+		if v, err = h.load(ctx, cl, id); err != nil {
+			return 0, nil, err
+		}
+	}
+	results, _ := h.write(ctx, cl, id, "POST", raw, v, state{}, want)
+	for t, r := range results {
+		if created[t] {
+			r.Created = true
+			results[t] = r
+		}
+	}
+	for t, r := range failed {
+		results[t] = r
+	}
+	if err := outcome(results, true); err != nil {
 		return 0, nil, err
 	}
 	// Done: a resend of the same body is now a duplicate (409), not a
@@ -721,7 +779,7 @@ func (h *Handler) diff(caps adapters.Capabilities, t string, r dispatch.TargetRe
 		if !ok {
 			continue
 		}
-		if hv, ok := have(f); ok && reflect.DeepEqual(hv, w) {
+		if hv, ok := have(f); ok && same(f, hv, w) {
 			continue
 		}
 		if !caps.Fields[f].Supported {
@@ -837,6 +895,17 @@ func outcome(results map[string]TargetResult, create bool) error {
 		return e
 	}
 	return nil
+}
+
+// same compares a held value with a wanted one; e-mail addresses compare
+// case-insensitively (Frontier stores them lowercase).
+func same(f canonical.Field, have, want any) bool {
+	if f == canonical.FieldEmail {
+		hs, _ := have.(string)
+		ws, _ := want.(string)
+		return strings.EqualFold(hs, ws)
+	}
+	return reflect.DeepEqual(have, want)
 }
 
 func mapsKeysTR(m map[string]TargetResult) []string {

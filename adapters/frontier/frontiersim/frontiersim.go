@@ -206,6 +206,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.list(w, r)
 		return
 	}
+	if r.URL.Path == "/v1beta1/users" && r.Method == http.MethodPost {
+		s.create(w, r, body)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")
 	if !ok || rest == "" {
 		writeErr(w, http.StatusNotFound, 5, "Not Found")
