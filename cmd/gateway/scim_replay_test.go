@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,5 +185,72 @@ func TestSCIMDiscovery(t *testing.T) {
 		if status != tc.status || !subset(want, got) {
 			t.Errorf("GET %s: %d %s, want %d holding %s", tc.path, status, body, tc.status, tc.want)
 		}
+	}
+}
+
+// TestSCIMPartialFailureRetry: Entra's PATCH fans out to Commvault and
+// Frontier; Frontier fails (every attempt 503), so the answer is a SCIM
+// 5xx listing both targets' results, and Entra's resend of the same
+// request writes Frontier only: Commvault, already applied, is not written
+// twice.
+func TestSCIMPartialFailureRetry(t *testing.T) {
+	sims, cfg := devSims(t)
+	const email = "retry.user@example.com"
+	sims.handlers["frontier"].(*frontiersim.Sim).AddUser(frontiersim.User{ID: "6f0c6a7e-1111-4222-8333-444455556666", Name: "retryuser", Email: email})
+	sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4343, Name: "retryuser", Email: email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	status, _, body := call(t, "POST", base+"/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"retry.user","emails":[{"value":"`+email+`","primary":true}],"active":true}`)
+	if status != 201 {
+		t.Fatalf("POST %d %s", status, body)
+	}
+	var created map[string]any
+	_ = json.Unmarshal(body, &created)
+	id, _ := created["id"].(string)
+
+	fault(t, sims, "frontier", `{"fail_times":1000,"status":503,"methods":["POST","PUT"]}`)
+	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}`
+	cvBefore, frBefore := len(simWrites(t, sims, "commvault")), len(simWrites(t, sims, "frontier"))
+	status, hdr, body := call(t, "PATCH", base+"/scim/v2/Users/"+id, patch)
+	if status != 503 && status != 502 {
+		t.Fatalf("PATCH with Frontier down: %d %s, want a 5xx", status, body)
+	}
+	var e map[string]any
+	_ = json.Unmarshal(body, &e)
+	targets, _ := e["urn:identity-gateway:scim:extension:2.0:Result"].(map[string]any)["targets"].(map[string]any)
+	cv, _ := targets["commvault"].(map[string]any)
+	fr, _ := targets["frontier"].(map[string]any)
+	if e["status"] != strconv.Itoa(status) || cv["status"] != "applied" || fr["status"] != "failed" || hdr.Get("Retry-After") == "" {
+		t.Fatalf("5xx body %s (Retry-After %q), want commvault applied, frontier failed", body, hdr.Get("Retry-After"))
+	}
+	cvWrites := len(simWrites(t, sims, "commvault"))
+	if cvWrites == cvBefore {
+		t.Fatal("commvault was not written")
+	}
+
+	resp, err := http.NewRequest("DELETE", sims.addrs["frontier"]+"/_fault", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := http.DefaultClient.Do(resp); err != nil {
+		t.Fatal(err)
+	} else {
+		r.Body.Close()
+	}
+	frFailed := len(simWrites(t, sims, "frontier"))
+	status, _, body = call(t, "PATCH", base+"/scim/v2/Users/"+id, patch)
+	if status != 200 {
+		t.Fatalf("resent PATCH: %d %s", status, body)
+	}
+	if got := len(simWrites(t, sims, "commvault")); got != cvWrites {
+		t.Errorf("the resend wrote commvault again: %d writes, want %d", got, cvWrites)
+	}
+	if got := len(simWrites(t, sims, "frontier")); got != frFailed+1 {
+		t.Errorf("frontier writes %d -> %d -> %d: want the resend to write it once (its failed attempts never reached the simulator)", frBefore, frFailed, got)
+	}
+	var res map[string]any
+	_ = json.Unmarshal(body, &res)
+	if res["active"] != false {
+		t.Errorf("resent PATCH body %s, want active false", body)
 	}
 }

@@ -708,7 +708,9 @@ func (h *Handler) write(ctx context.Context, cl Caller, id, method string, raw [
 			if len(skipped) > 0 {
 				st = "skipped"
 			}
+			mu.Lock()
 			results[t] = TargetResult{Status: st, VendorID: v.reads[t].VendorID, Skipped: skipped}
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
