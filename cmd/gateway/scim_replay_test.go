@@ -254,3 +254,41 @@ func TestSCIMPartialFailureRetry(t *testing.T) {
 		t.Errorf("resent PATCH body %s, want active false", body)
 	}
 }
+
+// TestSCIMBulk: operations run in order, a later one addresses the user an
+// earlier POST created through its bulkId, and failOnErrors stops the run.
+func TestSCIMBulk(t *testing.T) {
+	sims, cfg := devSims(t)
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	_ = sims
+	body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[
+	 {"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulk.user","emails":[{"value":"bulk.user@example.com","primary":true}],"displayName":"Bulk User"}},
+	 {"method":"PATCH","path":"/Users/bulkId:u1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}},
+	 {"method":"POST","path":"/Users","bulkId":"dup","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulk.user"}},
+	 {"method":"DELETE","path":"/Users/bulkId:u1"}]}`
+	status, _, b := call(t, "POST", base+"/scim/v2/Bulk", body)
+	if status != 200 {
+		t.Fatalf("%d %s", status, b)
+	}
+	var res struct {
+		Operations []map[string]any
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	var got []any
+	for _, op := range res.Operations {
+		got = append(got, op["status"])
+	}
+	if !reflect.DeepEqual(got, []any{"201", "200", "409"}) {
+		t.Fatalf("statuses %v, want 201, 200, 409 and a stop after the first error: %s", got, b)
+	}
+	loc, _ := res.Operations[0]["location"].(string)
+	status, _, b = call(t, "GET", base+loc, "")
+	var u map[string]any
+	_ = json.Unmarshal(b, &u)
+	if status != 200 || u["active"] != false {
+		t.Fatalf("GET %s: %d %s, want the user, inactive (the DELETE after the error did not run)", loc, status, b)
+	}
+}

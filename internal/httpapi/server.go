@@ -417,6 +417,9 @@ func idempotencyKey(c *fiber.Ctx) (string, error) {
 // errorHandler renders every error as RFC 9457 problem+json.
 func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 	if s.o.SCIM != nil && isSCIMPath(c.Path()) {
+		if fe := (*fiber.Error)(nil); errors.As(err, &fe) {
+			err = fromFiber(fe)
+		}
 		if e := canonical.AsError(err); e.Code == canonical.CodeUnauthorized {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="identity-gateway"`)
 		}
