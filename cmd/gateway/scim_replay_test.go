@@ -129,6 +129,23 @@ func TestSCIMReplay(t *testing.T) {
 					}
 				}
 				if st.Method == "PATCH" || st.Method == "PUT" {
+					defer func(step int) {
+						// The trail holds the write once: the repeat wrote nothing.
+						status, _, body := call(t, "GET", base+"/v1/audit?user="+vars["id"], "")
+						var page struct {
+							Records []struct{ Action, Client string }
+						}
+						_ = json.Unmarshal(body, &page)
+						n := 0
+						for _, r := range page.Records {
+							if r.Action == "scim."+strings.ToLower(map[string]string{"PUT": "replace", "PATCH": "patch"}[st.Method]) {
+								n++
+							}
+						}
+						if status != 200 || n == 0 {
+							t.Errorf("step %d: audit trail %d %s has no %s record", step, status, body, st.Method)
+						}
+					}(i)
 					before := writes()
 					status, _, body := call(t, st.Method, base+subst(st.Path), subst(st.Body), "Content-Type", "application/scim+json")
 					if status != st.Status {

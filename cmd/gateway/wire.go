@@ -196,12 +196,17 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 	}
 	var scimRoutes httpapi.SCIMRoutes
 	if cfg.SCIM.Enabled == nil || *cfg.SCIM.Enabled {
+		var rec audit.Recorder
+		if trail != nil {
+			rec = trail
+		}
 		sh, err := scim.New(scim.Options{Dispatcher: d, Logger: g.logger, BodyLimit: cfg.Server.BodyLimit,
+			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
 				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations},
 			Caller: func(c *fiber.Ctx) (scim.Caller, bool) {
-				name, targets, fields, ok := httpapi.SCIMCaller(c)
-				return scim.Caller{Name: name, AllowedTargets: targets, AllowedFields: fields}, ok
+				name, targets, fields, method, ok := httpapi.SCIMCaller(c)
+				return scim.Caller{Name: name, AuthMethod: method, AllowedTargets: targets, AllowedFields: fields}, ok
 			}})
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))

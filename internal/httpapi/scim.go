@@ -18,13 +18,15 @@ type SCIMRoutes interface {
 }
 
 // SCIMCaller is the authenticated client of a request under /scim/v2:
-// its name and ACL (targets, fields); ok is false before authentication.
-func SCIMCaller(c *fiber.Ctx) (name string, targets, fields []string, ok bool) {
+// its name, ACL (targets, fields) and authentication method; ok is false
+// before authentication.
+func SCIMCaller(c *fiber.Ctx) (name string, targets, fields []string, method string, ok bool) {
 	cl, _ := c.Locals(clientKey).(*Client)
 	if cl == nil {
-		return "", nil, nil, false
+		return "", nil, nil, "", false
 	}
-	return cl.Name, cl.Targets, cl.Fields, true
+	method, _ = c.Locals(authMethodKey).(string)
+	return cl.Name, cl.Targets, cl.Fields, method, true
 }
 
 func (s *server) scimAllowed(c *fiber.Ctx) error {

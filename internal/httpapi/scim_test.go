@@ -18,7 +18,7 @@ type fakeSCIM struct{}
 
 func (fakeSCIM) Routes(r fiber.Router) {
 	r.Get("/ServiceProviderConfig", func(c *fiber.Ctx) error {
-		name, _, _, _ := SCIMCaller(c)
+		name, _, _, _, _ := SCIMCaller(c)
 		return c.SendString(name)
 	})
 }

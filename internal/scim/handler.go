@@ -23,6 +23,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
@@ -39,7 +40,10 @@ const (
 // Caller is the authenticated identity provider, as the HTTP layer knows
 // it: its client name (idempotency is keyed per client) and ACL.
 type Caller struct {
-	Name           string
+	Name string
+	// AuthMethod is how it authenticated (api_key, oidc, mtls, none), for
+	// the audit trail.
+	AuthMethod     string
 	AllowedTargets []string
 	AllowedFields  []string
 }
@@ -53,6 +57,11 @@ type Options struct {
 	// BodyLimit is advertised as Bulk's maxPayloadSize.
 	BodyLimit int
 	Logger    *slog.Logger
+	// Audit records every SCIM write as scim.create, scim.replace,
+	// scim.patch or scim.delete (nil: no trail); AuditValues is how e-mail
+	// and name values are kept.
+	Audit       audit.Recorder
+	AuditValues audit.ValuePolicy
 }
 
 // Handler serves /scim/v2.
@@ -64,6 +73,9 @@ type Handler struct {
 	base      string
 	bodyLimit int
 	log       *slog.Logger
+
+	audit       audit.Recorder
+	auditValues audit.ValuePolicy
 }
 
 // New checks the config against the dispatcher's targets.
@@ -85,7 +97,8 @@ func New(o Options) (*Handler, error) {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 2 << 20
 	}
-	return &Handler{d: o.Dispatcher, cfg: cfg, mappings: ms, caller: o.Caller, base: "/scim/v2", bodyLimit: o.BodyLimit, log: o.Logger}, nil
+	return &Handler{d: o.Dispatcher, cfg: cfg, mappings: ms, caller: o.Caller, base: "/scim/v2", bodyLimit: o.BodyLimit, log: o.Logger,
+		audit: o.Audit, auditValues: o.AuditValues}, nil
 }
 
 // Routes mounts the SCIM endpoints on r (the /scim/v2 group, behind
@@ -458,6 +471,9 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 	if un == "" {
 		return 0, nil, errorf(400, "invalidValue", "userName is required")
 	}
+	if err := h.auditReady(ctx); err != nil {
+		return 0, nil, err
+	}
 	store := h.d.Links()
 	createKey := digest(cl.Name, string(raw))
 	id, _, resumed, err := store.Reverse(ctx, linkCreate, createKey)
@@ -515,7 +531,9 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 	for t, r := range failed {
 		results[t] = r
 	}
-	if err := outcome(results, true); err != nil {
+	err = outcome(results, true)
+	h.record(ctx, cl, "POST", id, want, results, err)
+	if err != nil {
 		return 0, nil, err
 	}
 	// Done: a resend of the same body is now a duplicate (409), not a
@@ -575,6 +593,9 @@ func (h *Handler) replace(ctx context.Context, cl Caller, id string, doc map[str
 }
 
 func (h *Handler) update(ctx context.Context, cl Caller, id, method string, raw []byte, v view, want state) (map[string]any, error) {
+	if err := h.auditReady(ctx); err != nil {
+		return nil, err
+	}
 	if err := h.rekey(ctx, cl, id, v, want); err != nil {
 		return nil, err
 	}
@@ -672,6 +693,9 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := h.auditReady(ctx); err != nil {
+		return err
+	}
 	want := state{Fields: map[canonical.Field]any{canonical.FieldEnabled: false}}
 	if _, err := h.write(ctx, cl, id, "DELETE", nil, v, v.cur, want); err != nil {
 		return err
@@ -724,7 +748,12 @@ func (h *Handler) write(ctx context.Context, cl Caller, id, method string, raw [
 		}()
 	}
 	wg.Wait()
-	return results, outcome(results, method == "POST")
+	if method == "POST" {
+		return results, nil
+	}
+	err := outcome(results, false)
+	h.record(ctx, cl, method, id, want, results, err)
+	return results, err
 }
 
 func (h *Handler) apply(ctx context.Context, cl Caller, id, t, key string, u canonical.Update, ext map[string]json.RawMessage) TargetResult {
