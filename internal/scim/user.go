@@ -324,6 +324,12 @@ func project(doc map[string]any, attributes, excluded []string) map[string]any {
 			}
 		}
 		for _, a := range attributes {
+			if isSchemaURN(a) {
+				if v, ok := doc[lookupKey(doc, a)]; ok {
+					out[lookupKey(doc, a)] = v
+				}
+				continue
+			}
 			urn, attr := splitURN(a)
 			src := doc
 			if urn != "" && urn != SchemaUser {
@@ -345,7 +351,19 @@ func project(doc map[string]any, attributes, excluded []string) map[string]any {
 	}
 	maps.Copy(out, doc)
 	for _, a := range excluded {
-		_, attr := splitURN(a)
+		if isSchemaURN(a) {
+			delete(out, lookupKey(out, a))
+			continue
+		}
+		urn, attr := splitURN(a)
+		if urn != "" && urn != SchemaUser {
+			if ext, ok := out[lookupKey(out, urn)].(map[string]any); ok {
+				ext = maps.Clone(ext)
+				delete(ext, lookupKey(ext, attr))
+				out[lookupKey(out, urn)] = ext
+			}
+			continue
+		}
 		parts := strings.SplitN(attr, ".", 2)
 		k := lookupKey(out, parts[0])
 		if slices.Contains(always, k) {
