@@ -289,3 +289,12 @@ func PassThroughFrom(ctx context.Context) canonical.Secret {
 type Creator interface {
 	Create(ctx context.Context, do Doer, u canonical.Update) (vendorID string, err error)
 }
+
+// Deleter is implemented by adapters whose vendor API can delete a user
+// permanently (SCIM DELETE /Users/{id} when config allows hard deletes).
+// Delete sends the vendor's documented delete call through do (Kind
+// Write); a user the vendor does not have is an error carrying
+// canonical.CodeNotFound.
+type Deleter interface {
+	Delete(ctx context.Context, do Doer, vendorID string) error
+}

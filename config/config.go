@@ -53,9 +53,12 @@ type SCIM struct {
 	Authoritative map[string]string `yaml:"authoritative"`
 	// Attributes maps extra SCIM attributes to metadata.<key> or
 	// extensions.<vendor>.<name>.
-	Attributes        map[string]string `yaml:"attributes"`
-	MaxResults        int               `yaml:"max_results"`
-	MaxBulkOperations int               `yaml:"max_bulk_operations"`
+	Attributes map[string]string `yaml:"attributes"`
+	// HardDelete lists targets where DELETE deletes the account (Frontier);
+	// elsewhere DELETE deactivates.
+	HardDelete        []string `yaml:"hard_delete"`
+	MaxResults        int      `yaml:"max_results"`
+	MaxBulkOperations int      `yaml:"max_bulk_operations"`
 }
 
 // Links configures the identity-link store (canonical id -> target ->

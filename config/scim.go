@@ -15,6 +15,11 @@ func validateSCIM(c *Config, bad func(path, format string, args ...any)) {
 			bad("scim.targets["+strconv.Itoa(i)+"]", "unknown target %q", t)
 		}
 	}
+	for i, t := range s.HardDelete {
+		if _, ok := c.Vendors[t]; !ok || (len(s.Targets) > 0 && !slices.Contains(s.Targets, t)) {
+			bad("scim.hard_delete["+strconv.Itoa(i)+"]", "%q is not one of the SCIM targets", t)
+		}
+	}
 	readable := []string{"username", "email", "given_name", "family_name", "display_name", "enabled", "metadata"}
 	for _, f := range sortedKeys(s.Authoritative) {
 		t := s.Authoritative[f]

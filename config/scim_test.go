@@ -11,6 +11,7 @@ func TestSCIMConfigErrorsNameTheKey(t *testing.T) {
 		{"authoritative field", "scim:\n  authoritative: {password: frontier}\n", "scim.authoritative.password: not a field SCIM reads"},
 		{"authoritative outside targets", "scim:\n  targets: [frontier]\n  authoritative: {email: commvault}\n", `scim.authoritative.email: "commvault" is not one of the SCIM targets`},
 		{"attribute mapping", "scim:\n  attributes: {title: profile.title}\n", "scim.attributes.title: must map to metadata.<key> or extensions.<vendor>.<name>"},
+		{"hard delete outside targets", "scim:\n  targets: [frontier]\n  hard_delete: [akana]\n", `scim.hard_delete[0]: "akana" is not one of the SCIM targets`},
 		{"max results", "scim:\n  max_results: -1\n", "scim.max_results: must be between"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -62,4 +63,24 @@ func (a *Adapter) Create(ctx context.Context, do adapters.Doer, u canonical.Upda
 			Message: "Frontier answered the create with no user id"})
 	}
 	return env.User.ID, nil
+}
+
+var _ adapters.Deleter = (*Adapter)(nil)
+
+// Delete is DeleteUser, DELETE /v1beta1/users/{uuid} (frontier.md 9.3):
+// permanent; 200 {}; an unknown UUID is 500 code 13 "user doesn't exist".
+// Superuser only.
+func (a *Adapter) Delete(ctx context.Context, do adapters.Doer, vendorID string) error {
+	if _, err := a.Preflight(adapters.Op{UserID: vendorID}); err != nil {
+		return fmt.Errorf("frontier: delete user: %w", err)
+	}
+	resp, err := do.Do(ctx, &adapters.Call{Name: "delete user", Kind: adapters.Write, Method: http.MethodDelete,
+		Path: "/v1beta1/users/" + url.PathEscape(vendorID), Header: a.header()})
+	if err != nil {
+		return fmt.Errorf("frontier: delete user: %w", err)
+	}
+	if resp.Synthetic || resp.OK() {
+		return nil
+	}
+	return fmt.Errorf("frontier: delete user: %w", a.mapError(resp))
 }

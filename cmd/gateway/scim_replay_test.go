@@ -309,3 +309,32 @@ func TestSCIMBulk(t *testing.T) {
 		t.Fatalf("GET %s: %d %s, want the user, inactive (the DELETE after the error did not run)", loc, status, b)
 	}
 }
+
+// TestSCIMHardDelete: with scim.hard_delete [frontier], DELETE removes the
+// Frontier account (DELETE /v1beta1/users/{uuid}) and deactivates the
+// Commvault one.
+func TestSCIMHardDelete(t *testing.T) {
+	sims, cfg := devSims(t)
+	const email = "gone.user@example.com"
+	fsim, csim := sims.handlers["frontier"].(*frontiersim.Sim), sims.handlers["commvault"].(*commvaultsim.Sim)
+	const fid = "7f0c6a7e-1111-4222-8333-444455556666"
+	fsim.AddUser(frontiersim.User{ID: fid, Name: "goneuser", Email: email})
+	csim.AddUser(commvaultsim.User{ID: 4444, Name: "goneuser", Email: email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}, HardDelete: []string{"frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	status, _, body := call(t, "POST", base+"/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"gone.user","emails":[{"value":"`+email+`","primary":true}]}`)
+	if status != 201 {
+		t.Fatalf("POST %d %s", status, body)
+	}
+	var u map[string]any
+	_ = json.Unmarshal(body, &u)
+	if status, _, body = call(t, "DELETE", base+"/scim/v2/Users/"+u["id"].(string), ""); status != 204 {
+		t.Fatalf("DELETE %d %s", status, body)
+	}
+	if _, ok := fsim.User(fid); ok {
+		t.Error("the Frontier account is still there")
+	}
+	if cu, ok := csim.User(4444); !ok || cu.Enabled {
+		t.Errorf("commvault account %+v (found %v), want it kept and disabled", cu, ok)
+	}
+}

@@ -203,7 +203,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		sh, err := scim.New(scim.Options{Dispatcher: d, Logger: g.logger, BodyLimit: cfg.Server.BodyLimit,
 			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
-				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations},
+				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations, HardDelete: cfg.SCIM.HardDelete},
 			Caller: func(c *fiber.Ctx) (scim.Caller, bool) {
 				name, targets, fields, method, ok := httpapi.SCIMCaller(c)
 				return scim.Caller{Name: name, AuthMethod: method, AllowedTargets: targets, AllowedFields: fields}, ok

@@ -65,3 +65,55 @@ func (d *Dispatcher) Create(ctx context.Context, client, target, userID string, 
 	d.observeLink(ctx, target, "created")
 	return id, calls, nil
 }
+
+// CanDelete reports whether target's adapter can delete users
+// (adapters.Deleter).
+func (d *Dispatcher) CanDelete(target string) bool {
+	t, ok := d.targets[target]
+	if !ok {
+		return false
+	}
+	_, ok = t.Adapter.(adapters.Deleter)
+	return ok
+}
+
+// Delete removes userID's account at target permanently with the
+// adapter's delete call (SCIM DELETE when config allows hard deletes),
+// addressed by the stored link, and then removes the link. An account
+// the vendor no longer has counts as deleted.
+func (d *Dispatcher) Delete(ctx context.Context, target, userID string) (string, error) {
+	t, ok := d.targets[target]
+	if !ok {
+		return "", fmt.Errorf("dispatch: unknown target %q", target)
+	}
+	del, ok := t.Adapter.(adapters.Deleter)
+	if !ok {
+		return "", &canonical.Error{Code: canonical.CodeUnsupportedField, Message: target + "'s API cannot delete users"}
+	}
+	rec, err := d.links.Get(ctx, userID)
+	if err != nil {
+		return "", &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: "the link store is unavailable"}
+	}
+	l, ok := rec.Links[target]
+	if !ok {
+		return "", &canonical.Error{Code: canonical.CodeNotLinked, Message: fmt.Sprintf("%q has no %s account linked", userID, target)}
+	}
+	ctx, span := d.o.Tracer.Start(ctx, "delete "+target, trace.WithAttributes(attribute.String("gateway.vendor", target)))
+	defer span.End()
+	dctx, cancel := context.WithTimeout(ctx, t.Deadline)
+	defer cancel()
+	if err := del.Delete(dctx, &recorder{next: t.Doer}, l.VendorID); err != nil {
+		e := canonical.AsError(err)
+		if e.Code != canonical.CodeNotFound {
+			if e.Code == canonical.CodeInternal && dctx.Err() != nil {
+				e = &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: "the target's deadline passed"}
+			}
+			span.SetStatus(codes.Error, string(e.Code))
+			return l.VendorID, e
+		}
+	}
+	if _, err := d.links.Delete(ctx, userID, target); err != nil {
+		return l.VendorID, &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: "the account was deleted, but the link store is unavailable"}
+	}
+	return l.VendorID, nil
+}

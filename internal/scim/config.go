@@ -22,6 +22,10 @@ type Config struct {
 	// urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber)
 	// to metadata.<key> or extensions.<vendor>.<name>.
 	Attributes map[string]string
+	// HardDelete lists the targets where DELETE /Users/{id} deletes the
+	// account permanently (the adapter must be an adapters.Deleter);
+	// elsewhere it deactivates.
+	HardDelete []string
 	// MaxResults bounds a ListResponse (default 100); MaxBulkOperations a
 	// Bulk request (default 100).
 	MaxResults        int
@@ -54,6 +58,11 @@ func (c Config) withDefaults(targets []string) (Config, error) {
 	for _, t := range c.Targets {
 		if !slices.Contains(targets, t) {
 			return c, fmt.Errorf("scim.targets: unknown target %q (configured: %v)", t, targets)
+		}
+	}
+	for _, t := range c.HardDelete {
+		if !slices.Contains(c.Targets, t) {
+			return c, fmt.Errorf("scim.hard_delete: %q is not one of scim.targets %v", t, c.Targets)
 		}
 	}
 	for f, t := range c.Authoritative {

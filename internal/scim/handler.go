@@ -135,7 +135,8 @@ func (h *Handler) send(c *fiber.Ctx, status int, body any) error {
 // extension of the response.
 type TargetResult struct {
 	// Status is applied, unchanged (the target already held every value),
-	// skipped (nothing it supports changed), not_linked or failed.
+	// skipped (nothing it supports changed), deleted (DELETE, at a target
+	// in scim.hard_delete), not_linked or failed.
 	Status   string               `json:"status"`
 	VendorID string               `json:"vendorId,omitempty"`
 	Applied  []canonical.Field    `json:"applied,omitempty"`
@@ -521,7 +522,7 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 			return 0, nil, err
 		}
 	}
-	results, _ := h.write(ctx, cl, id, "POST", raw, v, state{}, want)
+	results, _ := h.write(ctx, cl, id, "POST", raw, v, state{}, want, nil)
 	for t, r := range results {
 		if created[t] {
 			r.Created = true
@@ -599,7 +600,7 @@ func (h *Handler) update(ctx context.Context, cl Caller, id, method string, raw 
 	if err := h.rekey(ctx, cl, id, v, want); err != nil {
 		return nil, err
 	}
-	results, err := h.write(ctx, cl, id, method, raw, v, v.cur, want)
+	results, err := h.write(ctx, cl, id, method, raw, v, v.cur, want, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -697,7 +698,24 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 		return err
 	}
 	want := state{Fields: map[canonical.Field]any{canonical.FieldEnabled: false}}
-	if _, err := h.write(ctx, cl, id, "DELETE", nil, v, v.cur, want); err != nil {
+	hard := map[string]bool{}
+	for _, t := range h.cfg.HardDelete {
+		if (cl.AllowedTargets == nil || slices.Contains(cl.AllowedTargets, t)) && h.d.CanDelete(t) && v.reads[t].Status != dispatch.ReadNotLinked {
+			hard[t] = true
+		}
+	}
+	results, _ := h.write(ctx, cl, id, "DELETE", nil, v, v.cur, want, hard)
+	for t := range hard {
+		vid, err := h.d.Delete(ctx, t, id)
+		tr := TargetResult{Status: "deleted", VendorID: vid}
+		if err != nil {
+			tr = TargetResult{Status: "failed", VendorID: vid, Error: canonical.NewErrorBody(canonical.AsError(err))}
+		}
+		results[t] = tr
+	}
+	err = outcome(results, false)
+	h.record(ctx, cl, "DELETE", id, want, results, err)
+	if err != nil {
 		return err
 	}
 	for _, l := range []string{linkUserName, linkExternalID, linkEmail, linkCreate} {
@@ -714,7 +732,7 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 // Idempotency-Key is derived from the client, the request and the state
 // read before it: an identical resend while the first is running waits for
 // it, and a resend after it finds nothing left to change.
-func (h *Handler) write(ctx context.Context, cl Caller, id, method string, raw []byte, v view, prev, want state) (map[string]TargetResult, error) {
+func (h *Handler) write(ctx context.Context, cl Caller, id, method string, raw []byte, v view, prev, want state, skip map[string]bool) (map[string]TargetResult, error) {
 	caps := h.d.Capabilities()
 	results := make(map[string]TargetResult, len(h.cfg.Targets))
 	var (
@@ -723,7 +741,7 @@ func (h *Handler) write(ctx context.Context, cl Caller, id, method string, raw [
 	)
 	key := digest(cl.Name, method, id, string(raw), v.etag)
 	for _, t := range h.cfg.Targets {
-		if cl.AllowedTargets != nil && !slices.Contains(cl.AllowedTargets, t) {
+		if skip[t] || (cl.AllowedTargets != nil && !slices.Contains(cl.AllowedTargets, t)) {
 			continue
 		}
 		u, ext, skipped := h.diff(caps[t], t, v.reads[t], prev, want)
@@ -748,7 +766,9 @@ func (h *Handler) write(ctx context.Context, cl Caller, id, method string, raw [
 		}()
 	}
 	wg.Wait()
-	if method == "POST" {
+	if method == "POST" || method == "DELETE" {
+		// The caller adds what it did itself (creates, hard deletes)
+		// before deciding and recording the outcome.
 		return results, nil
 	}
 	err := outcome(results, false)
@@ -896,7 +916,7 @@ func outcome(results map[string]TargetResult, create bool) error {
 	for _, t := range sortedStrings(mapsKeysTR(results)) {
 		r := results[t]
 		switch r.Status {
-		case "applied", "unchanged", "skipped", "planned":
+		case "applied", "unchanged", "skipped", "planned", "deleted":
 			ok++
 		default:
 			if r.Error != nil && retryable(r.Error.Code) {

@@ -64,3 +64,24 @@ func newUUID() string {
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// remove is DeleteUser, DELETE /v1beta1/users/{uuid} (frontier.md 9.3):
+// superuser only; the row goes; 200 {}; an unknown UUID is 500 code 13
+// "user doesn't exist" (every error is wrapped as Internal).
+func (s *Sim) remove(w http.ResponseWriter, r *http.Request, id string) {
+	if !s.authorise(w, r) {
+		return
+	}
+	uid, ok := parseUUID(id)
+	s.mu.Lock()
+	_, found := s.users[uid]
+	if ok && found {
+		delete(s.users, uid)
+	}
+	s.mu.Unlock()
+	if !ok || !found {
+		writeErr(w, http.StatusInternalServerError, 13, "user doesn't exist")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
