@@ -278,3 +278,23 @@ func PassThroughFrom(ctx context.Context) canonical.Secret {
 	s, _ := ctx.Value(passThroughKey{}).(canonical.Secret)
 	return s
 }
+
+// Creator is implemented by adapters whose vendor API can create a user
+// (SCIM POST /Users, for an identity provider's new user with no account
+// to link). Create sends the vendor's documented create call through do
+// (Kind Write) with the fields of u the call takes, and returns the new
+// account's vendor id; the dispatcher then links it and applies the rest
+// of the update as usual. An account that already exists (same name or
+// e-mail) is an error carrying canonical.CodeConflict.
+type Creator interface {
+	Create(ctx context.Context, do Doer, u canonical.Update) (vendorID string, err error)
+}
+
+// Deleter is implemented by adapters whose vendor API can delete a user
+// permanently (SCIM DELETE /Users/{id} when config allows hard deletes).
+// Delete sends the vendor's documented delete call through do (Kind
+// Write); a user the vendor does not have is an error carrying
+// canonical.CodeNotFound.
+type Deleter interface {
+	Delete(ctx context.Context, do Doer, vendorID string) error
+}

@@ -38,6 +38,27 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Links selects the identity-link store.
 	Links Links `yaml:"links"`
+	// SCIM configures the SCIM 2.0 front door (/scim/v2); absent, it is
+	// served with the defaults (every target, default mappings).
+	SCIM SCIM `yaml:"scim"`
+}
+
+// SCIM is the scim: block (README, SCIM 2.0).
+type SCIM struct {
+	// Enabled turns /scim/v2 off when false (default on).
+	Enabled *bool `yaml:"enabled"`
+	// Targets SCIM writes and reads (default: every target).
+	Targets []string `yaml:"targets"`
+	// Authoritative maps a canonical field to the target a read takes it from.
+	Authoritative map[string]string `yaml:"authoritative"`
+	// Attributes maps extra SCIM attributes to metadata.<key> or
+	// extensions.<vendor>.<name>.
+	Attributes map[string]string `yaml:"attributes"`
+	// HardDelete lists targets where DELETE deletes the account (Frontier);
+	// elsewhere DELETE deactivates.
+	HardDelete        []string `yaml:"hard_delete"`
+	MaxResults        int      `yaml:"max_results"`
+	MaxBulkOperations int      `yaml:"max_bulk_operations"`
 }
 
 // Links configures the identity-link store (canonical id -> target ->

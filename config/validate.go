@@ -286,6 +286,7 @@ func (c *Config) validate() []error {
 	if c.Links.CacheSize < -1 || c.Links.CacheSize > 10_000_000 {
 		bad("links.cache_size", "must be between -1 (off) and 10000000 (0: the default)")
 	}
+	validateSCIM(c, bad)
 	switch c.Telemetry.Exporter {
 	case "none", "stdout", "otlp":
 	default:

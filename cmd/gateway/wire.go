@@ -31,6 +31,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 	"github.com/identity-gateway/identity-gateway/internal/links"
+	"github.com/identity-gateway/identity-gateway/internal/scim"
 	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
@@ -194,6 +195,25 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		g.close = append(g.close, closeAudit)
 		g.audit, trail = t, t
 	}
+	var scimRoutes httpapi.SCIMRoutes
+	if cfg.SCIM.Enabled == nil || *cfg.SCIM.Enabled {
+		var rec audit.Recorder
+		if trail != nil {
+			rec = trail
+		}
+		sh, err := scim.New(scim.Options{Dispatcher: d, Logger: g.logger, BodyLimit: cfg.Server.BodyLimit,
+			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
+			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
+				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations, HardDelete: cfg.SCIM.HardDelete},
+			Caller: func(c *fiber.Ctx) (scim.Caller, bool) {
+				name, targets, fields, method, ok := httpapi.SCIMCaller(c)
+				return scim.Caller{Name: name, AuthMethod: method, AllowedTargets: targets, AllowedFields: fields}, ok
+			}})
+		if err != nil {
+			return nil, errors.Join(err, g.Shutdown(ctx))
+		}
+		scimRoutes = sh
+	}
 	g.app = httpapi.New(httpapi.Options{
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
@@ -203,6 +223,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		OpenAPI: spec, Docs: docs, LinkObserver: linkMetrics,
 		AuthModes: cfg.Auth.Modes, OIDC: verifier, Audit: trail, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 		BatchMaxItems: cfg.Server.BatchMaxItems, BatchConcurrency: cfg.Server.BatchConcurrency,
+		SCIM: scimRoutes,
 	})
 	return g, nil
 }

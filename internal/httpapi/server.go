@@ -116,6 +116,8 @@ type Options struct {
 	// (default 1000); BatchConcurrency is how many of them run at once
 	// (default 8).
 	BatchMaxItems, BatchConcurrency int
+	// SCIM serves /scim/v2 when set (internal/scim).
+	SCIM SCIMRoutes
 }
 
 type server struct {
@@ -192,6 +194,9 @@ func New(o Options) *fiber.App {
 	}
 	if o.Audit != nil && o.Audit.Queryable() {
 		v1.Get("/audit", strictQuery, s.getAudit)
+	}
+	if o.SCIM != nil {
+		s.mountSCIM(app, rl)
 	}
 	// No catch-all route: a request no route takes falls through to Fiber's
 	// own 404, or 405 with Allow when another method has the path.
@@ -422,6 +427,15 @@ func idempotencyKey(c *fiber.Ctx) (string, error) {
 
 // errorHandler renders every error as RFC 9457 problem+json.
 func (s *server) errorHandler(c *fiber.Ctx, err error) error {
+	if s.o.SCIM != nil && isSCIMPath(c.Path()) {
+		if fe := (*fiber.Error)(nil); errors.As(err, &fe) {
+			err = fromFiber(fe)
+		}
+		if e := canonical.AsError(err); e.Code == canonical.CodeUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="identity-gateway"`)
+		}
+		return s.o.SCIM.WriteError(c, err)
+	}
 	var e *canonical.Error
 	var fe *fiber.Error
 	switch {

@@ -184,6 +184,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.list(w, r)
 		return
+	case p == "/v4/user" && r.Method == http.MethodPost:
+		if _, ok := s.auth(r); !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		s.create(w, body)
+		return
 	case strings.HasPrefix(p, "/v4/user/"):
 	default:
 		generic(w, http.StatusNotFound, 404, "Page not found")

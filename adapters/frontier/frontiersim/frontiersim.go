@@ -206,6 +206,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.list(w, r)
 		return
 	}
+	if r.URL.Path == "/v1beta1/users" && r.Method == http.MethodPost {
+		s.create(w, r, body)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")
 	if !ok || rest == "" {
 		writeErr(w, http.StatusNotFound, 5, "Not Found")
@@ -222,7 +226,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 1 && r.Method == http.MethodGet:
 		s.get(w, r, parts[0])
 	case len(parts) == 1 && r.Method == http.MethodDelete:
-		writeErr(w, http.StatusNotImplemented, 12, "simulator: DELETE user is not simulated")
+		s.remove(w, r, parts[0])
 	case len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable") && r.Method == http.MethodPost:
 		s.setState(w, r, parts[0], parts[1], body)
 	case len(parts) == 1, len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable"):

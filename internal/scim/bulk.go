@@ -1,0 +1,130 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+type bulkOp struct {
+	Method  string          `json:"method"`
+	BulkID  string          `json:"bulkId"`
+	Path    string          `json:"path"`
+	Data    json.RawMessage `json:"data"`
+	Version string          `json:"version"`
+}
+
+type bulkRequest struct {
+	Schemas      []string `json:"schemas"`
+	FailOnErrors int      `json:"failOnErrors"`
+	Operations   []bulkOp `json:"Operations"`
+}
+
+// bulk is POST /Bulk (RFC 7644 §3.7), run sequentially: operations in
+// order, "bulkId:<id>" in a path or body replaced by the id an earlier POST
+// created, stopping after failOnErrors errors.
+func (h *Handler) bulk(c *fiber.Ctx) error {
+	cl, err := h.who(c)
+	if err != nil {
+		return err
+	}
+	var req bulkRequest
+	if err := json.Unmarshal(c.Body(), &req); err != nil {
+		return errorf(400, "invalidSyntax", "the body must be a BulkRequest message")
+	}
+	if len(req.Operations) > h.cfg.MaxBulkOperations {
+		return errorf(413, "", "at most "+strconv.Itoa(h.cfg.MaxBulkOperations)+" operations per Bulk request")
+	}
+	ctx := c.UserContext()
+	ids := map[string]string{}
+	var out []map[string]any
+	errs := 0
+	for _, op := range req.Operations {
+		if req.FailOnErrors > 0 && errs >= req.FailOnErrors {
+			break
+		}
+		path := resolveBulkIDs(op.Path, ids)
+		data := []byte(resolveBulkIDs(string(op.Data), ids))
+		res := map[string]any{"method": op.Method}
+		if op.BulkID != "" {
+			res["bulkId"] = op.BulkID
+		}
+		status, loc, err := h.bulkOne(ctx, cl, strings.ToUpper(op.Method), path, data)
+		if err != nil {
+			errs++
+			var se *Error
+			if !errors.As(err, &se) {
+				se = errorf(500, "", "internal error")
+			}
+			res["status"] = strconv.Itoa(se.Status)
+			res["response"] = se.body()
+		} else {
+			res["status"] = strconv.Itoa(status)
+			if loc != "" {
+				res["location"] = h.base + loc
+				if op.BulkID != "" {
+					ids[op.BulkID] = strings.TrimPrefix(loc, "/Users/")
+				}
+			}
+		}
+		out = append(out, res)
+	}
+	return h.send(c, 200, map[string]any{"schemas": []string{SchemaBulkResp}, "Operations": out})
+}
+
+func resolveBulkIDs(s string, ids map[string]string) string {
+	for b, id := range ids {
+		s = strings.ReplaceAll(s, "bulkId:"+b, id)
+	}
+	return s
+}
+
+func (h *Handler) bulkOne(ctx context.Context, cl Caller, method, path string, data []byte) (int, string, error) {
+	var id string
+	switch {
+	case path == "/Users" && method == "POST":
+	case strings.HasPrefix(path, "/Users/") && len(path) > len("/Users/"):
+		id = strings.TrimPrefix(path, "/Users/")
+	default:
+		return 0, "", errorf(400, "invalidPath", "Bulk takes /Users and /Users/{id}")
+	}
+	switch method {
+	case "POST":
+		if id != "" {
+			return 0, "", errorf(400, "invalidPath", "POST takes /Users")
+		}
+		v, err := decodeValue(data)
+		doc, ok := v.(map[string]any)
+		if err != nil || !ok {
+			return 0, "", errorf(400, "invalidSyntax", "data must be a User")
+		}
+		status, body, err := h.create(ctx, cl, doc, data)
+		if err != nil {
+			return 0, "", err
+		}
+		nid, _ := body["id"].(string)
+		return status, "/Users/" + nid, nil
+	case "PUT":
+		v, err := decodeValue(data)
+		doc, ok := v.(map[string]any)
+		if err != nil || !ok {
+			return 0, "", errorf(400, "invalidSyntax", "data must be a User")
+		}
+		_, err = h.replace(ctx, cl, id, doc, data)
+		return 200, path, err
+	case "PATCH":
+		var req patchRequest
+		if err := json.Unmarshal(data, &req); err != nil {
+			return 0, "", errorf(400, "invalidSyntax", "data must be a PatchOp message")
+		}
+		_, err := h.patch(ctx, cl, id, req, data)
+		return 200, path, err
+	case "DELETE":
+		return 204, "", h.remove(ctx, cl, id)
+	}
+	return 0, "", errorf(400, "invalidSyntax", "method must be POST, PUT, PATCH or DELETE")
+}
