@@ -441,6 +441,39 @@ func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *fibe
 	return "http://" + ln.Addr().String(), g.app
 }
 
+// routeParam matches a Fiber route parameter (":id"), not an escaped colon
+// ("\\:batch").
+var routeParam = regexp.MustCompile(`(^|[^\\]):([A-Za-z_]+)`)
+
+// specPathOf turns a Fiber route path into the description's: parameters
+// in braces, Fiber's escaped colon a plain one.
+func specPathOf(route string) string {
+	return strings.ReplaceAll(routeParam.ReplaceAllString(route, "${1}{$2}"), `\:`, ":")
+}
+
+const ndjsonType = "application/x-ndjson"
+
+// ndjsonDecoder reads an NDJSON body as the array of its lines' values
+// (blank lines skipped), which is how the description shows NDJSON.
+func ndjsonDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for i, l := range bytes.Split(b, []byte{'\n'}) {
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(l, &v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // failingWriter fails every write (an audit sink whose disk is gone).
 type failingWriter struct{}
 
@@ -473,6 +506,11 @@ func TestOpenAPIContract(t *testing.T) {
 	// GET /docs answers text/html, which openapi3filter has no decoder for.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 	t.Cleanup(func() { openapi3filter.UnregisterBodyDecoder("text/html") })
+	// POST /v1/users:batch takes and answers NDJSON, which the description
+	// reads as an array of lines; application/scim+json needs no decoder of
+	// its own (kin falls back to JSON for "+json").
+	openapi3filter.RegisterBodyDecoder(ndjsonType, ndjsonDecoder)
+	t.Cleanup(func() { openapi3filter.UnregisterBodyDecoder(ndjsonType) })
 	sims, cfg := devSims(t)
 	// Two Commvault users with one e-mail (the API refuses a duplicate, but
 	// users synchronised from a directory can share one): resolving that
@@ -486,7 +524,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// frontier, tiny has a budget of one request.
 	cfg.Auth.Mode = "api_key"
 	cfg.Clients = []config.Client{
-		{Name: "ops", KeySHA256: keyHash("ops-key"), Targets: []string{"volterra", "akana", "commvault", "frontier", "breaky"}, Permissions: []string{"links", "audit"}},
+		{Name: "ops", KeySHA256: keyHash("ops-key"), Targets: []string{"volterra", "akana", "commvault", "frontier", "breaky"}, Permissions: []string{"links", "audit", "scim"}},
 		{Name: "narrow", KeySHA256: keyHash("narrow-key"), Targets: []string{"frontier"}, Fields: []string{"display_name"}},
 		{Name: "tiny", KeySHA256: keyHash("tiny-key"), Targets: []string{"frontier"}, RateLimit: config.RateLimit{Requests: 1, Window: config.Duration(time.Hour)}},
 	}
@@ -516,6 +554,8 @@ func TestOpenAPIContract(t *testing.T) {
 	br.Breaker.ConsecutiveFailures = 1
 	br.Breaker.OpenFor = config.Duration(time.Hour)
 	cfg.Vendors["breaky"] = br
+	// SCIM writes Commvault and Frontier, whose adapters can create users.
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
 	base, app := serveBuilt(t, cfg, buildOptions{LogOutput: io.Discard})
 
 	// A second gateway whose Redis goes away after start.
@@ -544,7 +584,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// Every route the app registers is described.
 	t.Run("routes", func(t *testing.T) {
 		for _, r := range app.GetRoutes(true) {
-			p := regexp.MustCompile(`:([A-Za-z_]+)`).ReplaceAllString(r.Path, "{$1}")
+			p := specPathOf(r.Path)
 			item := doc.Paths.Find(p)
 			if item == nil || item.GetOperation(r.Method) == nil {
 				t.Errorf("route %s %s is not in api/openapi.yaml", r.Method, r.Path)
@@ -799,21 +839,129 @@ func TestOpenAPIContract(t *testing.T) {
 		<-first
 	})
 
+	t.Run("batch", func(t *testing.T) {
+		batch := base + "/v1/users:batch?dry_run=true"
+		nd := with("Content-Type", ndjsonType)
+		body := `{"id":"demo","targets":["frontier"],"user":{"display_name":"Batch One"}}` + "\n\n" +
+			`{"id":"batch-two","targets":["frontier"],"vendor_ids":{"frontier":"` + frontierID + `"},"user":{"display_name":"Batch Two"}}` + "\n"
+		for _, ex := range []exchange{
+			{name: "batch ndjson", method: "POST", url: batch, hdr: nd, body: body, status: 200},
+			{name: "batch json array", method: "POST", url: batch, hdr: auth, body: `[{"id":"demo","targets":["frontier"],"user":{"display_name":"Batch Three"}}]`, status: 200},
+		} {
+			h, b := c.do(t, ex)
+			if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, ndjsonType) || h.Get("Cache-Control") != "no-store" {
+				t.Errorf("%s: Content-Type %q, Cache-Control %q", ex.name, ct, h.Get("Cache-Control"))
+			}
+			lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+			if !bytes.HasPrefix(lines[len(lines)-1], []byte(`{"summary":`)) {
+				t.Errorf("%s: the last line is not the summary: %s", ex.name, b)
+			}
+			for _, l := range lines[:len(lines)-1] {
+				if !bytes.Contains(l, []byte(`"status":"planned"`)) {
+					t.Errorf("%s: line %s, want planned", ex.name, l)
+				}
+			}
+		}
+		c.do(t, exchange{name: "batch empty", method: "POST", url: batch, hdr: nd, body: "\n", status: 400, code: canonical.CodeInvalidRequest, invalid: true})
+		c.do(t, exchange{name: "batch without key", method: "POST", url: batch, hdr: []string{"Content-Type", ndjsonType}, body: body, status: 401, code: canonical.CodeUnauthorized})
+	})
+
+	t.Run("scim", func(t *testing.T) {
+		scim := base + "/scim/v2"
+		sj := with("Content-Type", "application/scim+json")
+		for _, ex := range []exchange{
+			{name: "scim service provider config", method: "GET", url: scim + "/ServiceProviderConfig", hdr: auth, status: 200},
+			{name: "scim service provider config head", method: "HEAD", url: scim + "/ServiceProviderConfig", hdr: auth, status: 200},
+			{name: "scim resource types", method: "GET", url: scim + "/ResourceTypes", hdr: auth, status: 200},
+			{name: "scim resource types head", method: "HEAD", url: scim + "/ResourceTypes", hdr: auth, status: 200},
+			{name: "scim resource type", method: "GET", url: scim + "/ResourceTypes/User", hdr: auth, status: 200},
+			{name: "scim resource type head", method: "HEAD", url: scim + "/ResourceTypes/User", hdr: auth, status: 200},
+			{name: "scim schemas", method: "GET", url: scim + "/Schemas", hdr: auth, status: 200},
+			{name: "scim schemas head", method: "HEAD", url: scim + "/Schemas", hdr: auth, status: 200},
+			{name: "scim schema", method: "GET", url: scim + "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", hdr: auth, status: 200},
+			{name: "scim schema head", method: "HEAD", url: scim + "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", hdr: auth, status: 200},
+			{name: "scim unknown resource type", method: "GET", url: scim + "/ResourceTypes/Group", hdr: auth, status: 404},
+		} {
+			h, _ := c.do(t, ex)
+			if ex.method == "GET" && !strings.HasPrefix(h.Get("Content-Type"), "application/scim+json") {
+				t.Errorf("%s: Content-Type %q", ex.name, h.Get("Content-Type"))
+			}
+		}
+
+		// Nobody at Frontier or Commvault has this e-mail: POST creates both accounts.
+		const email = "contract.scim@example.com"
+		create := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + email + `","name":{"givenName":"Contract","familyName":"Scim"},"emails":[{"primary":true,"value":"` + email + `","type":"work"}],"displayName":"Contract Scim","active":true}`
+		_, b := c.do(t, exchange{name: "scim create", method: "POST", url: scim + "/Users", hdr: sj, body: create, status: 201})
+		var u struct{ ID string }
+		if err := json.Unmarshal(b, &u); err != nil || u.ID == "" {
+			t.Fatalf("scim create: no id in %s (%v)", b, err)
+		}
+		user := scim + "/Users/" + url.PathEscape(u.ID)
+		filter := scim + "/Users?filter=" + url.QueryEscape(`userName eq "`+email+`"`) + "&startIndex=1&count=10"
+		_, b = c.do(t, exchange{name: "scim list by userName", method: "GET", url: filter, hdr: auth, status: 200})
+		if !bytes.Contains(b, []byte(`"totalResults":1`)) {
+			t.Errorf("scim list by userName: %s", b)
+		}
+		for _, ex := range []exchange{
+			{name: "scim list head", method: "HEAD", url: filter, hdr: auth, status: 200},
+			{name: "scim get", method: "GET", url: user, hdr: auth, status: 200},
+			{name: "scim get head", method: "HEAD", url: user, hdr: auth, status: 200},
+			{name: "scim create again", method: "POST", url: scim + "/Users", hdr: sj, body: create, status: 409},
+			{name: "scim replace", method: "PUT", url: user, hdr: sj, body: strings.Replace(create, `"givenName":"Contract"`, `"givenName":"Replaced"`, 1), status: 200},
+			{name: "scim patch", method: "PATCH", url: user, hdr: sj,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Patched Scim"}]}`, status: 200},
+			{name: "scim bulk", method: "POST", url: scim + "/Bulk", hdr: sj, status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[` +
+					`{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"contract.bulk","emails":[{"value":"contract.bulk@example.com","primary":true}],"displayName":"Contract Bulk"}},` +
+					`{"method":"DELETE","path":"/Users/bulkId:u1"}]}`},
+			{name: "scim unknown user", method: "GET", url: scim + "/Users/no-such-user", hdr: auth, status: 404},
+			{name: "scim bad filter", method: "GET", url: scim + "/Users?filter=" + url.QueryEscape(`userName eq`), hdr: auth, status: 400},
+			{name: "scim without permission", method: "GET", url: scim + "/ServiceProviderConfig", hdr: []string{"Authorization", "Bearer narrow-key"}, status: 403},
+			{name: "scim without key", method: "GET", url: scim + "/ServiceProviderConfig", status: 401},
+			{name: "scim delete", method: "DELETE", url: user, hdr: auth, status: 204},
+			{name: "scim deleted", method: "GET", url: user, hdr: auth, status: 404},
+		} {
+			h, b := c.do(t, ex)
+			if ex.status >= 400 && (!strings.HasPrefix(h.Get("Content-Type"), "application/scim+json") ||
+				!bytes.Contains(b, []byte(`"status":"`+strconv.Itoa(ex.status)+`"`))) {
+				t.Errorf("%s: not a SCIM error: %s %s", ex.name, h.Get("Content-Type"), b)
+			}
+			if ex.name == "scim bad filter" && !bytes.Contains(b, []byte(`"scimType":"invalidFilter"`)) {
+				t.Errorf("scim bad filter: %s, want scimType invalidFilter", b)
+			}
+		}
+	})
+
 	t.Run("protocol", func(t *testing.T) {
 		c.raw(t, "HTTP/9.9", "HTTPVersionNotSupported", base, "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505, canonical.CodeHTTPVersionNotSupported)
 		c.raw(t, "ambiguous framing", "InvalidRequest", base,
 			"PATCH /v1/users/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, canonical.CodeInvalidRequest)
 		// Every route answers a method it does not take with 405 and Allow.
+		methods := map[string][]string{}
+		for _, r := range app.GetRoutes(true) {
+			methods[r.Path] = append(methods[r.Path], r.Method)
+		}
 		for _, r := range app.GetRoutes(true) {
 			if r.Method == "HEAD" {
 				continue
 			}
-			path := regexp.MustCompile(`:[A-Za-z_]+`).ReplaceAllString(r.Path, "x")
-			other := "POST"
-			if r.Method == "POST" {
-				other = "PATCH"
+			path := strings.ReplaceAll(routeParam.ReplaceAllString(r.Path, "${1}x"), `\:`, ":")
+			other := ""
+			for _, m := range []string{"POST", "PATCH", "PUT", "DELETE"} {
+				if !slices.Contains(methods[r.Path], m) {
+					other = m
+					break
+				}
 			}
-			c.checkSchema(t, "405 "+other+" "+r.Path, "MethodNotAllowed", base+path, other, 405, canonical.CodeMethodNotAllowed, auth...)
+			if other == "" {
+				continue // the route takes every method we would try
+			}
+			// Under /scim/v2 every error is a SCIM error, 405 included.
+			response, code := "MethodNotAllowed", canonical.CodeMethodNotAllowed
+			if strings.HasPrefix(r.Path, "/scim/v2/") {
+				response, code = "ScimMethodNotAllowed", ""
+			}
+			c.checkSchema(t, "405 "+other+" "+r.Path, response, base+path, other, 405, code, auth...)
 		}
 	})
 
