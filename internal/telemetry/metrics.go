@@ -181,6 +181,6 @@ func MetricNames() []string {
 		"gateway_vendor_breaker_state", "gateway_idempotency_evictions_total", "gateway_audit_failures_total",
 		"gateway_rate_limit_fallbacks_total", "gateway_idempotency_store_durable", "gateway_idempotency_store_resets_total",
 		"gateway_idempotency_store_hold",
-		"gateway_drift_fields_total",
+		"gateway_drift_fields_total", "gateway_links_total",
 	}
 }
