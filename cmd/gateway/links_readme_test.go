@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -48,24 +47,5 @@ func TestReadmeResolutionTable(t *testing.T) {
 		b.WriteString("| " + name + " | " + by + " | " + cell(s.As) + " | " + cell(s.Reason) + " |\n")
 	}
 	table := b.String()
-	const start, end = "<!-- resolution -->\n", "<!-- /resolution -->\n"
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(readme)
-	i, j := strings.Index(s, start), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README lacks the %q ... %q markers", start, end)
-	}
-	if *updateReadme {
-		s = s[:i+len(start)] + table + s[j:]
-		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if s[i+len(start):j] != table {
-		t.Errorf("README resolution table is stale; run go test ./cmd/gateway -run ReadmeResolution -update-readme\n%s", table)
-	}
+	checkReadmeSection(t, "resolution", table, "ReadmeResolution")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -42,24 +41,5 @@ func TestReadmeReadableMatrix(t *testing.T) {
 		b.WriteString(" |\n")
 	}
 	table := b.String()
-	const start, end = "<!-- readable -->\n", "<!-- /readable -->\n"
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(readme)
-	i, j := strings.Index(s, start), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README lacks the %q ... %q markers", start, end)
-	}
-	if *updateReadme {
-		s = s[:i+len(start)] + table + s[j:]
-		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if s[i+len(start):j] != table {
-		t.Errorf("README read-side matrix is stale; run go test ./cmd/gateway -run ReadmeReadable -update-readme\n%s", table)
-	}
+	checkReadmeSection(t, "readable", table, "ReadmeReadable")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -52,7 +51,14 @@ func TestReadmeCapabilityMatrix(t *testing.T) {
 		b.WriteString(" |\n")
 	}
 	table := b.String()
-	const start, end = "<!-- capabilities -->\n", "<!-- /capabilities -->\n"
+	checkReadmeSection(t, "capabilities", table, "ReadmeCapability")
+}
+
+// checkReadmeSection compares README's text between <!-- name --> and
+// <!-- /name --> with want, or writes want there with -update-readme.
+func checkReadmeSection(t *testing.T, name, want, rerun string) {
+	t.Helper()
+	start, end := "<!-- "+name+" -->\n", "<!-- /"+name+" -->\n"
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +68,14 @@ func TestReadmeCapabilityMatrix(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("README lacks the %q ... %q markers", start, end)
 	}
-	current := s[i+len(start) : j]
 	if *updateReadme {
-		s = s[:i+len(start)] + table + s[j:]
+		s = s[:i+len(start)] + want + s[j:]
 		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if current != table {
-		t.Errorf("README capability matrix is stale; run go test ./cmd/gateway -run ReadmeCapability -update-readme\n%s", fmt.Sprint(table))
+	if s[i+len(start):j] != want {
+		t.Errorf("README %s is stale; run go test ./cmd/gateway -run %s -update-readme\n%s", name, rerun, want)
 	}
 }

@@ -153,17 +153,8 @@ type TargetResult struct {
 func (h *Handler) createAccounts(ctx context.Context, cl Caller, id string, v view, want state) (map[string]bool, map[string]TargetResult) {
 	var u canonical.Update
 	for f, val := range want.Fields {
-		switch f {
-		case canonical.FieldUsername:
-			u.Username = canonical.Some(val.(string))
-		case canonical.FieldEmail:
-			u.Email = canonical.Some(val.(string))
-		case canonical.FieldGivenName:
-			u.GivenName = canonical.Some(val.(string))
-		case canonical.FieldFamilyName:
-			u.FamilyName = canonical.Some(val.(string))
-		case canonical.FieldDisplayName:
-			u.DisplayName = canonical.Some(val.(string))
+		if f != canonical.FieldEnabled { // a new account takes the vendor's default state
+			setField(&u, f, val)
 		}
 	}
 	if want.Password != "" {
@@ -837,20 +828,7 @@ func (h *Handler) diff(caps adapters.Capabilities, t string, r dispatch.TargetRe
 			skipped = append(skipped, string(f))
 			continue
 		}
-		switch f {
-		case canonical.FieldEnabled:
-			u.Enabled = canonical.Some(w.(bool))
-		case canonical.FieldUsername:
-			u.Username = canonical.Some(w.(string))
-		case canonical.FieldEmail:
-			u.Email = canonical.Some(w.(string))
-		case canonical.FieldGivenName:
-			u.GivenName = canonical.Some(w.(string))
-		case canonical.FieldFamilyName:
-			u.FamilyName = canonical.Some(w.(string))
-		case canonical.FieldDisplayName:
-			u.DisplayName = canonical.Some(w.(string))
-		}
+		setField(&u, f, w)
 	}
 	if want.Password != "" {
 		if caps.Fields[canonical.FieldPassword].Supported {
@@ -975,4 +953,23 @@ func retryable(c canonical.Code) bool {
 		return true
 	}
 	return false
+}
+
+// setField sets one of the canonical fields SCIM maps (enabled and the
+// string fields) on u from its state value.
+func setField(u *canonical.Update, f canonical.Field, v any) {
+	switch f {
+	case canonical.FieldEnabled:
+		u.Enabled = canonical.Some(v.(bool))
+	case canonical.FieldUsername:
+		u.Username = canonical.Some(v.(string))
+	case canonical.FieldEmail:
+		u.Email = canonical.Some(v.(string))
+	case canonical.FieldGivenName:
+		u.GivenName = canonical.Some(v.(string))
+	case canonical.FieldFamilyName:
+		u.FamilyName = canonical.Some(v.(string))
+	case canonical.FieldDisplayName:
+		u.DisplayName = canonical.Some(v.(string))
+	}
 }
