@@ -25,7 +25,7 @@ type scimStep struct {
 }
 
 // TestSCIMReplay replays the Okta and Entra request sequences
-// (internal/scim/testdata) against gateway dev with SCIM writing to
+// (internal/httpapi/scim/testdata) against gateway dev with SCIM writing to
 // Commvault and Frontier, whose simulators hold each flow's user (linked
 // by e-mail resolution). Every write is sent twice: the repeat must leave
 // both simulators' write logs as they were.
@@ -46,7 +46,7 @@ func TestSCIMReplay(t *testing.T) {
 			name += "/create"
 		}
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "scim", "testdata", tc.file))
+			raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "httpapi", "scim", "testdata", tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}

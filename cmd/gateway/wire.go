@@ -31,7 +31,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 	"github.com/identity-gateway/identity-gateway/internal/links"
-	"github.com/identity-gateway/identity-gateway/internal/scim"
+	"github.com/identity-gateway/identity-gateway/internal/httpapi/scim"
 	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
-// SCIMRoutes is the SCIM 2.0 front door (internal/scim), mounted under
+// SCIMRoutes is the SCIM 2.0 front door (internal/httpapi/scim), mounted under
 // /scim/v2 behind authentication and the scim permission. Errors on its
 // paths, the gateway's own included, are rendered by WriteError as SCIM
 // error bodies.

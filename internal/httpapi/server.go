@@ -116,7 +116,7 @@ type Options struct {
 	// (default 1000); BatchConcurrency is how many of them run at once
 	// (default 8).
 	BatchMaxItems, BatchConcurrency int
-	// SCIM serves /scim/v2 when set (internal/scim).
+	// SCIM serves /scim/v2 when set (internal/httpapi/scim).
 	SCIM SCIMRoutes
 }
 
