@@ -28,10 +28,10 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/httpapi"
+	"github.com/identity-gateway/identity-gateway/internal/httpapi/scim"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 	"github.com/identity-gateway/identity-gateway/internal/links"
-	"github.com/identity-gateway/identity-gateway/internal/httpapi/scim"
 	"github.com/identity-gateway/identity-gateway/internal/telemetry"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
@@ -205,10 +205,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
 				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations, HardDelete: cfg.SCIM.HardDelete},
-			Caller: func(c *fiber.Ctx) (scim.Caller, bool) {
-				name, targets, fields, method, ok := httpapi.SCIMCaller(c)
-				return scim.Caller{Name: name, AuthMethod: method, AllowedTargets: targets, AllowedFields: fields}, ok
-			}})
+			Caller: httpapi.SCIMCaller})
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}

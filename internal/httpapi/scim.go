@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/httpapi/scim"
 )
 
 // SCIMRoutes is the SCIM 2.0 front door (internal/httpapi/scim), mounted under
@@ -17,16 +18,17 @@ type SCIMRoutes interface {
 	WriteError(c *fiber.Ctx, err error) error
 }
 
-// SCIMCaller is the authenticated client of a request under /scim/v2:
-// its name, ACL (targets, fields) and authentication method; ok is false
-// before authentication.
-func SCIMCaller(c *fiber.Ctx) (name string, targets, fields []string, method string, ok bool) {
+// SCIMCaller is the authenticated client of a request under /scim/v2 as
+// the SCIM handler needs it (name, ACL, authentication method); ok is
+// false before authentication. It is scim.Options.Caller, so the wiring
+// never handles Fiber types.
+func SCIMCaller(c *fiber.Ctx) (scim.Caller, bool) {
 	cl, _ := c.Locals(clientKey).(*Client)
 	if cl == nil {
-		return "", nil, nil, "", false
+		return scim.Caller{}, false
 	}
-	method, _ = c.Locals(authMethodKey).(string)
-	return cl.Name, cl.Targets, cl.Fields, method, true
+	method, _ := c.Locals(authMethodKey).(string)
+	return scim.Caller{Name: cl.Name, AuthMethod: method, AllowedTargets: cl.Targets, AllowedFields: cl.Fields}, true
 }
 
 func (s *server) scimAllowed(c *fiber.Ctx) error {

@@ -18,8 +18,8 @@ type fakeSCIM struct{}
 
 func (fakeSCIM) Routes(r fiber.Router) {
 	r.Get("/ServiceProviderConfig", func(c *fiber.Ctx) error {
-		name, _, _, _, _ := SCIMCaller(c)
-		return c.SendString(name)
+		who, _ := SCIMCaller(c)
+		return c.SendString(who.Name)
 	})
 }
 
