@@ -105,6 +105,10 @@ type Store interface {
 	// Reverse finds the canonical id owning an account; ok is false when
 	// the account is linked to none.
 	Reverse(ctx context.Context, target, vendorID string) (canonicalID string, l Link, ok bool, err error)
+	// List pages through the canonical ids holding at least one link, in
+	// ascending byte order: at most limit ids after skipping offset, and
+	// the number of such ids in all (SCIM's startIndex/count listing).
+	List(ctx context.Context, offset, limit int) (ids []string, total int, err error)
 	// Ping checks the store can be reached.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

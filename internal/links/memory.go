@@ -102,6 +102,23 @@ func (m *MemoryStore) Reverse(_ context.Context, target, vendorID string) (strin
 	return id, m.records[id].Links[target], true, nil
 }
 
+// List implements Store by sorting the ids on every call: the memory
+// store serves `gateway dev` and tests, not large directories.
+func (m *MemoryStore) List(_ context.Context, offset, limit int) ([]string, int, error) {
+	m.mu.RLock()
+	ids := make([]string, 0, len(m.records))
+	for id, r := range m.records {
+		if len(r.Links) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.RUnlock()
+	slices.Sort(ids)
+	total := len(ids)
+	offset = min(max(offset, 0), total)
+	return slices.Clone(ids[offset:min(offset+max(limit, 0), total)]), total, nil
+}
+
 // Ping implements Store.
 func (m *MemoryStore) Ping(context.Context) error { return nil }
 

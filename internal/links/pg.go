@@ -58,7 +58,7 @@ type PGStore struct {
 var _ Store = (*PGStore)(nil)
 
 type queries struct {
-	get, getSubject, owner, upsert, upsertSubject, del, reverse string
+	get, getSubject, owner, upsert, upsertSubject, del, reverse, list, count string
 }
 
 var schemaRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
@@ -108,6 +108,10 @@ func OpenPG(ctx context.Context, o PGOptions) (*PGStore, error) {
 				"username = CASE WHEN EXCLUDED.username = '' THEN link_subjects.username ELSE EXCLUDED.username END, updated_at = EXCLUDED.updated_at",
 			del:     "DELETE FROM " + t + ".links WHERE canonical_id = $1 AND target = $2",
 			reverse: "SELECT canonical_id, source, client, updated_at FROM " + t + ".links WHERE target = $1 AND vendor_id = $2",
+			// COLLATE "C": the same byte order as the memory store, and
+			// the primary key's leading column serves it.
+			list:  "SELECT DISTINCT canonical_id COLLATE \"C\" AS id FROM " + t + ".links ORDER BY id OFFSET $1 LIMIT $2",
+			count: "SELECT count(DISTINCT canonical_id) FROM " + t + ".links",
 		}}
 	if o.CacheSize > 0 {
 		s.cache = newCache(o.CacheSize)
@@ -276,6 +280,29 @@ func (s *PGStore) Reverse(ctx context.Context, target, vendorID string) (string,
 	}
 	l.VendorID, l.Source, l.UpdatedAt = vendorID, Source(src), l.UpdatedAt.UTC()
 	return id, l, true, nil
+}
+
+// List implements Store (always PostgreSQL: it serves the API only). The
+// count and the page are read in one round trip.
+func (s *PGStore) List(ctx context.Context, offset, limit int) ([]string, int, error) {
+	b := &pgx.Batch{}
+	b.Queue(s.q.count)
+	b.Queue(s.q.list, max(offset, 0), max(limit, 0))
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	var total int
+	if err := br.QueryRow().Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("links: list: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, 0, fmt.Errorf("links: list: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, 0, fmt.Errorf("links: list: %w", err)
+	}
+	return ids, total, nil
 }
 
 // Ping implements Store.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -126,6 +127,46 @@ func Run(t *testing.T, open Opener) {
 			t.Fatalf("links after delete = %+v", r.Links)
 		}
 		mustPut(t, s, "bob", map[string]string{"commvault": "42"})
+	})
+
+	t.Run("list pages through linked ids in byte order with the total", func(t *testing.T) {
+		s := open(t, (&clock{t: t0}).now)
+		ids, total, err := s.List(ctx, 0, 10)
+		if err != nil || len(ids) != 0 || total != 0 {
+			t.Fatalf("empty store lists %v %d %v", ids, total, err)
+		}
+		for i, id := range []string{"carol", "Bob", "alice", "dave"} {
+			mustPut(t, s, id, map[string]string{"akana": fmt.Sprintf("%d.t", i)})
+		}
+		// An id with attributes only, and one whose last link is gone,
+		// hold no link: they are not listed.
+		if _, err := s.Put(ctx, "erin", links.Change{Source: links.SourceAPI, Attributes: links.Attributes{Email: "e@x.org"}}); err != nil {
+			t.Fatal(err)
+		}
+		mustPut(t, s, "frank", map[string]string{"frontier": "f"})
+		if _, err := s.Delete(ctx, "frank", "frontier"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			offset, limit int
+			want          []string
+		}{
+			{0, 10, []string{"Bob", "alice", "carol", "dave"}},
+			{0, 2, []string{"Bob", "alice"}},
+			{2, 2, []string{"carol", "dave"}},
+			{3, 5, []string{"dave"}},
+			{4, 5, nil},
+			{9, 5, nil},
+			{1, 0, nil},
+		} {
+			ids, total, err := s.List(ctx, tc.offset, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 4 || !slices.Equal(ids, tc.want) {
+				t.Errorf("List(%d, %d) = %v, %d; want %v, 4", tc.offset, tc.limit, ids, total, tc.want)
+			}
+		}
 	})
 
 	t.Run("attributes merge member by member", func(t *testing.T) {
