@@ -191,8 +191,8 @@ func TestSCIMDiscovery(t *testing.T) {
 		{"/scim/v2/ServiceProviderConfig", 200, `{"patch":{"supported":true},"bulk":{"supported":true,"maxOperations":100},"filter":{"supported":true,"maxResults":100},"sort":{"supported":false},"etag":{"supported":false}}`},
 		{"/scim/v2/ResourceTypes/User", 200, `{"id":"User","endpoint":"/Users","schema":"urn:ietf:params:scim:schemas:core:2.0:User"}`},
 		{"/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", 200, `{"id":"urn:ietf:params:scim:schemas:core:2.0:User","name":"User"}`},
-		{"/scim/v2/Users", 400, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"tooMany"}`},
-		{"/scim/v2/Users?filter=userName%20co%20%22x%22", 400, `{"status":"400","scimType":"invalidFilter"}`},
+		{"/scim/v2/Users?filter=userName%20eq", 400, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidFilter"}`},
+		{"/scim/v2/Users?startIndex=x", 400, `{"status":"400","scimType":"invalidValue"}`},
 		{"/scim/v2/Groups", 404, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404"}`},
 	} {
 		status, _, body := call(t, "GET", base+tc.path, "")

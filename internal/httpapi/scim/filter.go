@@ -169,8 +169,8 @@ type index struct {
 // indexed finds the lookups that bound a filter's matches: an eq on id,
 // userName, externalId or emails.value, combined with and (either side
 // bounds it) and or (both sides must). ok is false when the filter names
-// no such bound: the gateway cannot enumerate users (its vendors are not
-// all listable), so such a filter is refused.
+// no such bound (or there is no filter): the listing is then evaluated on
+// every known user, up to max_results of them.
 func indexed(e filter.Expression) ([]index, bool) {
 	switch x := e.(type) {
 	case *filter.LogicalExpression:

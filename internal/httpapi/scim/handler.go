@@ -62,6 +62,10 @@ type Options struct {
 	// and name values are kept.
 	Audit       audit.Recorder
 	AuditValues audit.ValuePolicy
+	// Lister, when set, lets listing show the users a vendor has that
+	// are linked to no canonical id yet (see Lister); nil lists the link
+	// store's users only.
+	Lister Lister
 }
 
 // Handler serves /scim/v2.
@@ -76,6 +80,7 @@ type Handler struct {
 
 	audit       audit.Recorder
 	auditValues audit.ValuePolicy
+	lister      Lister
 }
 
 // New checks the config against the dispatcher's targets.
@@ -98,7 +103,7 @@ func New(o Options) (*Handler, error) {
 		o.BodyLimit = 2 << 20
 	}
 	return &Handler{d: o.Dispatcher, cfg: cfg, mappings: ms, caller: o.Caller, base: "/scim/v2", bodyLimit: o.BodyLimit, log: o.Logger,
-		audit: o.Audit, auditValues: o.AuditValues}, nil
+		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister}, nil
 }
 
 // Routes mounts the SCIM endpoints on r (the /scim/v2 group, behind
@@ -203,7 +208,9 @@ func (h *Handler) load(ctx context.Context, cl Caller, id string) (view, error) 
 	if err != nil {
 		return view{}, errorf(503, "", "the link store is unavailable")
 	}
-	if _, ok := rec.Links[linkUserName]; !ok {
+	if len(rec.Links) == 0 {
+		// Every user the gateway knows holds a link: a SCIM user its
+		// scim:userName, any other the link to one of its accounts.
 		return view{}, errorf(404, "", "no such user: "+id)
 	}
 	res, err := h.d.Read(ctx, dispatch.ReadInput{Client: cl.Name, AllowedTargets: cl.AllowedTargets, UserID: id, Targets: h.cfg.Targets})
@@ -264,6 +271,12 @@ func (h *Handler) current(rec links.Record, reads map[string]dispatch.TargetRead
 	if _, ok := s.Fields[canonical.FieldUsername]; !ok && rec.Attributes.Username != "" {
 		s.Fields[canonical.FieldUsername] = rec.Attributes.Username
 	}
+	if _, ok := s.Fields[canonical.FieldUsername]; !ok {
+		// A user linked outside SCIM whose targets show no username:
+		// SCIM requires a userName, and the canonical id is the name the
+		// gateway knows it by.
+		s.Fields[canonical.FieldUsername] = rec.CanonicalID
+	}
 	if _, ok := s.Fields[canonical.FieldEmail]; !ok && rec.Attributes.Email != "" {
 		s.Fields[canonical.FieldEmail] = rec.Attributes.Email
 	}
@@ -320,43 +333,107 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 		}
 		count = min(max(n, 0), h.cfg.MaxResults)
 	}
-	raw := c.Query("filter")
-	if raw == "" {
-		return errorf(400, "tooMany", "GET /Users needs a filter: the gateway cannot enumerate its vendors' users; filter on userName, externalId, id or emails.value with eq")
+	attrs, excl := listParam(c.Query("attributes")), listParam(c.Query("excludedAttributes"))
+	var expr filter.Expression
+	if raw := c.Query("filter"); raw != "" {
+		if expr, err = filter.ParseFilter([]byte(raw)); err != nil {
+			return errorf(400, "invalidFilter", "the filter does not parse: "+err.Error())
+		}
 	}
-	expr, err := filter.ParseFilter([]byte(raw))
-	if err != nil {
-		return errorf(400, "invalidFilter", "the filter does not parse: "+err.Error())
-	}
+	var (
+		matched []map[string]any
+		total   int
+	)
 	idx, ok := indexed(expr)
-	if !ok {
-		return errorf(400, "invalidFilter", "the filter must pin userName, externalId, id or emails.value with eq (combined with and/or)")
+	switch {
+	case expr == nil:
+		// No filter: one page straight from the link store, whose total
+		// is the answer's totalResults.
+		if matched, total, err = h.listPage(ctx, cl, start, count); err != nil {
+			return err
+		}
+		return h.send(c, 200, listResponse(projectAll(matched, attrs, excl), total, start))
+	case ok:
+		ids, err := h.find(ctx, idx)
+		if err != nil {
+			return err
+		}
+		if matched, err = h.loadMatching(ctx, cl, ids, expr); err != nil {
+			return err
+		}
+	default:
+		// Any other filter is evaluated on the built resources, so every
+		// user must be built: at most max_results of them, else tooMany
+		// (RFC 7644 §3.4.2.4) rather than a wrong totalResults.
+		ids, n, err := h.d.Links().List(ctx, 0, h.cfg.MaxResults+1)
+		if err != nil {
+			return errorf(503, "", "the link store is unavailable")
+		}
+		if n > h.cfg.MaxResults {
+			return errorf(400, "tooMany", fmt.Sprintf("the filter would be evaluated on %d users, more than max_results (%d): narrow it with userName, externalId, id or emails.value eq", n, h.cfg.MaxResults))
+		}
+		if matched, err = h.loadMatching(ctx, cl, ids, expr); err != nil {
+			return err
+		}
 	}
-	ids, err := h.find(ctx, idx)
+	total = len(matched)
+	lo := min(start-1, total)
+	return h.send(c, 200, listResponse(projectAll(matched[lo:min(lo+count, total)], attrs, excl), total, start))
+}
+
+// listPage builds one page of every user the gateway knows (canonical ids
+// holding a link), in the link store's order, which stays the same from
+// page to page as Okta's import requires. An id whose links vanished
+// between the listing and its read is left out.
+func (h *Handler) listPage(ctx context.Context, cl Caller, start, count int) ([]map[string]any, int, error) {
+	if h.lister != nil {
+		if err := adopt(ctx, h.d.Links(), h.lister, h.listTarget(), cl.Name); err != nil {
+			h.log.WarnContext(ctx, "scim: listing the vendor's users failed; listing linked users only", "err", err)
+		}
+	}
+	ids, total, err := h.d.Links().List(ctx, start-1, count)
 	if err != nil {
-		return err
+		return nil, 0, errorf(503, "", "the link store is unavailable")
 	}
-	var matched []map[string]any
+	out := make([]map[string]any, 0, len(ids))
 	for _, id := range ids {
 		v, err := h.load(ctx, cl, id)
 		if err != nil {
-			var se *Error
-			if errors.As(err, &se) && se.Status == 404 {
+			if se := (*Error)(nil); errors.As(err, &se) && se.Status == 404 {
 				continue
 			}
-			return err
+			return nil, 0, err
+		}
+		out = append(out, h.resource(id, v.cur))
+	}
+	return out, total, nil
+}
+
+// loadMatching builds the users ids name and keeps those expr matches.
+func (h *Handler) loadMatching(ctx context.Context, cl Caller, ids []string, expr filter.Expression) ([]map[string]any, error) {
+	var out []map[string]any
+	for _, id := range ids {
+		v, err := h.load(ctx, cl, id)
+		if err != nil {
+			if se := (*Error)(nil); errors.As(err, &se) && se.Status == 404 {
+				continue
+			}
+			return nil, err
 		}
 		doc := h.resource(id, v.cur)
 		if matches(roundTrip(doc), expr) {
-			matched = append(matched, doc)
+			out = append(out, doc)
 		}
 	}
-	attrs, excl := listParam(c.Query("attributes")), listParam(c.Query("excludedAttributes"))
-	var page []any
-	for i := start - 1; i < len(matched) && len(page) < count; i++ {
-		page = append(page, project(matched[i], attrs, excl))
+	return out, nil
+}
+
+func projectAll(docs []map[string]any, attrs, excl []string) []any {
+	out := make([]any, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, project(d, attrs, excl))
 	}
-	return h.send(c, 200, listResponse(page, len(matched), start))
+	return out
 }
 
 // roundTrip gives a resource the shapes decoded JSON has ([]any, not
@@ -678,8 +755,10 @@ func (h *Handler) deleteUser(c *fiber.Ctx) error {
 
 // remove is DELETE: the accounts are deactivated (enabled: false) where
 // the target supports it, then the SCIM resource is gone (its userName,
-// externalId and e-mail pseudo-links removed), so GET answers 404. The
-// vendor links stay: the accounts still exist.
+// externalId and e-mail pseudo-links removed, and the links to its SCIM
+// targets' accounts, which stay at the vendors deactivated), so GET
+// answers 404 and listings leave it out, as Entra requires of a deleted
+// user. Links to targets SCIM does not write stay with the canonical id.
 func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 	v, err := h.load(ctx, cl, id)
 	if err != nil {
@@ -709,7 +788,18 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range []string{linkUserName, linkExternalID, linkEmail, linkCreate} {
+	// Read again: the write may have linked accounts it resolved.
+	rec, err := h.d.Links().Get(ctx, id)
+	if err != nil {
+		return errorf(503, "", "the accounts were deactivated, but the link store is unavailable")
+	}
+	unlink := []string{linkUserName, linkExternalID, linkEmail, linkCreate}
+	for _, t := range h.cfg.Targets {
+		if _, ok := rec.Links[t]; ok && !hard[t] {
+			unlink = append(unlink, t)
+		}
+	}
+	for _, l := range unlink {
 		if _, err := h.d.Links().Delete(ctx, id, l); err != nil {
 			return errorf(503, "", "the accounts were deactivated, but the link store is unavailable")
 		}

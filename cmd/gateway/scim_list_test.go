@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/identity-gateway/identity-gateway/config"
+)
+
+type scimList struct {
+	TotalResults, StartIndex, ItemsPerPage int
+	Resources                              []struct{ ID, UserName string }
+}
+
+func getList(t *testing.T, base, query string) (int, scimList, []byte) {
+	t.Helper()
+	status, _, body := call(t, "GET", base+"/scim/v2/Users?"+query, "")
+	var l scimList
+	if status == 200 {
+		if err := json.Unmarshal(body, &l); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+	}
+	return status, l, body
+}
+
+// TestSCIMListing: GET /Users without a filter lists every user the
+// gateway knows (the link store's canonical ids) page by page in a stable
+// order with the right totalResults (RFC 7644 §3.4.2.4, Okta's import);
+// filters that are not an indexed eq are evaluated on the built users,
+// and refused with tooMany when more users than scim.max_results would
+// have to be built.
+func TestSCIMListing(t *testing.T) {
+	for _, maxResults := range []int{100, 2} {
+		t.Run("max_results="+strconv.Itoa(maxResults), func(t *testing.T) {
+			_, cfg := devSims(t)
+			cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}, MaxResults: maxResults}
+			base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+
+			_, before, _ := getList(t, base, "count=0")
+			var created []string
+			for _, n := range []string{"list.carol", "list.alice", "list.bob"} {
+				status, _, body := call(t, "POST", base+"/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+n+`","displayName":"`+n+`"}`)
+				if status != 201 {
+					t.Fatalf("POST %s: %d %s", n, status, body)
+				}
+				var u struct{ ID string }
+				_ = json.Unmarshal(body, &u)
+				created = append(created, u.ID)
+			}
+			total := before.TotalResults + len(created)
+
+			// Okta's import: pages of count until totalResults, the same
+			// order on every page, each user once.
+			var seen []string
+			for start := 1; start <= total; start += 2 {
+				status, l, body := getList(t, base, "startIndex="+strconv.Itoa(start)+"&count=2")
+				if status != 200 || l.TotalResults != total || l.StartIndex != start || l.ItemsPerPage != len(l.Resources) || len(l.Resources) > 2 {
+					t.Fatalf("page at %d: %d %s, want totalResults %d", start, status, body, total)
+				}
+				for _, r := range l.Resources {
+					seen = append(seen, r.ID)
+				}
+			}
+			if len(seen) != total || len(slices.Compact(slices.Sorted(slices.Values(seen)))) != total {
+				t.Fatalf("pages listed %v, want %d distinct users", seen, total)
+			}
+			for _, id := range created {
+				if !slices.Contains(seen, id) {
+					t.Errorf("created user %s not listed", id)
+				}
+			}
+			if status, l, body := getList(t, base, "startIndex="+strconv.Itoa(total+1)+"&count=5"); status != 200 || l.TotalResults != total || len(l.Resources) != 0 {
+				t.Errorf("past the end: %d %s", status, body)
+			}
+			if status, l, _ := getList(t, base, "count=1000"); status != 200 || len(l.Resources) != min(total, maxResults) {
+				t.Errorf("count above max_results: %d users, want %d", len(l.Resources), min(total, maxResults))
+			}
+
+			for _, tc := range []struct {
+				filter string
+				want   []string
+			}{
+				{`userName sw "list."`, []string{"list.alice", "list.bob", "list.carol"}},
+				{`userName co "ALI" or userName ew "bob"`, []string{"list.alice", "list.bob"}},
+				{`userName pr and not (userName sw "list.b")`, nil}, // checked below: everything but list.bob
+				{`userName gt "list.b"`, []string{"list.bob", "list.carol"}},
+				{`userName co "nobody"`, []string{}},
+			} {
+				status, l, body := getList(t, base, "filter="+url.QueryEscape(tc.filter)+"&count=10")
+				if total > maxResults {
+					if status != 400 || !json.Valid(body) {
+						t.Errorf("%s over %d users with max_results %d: %d %s, want 400 tooMany", tc.filter, total, maxResults, status, body)
+					}
+					var e struct{ ScimType string }
+					_ = json.Unmarshal(body, &e)
+					if e.ScimType != "tooMany" {
+						t.Errorf("%s: scimType %q, want tooMany", tc.filter, e.ScimType)
+					}
+					continue
+				}
+				if status != 200 {
+					t.Fatalf("%s: %d %s", tc.filter, status, body)
+				}
+				if tc.want == nil {
+					if l.TotalResults != total-1 {
+						t.Errorf("%s: totalResults %d, want %d", tc.filter, l.TotalResults, total-1)
+					}
+					continue
+				}
+				got := []string{}
+				for _, r := range l.Resources {
+					got = append(got, r.UserName)
+				}
+				if l.TotalResults != len(tc.want) || !slices.Equal(slices.Sorted(slices.Values(got)), tc.want) {
+					t.Errorf("%s: %d users %v (totalResults %d), want %v", tc.filter, len(got), got, l.TotalResults, tc.want)
+				}
+			}
+		})
+	}
+}
