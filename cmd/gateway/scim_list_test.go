@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/identity-gateway/identity-gateway/config"
@@ -121,5 +122,70 @@ func TestSCIMListing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSCIMBulkRepeat: a Bulk request sent twice writes nothing twice at
+// the simulators and answers the same statuses and locations (each
+// operation keyed <request>/<bulkId or index>); Bulk's limits from
+// ServiceProviderConfig are enforced with 413.
+func TestSCIMBulkRepeat(t *testing.T) {
+	sims, cfg := devSims(t)
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}, MaxBulkOperations: 3}
+	cfg.Server.BodyLimit = 4 << 10
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[
+	 {"method":"POST","path":"/Users","bulkId":"r1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"repeat.user","emails":[{"value":"repeat.user@example.com","primary":true}],"displayName":"Repeat User"}},
+	 {"method":"PATCH","path":"/Users/bulkId:r1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Repeat Patched"}]}},
+	 {"method":"PATCH","path":"/Users/bulkId:r1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}}]}`
+	writes := func() int { return len(simWrites(t, sims, "commvault")) + len(simWrites(t, sims, "frontier")) }
+	type result struct{ Status, Location string }
+	run := func() []result {
+		t.Helper()
+		status, _, b := call(t, "POST", base+"/scim/v2/Bulk", body)
+		if status != 200 {
+			t.Fatalf("%d %s", status, b)
+		}
+		var res struct{ Operations []result }
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.Operations
+	}
+	before := writes()
+	first := run()
+	if len(first) != 3 || first[0].Status != "201" || first[1].Status != "200" || first[2].Status != "200" {
+		t.Fatalf("first run %+v, want 201, 200, 200", first)
+	}
+	afterFirst := writes()
+	if afterFirst == before {
+		t.Fatal("the first run wrote nothing")
+	}
+	second := run()
+	if !slices.Equal(first, second) {
+		t.Errorf("repeat answered %+v, want %+v", second, first)
+	}
+	if got := writes(); got != afterFirst {
+		t.Errorf("the repeat wrote %d more times at the simulators, want 0", got-afterFirst)
+	}
+
+	for _, tc := range []struct {
+		name, body string
+	}{
+		{"more operations than maxOperations", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"DELETE","path":"/Users/a"},{"method":"DELETE","path":"/Users/b"},{"method":"DELETE","path":"/Users/c"},{"method":"DELETE","path":"/Users/d"}]}`},
+		{"larger than maxPayloadSize", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"POST","path":"/Users","data":{"userName":"` + strings.Repeat("x", 5<<10) + `"}}]}`},
+	} {
+		status, hdr, b := call(t, "POST", base+"/scim/v2/Bulk", tc.body, "Content-Type", "application/scim+json")
+		var e struct {
+			Schemas []string
+			Status  string
+		}
+		_ = json.Unmarshal(b, &e)
+		if status != 413 || e.Status != "413" || !strings.HasPrefix(hdr.Get("Content-Type"), "application/scim+json") {
+			t.Errorf("%s: %d %s %s, want a SCIM 413", tc.name, status, hdr.Get("Content-Type"), b)
+		}
+	}
+	if got := writes(); got != afterFirst {
+		t.Errorf("refused Bulk requests wrote %d times", got-afterFirst)
 	}
 }

@@ -27,6 +27,14 @@ type bulkRequest struct {
 // bulk is POST /Bulk (RFC 7644 §3.7), run sequentially: operations in
 // order, "bulkId:<id>" in a path or body replaced by the id an earlier POST
 // created, stopping after failOnErrors errors.
+//
+// Each operation carries an idempotency key derived from the client, the
+// whole request and the operation (<request digest>/<bulkId or index>), as
+// the batch endpoint keys its items: a repeated Bulk request writes
+// nothing twice. Its POSTs find the users they created (same 201 and
+// location); its PUTs and PATCHes find nothing left to change (their
+// per-target keys derive from the request and the state read); a DELETE
+// already done answers 404, and nothing is written.
 func (h *Handler) bulk(c *fiber.Ctx) error {
 	cl, err := h.who(c)
 	if err != nil {
@@ -37,13 +45,14 @@ func (h *Handler) bulk(c *fiber.Ctx) error {
 		return errorf(400, "invalidSyntax", "the body must be a BulkRequest message")
 	}
 	if len(req.Operations) > h.cfg.MaxBulkOperations {
-		return errorf(413, "", "at most "+strconv.Itoa(h.cfg.MaxBulkOperations)+" operations per Bulk request")
+		return errorf(413, "", "the Bulk request has "+strconv.Itoa(len(req.Operations))+" operations, more than maxOperations ("+strconv.Itoa(h.cfg.MaxBulkOperations)+")")
 	}
 	ctx := c.UserContext()
+	reqKey := digest(cl.Name, string(c.Body()))
 	ids := map[string]string{}
 	var out []map[string]any
 	errs := 0
-	for _, op := range req.Operations {
+	for i, op := range req.Operations {
 		if req.FailOnErrors > 0 && errs >= req.FailOnErrors {
 			break
 		}
@@ -53,7 +62,11 @@ func (h *Handler) bulk(c *fiber.Ctx) error {
 		if op.BulkID != "" {
 			res["bulkId"] = op.BulkID
 		}
-		status, loc, err := h.bulkOne(ctx, cl, strings.ToUpper(op.Method), path, data)
+		opID := strconv.Itoa(i)
+		if op.BulkID != "" {
+			opID = "bulkId:" + op.BulkID
+		}
+		status, loc, err := h.bulkOne(ctx, cl, strings.ToUpper(op.Method), path, data, reqKey+"/"+opID)
 		if err != nil {
 			errs++
 			var se *Error
@@ -83,7 +96,7 @@ func resolveBulkIDs(s string, ids map[string]string) string {
 	return s
 }
 
-func (h *Handler) bulkOne(ctx context.Context, cl Caller, method, path string, data []byte) (int, string, error) {
+func (h *Handler) bulkOne(ctx context.Context, cl Caller, method, path string, data []byte, opKey string) (int, string, error) {
 	var id string
 	switch {
 	case path == "/Users" && method == "POST":
@@ -102,7 +115,7 @@ func (h *Handler) bulkOne(ctx context.Context, cl Caller, method, path string, d
 		if err != nil || !ok {
 			return 0, "", errorf(400, "invalidSyntax", "data must be a User")
 		}
-		status, body, err := h.create(ctx, cl, doc, data)
+		status, body, err := h.create(ctx, cl, doc, data, opKey)
 		if err != nil {
 			return 0, "", err
 		}

@@ -35,6 +35,9 @@ const (
 	linkExternalID = "scim:externalId"
 	linkEmail      = "scim:email"
 	linkCreate     = "scim:create"
+	// linkCreated marks a Bulk POST that completed (keyed like
+	// linkCreate): a repeat of the Bulk request answers its user again.
+	linkCreated = "scim:created"
 )
 
 // Caller is the authenticated identity provider, as the HTTP layer knows
@@ -518,7 +521,7 @@ func (h *Handler) createUser(c *fiber.Ctx) error {
 	if se != nil {
 		return se
 	}
-	status, body, err := h.create(c.UserContext(), cl, doc, c.Body())
+	status, body, err := h.create(c.UserContext(), cl, doc, c.Body(), "")
 	if err != nil {
 		return err
 	}
@@ -531,7 +534,13 @@ func (h *Handler) createUser(c *fiber.Ctx) error {
 // create is POST /Users. A resend of the same body by the same client
 // (after a 5xx) finds the user it created through the scim:create
 // pseudo-link and finishes the work instead of answering 409.
-func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw []byte) (int, map[string]any, error) {
+//
+// opKey is a Bulk operation's idempotency key (see bulk); it replaces the
+// body as the create marker's key, and success leaves a scim:created
+// marker under it, so a repeated Bulk request answers the same 201 and
+// location (its later operations' bulkId references resolve again) and
+// writes nothing.
+func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw []byte, opKey string) (int, map[string]any, error) {
 	want, se := h.parseUser(doc)
 	if se != nil {
 		return 0, nil, se
@@ -545,6 +554,22 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 	}
 	store := h.d.Links()
 	createKey := digest(cl.Name, string(raw))
+	if opKey != "" {
+		createKey = digest(cl.Name, "bulk", opKey)
+		done, _, ok, err := store.Reverse(ctx, linkCreated, createKey)
+		if err != nil {
+			return 0, nil, errorf(503, "", "the link store is unavailable")
+		}
+		if ok {
+			// A repeated Bulk request: the user was created; answer it as
+			// it is now, writing nothing.
+			v, err := h.load(ctx, cl, done)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusCreated, h.resource(done, v.cur), nil
+		}
+	}
 	id, _, resumed, err := store.Reverse(ctx, linkCreate, createKey)
 	if err != nil {
 		return 0, nil, errorf(503, "", "the link store is unavailable")
@@ -606,7 +631,12 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 		return 0, nil, err
 	}
 	// Done: a resend of the same body is now a duplicate (409), not a
-	// resume.
+	// resume; a Bulk operation's marker stays (see opKey).
+	if opKey != "" {
+		if _, err := store.Put(ctx, id, links.Change{Links: map[string]string{linkCreated: createKey}, Source: links.SourceAPI, Client: cl.Name}); err != nil {
+			h.log.WarnContext(ctx, "scim: storing the Bulk create marker failed", "err", err)
+		}
+	}
 	if _, err := store.Delete(ctx, id, linkCreate); err != nil {
 		h.log.WarnContext(ctx, "scim: clearing the create marker failed", "err", err)
 	}
@@ -793,7 +823,7 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 	if err != nil {
 		return errorf(503, "", "the accounts were deactivated, but the link store is unavailable")
 	}
-	unlink := []string{linkUserName, linkExternalID, linkEmail, linkCreate}
+	unlink := []string{linkUserName, linkExternalID, linkEmail, linkCreate, linkCreated}
 	for _, t := range h.cfg.Targets {
 		if _, ok := rec.Links[t]; ok && !hard[t] {
 			unlink = append(unlink, t)
