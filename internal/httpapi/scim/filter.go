@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -159,6 +160,48 @@ func compare(have any, op filter.CompareOperator, want any, caseExact bool) bool
 	return false
 }
 
+// valueEq finds value eq "x" in a value filter, alone or on either side
+// of an and (emails[type eq "work" and value eq "x"]).
+func valueEq(e filter.Expression) (string, bool) {
+	switch x := e.(type) {
+	case *filter.AttributeExpression:
+		if x.Operator == filter.EQ && strings.EqualFold(x.AttributePath.AttributeName, "value") {
+			s, ok := x.CompareValue.(string)
+			return s, ok
+		}
+	case *filter.LogicalExpression:
+		if x.Operator == filter.AND {
+			if s, ok := valueEq(x.Left); ok {
+				return s, true
+			}
+			return valueEq(x.Right)
+		}
+	}
+	return "", false
+}
+
+// entraValuePath matches a comparison on a sub-attribute of a value path,
+// emails[type eq "work"].value eq "x": Entra sends it (its SCIM tutorial
+// names it as the query for e-mail uniqueness), but RFC 7644's filter
+// grammar has no such form, and the parser refuses it.
+var entraValuePath = regexp.MustCompile(`(?i)\b([a-z][\w:.-]*)\[([^\[\]]+)\]\.([a-z]\w*)\s+(eq|ne|co|sw|ew|gt|lt|ge|le)\s+("(?:[^"\\]|\\.)*"|true|false|null|-?[\d.]+)`)
+
+// parseFilter parses a filter, first rewriting Entra's value-path
+// comparisons into the equivalent RFC form: attr[f].sub op v is
+// attr[f and sub op v]. The parser takes no parentheses inside a value
+// filter, so an f holding "or" (where and would bind tighter) is left for
+// the parser to refuse.
+func parseFilter(raw string) (filter.Expression, error) {
+	raw = entraValuePath.ReplaceAllStringFunc(raw, func(m string) string {
+		p := entraValuePath.FindStringSubmatch(m)
+		if strings.Contains(strings.ToLower(p[2]), " or ") {
+			return m
+		}
+		return p[1] + "[" + p[2] + " and " + p[3] + " " + p[4] + " " + p[5] + "]"
+	})
+	return filter.ParseFilter([]byte(raw))
+}
+
 // index is a lookup the link store can answer: an eq on an indexed
 // attribute.
 type index struct {
@@ -191,10 +234,8 @@ func indexed(e filter.Expression) ([]index, bool) {
 		return nil, false
 	case *filter.ValuePath:
 		if strings.EqualFold(x.AttributePath.AttributeName, "emails") {
-			if ae, ok := x.ValueFilter.(*filter.AttributeExpression); ok && ae.Operator == filter.EQ && strings.EqualFold(ae.AttributePath.AttributeName, "value") {
-				if s, ok := ae.CompareValue.(string); ok {
-					return []index{{"email", s}}, true
-				}
+			if s, ok := valueEq(x.ValueFilter); ok {
+				return []index{{"email", s}}, true
 			}
 		}
 	case *filter.AttributeExpression:

@@ -339,7 +339,7 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 	attrs, excl := listParam(c.Query("attributes")), listParam(c.Query("excludedAttributes"))
 	var expr filter.Expression
 	if raw := c.Query("filter"); raw != "" {
-		if expr, err = filter.ParseFilter([]byte(raw)); err != nil {
+		if expr, err = parseFilter(raw); err != nil {
 			return errorf(400, "invalidFilter", "the filter does not parse: "+err.Error())
 		}
 	}
