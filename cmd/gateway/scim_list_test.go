@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
+	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/config"
 )
 
@@ -187,5 +189,46 @@ func TestSCIMBulkRepeat(t *testing.T) {
 	}
 	if got := writes(); got != afterFirst {
 		t.Errorf("refused Bulk requests wrote %d times", got-afterFirst)
+	}
+}
+
+// TestSCIMFilterResolvesUnlinkedUsers: a user both vendors hold but the
+// gateway has never linked is found by an emails.value eq filter (the
+// targets are resolved by e-mail, as the read path does, and the links
+// kept: the same id answers again); a value nobody holds leaves nothing
+// behind.
+func TestSCIMFilterResolvesUnlinkedUsers(t *testing.T) {
+	sims, cfg := devSims(t)
+	const email = "unlinked.user@example.com"
+	sims.handlers["frontier"].(*frontiersim.Sim).AddUser(frontiersim.User{ID: "8f0c6a7e-1111-4222-8333-444455556666", Name: "unlinkeduser", Email: email})
+	sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4545, Name: "unlinkeduser", Email: email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+
+	_, before, _ := getList(t, base, "count=0")
+	status, l, body := getList(t, base, "filter="+url.QueryEscape(`emails.value eq "`+email+`"`))
+	if status != 200 || l.TotalResults != 1 || len(l.Resources) != 1 {
+		t.Fatalf("%d %s, want the unlinked user", status, body)
+	}
+	id := l.Resources[0].ID
+	for _, q := range []string{`emails.value eq "` + strings.ToUpper(email) + `"`, `emails[type eq "work"].value eq "` + email + `"`} {
+		if _, again, body := getList(t, base, "filter="+url.QueryEscape(q)); again.TotalResults != 1 || again.Resources[0].ID != id {
+			t.Errorf("%s: %s, want the same user %s", q, body, id)
+		}
+	}
+	if status, _, body := call(t, "GET", base+"/scim/v2/Users/"+id, ""); status != 200 || !strings.Contains(string(body), email) {
+		t.Errorf("GET the resolved user: %d %s", status, body)
+	}
+	if _, after, _ := getList(t, base, "count=0"); after.TotalResults != before.TotalResults+1 {
+		t.Errorf("%d users known, want %d (the resolved one added)", after.TotalResults, before.TotalResults+1)
+	}
+
+	for _, q := range []string{`emails.value eq "nobody@example.com"`, `userName eq "nobody@example.com"`, `userName eq "nobody"`} {
+		if status, none, body := getList(t, base, "filter="+url.QueryEscape(q)); status != 200 || none.TotalResults != 0 {
+			t.Errorf("%s: %d %s, want no user", q, status, body)
+		}
+	}
+	if _, after, _ := getList(t, base, "count=0"); after.TotalResults != before.TotalResults+1 {
+		t.Errorf("lookups of unknown values left users behind: %d known, want %d", after.TotalResults, before.TotalResults+1)
 	}
 }

@@ -357,7 +357,7 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 		}
 		return h.send(c, 200, listResponse(projectAll(matched, attrs, excl), total, start))
 	case ok:
-		ids, err := h.find(ctx, idx)
+		ids, err := h.find(ctx, cl, idx)
 		if err != nil {
 			return err
 		}
@@ -449,7 +449,7 @@ func roundTrip(doc map[string]any) map[string]any {
 }
 
 // find answers index lookups from the link store.
-func (h *Handler) find(ctx context.Context, idx []index) ([]string, error) {
+func (h *Handler) find(ctx context.Context, cl Caller, idx []index) ([]string, error) {
 	seen := map[string]bool{}
 	for _, ix := range idx {
 		var (
@@ -467,6 +467,9 @@ func (h *Handler) find(ctx context.Context, idx []index) ([]string, error) {
 		case "email":
 			id, _, ok, err = h.d.Links().Reverse(ctx, linkEmail, strings.ToLower(ix.value))
 		}
+		if err == nil && !ok && (ix.kind == "userName" || ix.kind == "email") {
+			id, ok, err = h.resolveNew(ctx, cl, ix.kind, ix.value)
+		}
 		if err != nil {
 			return nil, errorf(503, "", "the link store is unavailable")
 		}
@@ -480,6 +483,76 @@ func (h *Handler) find(ctx context.Context, idx []index) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// resolveNew makes a user that exists at a SCIM target but is linked to
+// no canonical id visible to a userName or emails.value eq filter, as the
+// read path would: a new canonical id remembers the value (a userName
+// with an @ also as the e-mail), and reading it resolves each SCIM target
+// by its resolve setting, storing the links it finds (source resolved).
+// When no target resolved, nothing is kept and ok is false.
+func (h *Handler) resolveNew(ctx context.Context, cl Caller, kind, value string) (string, bool, error) {
+	attrs, pseudo := links.Attributes{}, map[string]string{}
+	switch kind {
+	case "userName":
+		attrs.Username, pseudo[linkUserName] = value, strings.ToLower(value)
+		if strings.Contains(value, "@") {
+			attrs.Email = value
+		}
+	case "email":
+		attrs.Email, pseudo[linkEmail] = value, strings.ToLower(value)
+	}
+	store := h.d.Links()
+	id := newID()
+	if _, err := store.Put(ctx, id, links.Change{Links: pseudo, Source: links.SourceResolved, Client: cl.Name, Attributes: attrs}); err != nil {
+		var ce *links.ConflictError
+		if errors.As(err, &ce) {
+			return ce.Owner, true, nil // claimed meanwhile by another request
+		}
+		if errors.Is(err, links.ErrInvalid) {
+			return "", false, nil // not a value the store can keep: nobody has it
+		}
+		return "", false, err
+	}
+	// load reads every SCIM target, resolving each as the read path does.
+	v, err := h.load(ctx, cl, id)
+	if err == nil && resolvedMatch(v, kind, value) {
+		return id, true, nil
+	}
+	// Nobody has the value, or the accounts found show another userName:
+	// the new id and whatever its reads linked are forgotten.
+	rec, gerr := store.Get(ctx, id)
+	if gerr != nil {
+		return "", false, gerr
+	}
+	for t := range rec.Links {
+		if _, err := store.Delete(ctx, id, t); err != nil {
+			return "", false, err
+		}
+	}
+	return "", false, nil
+}
+
+// resolvedMatch reports whether a user resolved for a filter value holds
+// it: some target linked, and the built userName (or an e-mail) equal to
+// it.
+func resolvedMatch(v view, kind, value string) bool {
+	linked := false
+	for t := range v.rec.Links {
+		linked = linked || !strings.HasPrefix(t, "scim:")
+	}
+	for _, r := range v.reads {
+		linked = linked || r.Status == dispatch.ReadOK
+	}
+	if !linked {
+		return false
+	}
+	f := canonical.FieldUsername
+	if kind == "email" {
+		f = canonical.FieldEmail
+	}
+	s, _ := v.cur.Fields[f].(string)
+	return strings.EqualFold(s, value)
 }
 
 func decodeBody(c *fiber.Ctx) (map[string]any, *Error) {
