@@ -368,6 +368,7 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 		// Any other filter is evaluated on the built resources, so every
 		// user must be built: at most max_results of them, else tooMany
 		// (RFC 7644 §3.4.2.4) rather than a wrong totalResults.
+		h.adoptListed(ctx, cl)
 		ids, n, err := h.d.Links().List(ctx, 0, h.cfg.MaxResults+1)
 		if err != nil {
 			return errorf(503, "", "the link store is unavailable")
@@ -389,11 +390,7 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 // page to page as Okta's import requires. An id whose links vanished
 // between the listing and its read is left out.
 func (h *Handler) listPage(ctx context.Context, cl Caller, start, count int) ([]map[string]any, int, error) {
-	if h.lister != nil {
-		if err := adopt(ctx, h.d.Links(), h.lister, h.listTarget(), cl.Name); err != nil {
-			h.log.WarnContext(ctx, "scim: listing the vendor's users failed; listing linked users only", "err", err)
-		}
-	}
+	h.adoptListed(ctx, cl)
 	ids, total, err := h.d.Links().List(ctx, start-1, count)
 	if err != nil {
 		return nil, 0, errorf(503, "", "the link store is unavailable")
@@ -410,6 +407,17 @@ func (h *Handler) listPage(ctx context.Context, cl Caller, start, count int) ([]
 		out = append(out, h.resource(id, v.cur))
 	}
 	return out, total, nil
+}
+
+// adoptListed links the accounts the Lister (if any) lists that nobody
+// owns, before a listing; a failure leaves the listing to linked users.
+func (h *Handler) adoptListed(ctx context.Context, cl Caller) {
+	if h.lister == nil {
+		return
+	}
+	if err := adopt(ctx, h.d.Links(), h.lister, h.listTarget(), cl.Name); err != nil {
+		h.log.WarnContext(ctx, "scim: listing the vendor's users failed; listing linked users only", "err", err)
+	}
 }
 
 // loadMatching builds the users ids name and keeps those expr matches.
