@@ -412,7 +412,7 @@ func (h *Handler) listPage(ctx context.Context, cl Caller, start, count int) ([]
 // adoptListed links the accounts the Lister (if any) lists that nobody
 // owns, before a listing; a failure leaves the listing to linked users.
 func (h *Handler) adoptListed(ctx context.Context, cl Caller) {
-	if h.lister == nil {
+	if h.lister == nil || h.listTarget() == "" {
 		return
 	}
 	if err := adopt(ctx, h.d.Links(), h.lister, h.listTarget(), cl.Name); err != nil {

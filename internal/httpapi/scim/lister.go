@@ -81,10 +81,14 @@ func adopt(ctx context.Context, store links.Store, l Lister, target, client stri
 }
 
 // listTarget is the target a Lister is asked for users: the one
-// authoritative for username, else the first SCIM target.
+// authoritative for username, else the first SCIM target ("" when there
+// is none).
 func (h *Handler) listTarget() string {
 	if t, ok := h.cfg.Authoritative["username"]; ok {
 		return t
+	}
+	if len(h.cfg.Targets) == 0 {
+		return ""
 	}
 	return h.cfg.Targets[0]
 }
