@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
@@ -62,17 +64,45 @@ func (r *migrateRig) migration(t *testing.T, runID string) *migration {
 	return &migration{d: g.dispatcher, from: "akana", to: []string{"frontier", "commvault"}, runID: runID, of: 1, concurrency: 4}
 }
 
-// writes counts the writes each seeded user got at frontier and commvault.
+// sliceSource hands over users from memory.
+func sliceSource(users []migrateUser) source {
+	return func(_ context.Context, each func(migrateUser) error) error {
+		for _, u := range users {
+			if err := each(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// reportLines decodes a --report JSONL.
+func reportLines(t *testing.T, b []byte) []migrateLine {
+	t.Helper()
+	var out []migrateLine
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var l migrateLine
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("report: %v", err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// writes counts the writes (method and path) each seeded user got at
+// frontier and commvault.
 func (r *migrateRig) writes() map[string]int {
 	out := map[string]int{}
 	for _, q := range r.sims.handlers["frontier"].(*frontiersim.Sim).Requests() {
 		if q.Method != http.MethodGet && strings.Contains(q.Path, "/users/00000000-") {
-			out["frontier "+q.Path[strings.LastIndex(q.Path, "/")+1:]]++
+			out["frontier "+q.Method+" "+q.Path]++
 		}
 	}
 	for _, q := range r.sims.handlers["commvault"].(*commvaultsim.Sim).Requests() {
 		if q.Method != http.MethodGet && strings.Contains(strings.ToLower(q.Path), "/user/1") {
-			out["commvault "+q.Path[strings.LastIndex(q.Path, "/")+1:]]++
+			out["commvault "+q.Method+" "+q.Path]++
 		}
 	}
 	return out
@@ -91,8 +121,10 @@ func TestMigrateResumesWithoutDoubleWrites(t *testing.T) {
 			cancel()
 		}
 	}
-	first, err := m.run(ctx, r.users, &bytes.Buffer{})
-	if err == nil || len(first) >= n {
+	var firstReport bytes.Buffer
+	sum, err := m.run(ctx, sliceSource(r.users), n, &firstReport)
+	first := reportLines(t, firstReport.Bytes())
+	if err == nil || len(first) >= n || sum.users != len(first) {
 		t.Fatalf("the killed run finished %d users (err %v)", len(first), err)
 	}
 	for _, l := range first {
@@ -106,10 +138,10 @@ func TestMigrateResumesWithoutDoubleWrites(t *testing.T) {
 	}
 
 	var report bytes.Buffer
-	second, err := r.migration(t, "run-1").run(context.Background(), r.users, &report)
-	if err != nil {
+	if _, err := r.migration(t, "run-1").run(context.Background(), sliceSource(r.users), n, &report); err != nil {
 		t.Fatal(err)
 	}
+	second := reportLines(t, report.Bytes())
 	replayed := 0
 	for _, l := range second {
 		if l.Status != "applied" {
@@ -165,10 +197,12 @@ func TestMigrateShardsCoverEveryUserOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lines, err := m.run(context.Background(), r.users, &bytes.Buffer{})
+			var report bytes.Buffer
+			_, err := m.run(context.Background(), sliceSource(r.users), -1, &report)
 			if err != nil {
 				t.Error(err)
 			}
+			lines := reportLines(t, report.Bytes())
 			mu.Lock()
 			defer mu.Unlock()
 			for _, l := range lines {
@@ -212,7 +246,7 @@ func TestMigrateProgress(t *testing.T) {
 		var out bytes.Buffer
 		m := r.migration(t, fmt.Sprint("progress-", bar))
 		m.progress, m.progressEvery, m.bar = &out, 2, bar
-		if _, err := m.run(context.Background(), r.users, &bytes.Buffer{}); err != nil {
+		if _, err := m.run(context.Background(), sliceSource(r.users), len(r.users), &bytes.Buffer{}); err != nil {
 			t.Fatal(err)
 		}
 		s := out.String()
@@ -231,17 +265,110 @@ func TestMigrateSummaryAndExit(t *testing.T) {
 		{ID: "b", Status: "partial", Targets: map[string]migrateOutcome{"frontier": {Status: "applied"}, "commvault": {Status: "failed", Code: "upstream_unavailable"}}},
 		{ID: "c", Status: "failed", Reason: "source: not_found"},
 	}
-	var out bytes.Buffer
-	if !summarize(&out, lines, []string{"frontier", "commvault"}) {
+	to := []string{"frontier", "commvault"}
+	sum := newTally(to)
+	for _, l := range lines {
+		sum.add(l)
+	}
+	if !sum.failed() {
 		t.Error("failures not reported")
 	}
+	var out bytes.Buffer
+	sum.write(&out)
 	s := out.String()
 	for _, want := range []string{"commvault: upstream_unavailable", "source: not_found", "TARGET"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
 	}
-	if summarize(&bytes.Buffer{}, lines[:1], []string{"frontier", "commvault"}) {
+	clean := newTally(to)
+	clean.add(lines[0])
+	if clean.failed() {
 		t.Error("a clean run reported failure")
+	}
+}
+
+// --all enumerates the source with its adapter's list call; each listed
+// user gets its canonical id from its link, else "<source>-<vendor id>",
+// and its destination accounts are resolved by e-mail. A second run with
+// the same run id replays every user and writes nothing.
+func TestMigrateAllListsTheSource(t *testing.T) {
+	const n = 30
+	for _, tc := range []struct{ from, to string }{{"commvault", "frontier"}, {"frontier", "commvault"}} {
+		t.Run(tc.from+" to "+tc.to, func(t *testing.T) {
+			r := newMigrateRig(t, n)
+			run := func() []migrateLine {
+				m := r.migration(t, "all-"+tc.from)
+				m.from, m.to = tc.from, []string{tc.to}
+				if !m.d.CanList(tc.from) {
+					t.Fatalf("%s cannot list", tc.from)
+				}
+				var report bytes.Buffer
+				sum, err := m.run(context.Background(), listSource(m.d, tc.from), -1, &report)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := reportLines(t, report.Bytes())
+				if sum.users != len(lines) {
+					t.Fatalf("tally %d users, report %d", sum.users, len(lines))
+				}
+				return lines
+			}
+			first := run()
+			applied := map[string]bool{}
+			for _, l := range first {
+				// The demo user is linked in gateway.yaml's users block.
+				if !strings.HasPrefix(l.ID, tc.from+"-") && l.ID != "demo" {
+					t.Errorf("listed user named %q, want its link's id or %s-<vendor id>", l.ID, tc.from)
+				}
+				if l.Status == "applied" && l.Targets[tc.to].Status == "applied" {
+					applied[l.ID] = true
+				}
+			}
+			if len(applied) < n {
+				t.Fatalf("%d of %d listed users applied: %+v", len(applied), len(first), first)
+			}
+			writes := r.writes()
+			second := run()
+			if len(second) != len(first) {
+				t.Fatalf("second run: %d users, first %d", len(second), len(first))
+			}
+			for _, l := range second {
+				if applied[l.ID] && !l.Replayed {
+					t.Errorf("%s was not replayed: %+v", l.ID, l)
+				}
+			}
+			if diff := cmp.Diff(writes, r.writes()); diff != "" {
+				t.Errorf("the second run wrote (-before +after):\n%s", diff)
+			}
+			for k, c := range r.writes() {
+				if c != 1 {
+					t.Errorf("%s written %d times", k, c)
+				}
+			}
+		})
+	}
+}
+
+func TestMigrateFlagErrors(t *testing.T) {
+	cfg := writeDefaultConfig(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"neither --users nor --all", []string{"--from", "frontier", "--to", "commvault"}, "(--users users.jsonl | --all)"},
+		{"both --users and --all", []string{"--from", "frontier", "--to", "commvault", "--all", "--users", "u.jsonl"}, "(--users users.jsonl | --all)"},
+		{"a source that cannot list", []string{"--from", "akana", "--to", "commvault", "--all"}, "--all: akana's adapter cannot list users"},
+		{"bad shard", []string{"--from", "frontier", "--to", "commvault", "--all", "--shard", "4/4"}, "--shard"},
+		{"bad progress interval", []string{"--from", "frontier", "--to", "commvault", "--all", "--progress-every", "0"}, "--progress-every"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), append([]string{"migrate", "--config", cfg}, tc.args...), nil, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want it to say %q", err, tc.want)
+			}
+		})
 	}
 }
