@@ -66,6 +66,9 @@ type migration struct {
 	progress      io.Writer
 	progressEvery int
 	bar           bool // progress is a terminal: draw a bar
+	// inProgressWait is how long a user whose key an earlier, killed run
+	// still holds is waited for (the store's lock_ttl and a margin).
+	inProgressWait time.Duration
 	// onDone, when set, is told of each finished user (tests stop a run
 	// half-way through it).
 	onDone func(n int)
@@ -129,7 +132,7 @@ func (m *migration) run(ctx context.Context, src source, total int, report io.Wr
 		go func() {
 			defer wg.Done()
 			for u := range work {
-				l := m.one(wctx, u, supported)
+				l := m.one(wctx, ctx.Done(), u, supported)
 				mu.Lock()
 				sum.add(l)
 				_ = enc.Encode(l)
@@ -251,7 +254,10 @@ func (p *progress) draw(done, failed int) {
 // one migrates one user: read the source, copy what the destinations
 // take, write through the dispatcher under a key derived from the run id
 // and the user (a re-run replays it), then link the accounts.
-func (m *migration) one(ctx context.Context, u migrateUser, supported map[canonical.Field]bool) migrateLine {
+//
+// stop is the run's cancellation: ctx itself is not cancelled by it, so a
+// user already started finishes.
+func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser, supported map[canonical.Field]bool) migrateLine {
 	if u.listed {
 		if err := m.resolveListed(ctx, &u); err != nil {
 			return migrateLine{ID: m.from + "-" + u.VendorIDs[m.from], Status: "failed", Reason: err.Error()}
@@ -319,7 +325,7 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 	if len(in.Key) > 255 {
 		in.Key = "migrate/" + m.runID + "/" + strconv.FormatUint(uint64(fnvSum(u.ID)), 16)
 	}
-	out, err := m.d.Apply(ctx, in)
+	out, err := m.apply(ctx, stop, in)
 	if err != nil {
 		e := canonical.AsError(err)
 		l.Status, l.Reason = "failed", string(e.Code)+": "+e.Message
@@ -353,6 +359,30 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 		}
 	}
 	return l
+}
+
+// apply writes in through the dispatcher. A key still claimed by an
+// earlier run that was killed mid-user is in progress until its claim
+// expires (idempotency.lock_ttl): the user is not failed but waited for, up
+// to m.inProgressWait, and then verified and finished as the dispatcher
+// finishes any interrupted key (the Verifier reads the vendor first, so
+// nothing is written twice).
+func (m *migration) apply(ctx context.Context, stop <-chan struct{}, in dispatch.Input) (dispatch.Output, error) {
+	deadline := time.Now().Add(m.inProgressWait)
+	for {
+		out, err := m.d.Apply(ctx, in)
+		e := canonical.AsError(err)
+		if err == nil || e.Code != canonical.CodeIdempotencyInProgress || time.Now().After(deadline) {
+			return out, err
+		}
+		t := time.NewTimer(max(e.RetryAfter, 100*time.Millisecond))
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return out, err
+		}
+	}
 }
 
 func fnvSum(s string) uint32 { h := fnv.New32a(); _, _ = h.Write([]byte(s)); return h.Sum32() }
@@ -617,7 +647,8 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer g.Shutdown(context.Background())
 	m := &migration{d: g.dispatcher, from: *from, to: strings.Split(*to, ","), dry: *dry, runID: *runID, shard: si, of: sn,
-		concurrency: *conc, progress: stderr, progressEvery: *every, bar: isTerminal(stderr)}
+		concurrency: *conc, progress: stderr, progressEvery: *every, bar: isTerminal(stderr),
+		inProgressWait: cfg.Idempotency.LockTTL.D() + 5*time.Second}
 	if *fields != "" {
 		for _, s := range strings.Split(*fields, ",") {
 			m.fields = append(m.fields, canonical.Field(s))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 )
@@ -36,11 +34,7 @@ func newMigrateRig(t *testing.T, n int) *migrateRig {
 	t.Cleanup(func() { _ = sims.Close() })
 	r := &migrateRig{sims: sims, redis: miniredis.RunT(t)}
 	for i := range n {
-		r.users = append(r.users, migrateUser{ID: "seeded" + strconv.Itoa(i), VendorIDs: map[string]string{
-			"akana":     akanasim.SeededUserID(i, akanasim.DemoTenant),
-			"frontier":  frontiersim.SeededUserID(i),
-			"commvault": strconv.Itoa(int(commvaultsim.SeededUserID(i))),
-		}})
+		r.users = append(r.users, seededUser(i))
 	}
 	return r
 }
