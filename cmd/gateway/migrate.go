@@ -19,10 +19,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
+	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
@@ -638,6 +641,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		*runID = fmt.Sprintf("%s-%s-%s", *from, strings.ReplaceAll(*to, ",", "+"), what)
 	}
+	// Every user's key is migrate/<run id>/<user>: a run id the key format
+	// refuses would fail every user.
+	if len(*runID) > 128 || !idempotency.ValidKey("migrate/"+*runID+"/u") {
+		return errors.New("--run-id: must be 1 to 128 visible ASCII characters, no spaces")
+	}
 	if cfg.Idempotency.Store != "redis" && !*dry {
 		fmt.Fprintln(stderr, "migrate: idempotency.store is memory: this run can resume only within this process; use idempotency.store: redis to resume after a kill")
 	}
@@ -693,12 +701,9 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal (not merely a character
+// device: /dev/null is one too).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

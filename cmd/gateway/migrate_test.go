@@ -234,22 +234,55 @@ func TestParseShard(t *testing.T) {
 	_ = fmt.Sprint()
 }
 
+// TestMigrateProgress: lines every N users (and the last) when stderr is
+// not a terminal, a bar redrawn in place when it is; a total not known yet
+// (a vendor list still paging) shows as "?" until the listing ends.
 func TestMigrateProgress(t *testing.T) {
 	r := newMigrateRig(t, 5)
-	for _, bar := range []bool{false, true} {
-		var out bytes.Buffer
-		m := r.migration(t, fmt.Sprint("progress-", bar))
-		m.progress, m.progressEvery, m.bar = &out, 2, bar
-		if _, err := m.run(context.Background(), sliceSource(r.users), len(r.users), &bytes.Buffer{}); err != nil {
-			t.Fatal(err)
-		}
-		s := out.String()
-		switch {
-		case !bar && (strings.Count(s, "\n") != 3 || !strings.Contains(s, "migrate: 5/5 users") || !strings.Contains(s, "0 failed")):
-			t.Errorf("progress lines:\n%s", s)
-		case bar && (!strings.Contains(s, "\r[") || !strings.Contains(s, "5/5") || !strings.Contains(s, "ETA")):
-			t.Errorf("progress bar: %q", s)
-		}
+	for _, tc := range []struct {
+		name  string
+		bar   bool
+		total int
+		want  []string
+		lines int
+	}{
+		{"lines", false, 5, []string{"migrate: 2/5 users", "migrate: 4/5 users", "migrate: 5/5 users", "0 failed"}, 3},
+		{"lines, total unknown", false, -1, []string{"migrate: 2/? users", "ETA ?", "migrate: 4/? users", "migrate: 5/5 users"}, 3},
+		{"bar", true, 5, []string{"\r[", "] 5/5", "users/s", "ETA", "0 failed"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			m := r.migration(t, fmt.Sprintf("progress-%v-%d", tc.bar, tc.total))
+			m.progress, m.progressEvery, m.bar = &out, 2, tc.bar
+			// The source returns (and the total becomes known) only once
+			// every user it handed over has finished.
+			finished := make(chan struct{})
+			m.onDone = func(n int) {
+				if n == len(r.users) {
+					close(finished)
+				}
+			}
+			src := func(ctx context.Context, each func(migrateUser) error) error {
+				if err := sliceSource(r.users)(ctx, each); err != nil {
+					return err
+				}
+				<-finished
+				return nil
+			}
+			sum, err := m.run(context.Background(), src, tc.total, &bytes.Buffer{})
+			if err != nil || sum.failed() {
+				t.Fatalf("%d failed: %v", sum.failedUsers, err)
+			}
+			s := out.String()
+			if strings.Count(s, "\n") != tc.lines {
+				t.Errorf("%d lines, want %d:\n%q", strings.Count(s, "\n"), tc.lines, s)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("progress lacks %q:\n%q", w, s)
+				}
+			}
+		})
 	}
 }
 
@@ -355,6 +388,7 @@ func TestMigrateFlagErrors(t *testing.T) {
 		{"both --users and --all", []string{"--from", "frontier", "--to", "commvault", "--all", "--users", "u.jsonl"}, "(--users users.jsonl | --all)"},
 		{"a source that cannot list", []string{"--from", "akana", "--to", "commvault", "--all"}, "--all: akana's adapter cannot list users"},
 		{"bad shard", []string{"--from", "frontier", "--to", "commvault", "--all", "--shard", "4/4"}, "--shard"},
+		{"a run id no key can hold", []string{"--from", "frontier", "--to", "commvault", "--all", "--run-id", "my run"}, "--run-id"},
 		{"bad progress interval", []string{"--from", "frontier", "--to", "commvault", "--all", "--progress-every", "0"}, "--progress-every"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
