@@ -122,6 +122,10 @@ func (m *migration) run(ctx context.Context, src source, total int, report io.Wr
 		enc   = json.NewEncoder(report)
 		start = time.Now()
 		sum   = newTally(m.to)
+		// reportErr is the report's first write error (a full disk): the
+		// run goes on, the users are recorded in the store, and the
+		// command fails at the end so the missing lines are not a surprise.
+		reportErr error
 	)
 	p := &progress{w: m.progress, every: m.progressEvery, bar: m.bar, total: total, start: start}
 	work := make(chan migrateUser)
@@ -138,7 +142,9 @@ func (m *migration) run(ctx context.Context, src source, total int, report io.Wr
 				l := m.one(wctx, ctx.Done(), u, supported)
 				mu.Lock()
 				sum.add(l)
-				_ = enc.Encode(l)
+				if err := enc.Encode(l); err != nil && reportErr == nil {
+					reportErr = err
+				}
 				n := sum.users
 				p.report(n, sum.failedUsers)
 				mu.Unlock()
@@ -174,6 +180,8 @@ func (m *migration) run(ctx context.Context, src source, total int, report io.Wr
 		return sum, ctx.Err()
 	case feedErr != nil:
 		return sum, fmt.Errorf("reading the users: %w", feedErr)
+	case reportErr != nil:
+		return sum, fmt.Errorf("writing the report: %w", reportErr)
 	}
 	return sum, nil
 }
@@ -677,17 +685,22 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	report := io.Discard
+	var bw *bufio.Writer
 	if *reportPath != "" {
 		rf, err := os.Create(*reportPath)
 		if err != nil {
 			return err
 		}
 		defer rf.Close()
-		bw := bufio.NewWriter(rf)
-		defer bw.Flush()
+		bw = bufio.NewWriter(rf)
 		report = bw
 	}
 	sum, runErr := m.run(ctx, src, total, report)
+	if bw != nil {
+		if err := bw.Flush(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("writing the report: %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "run %s: %d users in this shard finished\n\n", *runID, sum.users)
 	sum.write(stdout)
 	switch {

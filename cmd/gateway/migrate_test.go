@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -398,5 +399,29 @@ func TestMigrateFlagErrors(t *testing.T) {
 				t.Fatalf("err %v, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// A report that cannot be written fails the run (after every user is
+// migrated and recorded), and a bad --users line fails it before any user.
+func TestMigrateReportsItsOwnFailures(t *testing.T) {
+	r := newMigrateRig(t, 3)
+	sum, err := r.migration(t, "report-fails").run(context.Background(), sliceSource(r.users), 3, fullDisk{})
+	if err == nil || !strings.Contains(err.Error(), "writing the report: disk full") || sum.users != 3 {
+		t.Fatalf("%d users, err %v", sum.users, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"id":"a"}` + "\n\n" + `{"vendor_ids":{}}`, "--users line 3"},
+		{`{"id":"a"}` + "\nnot json", "--users line 2"},
+	} {
+		n := 0
+		err := scanUsers(strings.NewReader(tc.in), func(migrateUser) error { n++; return nil })
+		if err == nil || !strings.Contains(err.Error(), tc.want) || n != 1 {
+			t.Errorf("%q: %d users, err %v", tc.in, n, err)
+		}
 	}
 }
