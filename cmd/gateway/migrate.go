@@ -204,7 +204,8 @@ type progress struct {
 	bar   bool
 	total int // -1: unknown yet (a vendor list still paging)
 	start time.Time
-	last  int // done at the last line printed
+	last  int       // done at the last line printed
+	drawn time.Time // when the bar was last drawn
 }
 
 func (p *progress) setTotal(total, done, failed int) {
@@ -221,7 +222,14 @@ func (p *progress) report(done, failed int) {
 	if p.w == nil || p.every <= 0 {
 		return
 	}
-	if p.bar || done%p.every == 0 || done == p.total {
+	switch {
+	case p.bar:
+		// Redrawn at most ten times a second: a fast run would otherwise
+		// spend its time writing to the terminal.
+		if done == p.total || time.Since(p.drawn) >= 100*time.Millisecond {
+			p.draw(done, failed)
+		}
+	case done%p.every == 0 || done == p.total:
 		p.draw(done, failed)
 	}
 }
@@ -232,6 +240,9 @@ func (p *progress) finish(done, failed int) {
 	switch {
 	case p.w == nil || p.every <= 0:
 	case p.bar:
+		if p.last != done {
+			p.draw(done, failed)
+		}
 		fmt.Fprintln(p.w)
 	case p.last != done:
 		p.draw(done, failed)
@@ -247,7 +258,7 @@ func (p *progress) draw(done, failed int) {
 		of = strconv.Itoa(p.total)
 		eta = (time.Duration(float64(p.total-done)/max(rate, 1e-9)) * time.Second).Round(time.Second).String()
 	}
-	p.last = done
+	p.last, p.drawn = done, time.Now()
 	if !p.bar {
 		fmt.Fprintf(p.w, "migrate: %d/%s users, %.1f users/s, ETA %s, %d failed\n", done, of, rate, eta, failed)
 		return
