@@ -77,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 	runRead(t, h)
+	runList(t, h)
 	for _, c := range h.Cases {
 		t.Run(c.Name+"/doer errors pass through", func(t *testing.T) {
 			a, _, _ := h.New(t)

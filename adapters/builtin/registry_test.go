@@ -103,6 +103,18 @@ func TestRegistry(t *testing.T) {
 					t.Errorf("check-vendors against the seeded simulator: %v", err)
 				}
 			}
+			// A vendor that can list (gateway migrate --all) lists the
+			// seeded simulator's users with the credential from gateway.yaml:
+			// the demo user and the one numbered user at least.
+			if l, ok := a.(adapters.Lister); ok {
+				n := 0
+				if err := l.List(context.Background(), &adaptertest.HTTPDoer{Base: srv.URL}, func(adapters.Listed) error { n++; return nil }); err != nil {
+					t.Errorf("list against the seeded simulator: %v", err)
+				}
+				if n < 2 {
+					t.Errorf("the seeded simulator listed %d users, want the demo user and the seeded one", n)
+				}
+			}
 		})
 	}
 	if got, want := strings.Join(Types(), ","), strings.Join(sortedTypes(vendors), ","); got != want {

@@ -2,9 +2,7 @@ package commvault
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -41,19 +39,9 @@ func (a *Adapter) Resolve(ctx context.Context, do adapters.Doer, by, value strin
 	if want == "" || (by != adapters.ResolveByEmail && by != adapters.ResolveByUsername) {
 		return nil, fmt.Errorf("commvault: resolve: %w", &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "nothing to resolve by"})
 	}
-	do = a.sess.Wrap(do)
-	resp, err := do.Do(ctx, &adapters.Call{Name: "list users", Kind: adapters.Read, Method: http.MethodGet, Path: "/V4/user",
-		Header: http.Header{"Accept": {"application/json"}}})
+	l, err := a.listUsers(ctx, do)
 	if err != nil {
-		return nil, fmt.Errorf("commvault: list users: %w", err)
-	}
-	if e := outcome(resp); e != nil {
-		return nil, fmt.Errorf("commvault: list users: %w", e)
-	}
-	var l userList
-	if err := json.Unmarshal(resp.Body, &l); err != nil {
-		return nil, fmt.Errorf("commvault: list users: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
-			Message: "Commvault answered the user list with unreadable JSON"})
+		return nil, err
 	}
 	var ids []string
 	for _, u := range l.Users {

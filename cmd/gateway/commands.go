@@ -177,21 +177,33 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("sim", stderr)
 	host := fs.String("host", "127.0.0.1", "listen host")
 	base := fs.Int("base-port", 9101, "first port; the simulators take one port each, in the vendor registry's order (adapters/builtin; volterra first)")
-	seed := fs.Int("seed-users", 0, "also seed this many numbered users per simulator (load tests, the multi-replica proof)")
+	seed := fs.Int("seed-users", 0, "also seed this many numbered users per simulator (migrations, load tests, the multi-replica proof)")
+	usersFile := fs.String("users-file", "", "write the seeded users as gateway migrate --users JSONL to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *seed < 0 || *seed > 1_000_000 {
 		return errors.New("--seed-users: must be between 0 and 1000000")
 	}
+	if *usersFile != "" {
+		if err := writeSeededUsers(*usersFile, *seed); err != nil {
+			return fmt.Errorf("--users-file: %w", err)
+		}
+	}
 	sims, err := startSimsAt(ctx, *host, *base, *seed)
 	if err != nil {
 		return err
 	}
 	defer sims.Close()
-	fmt.Fprintf(stdout, "simulators: %s\n# environment for gateway.yaml:\n", sims.Describe())
+	// One write: a script waiting for any of these lines in a file finds
+	// them all there.
+	var b strings.Builder
+	fmt.Fprintf(&b, "simulators: %s\n# environment for gateway.yaml:\n", sims.Describe())
 	for _, kv := range sims.EnvLines() {
-		fmt.Fprintf(stdout, "export %s\n", kv)
+		fmt.Fprintf(&b, "export %s\n", kv)
+	}
+	if _, err := io.WriteString(stdout, b.String()); err != nil {
+		return err
 	}
 	<-ctx.Done()
 	return nil

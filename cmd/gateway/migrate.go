@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,9 +19,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
+	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
@@ -30,6 +35,9 @@ import (
 type migrateUser struct {
 	ID        string            `json:"id"`
 	VendorIDs map[string]string `json:"vendor_ids,omitempty"`
+	// listed marks a user from the source's list (--all): its canonical
+	// id is found when it is migrated (resolveListed).
+	listed bool
 }
 
 // migrateLine is one line of the --report JSONL.
@@ -61,6 +69,9 @@ type migration struct {
 	progress      io.Writer
 	progressEvery int
 	bar           bool // progress is a terminal: draw a bar
+	// inProgressWait is how long a user whose key an earlier, killed run
+	// still holds is waited for (the store's lock_ttl and a margin).
+	inProgressWait time.Duration
 	// onDone, when set, is told of each finished user (tests stop a run
 	// half-way through it).
 	onDone func(n int)
@@ -82,15 +93,21 @@ func inShard(id string, shard, of int) bool {
 var copyable = []canonical.Field{canonical.FieldUsername, canonical.FieldEmail, canonical.FieldGivenName, canonical.FieldFamilyName,
 	canonical.FieldDisplayName, canonical.FieldEnabled, canonical.FieldOTPEnabled, canonical.FieldPrincipalName, canonical.FieldAuthMethod}
 
-// run migrates users, writing one report line per user to report; it
-// returns the lines in finishing order.
-func (m *migration) run(ctx context.Context, users []migrateUser, report io.Writer) ([]migrateLine, error) {
-	var mine []migrateUser
-	for _, u := range users {
-		if inShard(u.ID, m.shard, m.of) {
-			mine = append(mine, u)
-		}
-	}
+// source hands run the users to migrate, one at a time, stopping at the
+// first error each returns. It never holds them all: a users file is read
+// line by line and a vendor's list page by page, so memory stays flat
+// however many users there are.
+type source func(ctx context.Context, each func(migrateUser) error) error
+
+// errStopFeeding ends a source early when the run is cancelled.
+var errStopFeeding = errors.New("migrate: stopped feeding users")
+
+// run migrates the users of src that fall in m's shard, writing one report
+// line per user to report as it finishes; total is how many users src
+// will hand over in this shard, or -1 while unknown (setTotal tells it
+// later). Nothing per user is kept: the tally holds counters and a
+// bounded set of reasons.
+func (m *migration) run(ctx context.Context, src source, total int, report io.Writer) (*tally, error) {
 	supported := map[canonical.Field]bool{}
 	for _, t := range m.to {
 		for f, s := range m.d.Capabilities()[t].Fields {
@@ -101,12 +118,16 @@ func (m *migration) run(ctx context.Context, users []migrateUser, report io.Writ
 	}
 	var (
 		mu    sync.Mutex
-		lines []migrateLine
 		wg    sync.WaitGroup
 		enc   = json.NewEncoder(report)
 		start = time.Now()
-		fails int
+		sum   = newTally(m.to)
+		// reportErr is the report's first write error (a full disk): the
+		// run goes on, the users are recorded in the store, and the
+		// command fails at the end so the missing lines are not a surprise.
+		reportErr error
 	)
+	p := &progress{w: m.progress, every: m.progressEvery, bar: m.bar, total: total, start: start}
 	work := make(chan migrateUser)
 	conc := max(1, m.concurrency)
 	// A cancelled run (Ctrl-C, SIGTERM) starts no new user; users already
@@ -118,31 +139,14 @@ func (m *migration) run(ctx context.Context, users []migrateUser, report io.Writ
 		go func() {
 			defer wg.Done()
 			for u := range work {
-				l := m.one(wctx, u, supported)
+				l := m.one(wctx, ctx.Done(), u, supported)
 				mu.Lock()
-				lines = append(lines, l)
-				if l.Status == "failed" || l.Status == "partial" {
-					fails++
+				sum.add(l)
+				if err := enc.Encode(l); err != nil && reportErr == nil {
+					reportErr = err
 				}
-				_ = enc.Encode(l)
-				n := len(lines)
-				if m.progress != nil && m.progressEvery > 0 && (n%m.progressEvery == 0 || n == len(mine)) {
-					el := time.Since(start)
-					rate := float64(n) / max(el.Seconds(), 1e-9)
-					eta := time.Duration(float64(len(mine)-n)/max(rate, 1e-9)) * time.Second
-					if m.bar {
-						// A terminal: one line redrawn in place.
-						const width = 30
-						filled := width * n / max(len(mine), 1)
-						fmt.Fprintf(m.progress, "\r[%s%s] %d/%d  %.1f users/s  ETA %s  %d failed ", strings.Repeat("#", filled),
-							strings.Repeat(".", width-filled), n, len(mine), rate, eta.Round(time.Second), fails)
-						if n == len(mine) {
-							fmt.Fprintln(m.progress)
-						}
-					} else {
-						fmt.Fprintf(m.progress, "migrate: %d/%d users, %.1f users/s, ETA %s, %d failed\n", n, len(mine), rate, eta.Round(time.Second), fails)
-					}
-				}
+				n := sum.users
+				p.report(n, sum.failedUsers)
 				mu.Unlock()
 				if m.onDone != nil {
 					m.onDone(n)
@@ -150,23 +154,137 @@ func (m *migration) run(ctx context.Context, users []migrateUser, report io.Writ
 			}
 		}()
 	}
-feed:
-	for _, u := range mine {
+	fed := 0
+	feedErr := src(ctx, func(u migrateUser) error {
+		if !inShard(m.shardKey(u), m.shard, m.of) {
+			return nil
+		}
 		select {
 		case work <- u:
+			fed++
+			return nil
 		case <-ctx.Done():
-			break feed
+			return errStopFeeding
 		}
-	}
+	})
 	close(work)
+	if feedErr == nil {
+		mu.Lock()
+		p.setTotal(fed, sum.users, sum.failedUsers)
+		mu.Unlock()
+	}
 	wg.Wait()
-	return lines, ctx.Err()
+	p.finish(sum.users, sum.failedUsers)
+	switch {
+	case ctx.Err() != nil:
+		return sum, ctx.Err()
+	case feedErr != nil:
+		return sum, fmt.Errorf("reading the users: %w", feedErr)
+	case reportErr != nil:
+		return sum, fmt.Errorf("writing the report: %w", reportErr)
+	}
+	return sum, nil
+}
+
+// shardKey is what --shard hashes: the canonical id from --users, the
+// source's vendor id with --all (known before any link lookup, and the same
+// in every run).
+func (m *migration) shardKey(u migrateUser) string {
+	if u.listed {
+		return m.from + "/" + u.VendorIDs[m.from]
+	}
+	return u.ID
+}
+
+// progress draws the bar on a terminal or prints a line every `every`
+// users otherwise. Its caller serialises the calls.
+type progress struct {
+	w     io.Writer
+	every int
+	bar   bool
+	total int // -1: unknown yet (a vendor list still paging)
+	start time.Time
+	last  int       // done at the last line printed
+	drawn time.Time // when the bar was last drawn
+}
+
+func (p *progress) setTotal(total, done, failed int) {
+	if p.total == total {
+		return
+	}
+	p.total = total
+	if p.w != nil && p.bar {
+		p.draw(done, failed)
+	}
+}
+
+func (p *progress) report(done, failed int) {
+	if p.w == nil || p.every <= 0 {
+		return
+	}
+	switch {
+	case p.bar:
+		// Redrawn at most ten times a second: a fast run would otherwise
+		// spend its time writing to the terminal.
+		if done == p.total || time.Since(p.drawn) >= 100*time.Millisecond {
+			p.draw(done, failed)
+		}
+	case done%p.every == 0 || done == p.total:
+		p.draw(done, failed)
+	}
+}
+
+// finish ends the bar's line, or prints the last count if no line showed
+// it yet.
+func (p *progress) finish(done, failed int) {
+	switch {
+	case p.w == nil || p.every <= 0:
+	case p.bar:
+		if p.last != done {
+			p.draw(done, failed)
+		}
+		fmt.Fprintln(p.w)
+	case p.last != done:
+		p.draw(done, failed)
+	}
+}
+
+func (p *progress) draw(done, failed int) {
+	el := time.Since(p.start)
+	rate := float64(done) / max(el.Seconds(), 1e-9)
+	eta := "?"
+	of := "?"
+	if p.total >= 0 {
+		of = strconv.Itoa(p.total)
+		eta = (time.Duration(float64(p.total-done)/max(rate, 1e-9)) * time.Second).Round(time.Second).String()
+	}
+	p.last, p.drawn = done, time.Now()
+	if !p.bar {
+		fmt.Fprintf(p.w, "migrate: %d/%s users, %.1f users/s, ETA %s, %d failed\n", done, of, rate, eta, failed)
+		return
+	}
+	// A terminal: one line redrawn in place.
+	const width = 30
+	filled := 0
+	if p.total > 0 {
+		filled = min(width, width*done/p.total)
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%s  %.1f users/s  ETA %s  %d failed ", strings.Repeat("#", filled),
+		strings.Repeat(".", width-filled), done, of, rate, eta, failed)
 }
 
 // one migrates one user: read the source, copy what the destinations
 // take, write through the dispatcher under a key derived from the run id
 // and the user (a re-run replays it), then link the accounts.
-func (m *migration) one(ctx context.Context, u migrateUser, supported map[canonical.Field]bool) migrateLine {
+//
+// stop is the run's cancellation: ctx itself is not cancelled by it, so a
+// user already started finishes.
+func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser, supported map[canonical.Field]bool) migrateLine {
+	if u.listed {
+		if err := m.resolveListed(ctx, &u); err != nil {
+			return migrateLine{ID: m.from + "-" + u.VendorIDs[m.from], Status: "failed", Reason: err.Error()}
+		}
+	}
 	l := migrateLine{ID: u.ID}
 	if err := canonical.CheckID("id", u.ID); err != nil {
 		l.Status, l.Reason = "failed", "invalid id: "+err.Error()
@@ -189,16 +307,25 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 	user := map[string]any{}
 	for _, f := range copyable {
 		v, ok := src.Snapshot.Fields[f]
-		if !ok || !supported[f] || (m.fields != nil && !slices.Contains(m.fields, f)) {
+		if !ok || (m.fields != nil && !slices.Contains(m.fields, f)) {
 			continue
 		}
 		if s, isStr := v.Value.(string); isStr && s == "" {
 			continue
 		}
+		switch {
+		case supported[f]:
+			l.Fields = append(l.Fields, f)
+		case f == canonical.FieldEmail || f == canonical.FieldUsername:
+			// No destination writes it, but a destination with no link
+			// resolves its account by it (vendors.<name>.resolve); the
+			// dispatcher skips it at every target (on_unsupported: skip).
+		default:
+			continue
+		}
 		user[string(f)] = v.Value
-		l.Fields = append(l.Fields, f)
 	}
-	if len(user) == 0 {
+	if len(l.Fields) == 0 {
 		l.Status, l.Reason = "skipped", "nothing to copy: the source holds none of the fields the destinations take"
 		return l
 	}
@@ -220,7 +347,7 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 	if len(in.Key) > 255 {
 		in.Key = "migrate/" + m.runID + "/" + strconv.FormatUint(uint64(fnvSum(u.ID)), 16)
 	}
-	out, err := m.d.Apply(ctx, in)
+	out, err := m.apply(ctx, stop, in)
 	if err != nil {
 		e := canonical.AsError(err)
 		l.Status, l.Reason = "failed", string(e.Code)+": "+e.Message
@@ -256,6 +383,30 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 	return l
 }
 
+// apply writes in through the dispatcher. A key still claimed by an
+// earlier run that was killed mid-user is in progress until its claim
+// expires (idempotency.lock_ttl): the user is not failed but waited for, up
+// to m.inProgressWait, and then verified and finished as the dispatcher
+// finishes any interrupted key (the Verifier reads the vendor first, so
+// nothing is written twice).
+func (m *migration) apply(ctx context.Context, stop <-chan struct{}, in dispatch.Input) (dispatch.Output, error) {
+	deadline := time.Now().Add(m.inProgressWait)
+	for {
+		out, err := m.d.Apply(ctx, in)
+		e := canonical.AsError(err)
+		if err == nil || e.Code != canonical.CodeIdempotencyInProgress || time.Now().After(deadline) {
+			return out, err
+		}
+		t := time.NewTimer(max(e.RetryAfter, 100*time.Millisecond))
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return out, err
+		}
+	}
+}
+
 func fnvSum(s string) uint32 { h := fnv.New32a(); _, _ = h.Write([]byte(s)); return h.Sum32() }
 
 func destIDs(ids map[string]string, to []string) map[string]string {
@@ -268,102 +419,188 @@ func destIDs(ids map[string]string, to []string) map[string]string {
 	return out
 }
 
-// summarize writes the per-target table: applied, skipped, failed and the
-// most frequent failure reasons. It reports whether anything failed.
-func summarize(w io.Writer, lines []migrateLine, to []string) bool {
-	type row struct{ applied, planned, skipped, failed, replayed int }
-	rows := map[string]*row{}
-	for _, t := range to {
-		rows[t] = &row{}
-	}
-	reasons := map[string]int{}
-	failed := false
-	for _, l := range lines {
-		if l.Status == "failed" || l.Status == "partial" {
-			failed = true
-		}
-		if len(l.Targets) == 0 {
-			for _, t := range to {
-				switch l.Status {
-				case "skipped":
-					rows[t].skipped++
-				default:
-					rows[t].failed++
-				}
-			}
-			if l.Reason != "" {
-				reasons[l.Reason]++
-			}
-			continue
-		}
-		for t, o := range l.Targets {
-			r := rows[t]
-			if r == nil {
-				continue
-			}
-			if l.Replayed {
-				r.replayed++
-			}
-			switch o.Status {
-			case "applied":
-				r.applied++
-			case "planned":
-				r.planned++
-			case "skipped":
-				r.skipped++
-			default:
-				r.failed++
-				reasons[t+": "+o.Code]++
-			}
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tAPPLIED\tPLANNED\tSKIPPED\tFAILED\tREPLAYED")
-	for _, t := range to {
-		r := rows[t]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", t, r.applied, r.planned, r.skipped, r.failed, r.replayed)
-	}
-	_ = tw.Flush()
-	if len(reasons) > 0 {
-		type kv struct {
-			k string
-			n int
-		}
-		var top []kv
-		for k, n := range reasons {
-			top = append(top, kv{k, n})
-		}
-		sort.Slice(top, func(i, j int) bool { return top[i].n > top[j].n || (top[i].n == top[j].n && top[i].k < top[j].k) })
-		fmt.Fprintln(w, "\ntop reasons:")
-		for i, r := range top {
-			if i == 5 {
-				break
-			}
-			fmt.Fprintf(w, "  %5d  %s\n", r.n, clipCell(r.k, 120))
-		}
-	}
-	return failed
+// maxReasons bounds the distinct failure reasons a tally counts; the rest
+// are counted together, so a run whose every failure says something
+// different still keeps a small summary.
+const maxReasons = 100
+
+// otherReasons is the bucket past maxReasons.
+const otherReasons = "(other reasons)"
+
+type tallyRow struct{ applied, planned, skipped, failed, replayed int }
+
+// tally is a run's summary: per-target counters and the failure reasons,
+// built as users finish.
+type tally struct {
+	to                 []string
+	rows               map[string]*tallyRow
+	reasons            map[string]int
+	users, failedUsers int
 }
 
-// readUsers reads --users: one JSON object per line.
-func readUsers(r io.Reader) ([]migrateUser, error) {
-	var out []migrateUser
+func newTally(to []string) *tally {
+	t := &tally{to: to, rows: map[string]*tallyRow{}, reasons: map[string]int{}}
+	for _, n := range to {
+		t.rows[n] = &tallyRow{}
+	}
+	return t
+}
+
+func (t *tally) reason(r string) {
+	if _, ok := t.reasons[r]; !ok && len(t.reasons) >= maxReasons {
+		r = otherReasons
+	}
+	t.reasons[r]++
+}
+
+// add counts one finished user.
+func (t *tally) add(l migrateLine) {
+	t.users++
+	if l.Status == "failed" || l.Status == "partial" {
+		t.failedUsers++
+	}
+	if len(l.Targets) == 0 {
+		for _, n := range t.to {
+			if l.Status == "skipped" {
+				t.rows[n].skipped++
+			} else {
+				t.rows[n].failed++
+			}
+		}
+		if l.Reason != "" {
+			t.reason(l.Reason)
+		}
+		return
+	}
+	for n, o := range l.Targets {
+		r := t.rows[n]
+		if r == nil {
+			continue
+		}
+		if l.Replayed {
+			r.replayed++
+		}
+		switch o.Status {
+		case "applied":
+			r.applied++
+		case "planned":
+			r.planned++
+		case "skipped":
+			r.skipped++
+		default:
+			r.failed++
+			t.reason(n + ": " + o.Code)
+		}
+	}
+}
+
+// failed reports whether any user failed (wholly or at some target).
+func (t *tally) failed() bool { return t.failedUsers > 0 }
+
+// write prints the per-target table (applied, planned, skipped, failed,
+// replayed) and the five most frequent failure reasons.
+func (t *tally) write(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tAPPLIED\tPLANNED\tSKIPPED\tFAILED\tREPLAYED")
+	for _, n := range t.to {
+		r := t.rows[n]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", n, r.applied, r.planned, r.skipped, r.failed, r.replayed)
+	}
+	_ = tw.Flush()
+	if len(t.reasons) == 0 {
+		return
+	}
+	type kv struct {
+		k string
+		n int
+	}
+	var top []kv
+	for k, n := range t.reasons {
+		top = append(top, kv{k, n})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].n > top[j].n || (top[i].n == top[j].n && top[i].k < top[j].k) })
+	fmt.Fprintln(w, "\ntop reasons:")
+	for i, r := range top {
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(w, "  %5d  %s\n", r.n, clipCell(r.k, 120))
+	}
+}
+
+// fileSource streams --users: one JSON object per line, read as the run
+// takes them.
+func fileSource(path string) source {
+	return func(_ context.Context, each func(migrateUser) error) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return scanUsers(f, each)
+	}
+}
+
+// scanUsers decodes --users lines into each, naming the first bad line.
+func scanUsers(r io.Reader, each func(migrateUser) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	n := 0
 	for sc.Scan() {
 		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
 			continue
 		}
 		var u migrateUser
-		if err := json.Unmarshal([]byte(line), &u); err != nil || u.ID == "" {
-			return nil, fmt.Errorf("--users line %d: want {\"id\": ..., \"vendor_ids\": {...}}", n)
+		if err := json.Unmarshal(line, &u); err != nil || u.ID == "" {
+			return fmt.Errorf("--users line %d: want {\"id\": ..., \"vendor_ids\": {...}}", n)
 		}
-		out = append(out, u)
+		if err := each(u); err != nil {
+			return err
+		}
 	}
-	return out, sc.Err()
+	return sc.Err()
+}
+
+// countShard counts the users of src in shard i of n, checking every line
+// before anything is written, so a bad line fails the run up front and the
+// progress has a total from the start.
+func countShard(ctx context.Context, src source, key func(migrateUser) string, i, n int) (int, error) {
+	c := 0
+	err := src(ctx, func(u migrateUser) error {
+		if inShard(key(u), i, n) {
+			c++
+		}
+		return nil
+	})
+	return c, err
+}
+
+// listSource enumerates the source vendor's users (--all). A listed user
+// already linked keeps its canonical id; one not linked gets
+// "<source>-<vendor id>", so every run of the same source names it the
+// same way and a resume replays it under the same key.
+func listSource(d *dispatch.Dispatcher, from string) source {
+	return func(ctx context.Context, each func(migrateUser) error) error {
+		return d.List(upstream.WithBulk(ctx), from, func(l adapters.Listed) error {
+			return each(migrateUser{VendorIDs: map[string]string{from: l.VendorID}, listed: true})
+		})
+	}
+}
+
+// resolveListed gives a listed user its canonical id (see listSource).
+func (m *migration) resolveListed(ctx context.Context, u *migrateUser) error {
+	vid := u.VendorIDs[m.from]
+	id, _, ok, err := m.d.Links().Reverse(ctx, m.from, vid)
+	if err != nil {
+		return fmt.Errorf("link store: %w", err)
+	}
+	if !ok {
+		id = m.from + "-" + vid
+	}
+	u.ID = id
+	return nil
 }
 
 func parseShard(s string) (int, int, error) {
@@ -379,6 +616,8 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
+const migrateUsage = "usage: gateway migrate --config FILE --from SOURCE --to T1,T2 (--users users.jsonl | --all) [--fields f1,f2] [--dry-run] [--run-id ID] [--shard i/N] [--concurrency N] [--report out.jsonl] [--progress-every N]"
+
 // cmdMigrate copies users from one target to others, in-process.
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("migrate", stderr)
@@ -386,18 +625,19 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	from := fs.String("from", "", "the source target")
 	to := fs.String("to", "", "comma-separated destination targets")
 	usersPath := fs.String("users", "", "JSONL of users: {\"id\": ..., \"vendor_ids\": {target: id}}")
+	all := fs.Bool("all", false, "migrate every user the source lists (sources with a list call: frontier, commvault)")
 	fields := fs.String("fields", "", "comma-separated canonical fields to copy (default: every field a destination takes)")
 	dry := fs.Bool("dry-run", false, "show what would be written; write nothing")
-	runID := fs.String("run-id", "", "the run's id: re-running with it resumes (default: derived from --from, --to and --users)")
+	runID := fs.String("run-id", "", "the run's id: re-running with it resumes (default: derived from --from, --to and --users or --all)")
 	shard := fs.String("shard", "", "i/N: take only the i-th of N stable hash shares of the users")
 	conc := fs.Int("concurrency", 8, "users in flight at once")
 	reportPath := fs.String("report", "", "write the per-user JSONL report here (default: none)")
-	every := fs.Int("progress-every", 100, "print a progress line every N users")
+	every := fs.Int("progress-every", 100, "when stderr is not a terminal, print a progress line every N users")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *from == "" || *to == "" || *usersPath == "" {
-		return errors.New("usage: gateway migrate --config FILE --from SOURCE --to T1,T2 --users users.jsonl [--fields f1,f2] [--dry-run] [--run-id ID] [--shard i/N] [--concurrency N] [--report out.jsonl]")
+	if *from == "" || *to == "" || (*usersPath == "") == !*all {
+		return errors.New(migrateUsage)
 	}
 	si, sn, err := parseShard(*shard)
 	if err != nil {
@@ -406,21 +646,24 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *conc < 1 || *conc > 1024 {
 		return errors.New("--concurrency: must be between 1 and 1024")
 	}
-	f, err := os.Open(*usersPath)
-	if err != nil {
-		return err
-	}
-	users, err := readUsers(f)
-	f.Close()
-	if err != nil {
-		return err
+	if *every < 1 {
+		return errors.New("--progress-every: must be at least 1")
 	}
 	cfg, err := config.LoadFile(*path, os.LookupEnv)
 	if err != nil {
 		return err
 	}
 	if *runID == "" {
-		*runID = fmt.Sprintf("%s-%s-%x", *from, strings.ReplaceAll(*to, ",", "+"), fnvSum(*usersPath))
+		what := fmt.Sprintf("%x", fnvSum(*usersPath))
+		if *all {
+			what = "all"
+		}
+		*runID = fmt.Sprintf("%s-%s-%s", *from, strings.ReplaceAll(*to, ",", "+"), what)
+	}
+	// Every user's key is migrate/<run id>/<user>: a run id the key format
+	// refuses would fail every user.
+	if len(*runID) > 128 || !idempotency.ValidKey("migrate/"+*runID+"/u") {
+		return errors.New("--run-id: must be 1 to 128 visible ASCII characters, no spaces")
 	}
 	if cfg.Idempotency.Store != "redis" && !*dry {
 		fmt.Fprintln(stderr, "migrate: idempotency.store is memory: this run can resume only within this process; use idempotency.store: redis to resume after a kill")
@@ -431,10 +674,8 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer g.Shutdown(context.Background())
 	m := &migration{d: g.dispatcher, from: *from, to: strings.Split(*to, ","), dry: *dry, runID: *runID, shard: si, of: sn,
-		concurrency: *conc, progress: stderr, progressEvery: *every, bar: isTerminal(stderr)}
-	if m.bar {
-		m.progressEvery = 1
-	}
+		concurrency: *conc, progress: stderr, progressEvery: *every, bar: isTerminal(stderr),
+		inProgressWait: cfg.Idempotency.LockTTL.D() + 5*time.Second}
 	if *fields != "" {
 		for _, s := range strings.Split(*fields, ",") {
 			m.fields = append(m.fields, canonical.Field(s))
@@ -445,35 +686,48 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("target %q is not configured (configured: %s)", t, strings.Join(g.dispatcher.Targets(), ", "))
 		}
 	}
+	src, total := fileSource(*usersPath), -1
+	if *all {
+		if !g.dispatcher.CanList(m.from) {
+			return fmt.Errorf("--all: %s's adapter cannot list users (its vendor has no list call the gateway uses); pass --users users.jsonl", m.from)
+		}
+		src = listSource(g.dispatcher, m.from)
+	} else if total, err = countShard(ctx, src, m.shardKey, si, sn); err != nil {
+		return err
+	}
 	report := io.Discard
+	var bw *bufio.Writer
 	if *reportPath != "" {
 		rf, err := os.Create(*reportPath)
 		if err != nil {
 			return err
 		}
 		defer rf.Close()
-		bw := bufio.NewWriter(rf)
-		defer bw.Flush()
+		bw = bufio.NewWriter(rf)
 		report = bw
 	}
-	lines, runErr := m.run(ctx, users, report)
-	fmt.Fprintf(stdout, "run %s: %d users in this shard finished\n\n", *runID, len(lines))
-	failed := summarize(stdout, lines, m.to)
+	sum, runErr := m.run(ctx, src, total, report)
+	if bw != nil {
+		if err := bw.Flush(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("writing the report: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "run %s: %d users in this shard finished\n\n", *runID, sum.users)
+	sum.write(stdout)
 	switch {
-	case runErr != nil:
+	case runErr != nil && ctx.Err() != nil:
 		return fmt.Errorf("migration stopped (%w); run again with --run-id %s to resume", runErr, *runID)
-	case failed:
+	case runErr != nil:
+		return fmt.Errorf("migration stopped: %w; run again with --run-id %s to resume", runErr, *runID)
+	case sum.failed():
 		return errors.New("some users failed; see the report")
 	}
 	return nil
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal (not merely a character
+// device: /dev/null is one too).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -43,25 +44,57 @@ func TestMigrateBenchmark(t *testing.T) {
 	}
 	heap := func() uint64 { var m runtime.MemStats; runtime.GC(); runtime.ReadMemStats(&m); return m.HeapAlloc }
 
-	// gateway migrate's engine, in-process.
+	rounds := 1
+	if v, err := strconv.Atoi(os.Getenv("MIGRATE_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	// Each run is a subtest, so its simulators and store are closed before
+	// the next starts; odd rounds run the client first, so neither side
+	// always runs on the warmer (or more loaded) box.
+	for round := range rounds {
+		runs := []func(*testing.T){func(t *testing.T) { benchMigrate(t, n, conc, report, heap) }, func(t *testing.T) { benchAPI(t, n, conc, report, heap) }}
+		names := []string{"migrate", "api"}
+		if round%2 == 1 {
+			runs[0], runs[1], names[0], names[1] = runs[1], runs[0], names[1], names[0]
+		}
+		for i := range runs {
+			t.Run(fmt.Sprintf("round%d-%s", round, names[i]), runs[i])
+		}
+	}
+}
+
+type benchReport func(name string, users int, wall, cpu time.Duration, heap uint64)
+
+// benchMigrate is gateway migrate's engine, in-process.
+func benchMigrate(t *testing.T, n, conc int, report benchReport, heap func() uint64) {
 	{
 		r := newMigrateRig(t, n)
 		m := r.migration(t, "bench")
 		m.concurrency = conc
-		cpu0, start := cpuTime(t), time.Now()
-		lines, err := m.run(context.Background(), r.users, io.Discard)
-		wall, cpu := time.Since(start), cpuTime(t)-cpu0
-		if err != nil || len(lines) != n {
-			t.Fatalf("%d lines, %v", len(lines), err)
-		}
-		for _, l := range lines {
-			if l.Status != "applied" {
-				t.Fatalf("%+v", l)
+		// MIGRATE_BENCH_PROFILE=file writes a CPU profile of this run alone.
+		if path := os.Getenv("MIGRATE_BENCH_PROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
 		}
+		cpu0, start := cpuTime(t), time.Now()
+		sum, err := m.run(context.Background(), sliceSource(r.users), n, io.Discard)
+		wall, cpu := time.Since(start), cpuTime(t)-cpu0
+		if err != nil || sum.users != n || sum.failed() {
+			t.Fatalf("%d users, %d failed, %v", sum.users, sum.failedUsers, err)
+		}
+		pprof.StopCPUProfile()
 		report("migrate", n, wall, cpu, heap())
 	}
-	// A client doing GET + PATCH per user through the API.
+}
+
+// benchAPI is a client doing GET + PATCH per user through the API.
+func benchAPI(t *testing.T, n, conc int, report benchReport, heap func() uint64) {
 	{
 		r := newMigrateRig(t, n)
 		cfg, err := devConfig("", r.sims)

@@ -3,16 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/google/go-cmp/cmp"
 
-	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 )
@@ -34,11 +35,7 @@ func newMigrateRig(t *testing.T, n int) *migrateRig {
 	t.Cleanup(func() { _ = sims.Close() })
 	r := &migrateRig{sims: sims, redis: miniredis.RunT(t)}
 	for i := range n {
-		r.users = append(r.users, migrateUser{ID: "seeded" + strconv.Itoa(i), VendorIDs: map[string]string{
-			"akana":     akanasim.SeededUserID(i, akanasim.DemoTenant),
-			"frontier":  frontiersim.SeededUserID(i),
-			"commvault": strconv.Itoa(int(commvaultsim.SeededUserID(i))),
-		}})
+		r.users = append(r.users, seededUser(i))
 	}
 	return r
 }
@@ -62,17 +59,45 @@ func (r *migrateRig) migration(t *testing.T, runID string) *migration {
 	return &migration{d: g.dispatcher, from: "akana", to: []string{"frontier", "commvault"}, runID: runID, of: 1, concurrency: 4}
 }
 
-// writes counts the writes each seeded user got at frontier and commvault.
+// sliceSource hands over users from memory.
+func sliceSource(users []migrateUser) source {
+	return func(_ context.Context, each func(migrateUser) error) error {
+		for _, u := range users {
+			if err := each(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// reportLines decodes a --report JSONL.
+func reportLines(t *testing.T, b []byte) []migrateLine {
+	t.Helper()
+	var out []migrateLine
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var l migrateLine
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("report: %v", err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// writes counts the writes (method and path) each seeded user got at
+// frontier and commvault.
 func (r *migrateRig) writes() map[string]int {
 	out := map[string]int{}
 	for _, q := range r.sims.handlers["frontier"].(*frontiersim.Sim).Requests() {
 		if q.Method != http.MethodGet && strings.Contains(q.Path, "/users/00000000-") {
-			out["frontier "+q.Path[strings.LastIndex(q.Path, "/")+1:]]++
+			out["frontier "+q.Method+" "+q.Path]++
 		}
 	}
 	for _, q := range r.sims.handlers["commvault"].(*commvaultsim.Sim).Requests() {
 		if q.Method != http.MethodGet && strings.Contains(strings.ToLower(q.Path), "/user/1") {
-			out["commvault "+q.Path[strings.LastIndex(q.Path, "/")+1:]]++
+			out["commvault "+q.Method+" "+q.Path]++
 		}
 	}
 	return out
@@ -91,8 +116,10 @@ func TestMigrateResumesWithoutDoubleWrites(t *testing.T) {
 			cancel()
 		}
 	}
-	first, err := m.run(ctx, r.users, &bytes.Buffer{})
-	if err == nil || len(first) >= n {
+	var firstReport bytes.Buffer
+	sum, err := m.run(ctx, sliceSource(r.users), n, &firstReport)
+	first := reportLines(t, firstReport.Bytes())
+	if err == nil || len(first) >= n || sum.users != len(first) {
 		t.Fatalf("the killed run finished %d users (err %v)", len(first), err)
 	}
 	for _, l := range first {
@@ -106,10 +133,10 @@ func TestMigrateResumesWithoutDoubleWrites(t *testing.T) {
 	}
 
 	var report bytes.Buffer
-	second, err := r.migration(t, "run-1").run(context.Background(), r.users, &report)
-	if err != nil {
+	if _, err := r.migration(t, "run-1").run(context.Background(), sliceSource(r.users), n, &report); err != nil {
 		t.Fatal(err)
 	}
+	second := reportLines(t, report.Bytes())
 	replayed := 0
 	for _, l := range second {
 		if l.Status != "applied" {
@@ -165,10 +192,12 @@ func TestMigrateShardsCoverEveryUserOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lines, err := m.run(context.Background(), r.users, &bytes.Buffer{})
+			var report bytes.Buffer
+			_, err := m.run(context.Background(), sliceSource(r.users), -1, &report)
 			if err != nil {
 				t.Error(err)
 			}
+			lines := reportLines(t, report.Bytes())
 			mu.Lock()
 			defer mu.Unlock()
 			for _, l := range lines {
@@ -206,22 +235,55 @@ func TestParseShard(t *testing.T) {
 	_ = fmt.Sprint()
 }
 
+// TestMigrateProgress: lines every N users (and the last) when stderr is
+// not a terminal, a bar redrawn in place when it is; a total not known yet
+// (a vendor list still paging) shows as "?" until the listing ends.
 func TestMigrateProgress(t *testing.T) {
 	r := newMigrateRig(t, 5)
-	for _, bar := range []bool{false, true} {
-		var out bytes.Buffer
-		m := r.migration(t, fmt.Sprint("progress-", bar))
-		m.progress, m.progressEvery, m.bar = &out, 2, bar
-		if _, err := m.run(context.Background(), r.users, &bytes.Buffer{}); err != nil {
-			t.Fatal(err)
-		}
-		s := out.String()
-		switch {
-		case !bar && (strings.Count(s, "\n") != 3 || !strings.Contains(s, "migrate: 5/5 users") || !strings.Contains(s, "0 failed")):
-			t.Errorf("progress lines:\n%s", s)
-		case bar && (!strings.Contains(s, "\r[") || !strings.Contains(s, "5/5") || !strings.Contains(s, "ETA")):
-			t.Errorf("progress bar: %q", s)
-		}
+	for _, tc := range []struct {
+		name  string
+		bar   bool
+		total int
+		want  []string
+		lines int
+	}{
+		{"lines", false, 5, []string{"migrate: 2/5 users", "migrate: 4/5 users", "migrate: 5/5 users", "0 failed"}, 3},
+		{"lines, total unknown", false, -1, []string{"migrate: 2/? users", "ETA ?", "migrate: 4/? users", "migrate: 5/5 users"}, 3},
+		{"bar", true, 5, []string{"\r[", "] 5/5", "users/s", "ETA", "0 failed"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			m := r.migration(t, fmt.Sprintf("progress-%v-%d", tc.bar, tc.total))
+			m.progress, m.progressEvery, m.bar = &out, 2, tc.bar
+			// The source returns (and the total becomes known) only once
+			// every user it handed over has finished.
+			finished := make(chan struct{})
+			m.onDone = func(n int) {
+				if n == len(r.users) {
+					close(finished)
+				}
+			}
+			src := func(ctx context.Context, each func(migrateUser) error) error {
+				if err := sliceSource(r.users)(ctx, each); err != nil {
+					return err
+				}
+				<-finished
+				return nil
+			}
+			sum, err := m.run(context.Background(), src, tc.total, &bytes.Buffer{})
+			if err != nil || sum.failed() {
+				t.Fatalf("%d failed: %v", sum.failedUsers, err)
+			}
+			s := out.String()
+			if strings.Count(s, "\n") != tc.lines {
+				t.Errorf("%d lines, want %d:\n%q", strings.Count(s, "\n"), tc.lines, s)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("progress lacks %q:\n%q", w, s)
+				}
+			}
+		})
 	}
 }
 
@@ -231,17 +293,135 @@ func TestMigrateSummaryAndExit(t *testing.T) {
 		{ID: "b", Status: "partial", Targets: map[string]migrateOutcome{"frontier": {Status: "applied"}, "commvault": {Status: "failed", Code: "upstream_unavailable"}}},
 		{ID: "c", Status: "failed", Reason: "source: not_found"},
 	}
-	var out bytes.Buffer
-	if !summarize(&out, lines, []string{"frontier", "commvault"}) {
+	to := []string{"frontier", "commvault"}
+	sum := newTally(to)
+	for _, l := range lines {
+		sum.add(l)
+	}
+	if !sum.failed() {
 		t.Error("failures not reported")
 	}
+	var out bytes.Buffer
+	sum.write(&out)
 	s := out.String()
 	for _, want := range []string{"commvault: upstream_unavailable", "source: not_found", "TARGET"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
 	}
-	if summarize(&bytes.Buffer{}, lines[:1], []string{"frontier", "commvault"}) {
+	clean := newTally(to)
+	clean.add(lines[0])
+	if clean.failed() {
 		t.Error("a clean run reported failure")
+	}
+}
+
+// --all enumerates the source with its adapter's list call; each listed
+// user gets its canonical id from its link, else "<source>-<vendor id>",
+// and its destination accounts are resolved by e-mail. A second run with
+// the same run id replays every user and writes nothing.
+func TestMigrateAllListsTheSource(t *testing.T) {
+	const n = 30
+	for _, tc := range []struct{ from, to string }{{"commvault", "frontier"}, {"frontier", "commvault"}} {
+		t.Run(tc.from+" to "+tc.to, func(t *testing.T) {
+			r := newMigrateRig(t, n)
+			run := func() []migrateLine {
+				m := r.migration(t, "all-"+tc.from)
+				m.from, m.to = tc.from, []string{tc.to}
+				if !m.d.CanList(tc.from) {
+					t.Fatalf("%s cannot list", tc.from)
+				}
+				var report bytes.Buffer
+				sum, err := m.run(context.Background(), listSource(m.d, tc.from), -1, &report)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := reportLines(t, report.Bytes())
+				if sum.users != len(lines) {
+					t.Fatalf("tally %d users, report %d", sum.users, len(lines))
+				}
+				return lines
+			}
+			first := run()
+			applied := map[string]bool{}
+			for _, l := range first {
+				// The demo user is linked in gateway.yaml's users block.
+				if !strings.HasPrefix(l.ID, tc.from+"-") && l.ID != "demo" {
+					t.Errorf("listed user named %q, want its link's id or %s-<vendor id>", l.ID, tc.from)
+				}
+				if l.Status == "applied" && l.Targets[tc.to].Status == "applied" {
+					applied[l.ID] = true
+				}
+			}
+			if len(applied) < n {
+				t.Fatalf("%d of %d listed users applied: %+v", len(applied), len(first), first)
+			}
+			writes := r.writes()
+			second := run()
+			if len(second) != len(first) {
+				t.Fatalf("second run: %d users, first %d", len(second), len(first))
+			}
+			for _, l := range second {
+				if applied[l.ID] && !l.Replayed {
+					t.Errorf("%s was not replayed: %+v", l.ID, l)
+				}
+			}
+			if diff := cmp.Diff(writes, r.writes()); diff != "" {
+				t.Errorf("the second run wrote (-before +after):\n%s", diff)
+			}
+			for k, c := range r.writes() {
+				if c != 1 {
+					t.Errorf("%s written %d times", k, c)
+				}
+			}
+		})
+	}
+}
+
+func TestMigrateFlagErrors(t *testing.T) {
+	cfg := writeDefaultConfig(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"neither --users nor --all", []string{"--from", "frontier", "--to", "commvault"}, "(--users users.jsonl | --all)"},
+		{"both --users and --all", []string{"--from", "frontier", "--to", "commvault", "--all", "--users", "u.jsonl"}, "(--users users.jsonl | --all)"},
+		{"a source that cannot list", []string{"--from", "akana", "--to", "commvault", "--all"}, "--all: akana's adapter cannot list users"},
+		{"bad shard", []string{"--from", "frontier", "--to", "commvault", "--all", "--shard", "4/4"}, "--shard"},
+		{"a run id no key can hold", []string{"--from", "frontier", "--to", "commvault", "--all", "--run-id", "my run"}, "--run-id"},
+		{"bad progress interval", []string{"--from", "frontier", "--to", "commvault", "--all", "--progress-every", "0"}, "--progress-every"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), append([]string{"migrate", "--config", cfg}, tc.args...), nil, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want it to say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// A report that cannot be written fails the run (after every user is
+// migrated and recorded), and a bad --users line fails it before any user.
+func TestMigrateReportsItsOwnFailures(t *testing.T) {
+	r := newMigrateRig(t, 3)
+	sum, err := r.migration(t, "report-fails").run(context.Background(), sliceSource(r.users), 3, fullDisk{})
+	if err == nil || !strings.Contains(err.Error(), "writing the report: disk full") || sum.users != 3 {
+		t.Fatalf("%d users, err %v", sum.users, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"id":"a"}` + "\n\n" + `{"vendor_ids":{}}`, "--users line 3"},
+		{`{"id":"a"}` + "\nnot json", "--users line 2"},
+	} {
+		n := 0
+		err := scanUsers(strings.NewReader(tc.in), func(migrateUser) error { n++; return nil })
+		if err == nil || !strings.Contains(err.Error(), tc.want) || n != 1 {
+			t.Errorf("%q: %d users, err %v", tc.in, n, err)
+		}
 	}
 }

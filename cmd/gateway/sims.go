@@ -1,16 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
+	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
+	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/internal/faultinject"
 )
 
@@ -97,4 +104,37 @@ func (s *simSet) Close() error {
 		cancel()
 	}
 	return errors.Join(errs...)
+}
+
+// seededUser is the i-th seeded user as a --users line for gateway
+// migrate: canonical id "seeded<i>" and its account at each simulator that
+// seeds one per user (Volterra's are token owners, not migration targets).
+func seededUser(i int) migrateUser {
+	return migrateUser{ID: "seeded" + strconv.Itoa(i), VendorIDs: map[string]string{
+		"akana":     akanasim.SeededUserID(i, akanasim.DemoTenant),
+		"frontier":  frontiersim.SeededUserID(i),
+		"commvault": strconv.Itoa(int(commvaultsim.SeededUserID(i))),
+	}}
+}
+
+// writeSeededUsers writes the n seeded users as gateway migrate's --users
+// JSONL, streamed.
+func writeSeededUsers(path string, n int) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for i := range n {
+		if err := enc.Encode(seededUser(i)); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
 }
