@@ -201,7 +201,8 @@ func TestSCIMFilterResolvesUnlinkedUsers(t *testing.T) {
 	sims, cfg := devSims(t)
 	const email = "unlinked.user@example.com"
 	sims.handlers["frontier"].(*frontiersim.Sim).AddUser(frontiersim.User{ID: "8f0c6a7e-1111-4222-8333-444455556666", Name: "unlinkeduser", Email: email})
-	sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4545, Name: "unlinkeduser", Email: email, Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+	// Only frontier holds the user: commvault, the listing target, would
+	// have adopted it at the first listing (TestSCIMListingAdoptsVendorAccounts).
 	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
 	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
 
@@ -230,5 +231,46 @@ func TestSCIMFilterResolvesUnlinkedUsers(t *testing.T) {
 	}
 	if _, after, _ := getList(t, base, "count=0"); after.TotalResults != before.TotalResults+1 {
 		t.Errorf("lookups of unknown values left users behind: %d known, want %d", after.TotalResults, before.TotalResults+1)
+	}
+}
+
+// TestSCIMListingAdoptsVendorAccounts: an unfiltered listing shows the
+// accounts the listing target (the first SCIM target) holds that nobody
+// has linked, through the vendor's list call; each is linked once, so a
+// second listing shows the same ids.
+func TestSCIMListingAdoptsVendorAccounts(t *testing.T) {
+	sims, cfg := devSims(t)
+	sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4646, Name: "listed.only", Email: "listed.only@example.com", Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+
+	find := func() (string, int) {
+		status, l, body := getList(t, base, "count=100")
+		if status != 200 {
+			t.Fatalf("list: %d %s", status, body)
+		}
+		for _, r := range l.Resources {
+			if r.UserName == "listed.only" {
+				return r.ID, l.TotalResults
+			}
+		}
+		t.Fatalf("the commvault account nobody linked is not listed: %s", body)
+		return "", 0
+	}
+	id, total := find()
+	if again, total2 := find(); again != id || total2 != total {
+		t.Errorf("second listing: %s of %d, want %s of %d (adopted once)", again, total2, id, total)
+	}
+	if status, _, body := call(t, "GET", base+"/scim/v2/Users/"+id, ""); status != 200 || !strings.Contains(string(body), "listed.only@example.com") {
+		t.Errorf("GET the adopted user: %d %s", status, body)
+	}
+	// The indexed filters find the adopted user, not a second one.
+	for _, q := range []string{`emails.value eq "LISTED.ONLY@example.com"`, `userName eq "listed.only"`} {
+		if status, l, body := getList(t, base, "filter="+url.QueryEscape(q)); status != 200 || l.TotalResults != 1 || l.Resources[0].ID != id {
+			t.Errorf("%s: %d %s, want the adopted user %s", q, status, body, id)
+		}
+	}
+	if _, total3 := find(); total3 != total {
+		t.Errorf("%d users after the filters, want %d", total3, total)
 	}
 }

@@ -205,7 +205,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
 				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations, HardDelete: cfg.SCIM.HardDelete},
-			Caller: httpapi.SCIMCaller})
+			Caller: httpapi.SCIMCaller, Lister: scimLister{d}})
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}
@@ -527,4 +527,18 @@ func apiClients(cfg *config.Config) ([]httpapi.Client, error) {
 		out = append(out, hc)
 	}
 	return out, nil
+}
+
+// scimLister lets SCIM listing adopt the accounts a target lists that no
+// canonical id owns yet, through the target's adapters.Lister; a target
+// whose vendor cannot list users adopts nothing.
+type scimLister struct{ d *dispatch.Dispatcher }
+
+func (l scimLister) ListUsers(ctx context.Context, target string, each func(scim.ListedUser) error) error {
+	if !l.d.CanList(target) {
+		return nil
+	}
+	return l.d.List(ctx, target, func(u adapters.Listed) error {
+		return each(scim.ListedUser{VendorID: u.VendorID, Username: u.Username, Email: u.Email})
+	})
 }

@@ -17,9 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	filter "github.com/scim2/filter-parser/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -84,7 +86,21 @@ type Handler struct {
 	audit       audit.Recorder
 	auditValues audit.ValuePolicy
 	lister      Lister
+
+	// adoption walks the vendor's whole list, so concurrent listings
+	// share one walk and a walk stays fresh for adoptInterval: an
+	// identity provider paging through thousands of users does not make
+	// one walk per page.
+	adopting  singleflight.Group
+	adoptMu   sync.Mutex
+	adoptedAt time.Time
+	now       func() time.Time
 }
+
+// adoptInterval is how long a successful walk of the vendor's list stays
+// fresh; an account created at the vendor meanwhile is listed from the
+// first listing after it.
+const adoptInterval = 30 * time.Second
 
 // New checks the config against the dispatcher's targets.
 func New(o Options) (*Handler, error) {
@@ -106,7 +122,7 @@ func New(o Options) (*Handler, error) {
 		o.BodyLimit = 2 << 20
 	}
 	return &Handler{d: o.Dispatcher, cfg: cfg, mappings: ms, caller: o.Caller, base: "/scim/v2", bodyLimit: o.BodyLimit, log: o.Logger,
-		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister}, nil
+		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister, now: time.Now}, nil
 }
 
 // Routes mounts the SCIM endpoints on r (the /scim/v2 group, behind
@@ -412,10 +428,28 @@ func (h *Handler) listPage(ctx context.Context, cl Caller, start, count int) ([]
 // adoptListed links the accounts the Lister (if any) lists that nobody
 // owns, before a listing; a failure leaves the listing to linked users.
 func (h *Handler) adoptListed(ctx context.Context, cl Caller) {
-	if h.lister == nil || h.listTarget() == "" {
+	target := h.listTarget()
+	if h.lister == nil || target == "" {
 		return
 	}
-	if err := adopt(ctx, h.d.Links(), h.lister, h.listTarget(), cl.Name); err != nil {
+	h.adoptMu.Lock()
+	fresh := !h.adoptedAt.IsZero() && h.now().Sub(h.adoptedAt) < adoptInterval
+	h.adoptMu.Unlock()
+	if fresh {
+		return
+	}
+	// The walk runs under the first caller's context and name: the
+	// accounts it links are the same whoever asked.
+	_, err, _ := h.adopting.Do(target, func() (any, error) {
+		if err := adopt(ctx, h.d.Links(), h.lister, target, cl.Name); err != nil {
+			return nil, err
+		}
+		h.adoptMu.Lock()
+		h.adoptedAt = h.now()
+		h.adoptMu.Unlock()
+		return nil, nil
+	})
+	if err != nil {
 		h.log.WarnContext(ctx, "scim: listing the vendor's users failed; listing linked users only", "err", err)
 	}
 }

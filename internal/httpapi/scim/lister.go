@@ -21,10 +21,10 @@ import (
 // An adapters.Lister on a vendor adapter is plugged in with a small
 // wrapper in the wiring that calls it through the dispatcher's Doer.
 type Lister interface {
-	// ListUsers returns one page of the target's accounts, after the
-	// opaque cursor ("" for the first page), and the cursor of the next
-	// page ("" after the last).
-	ListUsers(ctx context.Context, target, cursor string) (page []ListedUser, next string, err error)
+	// ListUsers hands each of the target's accounts to each, page by
+	// page as the vendor serves them, and stops at the first error each
+	// returns (dispatch.Dispatcher.List has this shape).
+	ListUsers(ctx context.Context, target string, each func(ListedUser) error) error
 }
 
 // ListedUser is one vendor account, as a Lister returns it.
@@ -35,49 +35,44 @@ type ListedUser struct {
 	Username, Email string
 }
 
-// maxAdoptPages bounds one listing's walk of a vendor's pages, so a
-// listing never loops on a vendor that keeps returning a next cursor.
-const maxAdoptPages = 1000
-
 // adopt links every account l lists at target that no canonical id owns
 // to a new canonical id (source resolved, client the identity provider).
 // An account linked meanwhile by another request is left to its owner.
 func adopt(ctx context.Context, store links.Store, l Lister, target, client string) error {
-	cursor := ""
-	for range maxAdoptPages {
-		page, next, err := l.ListUsers(ctx, target, cursor)
+	err := l.ListUsers(ctx, target, func(u ListedUser) error {
+		_, _, ok, err := store.Reverse(ctx, target, u.VendorID)
 		if err != nil {
-			return fmt.Errorf("scim: list %s: %w", target, err)
+			return fmt.Errorf("scim: adopt: %w", err)
 		}
-		for _, u := range page {
-			_, _, ok, err := store.Reverse(ctx, target, u.VendorID)
-			if err != nil {
-				return fmt.Errorf("scim: adopt: %w", err)
-			}
-			if ok {
-				continue
-			}
-			ls := map[string]string{target: u.VendorID}
-			if u.Username != "" {
-				ls[linkUserName] = strings.ToLower(u.Username)
-			}
-			_, err = store.Put(ctx, newID(), links.Change{Links: ls, Source: links.SourceResolved, Client: client,
-				Attributes: links.Attributes{Username: u.Username, Email: u.Email}})
-			var ce *links.ConflictError
-			switch {
-			case errors.As(err, &ce):
-				// Linked meanwhile, or its userName belongs to another
-				// SCIM user: the existing owner stays.
-			case err != nil:
-				return fmt.Errorf("scim: adopt: %w", err)
-			}
-		}
-		if next == "" {
+		if ok {
 			return nil
 		}
-		cursor = next
+		ls := map[string]string{target: u.VendorID}
+		if u.Username != "" {
+			ls[linkUserName] = strings.ToLower(u.Username)
+		}
+		if u.Email != "" {
+			// emails.value eq finds it as it finds a resolved user.
+			ls[linkEmail] = strings.ToLower(u.Email)
+		}
+		_, err = store.Put(ctx, newID(), links.Change{Links: ls, Source: links.SourceResolved, Client: client,
+			Attributes: links.Attributes{Username: u.Username, Email: u.Email}})
+		var ce *links.ConflictError
+		switch {
+		case errors.As(err, &ce):
+			// Linked meanwhile, or its userName or e-mail belongs to
+			// another user: the existing owner stays (and resolves
+			// this account when it is read).
+			return nil
+		case err != nil:
+			return fmt.Errorf("scim: adopt: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scim: list %s: %w", target, err)
 	}
-	return fmt.Errorf("scim: list %s: more than %d pages", target, maxAdoptPages)
+	return nil
 }
 
 // listTarget is the target a Lister is asked for users: the one

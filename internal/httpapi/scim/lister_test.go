@@ -8,28 +8,28 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
-// pagedLister serves pages of accounts by cursor ("" is the first page,
-// then "1", "2", ...) and counts its calls.
+// pagedLister hands out its pages' accounts in order, as a vendor list
+// pages them, and counts the pages served.
 type pagedLister struct {
 	pages [][]ListedUser
 	err   error
 	calls int
 }
 
-func (p *pagedLister) ListUsers(_ context.Context, target, cursor string) ([]ListedUser, string, error) {
-	p.calls++
+func (p *pagedLister) ListUsers(_ context.Context, _ string, each func(ListedUser) error) error {
 	if p.err != nil {
-		return nil, "", p.err
+		p.calls++
+		return p.err
 	}
-	i := 0
-	if cursor != "" {
-		i = int(cursor[0] - '0')
+	for _, page := range p.pages {
+		p.calls++
+		for _, u := range page {
+			if err := each(u); err != nil {
+				return err
+			}
+		}
 	}
-	next := ""
-	if i+1 < len(p.pages) {
-		next = string(rune('0' + i + 1))
-	}
-	return p.pages[i], next, nil
+	return nil
 }
 
 func TestAdopt(t *testing.T) {
