@@ -238,10 +238,13 @@ func TestMultiReplica(t *testing.T) {
 	}
 	sem := make(chan struct{}, 32)
 	killed := make(chan struct{})
+	// third is closed by the key that completes the first third of the run.
+	third := make(chan struct{})
+	if keys < 3 {
+		close(third)
+	}
 	go func() {
-		for done.Load() < int64(keys/3) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		<-third
 		_ = procs[1].Process.Signal(syscall.SIGKILL)
 		_ = procs[1].Wait()
 		start(1)
@@ -266,7 +269,9 @@ func TestMultiReplica(t *testing.T) {
 				send(a, i, key)
 				send(b, i, key)
 			}
-			done.Add(1)
+			if done.Add(1) == int64(keys/3) {
+				close(third)
+			}
 		}()
 	}
 	wg.Wait()
