@@ -34,7 +34,7 @@ func TestCredentialVars(t *testing.T) {
 		want     map[string][]string
 	}{
 		{name: "each credential field, per vendor",
-			in: "vendors:\n  a:\n    credential:\n      username: ${A_USER}\n      password: ${A_PASS}\n  b:\n    credential:\n      token: ${B_TOKEN:-x}\n",
+			in:   "vendors:\n  a:\n    credential:\n      username: ${A_USER}\n      password: ${A_PASS}\n  b:\n    credential:\n      token: ${B_TOKEN:-x}\n",
 			want: map[string][]string{"a": {"A_USER", "A_PASS"}, "b": {"B_TOKEN"}}},
 		{name: "literal values name no variable", in: "vendors:\n  a:\n    credential:\n      username: svc\n", want: map[string][]string{}},
 		{name: "unparsable file", in: "vendors: [\n", want: map[string][]string{}},
