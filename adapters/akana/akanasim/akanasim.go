@@ -273,6 +273,8 @@ func (s *Sim) routes() *http.ServeMux {
 			w.WriteHeader(http.StatusNoContent)
 		})
 		m.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) { text(w, http.StatusNotFound, "not found") })
+		// Without this, the mux would redirect /_sim to /_sim/.
+		m.Handle("/_sim", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) { text(w, http.StatusNotFound, "not found") }))
 
 		m.Handle("POST /api/login", s.logged(s.login))
 		m.Handle("POST /api/login/renewToken", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
