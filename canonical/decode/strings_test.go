@@ -1,4 +1,4 @@
-package canonical
+package decode
 
 import (
 	"slices"
@@ -47,7 +47,7 @@ func TestEveryStringIsCleanUnicode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := Decode([]byte(tc.body), "jdoe")
+			req, err := Request([]byte(tc.body), "jdoe")
 			if err == nil {
 				err = req.Validate()
 			}
