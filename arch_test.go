@@ -42,8 +42,8 @@ var importRules = []importRule{
 	{lib: "github.com/tsenart/vegeta", tests: true},
 }
 
-// layerRules keep imports pointing down: the canonical model imports no
-// other package of the module, and adapters (and their simulators) never
+// layerRules keep imports pointing down: the canonical packages import
+// nothing above them, and adapters (and their simulators) never
 // import the gateway's internals.
 var layerRules = []struct {
 	dir       string
@@ -76,6 +76,11 @@ func TestImportBoundaries(t *testing.T) {
 			rel, ok := strings.CutPrefix(imp, modulePath+"/")
 			if !ok || f.test {
 				continue
+			}
+			// canonical itself is the bottom: its sub-packages build on it,
+			// never the other way round.
+			if f.dir == "canonical" {
+				t.Errorf("%s imports %s: canonical imports no package of the module", f.name, imp)
 			}
 			for _, l := range layerRules {
 				if underAny(f.dir, []string{l.dir}) && underAny(rel, l.forbidden) {
