@@ -710,6 +710,11 @@ cat >canonical/problem/doc.go <<'DOC'
 package problem
 DOC
 
+# Comments of the decoder that named it by its old name.
+sed -i -e 's#^// Decode checks shapes and types; \[Request.Validate\] checks values.#// It checks shapes and types; [canonical.Request.Validate] checks values.#' \
+	-e 's#one invalid_request \*Error,#one invalid_request *canonical.Error,#' canonical/decode/decode.go
+sed -i 's#// Decode refuses it now#// Request refuses it now#' canonical/decode/strings_test.go
+
 # canonical.X in comments and Markdown follows the code.
 sedexpr=$tmp/sed
 awk '!/^#/ && NF >= 2 && $1 ~ /^[A-Z]/ {

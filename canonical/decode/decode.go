@@ -20,8 +20,8 @@ const MaxNesting = 32
 
 // Request reads one canonical request body strictly: unknown fields, null,
 // duplicate keys, wrong types and trailing data are errors. Every problem found
-// is reported at once in one invalid_request *Error, each with its JSON path.
-// Decode checks shapes and types; [Request.Validate] checks values.
+// is reported at once in one invalid_request *canonical.Error, each with its JSON path.
+// It checks shapes and types; [canonical.Request.Validate] checks values.
 func Request(body []byte, userID string) (canonical.Request, error) {
 	d := decoder{}
 	req := canonical.Request{UserID: userID}
