@@ -171,12 +171,18 @@ func TestMultiReplica(t *testing.T) {
 	start := func(i int) {
 		cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", ports[i]))
 		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		// serve logs "listening" once its socket accepts connections.
+		listening := &logWatch{want: []byte(`"msg":"listening"`), seen: make(chan struct{})}
+		cmd.Stdout, cmd.Stderr = listening, io.Discard
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		procs[i] = cmd
-		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[i]))
+		select {
+		case <-listening.seen:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("replica %d never listened", i)
+		}
 	}
 	for i := range ports {
 		start(i)
