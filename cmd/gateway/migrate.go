@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
-	"github.com/identity-gateway/identity-gateway/canonical/decode"
-	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/links"
@@ -209,7 +207,7 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 		body["vendor_ids"] = ids
 	}
 	raw, _ := json.Marshal(body)
-	req, err := decode.Request(raw, u.ID)
+	req, err := canonical.Decode(raw, u.ID)
 	if err == nil {
 		err = req.Validate()
 	}
@@ -229,7 +227,7 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 		return l
 	}
 	l.Replayed = out.Replayed
-	var res result.Result
+	var res canonical.Result
 	if err := json.Unmarshal(out.Body, &res); err != nil {
 		l.Status, l.Reason = "failed", "unreadable result"
 		return l
@@ -243,7 +241,7 @@ func (m *migration) one(ctx context.Context, u migrateUser, supported map[canoni
 			o.Code = string(r.Error.Code)
 		}
 		l.Targets[t] = o
-		if r.Status == result.StatusApplied && r.VendorID != "" {
+		if r.Status == canonical.StatusApplied && r.VendorID != "" {
 			applied[t] = r.VendorID
 		}
 	}

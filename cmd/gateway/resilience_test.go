@@ -15,7 +15,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
-	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 )
 
@@ -41,9 +40,9 @@ func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
 	const update = `{"targets":["frontier","commvault"],"user":{"display_name":"Hang"}}`
 	status, _, body := call(t, "PATCH", base+"/v1/users/demo", update, "Idempotency-Key", "hang-key")
 	took := time.Since(start)
-	var res result.Result
+	var res canonical.Result
 	_ = json.Unmarshal(body, &res)
-	if status != http.StatusMultiStatus || res.Results["commvault"].Status != result.StatusApplied ||
+	if status != http.StatusMultiStatus || res.Results["commvault"].Status != canonical.StatusApplied ||
 		res.Results["frontier"].Error == nil || res.Results["frontier"].Error.Code != canonical.CodeUpstreamTimeout {
 		t.Fatalf("%d %s", status, body)
 	}
@@ -55,9 +54,9 @@ func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
 	fault(t, sims, "frontier", `{}`)
 	writes := countWrites(t, sims, "commvault")
 	status, _, body = call(t, "PATCH", base+"/v1/users/demo", update, "Idempotency-Key", "hang-key")
-	res = result.Result{}
+	res = canonical.Result{}
 	_ = json.Unmarshal(body, &res)
-	if status != http.StatusOK || res.Results["frontier"].Status != result.StatusApplied || res.Results["commvault"].Status != result.StatusApplied {
+	if status != http.StatusOK || res.Results["frontier"].Status != canonical.StatusApplied || res.Results["commvault"].Status != canonical.StatusApplied {
 		t.Fatalf("repeat after recovery: %d %s", status, body)
 	}
 	if got := countWrites(t, sims, "commvault") - writes; got != 0 {

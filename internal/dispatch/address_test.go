@@ -12,7 +12,6 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
-	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
@@ -130,7 +129,7 @@ func TestResolutionOneMatchIsStoredThenUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := out.Result.Results["alpha"]
-	if tr.VendorID != "acc-7" || tr.Status != result.StatusApplied {
+	if tr.VendorID != "acc-7" || tr.Status != canonical.StatusApplied {
 		t.Fatalf("result %+v", tr)
 	}
 	var names []string

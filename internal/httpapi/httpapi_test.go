@@ -15,7 +15,6 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
-	canonicalproblem "github.com/identity-gateway/identity-gateway/canonical/problem"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
 
@@ -71,12 +70,12 @@ func patchAt(target, body string, hdr ...string) *http.Request {
 	return r
 }
 
-func problem(t *testing.T, resp *http.Response) canonicalproblem.Problem {
+func problem(t *testing.T, resp *http.Response) canonical.Problem {
 	t.Helper()
-	if ct := resp.Header.Get("Content-Type"); ct != canonicalproblem.ContentType {
+	if ct := resp.Header.Get("Content-Type"); ct != canonical.ProblemContentType {
 		t.Fatalf("content type %q", ct)
 	}
-	var p canonicalproblem.Problem
+	var p canonical.Problem
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, &p); err != nil {
 		t.Fatalf("%v: %s", err, b)

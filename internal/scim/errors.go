@@ -8,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
-	"github.com/identity-gateway/identity-gateway/canonical/problem"
 )
 
 // The SCIM message schemas (RFC 7644 §3.12, §3.4.2, §3.5.2, §3.7).
@@ -73,7 +72,7 @@ func fromCanonical(e *canonical.Error) *Error {
 		out.ScimType = "uniqueness"
 	}
 	if e.RetryAfter > 0 {
-		out.RetryAfter = problem.RetryAfterSeconds(e.RetryAfter)
+		out.RetryAfter = canonical.RetryAfterSeconds(e.RetryAfter)
 	}
 	return out
 }

@@ -1,11 +1,8 @@
-package decode
+package canonical
 
 import (
 	"encoding/json"
 	"testing"
-
-	"github.com/identity-gateway/identity-gateway/canonical"
-	"github.com/identity-gateway/identity-gateway/canonical/problem"
 )
 
 // FuzzDecode: no input may panic, and whatever decodes must validate
@@ -26,12 +23,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := Request(body, "fuzz")
+		req, err := Decode(body, "fuzz")
 		if err != nil {
-			if e := canonical.AsError(err); e.Code != canonical.CodeInvalidRequest {
+			if e := AsError(err); e.Code != CodeInvalidRequest {
 				t.Fatalf("decode error code %s", e.Code)
 			}
-			if !json.Valid(problem.New(canonical.AsError(err)).JSON()) {
+			if !json.Valid(NewProblem(AsError(err)).JSON()) {
 				t.Fatal("problem is not valid JSON")
 			}
 			return
@@ -55,7 +52,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, c := range []struct {
 			name string
-			got  canonical.Opt[string]
+			got  Opt[string]
 			want *string
 		}{{"username", req.User.Username, raw.User.Username}, {"email", req.User.Email, raw.User.Email},
 			{"given_name", req.User.GivenName, raw.User.GivenName}, {"family_name", req.User.FamilyName, raw.User.FamilyName},

@@ -1,4 +1,4 @@
-package result
+package canonical
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package decode
+package canonical
 
 import (
 	"bytes"
@@ -10,33 +10,31 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
 // MaxNesting bounds how deep free-form JSON (metadata, extensions) may nest, so
 // a hostile body cannot make later stages recurse without end.
 const MaxNesting = 32
 
-// Request reads one canonical request body strictly: unknown fields, null,
+// Decode reads one canonical request body strictly: unknown fields, null,
 // duplicate keys, wrong types and trailing data are errors. Every problem found
-// is reported at once in one invalid_request *canonical.Error, each with its JSON path.
-// It checks shapes and types; [canonical.Request.Validate] checks values.
-func Request(body []byte, userID string) (canonical.Request, error) {
+// is reported at once in one invalid_request *Error, each with its JSON path.
+// Decode checks shapes and types; [Request.Validate] checks values.
+func Decode(body []byte, userID string) (Request, error) {
 	d := decoder{}
-	req := canonical.Request{UserID: userID}
+	req := Request{UserID: userID}
 	if !utf8.Valid(body) {
-		return req, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "body is not valid UTF-8",
-			Fields: []canonical.FieldError{{Field: "", Message: "invalid UTF-8"}}}
+		return req, &Error{Code: CodeInvalidRequest, Message: "body is not valid UTF-8",
+			Fields: []FieldError{{Field: "", Message: "invalid UTF-8"}}}
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return req, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "body is empty",
-			Fields: []canonical.FieldError{{Field: "", Message: "a JSON object is required"}}}
+		return req, &Error{Code: CodeInvalidRequest, Message: "body is empty",
+			Fields: []FieldError{{Field: "", Message: "a JSON object is required"}}}
 	}
 	if err := checkSyntax(trimmed); err != nil {
-		return req, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "body is not valid JSON",
-			Fields: []canonical.FieldError{{Field: "", Message: err.Error()}}}
+		return req, &Error{Code: CodeInvalidRequest, Message: "body is not valid JSON",
+			Fields: []FieldError{{Field: "", Message: err.Error()}}}
 	}
 	userSeen := false
 	d.object(trimmed, "", func(key string, raw json.RawMessage, path string) {
@@ -52,7 +50,7 @@ func Request(body []byte, userID string) (canonical.Request, error) {
 			})
 		case "on_unsupported":
 			if s, ok := d.str(raw, path); ok {
-				req.OnUnsupported = canonical.Policy(s)
+				req.OnUnsupported = Policy(s)
 			}
 		case "user":
 			userSeen = true
@@ -76,7 +74,7 @@ func Request(body []byte, userID string) (canonical.Request, error) {
 		d.errs.Add("user", "is required")
 	}
 	if req.OnUnsupported == "" {
-		req.OnUnsupported = canonical.PolicyReject
+		req.OnUnsupported = PolicyReject
 	}
 	return req, d.errs.Err("request body does not match the canonical schema")
 }
@@ -88,7 +86,7 @@ func topLevelKeys() []string {
 
 // fieldNames lists the canonical field names, for did-you-mean.
 func fieldNames() []string {
-	all := canonical.AllFields()
+	all := AllFields()
 	out := make([]string, len(all))
 	for i, f := range all {
 		out[i] = string(f)
@@ -97,7 +95,7 @@ func fieldNames() []string {
 }
 
 type decoder struct {
-	errs canonical.FieldErrors
+	errs FieldErrors
 }
 
 func join(path, key string) string {
@@ -105,7 +103,7 @@ func join(path, key string) string {
 	case "":
 		return key
 	case "user":
-		return canonical.Field(key).Path() // constants for the known fields
+		return Field(key).Path() // constants for the known fields
 	}
 	return path + "." + key
 }
@@ -316,54 +314,54 @@ func hasNull(raw []byte) bool {
 	return false
 }
 
-func (d *decoder) optString(raw json.RawMessage, path string, o *canonical.Opt[string]) {
+func (d *decoder) optString(raw json.RawMessage, path string, o *Opt[string]) {
 	if s, ok := d.str(raw, path); ok {
-		*o = canonical.Some(s)
+		*o = Some(s)
 	}
 }
 
-func (d *decoder) optBool(raw json.RawMessage, path string, o *canonical.Opt[bool]) {
+func (d *decoder) optBool(raw json.RawMessage, path string, o *Opt[bool]) {
 	if b, ok := d.boolean(raw, path); ok {
-		*o = canonical.Some(b)
+		*o = Some(b)
 	}
 }
 
-func (d *decoder) user(raw json.RawMessage, path string, u *canonical.Update) {
+func (d *decoder) user(raw json.RawMessage, path string, u *Update) {
 	d.object(raw, path, func(key string, v json.RawMessage, p string) {
-		switch canonical.Field(key) {
-		case canonical.FieldUsername:
+		switch Field(key) {
+		case FieldUsername:
 			d.optString(v, p, &u.Username)
-		case canonical.FieldEmail:
+		case FieldEmail:
 			d.optString(v, p, &u.Email)
-		case canonical.FieldGivenName:
+		case FieldGivenName:
 			d.optString(v, p, &u.GivenName)
-		case canonical.FieldFamilyName:
+		case FieldFamilyName:
 			d.optString(v, p, &u.FamilyName)
-		case canonical.FieldDisplayName:
+		case FieldDisplayName:
 			d.optString(v, p, &u.DisplayName)
-		case canonical.FieldPrincipalName:
+		case FieldPrincipalName:
 			d.optString(v, p, &u.PrincipalName)
-		case canonical.FieldAuthMethod:
+		case FieldAuthMethod:
 			d.optString(v, p, &u.AuthMethod)
-		case canonical.FieldEnabled:
+		case FieldEnabled:
 			d.optBool(v, p, &u.Enabled)
-		case canonical.FieldOTPEnabled:
+		case FieldOTPEnabled:
 			d.optBool(v, p, &u.OTPEnabled)
-		case canonical.FieldNotifications:
+		case FieldNotifications:
 			if d.list(v, p, func(json.RawMessage, string) {}) {
-				u.Notifications = canonical.Some(d.stringList(v, p))
+				u.Notifications = Some(d.stringList(v, p))
 			}
-		case canonical.FieldAvatar:
+		case FieldAvatar:
 			d.avatar(v, p, u)
-		case canonical.FieldGroups:
+		case FieldGroups:
 			d.groups(v, p, u)
-		case canonical.FieldPassword:
+		case FieldPassword:
 			d.password(v, p, u)
-		case canonical.FieldMetadata:
+		case FieldMetadata:
 			d.metadata(v, p, u)
-		case canonical.FieldPlan:
+		case FieldPlan:
 			if r, ok := d.ref(v, p); ok {
-				u.Plan = canonical.Some(r)
+				u.Plan = Some(r)
 			}
 		default:
 			d.errs.Add(p, "%s", didYouMean(path, key, fieldNames()))
@@ -371,9 +369,9 @@ func (d *decoder) user(raw json.RawMessage, path string, u *canonical.Update) {
 	})
 }
 
-func (d *decoder) avatar(raw json.RawMessage, path string, u *canonical.Update) {
-	var a canonical.Avatar
-	var ct, data canonical.Opt[string]
+func (d *decoder) avatar(raw json.RawMessage, path string, u *Update) {
+	var a Avatar
+	var ct, data Opt[string]
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
 		case "content_type":
@@ -395,8 +393,8 @@ func (d *decoder) avatar(raw json.RawMessage, path string, u *canonical.Update) 
 		return
 	}
 	// Decoded size is checked before decoding, so a huge value costs nothing.
-	if base64.StdEncoding.DecodedLen(len(data.V)) > canonical.MaxAvatarBytes+2 {
-		d.errs.Add(join(path, "data"), "decodes to more than %d bytes", canonical.MaxAvatarBytes)
+	if base64.StdEncoding.DecodedLen(len(data.V)) > MaxAvatarBytes+2 {
+		d.errs.Add(join(path, "data"), "decodes to more than %d bytes", MaxAvatarBytes)
 		return
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(data.V)
@@ -405,12 +403,12 @@ func (d *decoder) avatar(raw json.RawMessage, path string, u *canonical.Update) 
 		return
 	}
 	a.ContentType, a.Data = ct.V, b
-	u.Avatar = canonical.Some(a)
+	u.Avatar = Some(a)
 }
 
-func (d *decoder) groups(raw json.RawMessage, path string, u *canonical.Update) {
-	var g canonical.GroupChange
-	var op canonical.Opt[string]
+func (d *decoder) groups(raw json.RawMessage, path string, u *Update) {
+	var g GroupChange
+	var op Opt[string]
 	itemsSeen := false
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
@@ -418,7 +416,7 @@ func (d *decoder) groups(raw json.RawMessage, path string, u *canonical.Update) 
 			d.optString(v, p, &op)
 		case "items":
 			itemsSeen = true
-			g.Items = []canonical.Ref{}
+			g.Items = []Ref{}
 			d.list(v, p, func(iv json.RawMessage, ip string) {
 				if r, ok := d.ref(iv, ip); ok {
 					g.Items = append(g.Items, r)
@@ -437,17 +435,17 @@ func (d *decoder) groups(raw json.RawMessage, path string, u *canonical.Update) 
 	if !itemsSeen {
 		d.errs.Add(join(path, "items"), "is required")
 	}
-	g.Op = canonical.GroupOp(op.V)
-	u.Groups = canonical.Some(g)
+	g.Op = GroupOp(op.V)
+	u.Groups = Some(g)
 }
 
-func (d *decoder) ref(raw json.RawMessage, path string) (canonical.Ref, bool) {
-	var r canonical.Ref
+func (d *decoder) ref(raw json.RawMessage, path string) (Ref, bool) {
+	var r Ref
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
 		case "id":
 			if n, ok := d.integer(v, p); ok {
-				r.ID = canonical.Some(n)
+				r.ID = Some(n)
 			}
 		case "name":
 			d.optString(v, p, &r.Name)
@@ -465,9 +463,9 @@ func (d *decoder) ref(raw json.RawMessage, path string) (canonical.Ref, bool) {
 	return r, true
 }
 
-func (d *decoder) password(raw json.RawMessage, path string, u *canonical.Update) {
-	var pw canonical.Password
-	var nw, cur canonical.Opt[string]
+func (d *decoder) password(raw json.RawMessage, path string, u *Update) {
+	var pw Password
+	var nw, cur Opt[string]
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
 		case "new":
@@ -485,14 +483,14 @@ func (d *decoder) password(raw json.RawMessage, path string, u *canonical.Update
 		d.errs.Add(join(path, "new"), "is required")
 		return
 	}
-	pw.New = canonical.Secret(nw.V)
+	pw.New = Secret(nw.V)
 	if cur.Set {
-		pw.Current = canonical.Some(canonical.Secret(cur.V))
+		pw.Current = Some(Secret(cur.V))
 	}
-	u.Password = canonical.Some(pw)
+	u.Password = Some(pw)
 }
 
-func (d *decoder) metadata(raw json.RawMessage, path string, u *canonical.Update) {
+func (d *decoder) metadata(raw json.RawMessage, path string, u *Update) {
 	if d.isNull(raw, path) {
 		return
 	}
@@ -505,7 +503,7 @@ func (d *decoder) metadata(raw json.RawMessage, path string, u *canonical.Update
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	m := canonical.Metadata{}
+	m := Metadata{}
 	if err := dec.Decode(&m); err != nil {
 		d.errs.Add(path, "must be an object")
 		return
@@ -514,5 +512,5 @@ func (d *decoder) metadata(raw json.RawMessage, path string, u *canonical.Update
 		d.errs.Add(path, "must be one object")
 		return
 	}
-	u.Metadata = canonical.Some(m)
+	u.Metadata = Some(m)
 }

@@ -1,4 +1,4 @@
-package decode
+package canonical
 
 import (
 	"encoding/json"
