@@ -6,8 +6,9 @@ import (
 )
 
 // TestEachRuleRefuses is one case per validation rule that
-// TestLoadErrorsNameTheKey and the auth, links and audit tests leave out:
+// TestLoadErrorsNameTheKey and the auth, audit and SCIM tests leave out:
 // each bad value is refused with an error naming its key.
+// TestEveryRuleHasACase checks that, together, they cover every rule.
 func TestEachRuleRefuses(t *testing.T) {
 	const base = `
 vendors:
@@ -23,7 +24,25 @@ vendors:
 		{"server.listen", base + "server: {listen: nowhere}\n", "server.listen: must be host:port"},
 		{"server.body_limit", base + "server: {body_limit: 10}\n", "server.body_limit: must be between 1024"},
 		{"server.tls", base + "server: {tls: {cert_file: c.pem}}\n", "server.tls: cert_file and key_file go together"},
-		{"auth.mode", base + "auth: {mode: magic}\n", "auth."},
+		{"auth.mode", base + "auth: {mode: magic}\n", "auth.mode: must be api_key or none"},
+		{"server.batch_max_items", base + "server: {batch_max_items: 100001}\n", "server.batch_max_items: must be between 1 and 100000"},
+		{"server.batch_concurrency", base + "server: {batch_concurrency: 257}\n", "server.batch_concurrency: must be between 1 and 256"},
+		{"auth.oidc.issuer", base + "auth: {modes: [oidc], oidc: {audience: a}}\n", "auth.oidc.issuer: is required when auth.modes includes oidc"},
+		{"auth.oidc.audience", base + "auth: {modes: [oidc], oidc: {issuer: 'https://i'}}\n", "auth.oidc.audience: is required when auth.modes includes oidc"},
+		{"auth.oidc.algorithms", base + "auth: {modes: [oidc], oidc: {issuer: 'https://i', audience: a, algorithms: [HS256]}}\n",
+			`auth.oidc.algorithms[0]: "HS256" is not accepted (asymmetric JWS algorithms only`},
+		{"server.tls.client_ca for mtls", base + "auth: {modes: [mtls]}\n", "server.tls.client_ca: is required (with cert_file and key_file) when auth.modes includes mtls"},
+		{"server.tls.client_ca alone", base + "server: {tls: {client_ca: ca.pem}}\n", "server.tls.client_ca: needs cert_file and key_file"},
+		{"clients.permissions empty", base + "clients: [{name: a, key_sha256: " + strings.Repeat("a", 64) + ", permissions: ['']}]\n", "clients[0].permissions[0]: must not be empty"},
+		{"clients.fields", base + "clients: [{name: a, key_sha256: " + strings.Repeat("a", 64) + ", fields: [shoe_size]}]\n", `clients[0].fields[0]: unknown canonical field "shoe_size"`},
+		{"audit.database_url required", base + "audit: {sinks: [postgres]}\n", "audit.database_url: is required when audit.sinks includes postgres"},
+		{"audit.buffer_size", base + "audit: {buffer_size: -1}\n", "audit.buffer_size: must be between 1 and 1000000"},
+		{"scim.max_results", base + "scim: {max_results: 10001}\n", "scim.max_results: must be between 0 (default 100) and 10000"},
+		{"scim.max_bulk_operations", base + "scim: {max_bulk_operations: 10001}\n", "scim.max_bulk_operations: must be between 0 (default 100) and 10000"},
+		{"redis.password literal", base + "redis: {password: hunter2}\n", "redis.password: a literal secret is refused"},
+		{"rate_limit", vendor("    rate_limit: {requests_per_second: -1}\n"), "vendors.akana.rate_limit: requests_per_second and burst must not be negative"},
+		{"rate_limit.interactive_share", vendor("    rate_limit: {interactive_share: 1}\n"), "vendors.akana.rate_limit.interactive_share: must be at least 0 and below 1"},
+		{"max_concurrency", vendor("    max_concurrency: -1\n"), "vendors.akana.max_concurrency: must not be negative"},
 		{"clients.name required", base + "clients: [{key_sha256: " + strings.Repeat("a", 64) + "}]\n", "clients[0].name: is required"},
 		{"clients.name twice", base + "clients: [{name: a, key_sha256: " + strings.Repeat("a", 64) + "}, {name: a, key_sha256: " + strings.Repeat("b", 64) + "}]\n", `clients[1].name: "a" is used twice`},
 		{"clients.targets", base + "clients: [{name: a, key_sha256: " + strings.Repeat("a", 64) + ", targets: [nope]}]\n", `clients[0].targets[0]: unknown vendor "nope"`},

@@ -19,7 +19,8 @@ import (
 // the vendor's block in gateway.yaml decodes into and opens, the contract's
 // required interfaces, and a seeded simulator whose environment is exactly
 // what that block needs, so the adapter, configured from gateway.yaml with
-// the simulator's environment, passes its own check-vendors probe.
+// the simulator's environment, passes its own check-vendors probe and reads
+// the demo user (the demo seed).
 func TestRegistry(t *testing.T) {
 	src, err := os.ReadFile("../../gateway.yaml")
 	if err != nil {
@@ -113,6 +114,17 @@ func TestRegistry(t *testing.T) {
 				}
 				if n < 2 {
 					t.Errorf("the seeded simulator listed %d users, want the demo user and the seeded one", n)
+				}
+			}
+			// The demo seed: gateway.yaml's demo user, through the
+			// simulator's environment, is a user the simulator holds.
+			id := cfg.Users["demo"][name]
+			if id == "" {
+				t.Fatalf("gateway.yaml's users.demo names no %s id", name)
+			}
+			if r, ok := a.(adapters.Reader); ok {
+				if _, err := r.Read(context.Background(), &adaptertest.HTTPDoer{Base: srv.URL}, adapters.Op{UserID: id}); err != nil {
+					t.Errorf("reading the demo user %q from the seeded simulator: %v", id, err)
 				}
 			}
 		})

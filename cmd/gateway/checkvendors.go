@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -44,7 +41,7 @@ func cmdCheckVendors(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	rows, err := checkVendors(ctx, cfg, credentialVars(raw))
+	rows, err := checkVendors(ctx, cfg, config.CredentialVars(raw))
 	if err != nil {
 		return err
 	}
@@ -173,30 +170,4 @@ func checkMessage(t dispatch.Target, err error, vars []string) string {
 		msg += " (" + cause + ")"
 	}
 	return msg
-}
-
-var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
-
-// credentialVars reads, from the config as written, the ${VAR}s each
-// vendor's credential comes from (the loaded config holds their values).
-func credentialVars(raw []byte) map[string][]string {
-	var doc struct {
-		Vendors map[string]struct {
-			Credential struct {
-				Username, Password, Token string
-			} `yaml:"credential"`
-		} `yaml:"vendors"`
-	}
-	out := map[string][]string{}
-	if yaml.Unmarshal(raw, &doc) != nil {
-		return out
-	}
-	for name, v := range doc.Vendors {
-		for _, s := range []string{v.Credential.Username, v.Credential.Password, v.Credential.Token} {
-			for _, m := range varRef.FindAllStringSubmatch(s, -1) {
-				out[name] = append(out[name], m[1])
-			}
-		}
-	}
-	return out
 }

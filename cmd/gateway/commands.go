@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, o buildOptions, stdout io.Wr
 		ready(addr)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- g.app.Listener(ln) }()
+	go func() { errc <- g.api.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return errors.Join(err, g.Shutdown(context.Background()))
@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, o buildOptions, stdout io.Wr
 	}
 	grace := cfg.Server.ShutdownGrace.D()
 	g.logger.Info("shutting down", "grace", grace.String())
-	err = g.app.ShutdownWithTimeout(grace)
+	err = g.api.Shutdown(grace)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return errors.Join(err, g.Shutdown(sctx))

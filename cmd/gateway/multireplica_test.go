@@ -171,12 +171,18 @@ func TestMultiReplica(t *testing.T) {
 	start := func(i int) {
 		cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", ports[i]))
 		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		// serve logs "listening" once its socket accepts connections.
+		listening := &logWatch{want: []byte(`"msg":"listening"`), seen: make(chan struct{})}
+		cmd.Stdout, cmd.Stderr = listening, io.Discard
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		procs[i] = cmd
-		waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[i]))
+		select {
+		case <-listening.seen:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("replica %d never listened", i)
+		}
 	}
 	for i := range ports {
 		start(i)
@@ -238,10 +244,13 @@ func TestMultiReplica(t *testing.T) {
 	}
 	sem := make(chan struct{}, 32)
 	killed := make(chan struct{})
+	// third is closed by the key that completes the first third of the run.
+	third := make(chan struct{})
+	if keys < 3 {
+		close(third)
+	}
 	go func() {
-		for done.Load() < int64(keys/3) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		<-third
 		_ = procs[1].Process.Signal(syscall.SIGKILL)
 		_ = procs[1].Wait()
 		start(1)
@@ -266,7 +275,9 @@ func TestMultiReplica(t *testing.T) {
 				send(a, i, key)
 				send(b, i, key)
 			}
-			done.Add(1)
+			if done.Add(1) == int64(keys/3) {
+				close(third)
+			}
 		}()
 	}
 	wg.Wait()

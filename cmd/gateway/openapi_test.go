@@ -41,13 +41,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
-	"github.com/gofiber/fiber/v2"
 
 	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/config"
+	"github.com/identity-gateway/identity-gateway/internal/httpapi"
 )
 
 const specPath = "../../api/openapi.yaml"
@@ -418,8 +418,8 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveBuilt builds the gateway from cfg and serves it on a loopback port
-// until the test ends; it returns the base URL and the Fiber app.
-func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *fiber.App) {
+// until the test ends; it returns the base URL and the HTTP API.
+func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *httpapi.Server) {
 	t.Helper()
 	g, err := build(context.Background(), cfg, o)
 	if err != nil {
@@ -430,15 +430,15 @@ func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *fibe
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- g.app.Listener(ln) }()
+	go func() { done <- g.api.Serve(ln) }()
 	t.Cleanup(func() {
-		if err := g.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+		if err := g.api.Shutdown(5 * time.Second); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 		<-done
 		_ = g.Shutdown(context.Background())
 	})
-	return "http://" + ln.Addr().String(), g.app
+	return "http://" + ln.Addr().String(), g.api
 }
 
 // routeParam matches a Fiber route parameter (":id"), not an escaped colon
@@ -583,7 +583,7 @@ func TestOpenAPIContract(t *testing.T) {
 
 	// Every route the app registers is described.
 	t.Run("routes", func(t *testing.T) {
-		for _, r := range app.GetRoutes(true) {
+		for _, r := range app.Routes() {
 			p := specPathOf(r.Path)
 			item := doc.Paths.Find(p)
 			if item == nil || item.GetOperation(r.Method) == nil {
@@ -941,10 +941,10 @@ func TestOpenAPIContract(t *testing.T) {
 			"PATCH /v1/users/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, canonical.CodeInvalidRequest)
 		// Every route answers a method it does not take with 405 and Allow.
 		methods := map[string][]string{}
-		for _, r := range app.GetRoutes(true) {
+		for _, r := range app.Routes() {
 			methods[r.Path] = append(methods[r.Path], r.Method)
 		}
-		for _, r := range app.GetRoutes(true) {
+		for _, r := range app.Routes() {
 			if r.Method == "HEAD" {
 				continue
 			}

@@ -16,10 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.yaml.in/yaml/v3"
-
 	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
@@ -38,7 +34,7 @@ import (
 
 // gateway is everything built from one config.
 type gateway struct {
-	app        *fiber.App
+	api        *httpapi.Server
 	dispatcher *dispatch.Dispatcher
 	logger     *slog.Logger
 	tel        *telemetry.Telemetry
@@ -63,7 +59,7 @@ type buildOptions struct {
 	// NoStore skips the idempotency store (translate).
 	NoStore bool
 	// SpanProcessors are added to the tracer provider (tests record spans).
-	SpanProcessors []sdktrace.SpanProcessor
+	SpanProcessors []telemetry.SpanProcessor
 }
 
 // build is the one place that turns a config into a running gateway,
@@ -211,7 +207,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		}
 		scimRoutes = sh
 	}
-	g.app = httpapi.New(httpapi.Options{
+	g.api = httpapi.NewServer(httpapi.Options{
 		Dispatcher: d, AuthNone: o.AuthNone || cfg.Auth.Mode == "none", Clients: clients,
 		BodyLimit: cfg.Server.BodyLimit, ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		IdleTimeout: cfg.Server.IdleTimeout.D(), MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
@@ -244,11 +240,7 @@ func vendorStatus(targets []dispatch.Target) func() any {
 // openAPIJSON converts the embedded api/openapi.yaml to the JSON that
 // GET /openapi.json serves, once at start.
 func openAPIJSON(src []byte) ([]byte, error) {
-	var doc any
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
-	}
-	b, err := json.Marshal(jsonValue(doc))
+	b, err := config.JSONFromYAML(src)
 	if err != nil {
 		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
 	}
@@ -265,28 +257,6 @@ func docsPage(page, spec []byte) ([]byte, error) {
 	var esc bytes.Buffer
 	json.HTMLEscape(&esc, spec)
 	return bytes.Replace(page, []byte(marker), esc.Bytes(), 1), nil
-}
-
-// jsonValue turns the maps YAML decodes with non-string keys (a response
-// code written unquoted) into maps JSON can encode.
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonValue(e)
-		}
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[fmt.Sprint(k)] = jsonValue(e)
-		}
-		return m
-	case []any:
-		for i, e := range x {
-			x[i] = jsonValue(e)
-		}
-	}
-	return v
 }
 
 // openStore opens the idempotency store (and, for Redis, the shared rate

@@ -53,8 +53,13 @@ type Config struct {
 	// Stdout receives the stdout exporter's spans; default os.Stdout.
 	Stdout io.Writer
 	// SpanProcessors are added as is (tests use an in-memory recorder).
-	SpanProcessors []sdktrace.SpanProcessor
+	SpanProcessors []SpanProcessor
 }
+
+// SpanProcessor is the OpenTelemetry SDK's span processor, named here so
+// callers that pass one in (tests recording spans) need not import the SDK,
+// which stays in this package.
+type SpanProcessor = sdktrace.SpanProcessor
 
 // Telemetry is what the rest of the gateway uses.
 type Telemetry struct {

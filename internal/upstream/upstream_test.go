@@ -33,10 +33,21 @@ type vendor struct {
 	bodies      []string
 	traceparent []string
 	status      int
+	// hang, when set, is told of each request, which then waits for its
+	// client to go away.
+	hang chan<- struct{}
 }
 
 func (v *vendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
+	v.mu.Lock()
+	hang := v.hang
+	v.mu.Unlock()
+	if hang != nil {
+		hang <- struct{}{}
+		<-r.Context().Done()
+		return
+	}
 	v.mu.Lock()
 	v.bodies = append(v.bodies, string(b))
 	v.traceparent = append(v.traceparent, r.Header.Get("traceparent"))
@@ -160,7 +171,8 @@ func TestBreakerOpensAndFailsFast(t *testing.T) {
 }
 
 func TestBreakerHalfOpenThenCloses(t *testing.T) {
-	r := newRig(t, func(o *Options) { o.Retry.Max = 0; o.Breaker.OpenFor = 20 * time.Millisecond })
+	const openFor = 20 * time.Millisecond
+	r := newRig(t, func(o *Options) { o.Retry.Max = 0; o.Breaker.OpenFor = openFor })
 	r.v.status = 500
 	for i := 0; i < 3; i++ {
 		_, _ = r.client.Do(context.Background(), put(`{}`))
@@ -171,12 +183,10 @@ func TestBreakerHalfOpenThenCloses(t *testing.T) {
 	r.v.mu.Lock()
 	r.v.status = 200
 	r.v.mu.Unlock()
-	// gobreaker reads the wall clock for its open period; poll the state
-	// rather than sleeping a fixed time.
-	deadline := time.Now().Add(2 * time.Second)
-	for r.client.State() == "open" && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// gobreaker reads the wall clock and takes no other: its open period
+	// has to pass in real time. This waits for the breaker's own timer, not
+	// for another goroutine; the state changes when it is next read.
+	<-time.After(openFor)
 	if r.client.State() != "half-open" {
 		t.Fatalf("state %s", r.client.State())
 	}
@@ -299,13 +309,14 @@ func TestPermanentResetIsUnavailable(t *testing.T) {
 
 func TestCallerCancelIsNotABreakerFailure(t *testing.T) {
 	r := newRig(t, func(o *Options) { o.Breaker.ConsecutiveFailures = 1 })
-	r.inj.Set(faultinject.Rule{Hang: true})
+	arrived := make(chan struct{}, 1)
+	r.v.mu.Lock()
+	r.v.hang = arrived
+	r.v.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { _, err := r.client.Do(ctx, put(`{}`)); done <- err }()
-	for r.inj.Faulted() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-arrived // the call is at the vendor
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("want an error")

@@ -113,7 +113,9 @@ type session struct {
 
 // Sim is the simulator; an http.Handler safe for concurrent use.
 type Sim struct {
-	tenant string
+	tenant  string
+	muxOnce sync.Once
+	mux     *http.ServeMux
 
 	mu        sync.Mutex
 	users     map[string]*User
@@ -246,59 +248,92 @@ func (s *Sim) csrfHeader() string { return "X-Csrf-Token_" + s.tenant }
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		text(w, http.StatusBadRequest, "unreadable request body")
-		return
-	}
-	if strings.HasPrefix(r.URL.Path, "/_sim/") {
-		s.serveSim(w, r)
-		return
-	}
-	s.mu.Lock()
-	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
+	s.routes().ServeHTTP(w, r)
+}
 
-	switch r.URL.Path {
-	case "/api/login":
-		if r.Method != http.MethodPost {
-			text(w, http.StatusMethodNotAllowed, "method not allowed")
-			return
-		}
-		s.login(w, r, body)
-		return
-	case "/api/login/renewToken":
-		if r.Method != http.MethodPost {
-			text(w, http.StatusMethodNotAllowed, "method not allowed")
-			return
-		}
-		if sess, ok := s.authenticate(w, r); ok {
+// routes is the simulator's router, built once. A path the platform does
+// not have is 404 and a method a path lacks 405, both text/plain, before
+// any authentication.
+func (s *Sim) routes() *http.ServeMux {
+	s.muxOnce.Do(func() {
+		m := http.NewServeMux()
+		m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) {
+			b, err := json.Marshal(s.Requests())
+			if err != nil {
+				text(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+		})
+		m.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
-			s.renewals++
+			s.log = nil
 			s.mu.Unlock()
-			s.issue(w, sess.userID)
-			writeJSON(w, http.StatusOK, map[string]string{"UserID": sess.userID})
+			w.WriteHeader(http.StatusNoContent)
+		})
+		m.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) { text(w, http.StatusNotFound, "not found") })
+		// Without this, the mux would redirect /_sim to /_sim/.
+		m.Handle("/_sim", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) { text(w, http.StatusNotFound, "not found") }))
+
+		m.Handle("POST /api/login", s.logged(s.login))
+		m.Handle("POST /api/login/renewToken", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			if sess, ok := s.authenticate(w, r); ok {
+				s.mu.Lock()
+				s.renewals++
+				s.mu.Unlock()
+				s.issue(w, sess.userID)
+				writeJSON(w, http.StatusOK, map[string]string{"UserID": sess.userID})
+			}
+		}))
+		m.Handle("GET /api/notifications/types", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			if _, ok := s.authenticate(w, r); ok {
+				writeJSON(w, http.StatusOK, map[string][]string{"NotificationType": NotificationTypes()})
+			}
+		}))
+		for _, path := range []string{"/api/users/{id}", "/api/users/{id}/settings"} {
+			settings := strings.HasSuffix(path, "/settings")
+			user := s.logged(func(w http.ResponseWriter, r *http.Request, body []byte) { s.user(w, r, body, settings) })
+			m.Handle("GET "+path, user)
+			m.Handle("PUT "+path, user)
 		}
-		return
-	case "/api/notifications/types":
-		if r.Method != http.MethodGet {
-			text(w, http.StatusMethodNotAllowed, "method not allowed")
+		// Every other method of these paths (and HEAD, which a GET pattern
+		// would take) is 405.
+		for _, path := range []string{"/api/login", "/api/login/renewToken", "/api/notifications/types", "/api/users/{id}", "/api/users/{id}/settings",
+			"HEAD /api/notifications/types", "HEAD /api/users/{id}", "HEAD /api/users/{id}/settings"} {
+			m.Handle(path, s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				text(w, http.StatusMethodNotAllowed, "method not allowed")
+			}))
+		}
+		m.Handle("/", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) { text(w, http.StatusNotFound, "not found") }))
+		s.mux = m
+	})
+	return s.mux
+}
+
+// logged reads the request's body (up to 1 MiB) and records the request
+// in the simulator's log before h.
+func (s *Sim) logged(h func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			text(w, http.StatusBadRequest, "unreadable request body")
 			return
 		}
-		if _, ok := s.authenticate(w, r); ok {
-			writeJSON(w, http.StatusOK, map[string][]string{"NotificationType": NotificationTypes()})
-		}
-		return
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/users/")
-	id, sub, _ := strings.Cut(rest, "/")
-	if !ok || id == "" || (sub != "" && sub != "settings") {
-		text(w, http.StatusNotFound, "not found")
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodPut {
-		text(w, http.StatusMethodNotAllowed, "method not allowed")
-		return
+		s.mu.Lock()
+		s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+		s.mu.Unlock()
+		h(w, r, body)
+	})
+}
+
+// user serves GET and PUT of /api/users/{id} and, with settings, of its
+// /settings.
+func (s *Sim) user(w http.ResponseWriter, r *http.Request, body []byte, settings bool) {
+	id := r.PathValue("id")
+	sub := ""
+	if settings {
+		sub = "settings"
 	}
 	sess, ok := s.authenticate(w, r)
 	if !ok {
@@ -345,26 +380,6 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.putSettings(w, id, admin, body)
 	} else {
 		s.putUser(w, id, admin, body)
-	}
-}
-
-func (s *Sim) serveSim(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/_sim/requests" && r.Method == http.MethodGet:
-		b, err := json.Marshal(s.Requests())
-		if err != nil {
-			text(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
-		s.mu.Lock()
-		s.log = nil
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		text(w, http.StatusNotFound, "not found")
 	}
 }
 

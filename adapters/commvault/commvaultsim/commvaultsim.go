@@ -17,6 +17,7 @@
 package commvaultsim
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -67,6 +68,9 @@ type Request struct {
 
 // Sim is the simulator.
 type Sim struct {
+	muxOnce sync.Once
+	mux     *http.ServeMux
+
 	mu     sync.Mutex
 	users  map[int32]*User
 	groups map[int32]string
@@ -150,58 +154,89 @@ func (s *Sim) SeedDemo() Demo {
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	switch r.URL.Path {
-	case "/_sim/requests":
-		s.mu.Lock()
-		b, _ := json.Marshal(s.log)
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-		return
-	case "/_sim/reset":
-		s.mu.Lock()
-		s.log = nil
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	s.mu.Lock()
-	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
-	s.mu.Unlock()
+	s.routes().ServeHTTP(w, r)
+}
 
-	p := strings.ToLower(r.URL.Path)
-	p = strings.TrimPrefix(p, "/webconsole/api")
-	p = strings.TrimPrefix(p, "/commandcenter/api")
-	switch {
-	case p == "/login" && r.Method == http.MethodPost:
-		s.login(w, body)
-		return
-	case p == "/v4/user" && r.Method == http.MethodGet:
-		if _, ok := s.auth(r); !ok {
+// routes is the simulator's router, built once. The simulator's own
+// endpoints match exactly; the vendor's paths match in any case, under
+// /webconsole/api, /commandcenter/api or the root, so the vendor router
+// sees the path lower-cased with that prefix removed. An unknown path is
+// the web server's 404 "Page not found".
+func (s *Sim) routes() *http.ServeMux {
+	s.muxOnce.Do(func() {
+		v := http.NewServeMux()
+		v.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { s.login(w, bodyOf(r)) })
+		list := s.authed(func(w http.ResponseWriter, r *http.Request, _ *User) { s.list(w, r) })
+		v.HandleFunc("GET /v4/user", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead { // a GET pattern takes HEAD too
+				generic(w, http.StatusNotFound, 404, "Page not found")
+				return
+			}
+			list(w, r)
+		})
+		v.HandleFunc("POST /v4/user", s.authed(func(w http.ResponseWriter, r *http.Request, _ *User) { s.create(w, bodyOf(r)) }))
+		// Without this, the mux would redirect other methods to /v4/user/.
+		v.HandleFunc("/v4/user", func(w http.ResponseWriter, r *http.Request) { generic(w, http.StatusNotFound, 404, "Page not found") })
+		// The id is the last segment; its checks come before the method's.
+		v.HandleFunc("/v4/user/{rest...}", s.authed(s.user))
+		v.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { generic(w, http.StatusNotFound, 404, "Page not found") })
+
+		m := http.NewServeMux()
+		m.HandleFunc("/_sim/requests", func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			b, _ := json.Marshal(s.log)
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+		})
+		m.HandleFunc("/_sim/reset", func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			s.log = nil
+			s.mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		})
+		m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+			s.mu.Lock()
+			s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(body)})
+			s.mu.Unlock()
+			p := strings.ToLower(r.URL.Path)
+			p = strings.TrimPrefix(p, "/webconsole/api")
+			p = strings.TrimPrefix(p, "/commandcenter/api")
+			r2 := r.Clone(context.WithValue(r.Context(), bodyKey{}, body))
+			r2.URL.Path, r2.URL.RawPath = p, ""
+			v.ServeHTTP(w, r2)
+		})
+		s.mux = m
+	})
+	return s.mux
+}
+
+// bodyKey carries the request body, read once for the log, to the routes.
+type bodyKey struct{}
+
+func bodyOf(r *http.Request) []byte {
+	b, _ := r.Context().Value(bodyKey{}).([]byte)
+	return b
+}
+
+// authed answers 401 (no body) to a request without a valid session
+// token before h.
+func (s *Sim) authed(h func(http.ResponseWriter, *http.Request, *User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		caller, ok := s.auth(r)
+		if !ok {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		s.list(w, r)
-		return
-	case p == "/v4/user" && r.Method == http.MethodPost:
-		if _, ok := s.auth(r); !ok {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		s.create(w, body)
-		return
-	case strings.HasPrefix(p, "/v4/user/"):
-	default:
-		generic(w, http.StatusNotFound, 404, "Page not found")
-		return
+		h(w, r, caller)
 	}
-	caller, ok := s.auth(r)
-	if !ok {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	raw := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+}
+
+// user serves /V4/User/{userId}: GetUserDetails and ModifyUser.
+func (s *Sim) user(w http.ResponseWriter, r *http.Request, caller *User) {
+	rest := r.PathValue("rest")
+	raw := rest[strings.LastIndex(rest, "/")+1:]
 	id, err := strconv.ParseInt(raw, 10, 32)
 	if err != nil {
 		generic(w, http.StatusBadRequest, 400, "Invalid userId")
@@ -218,7 +253,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		s.get(w, u)
 	case http.MethodPut:
-		s.put(w, caller, u, body)
+		s.put(w, caller, u, bodyOf(r))
 	default:
 		generic(w, http.StatusMethodNotAllowed, 405, "Method not allowed")
 	}

@@ -78,6 +78,9 @@ type client struct {
 
 // Sim is the simulator; safe for concurrent use.
 type Sim struct {
+	muxOnce sync.Once
+	mux     *http.ServeMux
+
 	mu      sync.Mutex
 	users   map[string]*User
 	clients map[string]client
@@ -174,67 +177,97 @@ func (s *Sim) stamp() string { return s.now().UTC().Format("2006-01-02T15:04:05.
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	switch r.URL.Path {
-	case "/_sim/requests":
-		if r.Method != http.MethodGet {
-			writeErr(w, http.StatusMethodNotAllowed, 12, "simulator: GET only")
-			return
-		}
-		s.mu.Lock()
-		b, _ := json.Marshal(s.log)
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-		return
-	case "/_sim/reset":
-		if r.Method != http.MethodPost {
-			writeErr(w, http.StatusMethodNotAllowed, 12, "simulator: POST only")
-			return
-		}
-		s.mu.Lock()
-		s.log = nil
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	s.mu.Lock()
-	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
+	s.routes().ServeHTTP(w, r)
+}
 
-	if r.URL.Path == "/v1beta1/users" && r.Method == http.MethodGet {
-		s.list(w, r)
-		return
-	}
-	if r.URL.Path == "/v1beta1/users" && r.Method == http.MethodPost {
-		s.create(w, r, body)
-		return
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta1/users/")
-	if !ok || rest == "" {
-		writeErr(w, http.StatusNotFound, 5, "Not Found")
-		return
-	}
-	parts := strings.Split(rest, "/")
-	switch {
-	case len(parts) == 1 && parts[0] == "self":
+// routes is the simulator's router, built once. It answers as
+// grpc-gateway does: an unknown path is 404, a known path with a method it
+// lacks 501 (code 12), both in the vendor's JSON error shape.
+func (s *Sim) routes() *http.ServeMux {
+	s.muxOnce.Do(func() {
+		m := http.NewServeMux()
+		m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			b, _ := json.Marshal(s.log)
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+		})
+		m.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			s.log = nil
+			s.mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		})
+		for path, only := range map[string]string{"/_sim/requests": "simulator: GET only", "/_sim/reset": "simulator: POST only"} {
+			m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { writeErr(w, http.StatusMethodNotAllowed, 12, only) })
+		}
+
+		// A GET pattern takes HEAD as well, which the vendor lacks.
+		m.Handle("GET /v1beta1/users", s.logged(func(w http.ResponseWriter, r *http.Request, body []byte) {
+			if r.Method == http.MethodHead {
+				notFound(w, r, body)
+				return
+			}
+			s.list(w, r)
+		}))
+		m.Handle("POST /v1beta1/users", s.logged(s.create))
+		m.Handle("PUT /v1beta1/users/{id}", s.logged(func(w http.ResponseWriter, r *http.Request, body []byte) {
+			s.update(w, r, r.PathValue("id"), body)
+		}))
+		m.Handle("GET /v1beta1/users/{id}", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			if r.Method == http.MethodHead {
+				methodMissing(w)
+				return
+			}
+			s.get(w, r, r.PathValue("id"))
+		}))
+		m.Handle("DELETE /v1beta1/users/{id}", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) { s.remove(w, r, r.PathValue("id")) }))
+		for _, state := range []string{"enable", "disable"} {
+			m.Handle("POST /v1beta1/users/{id}/"+state, s.logged(func(w http.ResponseWriter, r *http.Request, body []byte) {
+				s.setState(w, r, r.PathValue("id"), state, body)
+			}))
+		}
 		// grpc-gateway routes users/self to the current-user handlers
-		// (frontier.md section 2.4), which the gateway never uses.
-		writeErr(w, http.StatusNotImplemented, 12, "simulator: users/self is not simulated")
-	case len(parts) == 1 && r.Method == http.MethodPut:
-		s.update(w, r, parts[0], body)
-	case len(parts) == 1 && r.Method == http.MethodGet:
-		s.get(w, r, parts[0])
-	case len(parts) == 1 && r.Method == http.MethodDelete:
-		s.remove(w, r, parts[0])
-	case len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable") && r.Method == http.MethodPost:
-		s.setState(w, r, parts[0], parts[1], body)
-	case len(parts) == 1, len(parts) == 2 && (parts[1] == "enable" || parts[1] == "disable"):
+		// (frontier.md section 2.4), which the gateway never uses. Each
+		// method is spelt out: a method-less "/users/self" would conflict
+		// with "GET /users/{id}".
+		notSimulated := s.logged(func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+			writeErr(w, http.StatusNotImplemented, 12, "simulator: users/self is not simulated")
+		})
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch,
+			http.MethodDelete, http.MethodOptions, http.MethodTrace} {
+			m.Handle(method+" /v1beta1/users/self", notSimulated)
+		}
 		// The path exists with another method: grpc-gateway's answer.
-		writeErr(w, http.StatusNotImplemented, 12, "Method Not Allowed")
-	default:
-		writeErr(w, http.StatusNotFound, 5, "Not Found")
-	}
+		for _, path := range []string{"/v1beta1/users/{id}", "/v1beta1/users/{id}/enable", "/v1beta1/users/{id}/disable"} {
+			m.Handle(path, s.logged(func(w http.ResponseWriter, _ *http.Request, _ []byte) { methodMissing(w) }))
+		}
+		m.Handle("/", s.logged(notFound))
+		s.mux = m
+	})
+	return s.mux
+}
+
+// logged reads the request's body (up to 8 MiB) and records the request in
+// the simulator's log before h.
+func (s *Sim) logged(h func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+		s.mu.Lock()
+		s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+		s.mu.Unlock()
+		h(w, r, body)
+	})
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request, _ []byte) {
+	writeErr(w, http.StatusNotFound, 5, "Not Found")
+}
+
+// methodMissing is grpc-gateway's answer to a method a path lacks.
+func methodMissing(w http.ResponseWriter) {
+	writeErr(w, http.StatusNotImplemented, 12, "Method Not Allowed")
 }
 
 var (

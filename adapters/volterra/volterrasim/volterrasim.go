@@ -133,6 +133,9 @@ const MaxImageBytes = 1 << 20
 
 // Sim is the simulator. The zero value is not usable; call New.
 type Sim struct {
+	muxOnce sync.Once
+	mux     *http.ServeMux
+
 	mu        sync.Mutex
 	users     map[string]*User // by name
 	tokens    map[string]token
@@ -297,99 +300,127 @@ const (
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/_sim/requests":
-		if r.Method != http.MethodGet {
-			http.Error(w, "GET only", http.StatusMethodNotAllowed)
-			return
-		}
-		b, _ := json.Marshal(s.Requests())
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-		return
-	case "/_sim/reset":
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
-			return
-		}
-		s.Reset()
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	s.mu.Lock()
-	s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
-	if err != nil || len(body) > maxBodyBytes {
-		s.writeErr(w, http.StatusBadRequest, codeInvalid, "request body too large or unreadable")
-		return
-	}
-
-	route, methods := s.route(r.URL.Path)
-	if route == "" {
-		s.writeErr(w, http.StatusNotFound, codeNotFound, "Not Found")
-		return
-	}
-	u, tok, ok := s.auth(w, r)
-	if !ok {
-		return
-	}
-	if !slices.Contains(methods, r.Method) {
-		s.writeErr(w, http.StatusNotImplemented, codeUnimpl, "Method Not Allowed")
-		return
-	}
-	if s.injected(w, r.Method, r.URL.Path) {
-		return
-	}
-	if r.Method != http.MethodGet && tok.readOnly {
-		s.writeErr(w, http.StatusForbidden, codeDenied, "no permission to perform the operation")
-		return
-	}
-	if route != "whoami" && u.Type == "SERVICE" {
-		s.writeErr(w, http.StatusNotFound, codeNotFound, "user settings not found: service users have no user profile")
-		return
-	}
-	switch route + " " + r.Method {
-	case "whoami GET":
-		s.whoami(w, u)
-	case "settings GET":
-		s.getSettings(w, u)
-	case "settings PUT":
-		s.putSettings(w, u, body)
-	case "notifications GET":
-		s.getNotifications(w, u)
-	case "image GET":
-		s.mu.Lock()
-		v := map[string]any{"content_type": u.ImageType, "data": u.Image, "extensions": []any{}}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, v)
-	case "image PUT":
-		s.putImage(w, u, body)
-	case "image DELETE":
-		s.mu.Lock()
-		u.Image, u.ImageType = "", ""
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{})
-	}
+	s.routes().ServeHTTP(w, r)
 }
 
-// route names the resource at path and the methods it has.
-func (s *Sim) route(path string) (string, []string) {
-	switch path {
-	case settingsPath:
-		return "settings", []string{http.MethodGet, http.MethodPut}
-	case imagePath:
-		return "image", []string{http.MethodGet, http.MethodPut, http.MethodDelete}
-	case notesPath:
-		// PUT (NtfnPreferencesMap) exists at F5 but is not simulated.
-		return "notifications", []string{http.MethodGet}
-	}
-	if ns, ok := strings.CutPrefix(path, whoamiPrefix); ok {
-		if ns, ok := strings.CutSuffix(ns, whoamiSuffix); ok && ns != "" && !strings.Contains(ns, "/") {
-			return "whoami", []string{http.MethodGet}
+// routes is the simulator's router, built once. The vendor's routes
+// answer as grpc-gateway does: an unknown path is 404 before any
+// authentication; a known path with a method it lacks is 501, after it.
+func (s *Sim) routes() *http.ServeMux {
+	s.muxOnce.Do(func() {
+		m := http.NewServeMux()
+		m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) {
+			b, _ := json.Marshal(s.Requests())
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+		})
+		m.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
+			s.Reset()
+			w.WriteHeader(http.StatusNoContent)
+		})
+		// The catch-all below would take other methods of these paths.
+		for path, allow := range map[string]string{"/_sim/requests": http.MethodGet, "/_sim/reset": http.MethodPost} {
+			m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allow)
+				http.Error(w, allow+" only", http.StatusMethodNotAllowed)
+			})
 		}
-	}
-	return "", nil
+		get := func(h func(http.ResponseWriter, *User)) vendorHandler {
+			return func(w http.ResponseWriter, u *User, _ []byte) { h(w, u) }
+		}
+		vendor := []struct {
+			pattern string
+			// anyProfile: service users (no user profile) may call it.
+			anyProfile bool
+			methods    map[string]vendorHandler
+		}{
+			{whoamiPrefix + "{namespace}" + whoamiSuffix, true, map[string]vendorHandler{http.MethodGet: get(s.whoami)}},
+			{settingsPath, false, map[string]vendorHandler{http.MethodGet: get(s.getSettings), http.MethodPut: s.putSettings}},
+			{imagePath, false, map[string]vendorHandler{http.MethodGet: get(s.getImage), http.MethodPut: s.putImage, http.MethodDelete: get(s.deleteImage)}},
+			// PUT (NtfnPreferencesMap) exists at F5 but is not simulated.
+			{notesPath, false, map[string]vendorHandler{http.MethodGet: get(s.getNotifications)}},
+		}
+		for _, v := range vendor {
+			for method, h := range v.methods {
+				m.Handle(method+" "+v.pattern, s.vendorRoute(v.anyProfile, h))
+			}
+			// Every other method of a known path: 501 once authenticated.
+			m.Handle(v.pattern, s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				if _, _, ok := s.auth(w, r); ok {
+					s.writeErr(w, http.StatusNotImplemented, codeUnimpl, "Method Not Allowed")
+				}
+			}))
+		}
+		m.Handle("/", s.logged(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			s.writeErr(w, http.StatusNotFound, codeNotFound, "Not Found")
+		}))
+		s.mux = m
+	})
+	return s.mux
+}
+
+// vendorHandler serves one method of one vendor route for the
+// authenticated user u, with the request body.
+type vendorHandler func(w http.ResponseWriter, u *User, body []byte)
+
+// logged records the request in the simulator's log and reads its body
+// (up to maxBodyBytes) before h.
+func (s *Sim) logged(h func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		s.mu.Lock()
+		s.log = simlog.Append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+		s.mu.Unlock()
+		if err != nil || len(body) > maxBodyBytes {
+			s.writeErr(w, http.StatusBadRequest, codeInvalid, "request body too large or unreadable")
+			return
+		}
+		h(w, r, body)
+	})
+}
+
+// vendorRoute wraps a vendor route in what every one of them does first,
+// in the vendor's order: log, authenticate, answer a queued fault, refuse
+// writes of read-only tokens and, except for whoami (anyProfile), users
+// without a profile.
+func (s *Sim) vendorRoute(anyProfile bool, h vendorHandler) http.Handler {
+	return s.logged(func(w http.ResponseWriter, r *http.Request, body []byte) {
+		u, tok, ok := s.auth(w, r)
+		if !ok {
+			return
+		}
+		if r.Method == http.MethodHead {
+			// A GET pattern takes HEAD too; the vendor has no HEAD.
+			s.writeErr(w, http.StatusNotImplemented, codeUnimpl, "Method Not Allowed")
+			return
+		}
+		if s.injected(w, r.Method, r.URL.Path) {
+			return
+		}
+		if r.Method != http.MethodGet && tok.readOnly {
+			s.writeErr(w, http.StatusForbidden, codeDenied, "no permission to perform the operation")
+			return
+		}
+		if !anyProfile && u.Type == "SERVICE" {
+			s.writeErr(w, http.StatusNotFound, codeNotFound, "user settings not found: service users have no user profile")
+			return
+		}
+		h(w, u, body)
+	})
+}
+
+func (s *Sim) getImage(w http.ResponseWriter, u *User) {
+	s.mu.Lock()
+	v := map[string]any{"content_type": u.ImageType, "data": u.Image, "extensions": []any{}}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Sim) deleteImage(w http.ResponseWriter, u *User) {
+	s.mu.Lock()
+	u.Image, u.ImageType = "", ""
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
 // auth resolves the token's owner; the scheme word and the single space are

@@ -291,6 +291,14 @@ func TestRoutingAndServiceUsers(t *testing.T) {
 		{"unauthenticated before method check", "POST", settings, "", 401},
 		{"service user has no settings", "GET", settings, "APIToken tok-bot", 404},
 		{"service user has no image", "PUT", image, "APIToken tok-bot", 404},
+		{"unknown path before authentication", "GET", "/nowhere", "", 404},
+		{"trailing slash is another path", "GET", settings + "/", "APIToken " + tok, 404},
+		{"HEAD is a method the path lacks", "HEAD", settings, "APIToken " + tok, 501},
+		{"DELETE of the image exists", "DELETE", image, "APIToken " + tok, 200},
+		{"whoami of any namespace", "GET", "/api/web/custom/namespaces/other/whoami", "APIToken " + tok, 200},
+		{"whoami needs its namespace", "GET", "/api/web/custom/namespaces//whoami", "APIToken " + tok, 404},
+		{"service user has a whoami", "GET", "/api/web/custom/namespaces/system/whoami", "APIToken tok-bot", 200},
+		{"simulator log is GET only", "POST", "/_sim/requests", "", 405},
 	}
 	for _, tc := range cases {
 		if status, _, b := do(t, srv, tc.method, tc.path, tc.auth, ""); status != tc.status {
