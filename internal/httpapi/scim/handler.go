@@ -231,6 +231,7 @@ func (h *Handler) load(ctx context.Context, cl Caller, id string) (view, error) 
 func (h *Handler) current(rec links.Record, reads map[string]dispatch.TargetRead) state {
 	s := state{Fields: map[canonical.Field]any{}, Meta: map[string]any{}, Ext: map[string]map[string]any{}}
 	s.ExternalID = rec.Links[linkExternalID].VendorID
+	s.Held = decodeHeld(rec.Held)
 	order := func(f canonical.Field) []string {
 		out := []string{}
 		if t, ok := h.cfg.Authoritative[string(f)]; ok {
@@ -674,7 +675,7 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 			ls[linkExternalID] = want.ExternalID
 		}
 		_, err := store.Put(ctx, id, links.Change{Links: ls, Source: links.SourceAPI, Client: cl.Name,
-			Attributes: links.Attributes{Username: un, Email: want.email()}})
+			Attributes: links.Attributes{Username: un, Email: want.email()}, Held: encodeHeld(want.Held)})
 		var ce *links.ConflictError
 		switch {
 		case errors.As(err, &ce):
@@ -779,7 +780,7 @@ func (h *Handler) update(ctx context.Context, cl Caller, id, method string, raw 
 	if err := h.rekey(ctx, cl, id, v, want); err != nil {
 		return nil, err
 	}
-	results, err := h.write(ctx, cl, id, method, raw, v, v.cur, want, nil)
+	results, err := h.write(ctx, cl, id, method, raw, v, heldAsPrev(v.cur), want, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -789,7 +790,7 @@ func (h *Handler) update(ctx context.Context, cl Caller, id, method string, raw 
 }
 
 // rekey moves the userName, externalId and e-mail pseudo-links when they
-// change.
+// change, and keeps the held attributes when they do.
 func (h *Handler) rekey(ctx context.Context, cl Caller, id string, v view, want state) error {
 	ls := map[string]string{}
 	if un := strings.ToLower(want.userName()); un != "" && un != v.rec.Links[linkUserName].VendorID {
@@ -798,9 +799,13 @@ func (h *Handler) rekey(ctx context.Context, cl Caller, id string, v view, want 
 	if want.ExternalID != "" && want.ExternalID != v.rec.Links[linkExternalID].VendorID {
 		ls[linkExternalID] = want.ExternalID
 	}
-	if len(ls) > 0 {
+	var held json.RawMessage
+	if want.Held != nil && !sameHeld(v.rec.Held, want.Held) {
+		held = encodeHeld(want.Held)
+	}
+	if len(ls) > 0 || held != nil {
 		_, err := h.d.Links().Put(ctx, id, links.Change{Links: ls, Source: links.SourceAPI, Client: cl.Name,
-			Attributes: links.Attributes{Username: want.userName(), Email: want.email()}})
+			Attributes: links.Attributes{Username: want.userName(), Email: want.email()}, Held: held})
 		var ce *links.ConflictError
 		switch {
 		case errors.As(err, &ce):
@@ -913,6 +918,12 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 	for _, l := range unlink {
 		if _, err := h.d.Links().Delete(ctx, id, l); err != nil {
 			return errorf(503, "", "the accounts were deactivated, but the link store is unavailable")
+		}
+	}
+	if rec.Held != nil {
+		// The resource is gone: so are the attributes kept for it.
+		if _, err := h.d.Links().Put(ctx, id, links.Change{Source: links.SourceAPI, Client: cl.Name, Held: encodeHeld(nil)}); err != nil {
+			h.log.WarnContext(ctx, "scim: clearing the held attributes failed", "err", err)
 		}
 	}
 	return nil
