@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
 type bulkOp struct {
@@ -33,8 +35,11 @@ type bulkRequest struct {
 // the batch endpoint keys its items: a repeated Bulk request writes
 // nothing twice. Its POSTs find the users they created (same 201 and
 // location); its PUTs and PATCHes find nothing left to change (their
-// per-target keys derive from the request and the state read); a DELETE
-// already done answers 404, and nothing is written.
+// per-target keys derive from the request and the state read). Every
+// operation that succeeded has its outcome recorded under its key (see
+// recordOp), and a repeat answers the recorded status and location before
+// executing anything: a DELETE already done answers its 204 again, and a
+// user the request created and then deleted is not created again.
 func (h *Handler) bulk(c *fiber.Ctx) error {
 	cl, err := h.who(c)
 	if err != nil {
@@ -66,7 +71,14 @@ func (h *Handler) bulk(c *fiber.Ctx) error {
 		if op.BulkID != "" {
 			opID = "bulkId:" + op.BulkID
 		}
-		status, loc, err := h.bulkOne(ctx, cl, strings.ToUpper(op.Method), path, data, reqKey+"/"+opID)
+		opKey := reqKey + "/" + opID
+		status, loc, replayed, err := h.recordedOp(ctx, cl, opKey)
+		if !replayed && err == nil {
+			status, loc, err = h.bulkOne(ctx, cl, strings.ToUpper(op.Method), path, data, opKey)
+			if err == nil {
+				h.recordOp(ctx, cl, opKey, status, loc)
+			}
+		}
 		if err != nil {
 			errs++
 			var se *Error
@@ -140,4 +152,45 @@ func (h *Handler) bulkOne(ctx context.Context, cl Caller, method, path string, d
 		return 204, "", h.remove(ctx, cl, id)
 	}
 	return 0, "", errorf(400, "invalidSyntax", "method must be POST, PUT, PATCH or DELETE")
+}
+
+// bulkRecordPrefix names the link-store records of Bulk outcomes: a
+// canonical id that holds no link (so no listing shows it and no GET finds
+// it) and whose held object is the outcome.
+const bulkRecordPrefix = "scim-bulk-op:"
+
+type bulkRecord struct {
+	V        int    `json:"v"`
+	Status   int    `json:"status"`
+	Location string `json:"location,omitempty"`
+}
+
+func bulkRecordID(cl Caller, opKey string) string {
+	return bulkRecordPrefix + digest(cl.Name, "bulk-op", opKey)
+}
+
+// recordedOp finds the recorded outcome of a Bulk operation that
+// succeeded before (replayed true), so a repeated Bulk request answers it
+// again rather than run it against a state it changed itself.
+func (h *Handler) recordedOp(ctx context.Context, cl Caller, opKey string) (int, string, bool, error) {
+	rec, err := h.d.Links().Get(ctx, bulkRecordID(cl, opKey))
+	if err != nil {
+		return 0, "", false, errorf(503, "", "the link store is unavailable")
+	}
+	var r bulkRecord
+	if rec.Held == nil || json.Unmarshal(rec.Held, &r) != nil || r.V != heldFormat || r.Status == 0 {
+		return 0, "", false, nil
+	}
+	return r.Status, r.Location, true, nil
+}
+
+// recordOp keeps a succeeded operation's status and location. Failures
+// are not recorded: a repeat retries them. A record that cannot be stored
+// only costs the repeat its replay (the per-target keys still hold), so
+// it is logged, not answered.
+func (h *Handler) recordOp(ctx context.Context, cl Caller, opKey string, status int, loc string) {
+	b, _ := json.Marshal(bulkRecord{V: heldFormat, Status: status, Location: loc}) // ints and a string: cannot fail
+	if _, err := h.d.Links().Put(ctx, bulkRecordID(cl, opKey), links.Change{Source: links.SourceAPI, Client: cl.Name, Held: b}); err != nil {
+		h.log.WarnContext(ctx, "scim: recording a Bulk outcome failed", "err", err)
+	}
 }
