@@ -69,6 +69,9 @@ type Options struct {
 	// are linked to no canonical id yet (see Lister); nil lists the link
 	// store's users only.
 	Lister Lister
+	// Concurrency bounds how many operations of one Bulk request run at
+	// once: the batch endpoint's bound (server.batch_concurrency; 0: 8).
+	Concurrency int
 }
 
 // Handler serves /scim/v2.
@@ -84,6 +87,7 @@ type Handler struct {
 	audit       audit.Recorder
 	auditValues audit.ValuePolicy
 	lister      Lister
+	concurrency int
 }
 
 // New checks the config against the dispatcher's targets.
@@ -105,8 +109,11 @@ func New(o Options) (*Handler, error) {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 2 << 20
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
 	return &Handler{d: o.Dispatcher, cfg: cfg, mappings: ms, caller: o.Caller, base: "/scim/v2", bodyLimit: o.BodyLimit, log: o.Logger,
-		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister}, nil
+		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister, concurrency: o.Concurrency}, nil
 }
 
 // Routes mounts the SCIM endpoints on r (the /scim/v2 group, behind
