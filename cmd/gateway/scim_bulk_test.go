@@ -23,9 +23,9 @@ import (
 // that stalls every write to the n Bulk users' accounts until unblock.
 type stalledBulk struct {
 	base        string
-	ids, ops    []string // the users, and a PATCH operation for each
-	live        string   // a user no Bulk operation touches
-	bulkIn      chan struct{}
+	ids, ops    []string    // the users, and a PATCH operation for each
+	live        string      // a user no Bulk operation touches
+	bulkIn      chan string // the stalled account paths
 	unblock     func()
 	maxInflight *atomic.Int32
 }
@@ -48,7 +48,7 @@ func newStalledBulk(t *testing.T, n int, limited bool) stalledBulk {
 	fsim.AddUser(frontiersim.User{ID: liveID, Name: "live", Email: "live@example.com"})
 
 	var stalling atomic.Bool
-	bulkIn := make(chan struct{}, 64)
+	bulkIn := make(chan string, 64)
 	release := make(chan struct{})
 	unblock := sync.OnceFunc(func() { close(release) })
 	var inflight, maxInflight atomic.Int32
@@ -62,7 +62,7 @@ func newStalledBulk(t *testing.T, n int, limited bool) stalledBulk {
 					break
 				}
 			}
-			bulkIn <- struct{}{}
+			bulkIn <- r.URL.Path[strings.Index(r.URL.Path, "/b0000000-"):]
 			<-release
 		}
 		fsim.ServeHTTP(w, r)
@@ -180,11 +180,15 @@ func TestSCIMBulkRunsIndependentOperationsConcurrently(t *testing.T) {
 		`{"method":"POST","path":"/Users","bulkId":"nu","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new.user","emails":[{"value":"new.user@example.com","primary":true}],"displayName":"New"}}`,
 		`{"method":"PATCH","path":"/Users/bulkId:nu","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}}`)
 	done := runBulk(t, sb.base, ops)
-	for range 2 {
+	// Two different accounts stalled at once (a retry of one stalled
+	// write is the same account again).
+	seen := map[string]bool{}
+	for len(seen) < 2 {
 		select {
-		case <-sb.bulkIn:
+		case p := <-sb.bulkIn:
+			seen[p] = true
 		case <-time.After(10 * time.Second):
-			t.Fatal("the Bulk's independent operations did not run concurrently")
+			t.Fatalf("the Bulk's independent operations did not run concurrently: stalled %v", seen)
 		}
 	}
 	sb.unblock()
