@@ -73,11 +73,12 @@ type Record struct {
 	Attributes  Attributes      `json:"attributes"`
 	// Held is a JSON object a front door keeps for the id because no
 	// target holds it (SCIM's name parts, for example); nil when none
-	// was stored. The store does not interpret it.
-	Held json.RawMessage `json:"held,omitempty"`
+	// was stored. The store does not interpret it, and it is not part of
+	// the record's JSON (GET /v1/users/{id}/links shows links only).
+	Held json.RawMessage `json:"-"`
 	// HeldVersion counts the changes of Held: 0 before the first, then
 	// one more on every change that set it.
-	HeldVersion int64 `json:"held_version,omitempty"`
+	HeldVersion int64 `json:"-"`
 }
 
 // Clone copies r so a caller cannot change a cached value.
