@@ -2,11 +2,13 @@ package scim
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
 // heldPaths are the SCIM User attributes the gateway keeps with the
@@ -97,6 +99,11 @@ func (h *Handler) parseHeld(doc map[string]any) (map[string]string, *Error) {
 		if s != "" {
 			out[p] = s
 		}
+	}
+	if n := len(encodeHeld(out)); n > links.MaxHeldBytes {
+		// Refused here, naming the attributes, rather than by the link
+		// store after the targets were written.
+		return nil, errorf(400, "invalidValue", fmt.Sprintf("the attributes the gateway keeps (%s) take %d bytes, more than %d", strings.Join(heldPaths, ", "), n, links.MaxHeldBytes))
 	}
 	return out, nil
 }

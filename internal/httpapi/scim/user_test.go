@@ -3,9 +3,11 @@ package scim
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
 func TestProject(t *testing.T) {
@@ -104,5 +106,8 @@ func TestHeldAttributes(t *testing.T) {
 	}
 	if _, e := h.parseUser(doc(t, `{"userName":"u","nickName":7}`)); e == nil {
 		t.Error("a non-string nickName was accepted")
+	}
+	if _, e := h.parseUser(doc(t, `{"userName":"u","title":"`+strings.Repeat("t", links.MaxHeldBytes)+`"}`)); e == nil || e.Status != 400 || !strings.Contains(e.Detail, "title") {
+		t.Errorf("oversized held attributes: %v", e)
 	}
 }
