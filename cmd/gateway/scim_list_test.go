@@ -274,3 +274,74 @@ func TestSCIMListingAdoptsVendorAccounts(t *testing.T) {
 		t.Errorf("%d users after the filters, want %d", total3, total)
 	}
 }
+
+// TestSCIMBulkRepeatReplaysOutcomes: a repeated Bulk request answers the
+// recorded outcome of each operation that succeeded before running
+// anything: a DELETE already done answers its 204 again (not 404), and a
+// user the request created and then deleted is not created again; the
+// repeat writes nothing at the vendors.
+func TestSCIMBulkRepeatReplaysOutcomes(t *testing.T) {
+	sims, cfg := devSims(t)
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	writes := func() int { return len(simWrites(t, sims, "commvault")) + len(simWrites(t, sims, "frontier")) }
+	status, _, b := call(t, "POST", base+"/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"gone.soon","emails":[{"value":"gone.soon@example.com","primary":true}]}`)
+	if status != 201 {
+		t.Fatalf("POST %d %s", status, b)
+	}
+	var existing struct{ ID string }
+	_ = json.Unmarshal(b, &existing)
+	type result struct{ Status, Location string }
+	for _, tc := range []struct {
+		name, ops string
+		want      []string
+	}{
+		{"a DELETE already done", `{"method":"DELETE","path":"/Users/` + existing.ID + `"}`, []string{"204"}},
+		{"create then delete the same user", `{"method":"POST","path":"/Users","bulkId":"c1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"brief.user","emails":[{"value":"brief.user@example.com","primary":true}]}},
+		 {"method":"DELETE","path":"/Users/bulkId:c1"}`, []string{"201", "204"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[` + tc.ops + `]}`
+			run := func() []result {
+				t.Helper()
+				status, _, b := call(t, "POST", base+"/scim/v2/Bulk", body)
+				if status != 200 {
+					t.Fatalf("%d %s", status, b)
+				}
+				var res struct{ Operations []result }
+				if err := json.Unmarshal(b, &res); err != nil {
+					t.Fatal(err)
+				}
+				return res.Operations
+			}
+			first := run()
+			var got []string
+			for _, r := range first {
+				got = append(got, r.Status)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("first run %+v, want statuses %v", first, tc.want)
+			}
+			_, before, _ := getList(t, base, "count=0")
+			afterFirst := writes()
+			second := run()
+			if !slices.Equal(first, second) {
+				t.Errorf("repeat answered %+v, want the recorded %+v", second, first)
+			}
+			if got := writes(); got != afterFirst {
+				t.Errorf("the repeat wrote %d times at the simulators, want 0", got-afterFirst)
+			}
+			if _, after, _ := getList(t, base, "count=0"); after.TotalResults != before.TotalResults {
+				t.Errorf("the repeat changed the users: %d -> %d", before.TotalResults, after.TotalResults)
+			}
+			for _, r := range first {
+				if r.Location == "" {
+					continue
+				}
+				if status, _, b := call(t, "GET", base+r.Location, ""); status != 404 {
+					t.Errorf("GET %s after the repeat: %d %s, want 404 (deleted, not re-created)", r.Location, status, b)
+				}
+			}
+		})
+	}
+}

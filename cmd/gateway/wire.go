@@ -201,7 +201,8 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
 				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations, HardDelete: cfg.SCIM.HardDelete},
-			Caller: httpapi.SCIMCaller, Lister: scimLister{d}})
+			Concurrency: cfg.Server.BatchConcurrency,
+			Caller:      httpapi.SCIMCaller, Lister: scimLister{d}})
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}

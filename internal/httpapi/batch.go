@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
+	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
 
@@ -227,26 +226,8 @@ func parseItem(raw []byte) (string, canonical.Request, *canonical.Error) {
 }
 
 // ItemKey derives the idempotency key of one batch item from the batch's
-// key and the user id, so a re-sent batch (in any order) replays what
-// applied and retries the rest. A result too long for a key, or not plain
-// ASCII, is hashed.
-func ItemKey(batchKey, id string) string {
-	k := batchKey + "/" + id
-	if len(k) <= 255 && visibleASCII(k) {
-		return k
-	}
-	sum := sha256.Sum256([]byte(batchKey + "\x00" + id))
-	return "item-sha256:" + hex.EncodeToString(sum[:])
-}
-
-func visibleASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
+// key and the user id (idempotency.ItemKey, which SCIM Bulk shares).
+func ItemKey(batchKey, id string) string { return idempotency.ItemKey(batchKey, id) }
 
 // batchRun is one batch in flight; it owns copies of everything it needs
 // from the request.

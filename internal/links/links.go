@@ -1,7 +1,9 @@
 package links
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -69,6 +71,14 @@ type Record struct {
 	CanonicalID string          `json:"id"`
 	Links       map[string]Link `json:"links"`
 	Attributes  Attributes      `json:"attributes"`
+	// Held is a JSON object a front door keeps for the id because no
+	// target holds it (SCIM's name parts, for example); nil when none
+	// was stored. The store does not interpret it, and it is not part of
+	// the record's JSON (GET /v1/users/{id}/links shows links only).
+	Held json.RawMessage `json:"-"`
+	// HeldVersion counts the changes of Held: 0 before the first, then
+	// one more on every change that set it.
+	HeldVersion int64 `json:"-"`
 }
 
 // Clone copies r so a caller cannot change a cached value.
@@ -77,6 +87,7 @@ func (r Record) Clone() Record {
 	if r.Links == nil {
 		r.Links = map[string]Link{}
 	}
+	r.Held = bytes.Clone(r.Held)
 	return r
 }
 
@@ -90,6 +101,10 @@ type Change struct {
 	// Attributes, when set, replace the remembered attributes' non-empty
 	// members (an empty member leaves the stored one as it is).
 	Attributes Attributes
+	// Held, when not nil, replaces the held JSON object as a whole (an
+	// empty object clears it) and bumps HeldVersion; nil leaves it as it
+	// is. At most MaxHeldBytes.
+	Held json.RawMessage
 }
 
 // Store keeps identity links. Implementations are safe for concurrent use.
@@ -134,13 +149,26 @@ var ErrInvalid = errors.New("links: invalid change")
 // attributes, so a caller cannot store unbounded values.
 const MaxIDLength = 255
 
+// MaxHeldBytes bounds a Change's Held object: it is a handful of short
+// attributes, not a document store.
+const MaxHeldBytes = 4096
+
 // check validates a change before any store sees it.
 func check(canonicalID string, c Change) error {
 	if err := checkValue("canonical id", canonicalID); err != nil {
 		return err
 	}
-	if len(c.Links) == 0 && c.Attributes.IsZero() {
+	if len(c.Links) == 0 && c.Attributes.IsZero() && c.Held == nil {
 		return fmt.Errorf("%w: no links and no attributes", ErrInvalid)
+	}
+	if c.Held != nil {
+		if len(c.Held) > MaxHeldBytes {
+			return fmt.Errorf("%w: held attributes longer than %d bytes", ErrInvalid, MaxHeldBytes)
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(c.Held, &obj); err != nil || obj == nil {
+			return fmt.Errorf("%w: held attributes must be a JSON object", ErrInvalid)
+		}
 	}
 	if !c.Source.Valid() {
 		return fmt.Errorf("%w: unknown source %q", ErrInvalid, c.Source)
@@ -196,4 +224,14 @@ func Seed(ctx context.Context, s Store, users map[string]map[string]string) erro
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// heldValue is how a change's Held is stored: a copy, and nil for the
+// empty object (which clears it).
+func heldValue(h json.RawMessage) json.RawMessage {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(h, &obj) == nil && len(obj) == 0 {
+		return nil
+	}
+	return bytes.Clone(h)
 }

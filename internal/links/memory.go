@@ -71,6 +71,10 @@ func (m *MemoryStore) Put(_ context.Context, id string, c Change) (Record, error
 	if c.Attributes.Username != "" {
 		r.Attributes.Username = c.Attributes.Username
 	}
+	if c.Held != nil {
+		r.Held = heldValue(c.Held)
+		r.HeldVersion++
+	}
 	return r.Clone(), nil
 }
 

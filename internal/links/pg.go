@@ -99,13 +99,18 @@ func OpenPG(ctx context.Context, o PGOptions) (*PGStore, error) {
 	s := &PGStore{pool: pool, schema: o.Schema, channel: "idgw_links_" + o.Schema, now: o.Now, log: o.Logger, onInval: o.OnInvalidate,
 		q: queries{
 			get:        "SELECT target, vendor_id, source, client, updated_at FROM " + t + ".links WHERE canonical_id = $1",
-			getSubject: "SELECT email, username FROM " + t + ".link_subjects WHERE canonical_id = $1",
+			getSubject: "SELECT email, username, held, held_version FROM " + t + ".link_subjects WHERE canonical_id = $1",
 			owner:      "SELECT canonical_id FROM " + t + ".links WHERE target = $1 AND vendor_id = $2",
 			upsert: "INSERT INTO " + t + ".links (canonical_id, target, vendor_id, source, client, updated_at) VALUES ($1, $2, $3, $4, $5, $6) " +
 				"ON CONFLICT (canonical_id, target) DO UPDATE SET vendor_id = EXCLUDED.vendor_id, source = EXCLUDED.source, client = EXCLUDED.client, updated_at = EXCLUDED.updated_at",
-			upsertSubject: "INSERT INTO " + t + ".link_subjects (canonical_id, email, username, updated_at) VALUES ($1, $2, $3, $4) " +
+			// $5 is the held object, $6 whether the change sets it (a
+			// NULL $5 with $6 true clears it).
+			upsertSubject: "INSERT INTO " + t + ".link_subjects (canonical_id, email, username, updated_at, held, held_version) " +
+				"VALUES ($1, $2, $3, $4, $5::json, CASE WHEN $6::boolean THEN 1 ELSE 0 END) " +
 				"ON CONFLICT (canonical_id) DO UPDATE SET email = CASE WHEN EXCLUDED.email = '' THEN link_subjects.email ELSE EXCLUDED.email END, " +
-				"username = CASE WHEN EXCLUDED.username = '' THEN link_subjects.username ELSE EXCLUDED.username END, updated_at = EXCLUDED.updated_at",
+				"username = CASE WHEN EXCLUDED.username = '' THEN link_subjects.username ELSE EXCLUDED.username END, updated_at = EXCLUDED.updated_at, " +
+				"held = CASE WHEN $6::boolean THEN EXCLUDED.held ELSE link_subjects.held END, " +
+				"held_version = link_subjects.held_version + EXCLUDED.held_version",
 			del:     "DELETE FROM " + t + ".links WHERE canonical_id = $1 AND target = $2",
 			reverse: "SELECT canonical_id, source, client, updated_at FROM " + t + ".links WHERE target = $1 AND vendor_id = $2",
 			// COLLATE "C": the same byte order as the memory store, and
@@ -179,7 +184,11 @@ func (s *PGStore) load(ctx context.Context, id string) (Record, error) {
 	if err := rows.Err(); err != nil {
 		return Record{}, fmt.Errorf("links: get: %w", err)
 	}
-	err = br.QueryRow().Scan(&r.Attributes.Email, &r.Attributes.Username)
+	var held []byte
+	err = br.QueryRow().Scan(&r.Attributes.Email, &r.Attributes.Username, &held, &r.HeldVersion)
+	if held != nil {
+		r.Held = held
+	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, fmt.Errorf("links: get attributes: %w", err)
 	}
@@ -206,8 +215,12 @@ func (s *PGStore) Put(ctx context.Context, id string, c Change) (Record, error) 
 				return err
 			}
 		}
-		if !c.Attributes.IsZero() {
-			if _, err := tx.Exec(ctx, s.q.upsertSubject, id, c.Attributes.Email, c.Attributes.Username, now); err != nil {
+		if !c.Attributes.IsZero() || c.Held != nil {
+			var held []byte // nil: SQL NULL
+			if c.Held != nil {
+				held = heldValue(c.Held)
+			}
+			if _, err := tx.Exec(ctx, s.q.upsertSubject, id, c.Attributes.Email, c.Attributes.Username, now, held, c.Held != nil); err != nil {
 				return err
 			}
 		}

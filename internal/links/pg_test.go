@@ -96,8 +96,8 @@ func TestPGMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(versions) != 1 || versions[0] != 1 {
-		t.Fatalf("schema_migrations = %v, want [1]", versions)
+	if len(versions) != 2 || versions[0] != 1 || versions[1] != 2 {
+		t.Fatalf("schema_migrations = %v, want [1 2]", versions)
 	}
 }
 

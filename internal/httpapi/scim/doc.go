@@ -12,6 +12,10 @@
 // (the remembered userName and e-mail) or created where the adapter is an
 // adapters.Creator.
 //
+// The SCIM attributes no target holds (name parts, nickName, title, ...:
+// heldPaths) are kept with the link as the record's held object and
+// answered on reads where no target's value is present.
+//
 // Writes are computed per target: the gateway reads the user first and
 // sends each target only the fields whose values differ from what that
 // target holds, so a full PUT never blanks a field a target does not

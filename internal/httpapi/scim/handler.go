@@ -71,6 +71,9 @@ type Options struct {
 	// are linked to no canonical id yet (see Lister); nil lists the link
 	// store's users only.
 	Lister Lister
+	// Concurrency bounds how many operations of one Bulk request run at
+	// once: the batch endpoint's bound (server.batch_concurrency; 0: 8).
+	Concurrency int
 }
 
 // Handler serves /scim/v2.
@@ -86,6 +89,7 @@ type Handler struct {
 	audit       audit.Recorder
 	auditValues audit.ValuePolicy
 	lister      Lister
+	concurrency int
 
 	// adoption walks the vendor's whole list, so concurrent listings
 	// share one walk and a walk stays fresh for adoptInterval: an
@@ -121,8 +125,11 @@ func New(o Options) (*Handler, error) {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 2 << 20
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
 	return &Handler{d: o.Dispatcher, cfg: cfg, mappings: ms, caller: o.Caller, base: "/scim/v2", bodyLimit: o.BodyLimit, log: o.Logger,
-		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister, now: time.Now}, nil
+		audit: o.Audit, auditValues: o.AuditValues, lister: o.Lister, concurrency: o.Concurrency, now: time.Now}, nil
 }
 
 // Routes mounts the SCIM endpoints on r (the /scim/v2 group, behind
@@ -247,6 +254,7 @@ func (h *Handler) load(ctx context.Context, cl Caller, id string) (view, error) 
 func (h *Handler) current(rec links.Record, reads map[string]dispatch.TargetRead) state {
 	s := state{Fields: map[canonical.Field]any{}, Meta: map[string]any{}, Ext: map[string]map[string]any{}}
 	s.ExternalID = rec.Links[linkExternalID].VendorID
+	s.Held = decodeHeld(rec.Held)
 	order := func(f canonical.Field) []string {
 		out := []string{}
 		if t, ok := h.cfg.Authoritative[string(f)]; ok {
@@ -708,7 +716,7 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 			ls[linkExternalID] = want.ExternalID
 		}
 		_, err := store.Put(ctx, id, links.Change{Links: ls, Source: links.SourceAPI, Client: cl.Name,
-			Attributes: links.Attributes{Username: un, Email: want.email()}})
+			Attributes: links.Attributes{Username: un, Email: want.email()}, Held: encodeHeld(want.Held)})
 		var ce *links.ConflictError
 		switch {
 		case errors.As(err, &ce):
@@ -813,7 +821,7 @@ func (h *Handler) update(ctx context.Context, cl Caller, id, method string, raw 
 	if err := h.rekey(ctx, cl, id, v, want); err != nil {
 		return nil, err
 	}
-	results, err := h.write(ctx, cl, id, method, raw, v, v.cur, want, nil)
+	results, err := h.write(ctx, cl, id, method, raw, v, heldAsPrev(v.cur), want, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -823,7 +831,7 @@ func (h *Handler) update(ctx context.Context, cl Caller, id, method string, raw 
 }
 
 // rekey moves the userName, externalId and e-mail pseudo-links when they
-// change.
+// change, and keeps the held attributes when they do.
 func (h *Handler) rekey(ctx context.Context, cl Caller, id string, v view, want state) error {
 	ls := map[string]string{}
 	if un := strings.ToLower(want.userName()); un != "" && un != v.rec.Links[linkUserName].VendorID {
@@ -832,9 +840,13 @@ func (h *Handler) rekey(ctx context.Context, cl Caller, id string, v view, want 
 	if want.ExternalID != "" && want.ExternalID != v.rec.Links[linkExternalID].VendorID {
 		ls[linkExternalID] = want.ExternalID
 	}
-	if len(ls) > 0 {
+	var held json.RawMessage
+	if want.Held != nil && !sameHeld(v.rec.Held, want.Held) {
+		held = encodeHeld(want.Held)
+	}
+	if len(ls) > 0 || held != nil {
 		_, err := h.d.Links().Put(ctx, id, links.Change{Links: ls, Source: links.SourceAPI, Client: cl.Name,
-			Attributes: links.Attributes{Username: want.userName(), Email: want.email()}})
+			Attributes: links.Attributes{Username: want.userName(), Email: want.email()}, Held: held})
 		var ce *links.ConflictError
 		switch {
 		case errors.As(err, &ce):
@@ -947,6 +959,12 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 	for _, l := range unlink {
 		if _, err := h.d.Links().Delete(ctx, id, l); err != nil {
 			return errorf(503, "", "the accounts were deactivated, but the link store is unavailable")
+		}
+	}
+	if rec.Held != nil {
+		// The resource is gone: so are the attributes kept for it.
+		if _, err := h.d.Links().Put(ctx, id, links.Change{Source: links.SourceAPI, Client: cl.Name, Held: encodeHeld(nil)}); err != nil {
+			h.log.WarnContext(ctx, "scim: clearing the held attributes failed", "err", err)
 		}
 	}
 	return nil

@@ -148,3 +148,23 @@ func TestOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkDeps: an operation waits for the earlier ones creating a bulkId
+// it references and for those addressing the same user; independent ones
+// wait for nothing.
+func TestBulkDeps(t *testing.T) {
+	ops := []bulkOp{
+		{Method: "POST", Path: "/Users", BulkID: "a", Data: json.RawMessage(`{"userName":"Ann"}`)},    // 0
+		{Method: "POST", Path: "/Users", BulkID: "b", Data: json.RawMessage(`{"userName":"bob"}`)},    // 1
+		{Method: "PATCH", Path: "/Users/bulkId:a", Data: json.RawMessage(`{}`)},                       // 2: a
+		{Method: "PATCH", Path: "/Users/u1", Data: json.RawMessage(`{}`)},                             // 3
+		{Method: "DELETE", Path: "/Users/u1"},                                                         // 4: u1
+		{Method: "POST", Path: "/Users", Data: json.RawMessage(`{"userName":"ANN"}`)},                 // 5: same userName as 0
+		{Method: "PUT", Path: "/Users/u2", Data: json.RawMessage(`{"manager":{"value":"bulkId:b"}}`)}, // 6: references b
+		{Method: "PATCH", Path: "/Users/u3", Data: json.RawMessage(`{"userName":"x"}`)},               // 7
+	}
+	want := [][]int{nil, nil, {0}, nil, {3}, {0}, {1}, nil}
+	if got := bulkDeps(ops); !reflect.DeepEqual(got, want) {
+		t.Fatalf("deps %v, want %v", got, want)
+	}
+}

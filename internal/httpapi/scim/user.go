@@ -23,6 +23,9 @@ type state struct {
 	Ext  map[string]map[string]any
 	// Password is write-only: set only when the request carries one.
 	Password string
+	// Held holds the attributes the gateway keeps itself (see heldPaths),
+	// by SCIM path; nil in a state that says nothing about them.
+	Held map[string]string
 }
 
 func (s state) userName() string { v, _ := s.Fields[canonical.FieldUsername].(string); return v }
@@ -168,6 +171,11 @@ func (h *Handler) parseUser(doc map[string]any) (state, *Error) {
 			return s, e
 		}
 	}
+	held, e := h.parseHeld(doc)
+	if e != nil {
+		return s, e
+	}
+	s.Held = held
 	if v, ok := lookup(doc, "externalId"); ok && v != nil {
 		sv, ok := v.(string)
 		if !ok {
@@ -245,6 +253,7 @@ func (h *Handler) resource(id string, s state) map[string]any {
 	if v, ok := s.Fields[canonical.FieldEnabled]; ok {
 		doc["active"] = v
 	}
+	renderHeld(doc, s.Held)
 	for _, m := range h.mappings {
 		var v any
 		var ok bool
@@ -297,6 +306,12 @@ func merge(have, want state) state {
 	}
 	if want.ExternalID != "" {
 		out.ExternalID = want.ExternalID
+	}
+	out.Held = have.Held
+	if want.Held != nil {
+		// A request's held attributes replace the kept ones whole: they
+		// are the gateway's own, so there is no target value to keep.
+		out.Held = want.Held
 	}
 	maps.Copy(out.Fields, want.Fields)
 	maps.Copy(out.Meta, want.Meta)

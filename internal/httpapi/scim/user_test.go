@@ -3,9 +3,11 @@ package scim
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
 func TestProject(t *testing.T) {
@@ -69,5 +71,43 @@ func TestEnterpriseMappings(t *testing.T) {
 	}
 	if s.Fields[canonical.FieldUsername] != "u" {
 		t.Errorf("userName %v", s.Fields)
+	}
+}
+
+// TestHeldAttributes: the attributes no target holds are read from a
+// request (never the password), stored in a versioned object, and
+// rendered only where a target's value is not already in the document.
+func TestHeldAttributes(t *testing.T) {
+	h := &Handler{base: "/scim/v2"}
+	s, e := h.parseUser(doc(t, `{"userName":"u","password":"s3cret","name":{"givenName":"Barbara","familyName":"Jensen","formatted":"Ms. Barbara J Jensen"},"nickName":"Babs","locale":"en-US"}`))
+	if e != nil {
+		t.Fatal(e)
+	}
+	want := map[string]string{"name.givenName": "Barbara", "name.familyName": "Jensen", "name.formatted": "Ms. Barbara J Jensen", "nickName": "Babs", "locale": "en-US"}
+	if !reflect.DeepEqual(s.Held, want) {
+		t.Fatalf("held %v, want %v", s.Held, want)
+	}
+	stored := encodeHeld(s.Held)
+	if got := decodeHeld(stored); !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip %v", got)
+	}
+	if decodeHeld(json.RawMessage(`{"v":2,"attrs":{"nickName":"x"}}`)) != nil {
+		t.Error("an unknown format version was read")
+	}
+	// A target's givenName wins over the kept one.
+	cur := state{Fields: map[canonical.Field]any{canonical.FieldGivenName: "Barb"}, Held: s.Held}
+	out := roundTrip(h.resource("id1", cur))
+	name, _ := out["name"].(map[string]any)
+	if name["givenName"] != "Barb" || name["familyName"] != "Jensen" || name["formatted"] != "Ms. Barbara J Jensen" || out["nickName"] != "Babs" || out["password"] != nil {
+		t.Errorf("rendered %v", out)
+	}
+	if prev := heldAsPrev(cur); prev.Fields[canonical.FieldGivenName] != "Barb" || prev.Fields[canonical.FieldFamilyName] != "Jensen" {
+		t.Errorf("heldAsPrev %v", prev.Fields)
+	}
+	if _, e := h.parseUser(doc(t, `{"userName":"u","nickName":7}`)); e == nil {
+		t.Error("a non-string nickName was accepted")
+	}
+	if _, e := h.parseUser(doc(t, `{"userName":"u","title":"`+strings.Repeat("t", links.MaxHeldBytes)+`"}`)); e == nil || e.Status != 400 || !strings.Contains(e.Detail, "title") {
+		t.Errorf("oversized held attributes: %v", e)
 	}
 }

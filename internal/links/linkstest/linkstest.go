@@ -4,9 +4,11 @@ package linkstest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,17 +185,69 @@ func Run(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("held attributes: kept byte for byte, replaced whole, cleared, versioned", func(t *testing.T) {
+		s := open(t, (&clock{t: t0}).now)
+		first := json.RawMessage(`{"v":1,"attrs":{"name.givenName":"Barbara","name.familyName":"Jensen"}}`)
+		r, err := s.Put(ctx, "alice", links.Change{Links: map[string]string{"akana": "a.t"}, Source: links.SourceAPI, Held: first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Held) != string(first) || r.HeldVersion != 1 {
+			t.Fatalf("after the first put: held %s version %d", r.Held, r.HeldVersion)
+		}
+		// A change without Held leaves it; attributes merge beside it.
+		r, err = s.Put(ctx, "alice", links.Change{Source: links.SourceAPI, Attributes: links.Attributes{Username: "alice"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Held) != string(first) || r.HeldVersion != 1 || r.Attributes.Username != "alice" {
+			t.Fatalf("a change without held: %s %d %+v", r.Held, r.HeldVersion, r.Attributes)
+		}
+		second := json.RawMessage(`{"v":1,"attrs":{"name.givenName":"Babs"}}`)
+		if _, err := s.Put(ctx, "alice", links.Change{Source: links.SourceAPI, Held: second}); err != nil {
+			t.Fatal(err)
+		}
+		r, err = s.Get(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Held) != string(second) || r.HeldVersion != 2 {
+			t.Fatalf("replaced: held %s version %d", r.Held, r.HeldVersion)
+		}
+		if _, err := s.Put(ctx, "alice", links.Change{Source: links.SourceAPI, Held: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		r, _ = s.Get(ctx, "alice")
+		if r.Held != nil || r.HeldVersion != 3 || r.Links["akana"].VendorID != "a.t" {
+			t.Fatalf("cleared: held %s version %d links %+v", r.Held, r.HeldVersion, r.Links)
+		}
+		// Held alone makes a record, which (holding no link) is not listed.
+		if _, err := s.Put(ctx, "bob", links.Change{Source: links.SourceAPI, Held: first}); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := s.Get(ctx, "bob"); string(r.Held) != string(first) {
+			t.Fatalf("held-only record: %s", r.Held)
+		}
+		if ids, _, _ := s.List(ctx, 0, 10); !slices.Equal(ids, []string{"alice"}) {
+			t.Fatalf("listed %v", ids)
+		}
+	})
+
 	t.Run("invalid changes are refused", func(t *testing.T) {
 		s := open(t, (&clock{t: t0}).now)
 		for name, tc := range map[string]struct {
 			id string
 			c  links.Change
 		}{
-			"empty id":      {"", links.Change{Links: map[string]string{"a": "1"}, Source: links.SourceAPI}},
-			"empty vendor":  {"x", links.Change{Links: map[string]string{"a": ""}, Source: links.SourceAPI}},
-			"bad source":    {"x", links.Change{Links: map[string]string{"a": "1"}, Source: "guess"}},
-			"nothing":       {"x", links.Change{Source: links.SourceAPI}},
-			"control chars": {"x\n", links.Change{Links: map[string]string{"a": "1"}, Source: links.SourceAPI}},
+			"empty id":           {"", links.Change{Links: map[string]string{"a": "1"}, Source: links.SourceAPI}},
+			"empty vendor":       {"x", links.Change{Links: map[string]string{"a": ""}, Source: links.SourceAPI}},
+			"bad source":         {"x", links.Change{Links: map[string]string{"a": "1"}, Source: "guess"}},
+			"nothing":            {"x", links.Change{Source: links.SourceAPI}},
+			"control chars":      {"x\n", links.Change{Links: map[string]string{"a": "1"}, Source: links.SourceAPI}},
+			"held not an object": {"x", links.Change{Source: links.SourceAPI, Held: json.RawMessage(`["a"]`)}},
+			"held not JSON":      {"x", links.Change{Source: links.SourceAPI, Held: json.RawMessage(`{"a":`)}},
+			"held too long": {"x", links.Change{Source: links.SourceAPI,
+				Held: json.RawMessage(`{"a":"` + strings.Repeat("x", links.MaxHeldBytes) + `"}`)}},
 		} {
 			if _, err := s.Put(ctx, tc.id, tc.c); !errors.Is(err, links.ErrInvalid) {
 				t.Errorf("%s: err = %v, want ErrInvalid", name, err)
