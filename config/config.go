@@ -59,6 +59,12 @@ type SCIM struct {
 	HardDelete        []string `yaml:"hard_delete"`
 	MaxResults        int      `yaml:"max_results"`
 	MaxBulkOperations int      `yaml:"max_bulk_operations"`
+	// AdoptVendorAccounts lets a listing link the listing target's
+	// accounts nobody holds yet (through its vendor's list call), so an
+	// identity provider's import sees them. Off by default: a vendor's
+	// service accounts (the gateway's own credential among them) would
+	// otherwise become SCIM users an identity provider could deactivate.
+	AdoptVendorAccounts bool `yaml:"adopt_vendor_accounts"`
 }
 
 // Links configures the identity-link store (canonical id -> target ->

@@ -234,14 +234,20 @@ func TestSCIMFilterResolvesUnlinkedUsers(t *testing.T) {
 	}
 }
 
-// TestSCIMListingAdoptsVendorAccounts: an unfiltered listing shows the
-// accounts the listing target (the first SCIM target) holds that nobody
-// has linked, through the vendor's list call; each is linked once, so a
-// second listing shows the same ids.
+// TestSCIMListingAdoptsVendorAccounts: with scim.adopt_vendor_accounts,
+// an unfiltered listing shows the accounts the listing target (the first
+// SCIM target) holds that nobody has linked, through the vendor's list
+// call; each is linked once, so a second listing shows the same ids.
 func TestSCIMListingAdoptsVendorAccounts(t *testing.T) {
 	sims, cfg := devSims(t)
 	sims.handlers["commvault"].(*commvaultsim.Sim).AddUser(commvaultsim.User{ID: 4646, Name: "listed.only", Email: "listed.only@example.com", Password: "x-unused-1", Enabled: true, AuthMethod: "LOCAL"})
 	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	// Off by default: the same listing shows only linked users.
+	off, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	if _, l, body := getList(t, off, "count=100"); strings.Contains(string(body), "listed.only") {
+		t.Fatalf("listing adopted a vendor account without scim.adopt_vendor_accounts: %d users %s", l.TotalResults, body)
+	}
+	cfg.SCIM.AdoptVendorAccounts = true
 	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
 
 	find := func() (string, int) {

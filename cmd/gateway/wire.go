@@ -197,12 +197,16 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		if trail != nil {
 			rec = trail
 		}
+		var lister scim.Lister
+		if cfg.SCIM.AdoptVendorAccounts {
+			lister = scimLister{d}
+		}
 		sh, err := scim.New(scim.Options{Dispatcher: d, Logger: g.logger, BodyLimit: cfg.Server.BodyLimit,
 			Audit: rec, AuditValues: audit.ValuePolicy(cfg.Audit.Values),
 			Config: scim.Config{Targets: cfg.SCIM.Targets, Authoritative: cfg.SCIM.Authoritative, Attributes: cfg.SCIM.Attributes,
 				MaxResults: cfg.SCIM.MaxResults, MaxBulkOperations: cfg.SCIM.MaxBulkOperations, HardDelete: cfg.SCIM.HardDelete},
 			Concurrency: cfg.Server.BatchConcurrency,
-			Caller:      httpapi.SCIMCaller, Lister: scimLister{d}})
+			Caller:      httpapi.SCIMCaller, Lister: lister})
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}
