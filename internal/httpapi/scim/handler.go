@@ -364,7 +364,7 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 	var expr filter.Expression
 	if raw := c.Query("filter"); raw != "" {
 		if expr, err = parseFilter(raw); err != nil {
-			return errorf(400, "invalidFilter", "the filter does not parse: "+err.Error())
+			return filterError(raw)
 		}
 	}
 	var (
