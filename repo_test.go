@@ -9,13 +9,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestNoReferenceOutsideTheRepository keeps the repository self-contained:
 // a reader with nothing but a clone can follow every reference. It fails
 // when a file names the design folder that once sat beside the repository,
 // a relative path that climbs out of it, a Markdown document that is not in
-// it, or a Markdown link to a file that does not exist.
+// it, or a Markdown link to a file that does not exist or to a heading
+// anchor (#section) its Markdown target does not have.
 func TestNoReferenceOutsideTheRepository(t *testing.T) {
 	// Built from pieces so this file does not trip its own check.
 	forbidden := []string{"../" + "shared", "DESIGN" + ".md", "DESIGN" + " §", "design" + " card"}
@@ -92,19 +94,60 @@ func TestNoReferenceOutsideTheRepository(t *testing.T) {
 				continue
 			}
 			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
-				target, _, _ := strings.Cut(m[1], "#")
-				if target == "" || strings.Contains(target, ":") {
-					continue // an anchor, a web page, a mail address
+				target, anchor, _ := strings.Cut(m[1], "#")
+				if strings.Contains(target, ":") {
+					continue // a web page, a mail address
 				}
-				full := path.Join(dir, target)
+				full := p
+				if target != "" {
+					full = path.Join(dir, target)
+				}
 				if strings.HasPrefix(full, "../") || full == ".." {
 					at("link %q leaves the repository", m[1])
 					continue
 				}
 				if _, err := os.Stat(full); err != nil {
 					at("link %q: no such file", m[1])
+					continue
+				}
+				if anchor != "" && path.Ext(full) == ".md" && !mdAnchors(t, full)[anchor] {
+					at("link %q: %s has no heading with that anchor", m[1], full)
 				}
 			}
 		}
 	}
+}
+
+// mdAnchors lists the anchors GitHub gives a Markdown file's headings
+// (lower-cased, punctuation dropped, blanks as hyphens), fenced code left
+// out, so a link to a renamed section fails here rather than on GitHub.
+func mdAnchors(t *testing.T, file string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	fenced := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		heading := strings.TrimLeft(line, "#")
+		if fenced || heading == line || !strings.HasPrefix(heading, " ") {
+			continue
+		}
+		var slug strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+			switch {
+			case r == ' ':
+				slug.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				slug.WriteRune(r)
+			}
+		}
+		anchors[slug.String()] = true
+	}
+	return anchors
 }

@@ -242,9 +242,9 @@ func strictQuery(c *fiber.Ctx) error {
 			fe.Add("(query)", "a query parameter has an empty name")
 		case !slices.Contains(allowed, name):
 			if len(allowed) == 0 {
-				fe.Add(printableName(name), "unknown query parameter: %s takes none", c.Route().Path)
+				fe.Add(printableName(name), "unknown query parameter: %s takes none", documentedRoute(c.Route().Path))
 			} else {
-				msg := "unknown query parameter: " + c.Route().Path + " takes only " + strings.Join(allowed, ", ")
+				msg := "unknown query parameter: " + documentedRoute(c.Route().Path) + " takes only " + strings.Join(allowed, ", ")
 				if s := canonical.Suggest(name, allowed); s != "" {
 					msg += "; did you mean " + s + "?"
 				}

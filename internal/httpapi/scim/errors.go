@@ -2,12 +2,16 @@ package scim
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
 // The SCIM message schemas (RFC 7644 §3.12, §3.4.2, §3.5.2, §3.7).
@@ -102,4 +106,19 @@ func WriteError(c *fiber.Ctx, err error) error {
 	b, _ := json.Marshal(e.body())
 	c.Set(fiber.HeaderContentType, MediaType)
 	return c.Status(e.Status).Send(b)
+}
+
+// storeRefusal maps the link store's refusal of a new user. A value the
+// store refuses (a userName or externalId too long, or holding a control
+// character) is the identity provider's 400, in its own attribute names
+// rather than the store's ("vendor id of scim:userName"); anything else,
+// such as the store being down, is not the caller's fault and stays an
+// error (500), its text kept out of the answer.
+func storeRefusal(err error) error {
+	if !errors.Is(err, links.ErrInvalid) {
+		return fmt.Errorf("scim: store the new user: %w", err)
+	}
+	reason := strings.TrimPrefix(err.Error(), links.ErrInvalid.Error()+": ")
+	reason = strings.ReplaceAll(reason, "vendor id of scim:", "")
+	return errorf(400, "invalidValue", "the user cannot be stored: "+reason)
 }

@@ -202,6 +202,24 @@ func parseFilter(raw string) (filter.Expression, error) {
 	return filter.ParseFilter([]byte(raw))
 }
 
+// maxEchoedFilter bounds how much of a bad filter an error echoes: the
+// query string may be kilobytes long.
+const maxEchoedFilter = 200
+
+// filterError is the 400 for a filter that does not parse. It names the
+// filter and the grammar instead of passing the parser's message on: that
+// one speaks of the parser's own rules ("expected op.Or or[func func ...]")
+// and may cut a multi-byte character in half, which tells an identity
+// provider's admin nothing.
+func filterError(raw string) *Error {
+	shown := raw
+	if len(shown) > maxEchoedFilter {
+		shown = strings.ToValidUTF8(shown[:maxEchoedFilter], "") + "..."
+	}
+	return errorf(400, "invalidFilter", "the filter "+quote(shown)+
+		` does not parse: expected RFC 7644 section 3.4.2.2 syntax, such as userName eq "jane@example.com"`)
+}
+
 // index is a lookup the link store can answer: an eq on an indexed
 // attribute.
 type index struct {

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,41 @@ func TestParseFilter(t *testing.T) {
 			}
 			if got := matches(user, e); got != tc.match {
 				t.Errorf("matches = %v, want %v", got, tc.match)
+			}
+		})
+	}
+}
+
+// TestFilterError: a filter that does not parse is a 400 invalidFilter
+// that quotes the filter (at most maxEchoedFilter bytes of it, valid
+// UTF-8) and names the grammar, never the parser's internal rule names.
+func TestFilterError(t *testing.T) {
+	long := strings.Repeat(`userName eq "a" or `, 50) + "é"
+	for _, tc := range []struct {
+		name, filter, echoed string
+	}{
+		{"missing value", `userName eq`, `"userName eq"`},
+		{"unknown operator", `userName zz "x"`, `"userName zz \"x\""`},
+		{"dangling and", `userName eq "a" and`, `"userName eq \"a\" and"`},
+		{"open parentheses", `((((`, `"(((("`},
+		{"long filter is cut", long, quote(long[:maxEchoedFilter] + "...")},
+		{"cut inside a multi-byte character", strings.Repeat("a", maxEchoedFilter-1) + "é", quote(strings.Repeat("a", maxEchoedFilter-1) + "...")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := parseFilter(tc.filter); err == nil {
+				t.Fatalf("parseFilter(%q) succeeded; the case needs a filter that does not parse", tc.filter)
+			}
+			e := filterError(tc.filter)
+			if e.Status != 400 || e.ScimType != "invalidFilter" {
+				t.Errorf("status %d scimType %q, want 400 invalidFilter", e.Status, e.ScimType)
+			}
+			if !strings.Contains(e.Detail, tc.echoed) {
+				t.Errorf("detail %q does not quote the filter as %s", e.Detail, tc.echoed)
+			}
+			for _, internal := range []string{"op.", "func", "parse conflict", "int32", "\ufffd"} {
+				if strings.Contains(e.Detail, internal) {
+					t.Errorf("detail %q carries the parser's internals (%q)", e.Detail, internal)
+				}
 			}
 		})
 	}

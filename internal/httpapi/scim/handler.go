@@ -364,7 +364,7 @@ func (h *Handler) listUsers(c *fiber.Ctx) error {
 	var expr filter.Expression
 	if raw := c.Query("filter"); raw != "" {
 		if expr, err = parseFilter(raw); err != nil {
-			return errorf(400, "invalidFilter", "the filter does not parse: "+err.Error())
+			return filterError(raw)
 		}
 	}
 	var (
@@ -722,7 +722,7 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 		case errors.As(err, &ce):
 			return 0, nil, errorf(409, "uniqueness", "a user with this "+strings.TrimPrefix(ce.Target, "scim:")+" exists")
 		case err != nil:
-			return 0, nil, errorf(400, "invalidValue", "userName or externalId cannot be stored: "+err.Error())
+			return 0, nil, storeRefusal(err)
 		}
 		h.indexEmail(ctx, cl, id, want.email())
 	}
