@@ -60,6 +60,8 @@ func TestHostileInputs(t *testing.T) {
 		{"huge number", "/v1/users/jdoe", `{"user":{"plan":{"id":1e400}}}`, nil, 400},
 		{"not json", "/v1/users/jdoe", `<xml/>`, nil, 400},
 		{"wrong content type", "/v1/users/jdoe", `{"user":{"display_name":"x"}}`, map[string]string{"Content-Type": "text/plain"}, 415},
+		{"json in another charset", "/v1/users/jdoe", `{"user":{"display_name":"x"}}`, map[string]string{"Content-Type": "application/json; charset=utf-16"}, 415},
+		{"json in utf-8, said so", "/v1/users/jdoe", `{"user":{"display_name":"x"}}`, map[string]string{"Content-Type": "application/json; charset=UTF-8"}, 200},
 		{"huge header", "/v1/users/jdoe", `{"user":{"display_name":"x"}}`, map[string]string{"X-Big": strings.Repeat("a", 16<<10)}, 400},
 		{"bad idempotency key", "/v1/users/jdoe", `{"user":{"display_name":"x"}}`, map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}, 200},
 	}

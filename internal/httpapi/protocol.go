@@ -101,14 +101,23 @@ func malformed(msg string) error {
 	return &requestError{close: true, err: &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "malformed request: " + msg}}
 }
 
-// checkFraming refuses ambiguous body framing (RFC 9112 section 6.3).
+// checkFraming refuses ambiguous body framing (RFC 9112 section 6.3) and
+// header values with control characters.
 func checkFraming(raw []byte) error {
 	var cl, te int
 	var teValue []byte
 	for line := range bytes.SplitSeq(raw, []byte("\n")) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
+		k, v, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(":"))
 		if !ok {
 			continue
+		}
+		// A field value holds visible characters, spaces and tabs only
+		// (RFC 9110 section 5.5); a control byte is a malformed header,
+		// however the next hop would read it.
+		if i := bytes.IndexFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }); i >= 0 {
+			return &requestError{close: true, err: &canonical.Error{Code: canonical.CodeInvalidRequest,
+				Message: "malformed request: a header value contains a control character",
+				Fields:  []canonical.FieldError{{Field: string(bytes.TrimSpace(k)), Message: "must not contain control characters"}}}}
 		}
 		switch {
 		case bytes.EqualFold(bytes.TrimSpace(k), []byte("Content-Length")):

@@ -164,6 +164,9 @@ func TestFramingErrorsCloseTheConnection(t *testing.T) {
 		{"TE chunked twice", head + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + smuggled, 400, 1, 0},
 		{"two Content-Lengths", head + "Content-Length: 29\r\nContent-Length: 0\r\n\r\n" + body + smuggled, 400, 1, 0},
 		{"bad chunk size", head + "Transfer-Encoding: chunked\r\n\r\nzz\r\n" + body + "\r\n0\r\n\r\n" + smuggled, 400, 1, 0},
+		{"control byte in a header value", head + "X-Note: a\x01b\r\nContent-Length: 29\r\n\r\n" + body + smuggled, 400, 1, 0},
+		{"DEL in a header value", head + "X-Note: a\x7fb\r\nContent-Length: 29\r\n\r\n" + body + smuggled, 400, 1, 0},
+		{"tab in a header value is fine", head + "X-Note: a\tb\r\nContent-Length: 29\r\n\r\n" + body + smuggled, 200, 2, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -382,9 +382,14 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 const outputKey = "gateway.output"
 
 func checkJSON(ct string) error {
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return &canonical.Error{Code: canonical.CodeUnsupportedMediaType, Message: "Content-Type must be application/json"}
+		return &canonical.Error{Code: canonical.CodeUnsupportedMediaType, Message: "Content-Type must be application/json (or a +json type)"}
+	}
+	// JSON is UTF-8 (RFC 8259 section 8.1): a body declared in another
+	// charset would be read as something its sender did not mean.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &canonical.Error{Code: canonical.CodeUnsupportedMediaType, Message: "Content-Type charset must be utf-8, not " + strconv.Quote(cs)}
 	}
 	return nil
 }
