@@ -12,6 +12,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/config"
+	"github.com/identity-gateway/identity-gateway/internal/httpapi/scim"
 )
 
 type scimList struct {
@@ -349,5 +350,37 @@ func TestSCIMBulkRepeatReplaysOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSCIMCreateReportsApplied: a POST that creates the account at a
+// target reports it applied (and created), even when the create call
+// carried every field and the update after it had nothing left to send
+// (before, such a target read "unchanged" or "skipped" with created true).
+func TestSCIMCreateReportsApplied(t *testing.T) {
+	_, cfg := devSims(t)
+	cfg.SCIM = config.SCIM{Targets: []string{"commvault", "frontier"}}
+	base, _ := startGateway(t, cfg, buildOptions{LogOutput: os.Stderr, AuthNone: true})
+	status, _, body := call(t, "POST", base+"/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"made.here","emails":[{"value":"made.here@example.com","primary":true}]}`)
+	if status != 201 {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var ext struct {
+		Targets map[string]struct {
+			Status  string
+			Created bool
+		}
+	}
+	if err := json.Unmarshal(doc[scim.SchemaGateway], &ext); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	for _, target := range []string{"commvault", "frontier"} {
+		if r := ext.Targets[target]; !r.Created || r.Status != "applied" {
+			t.Errorf("%s: %+v, want created and applied (%s)", target, r, body)
+		}
 	}
 }

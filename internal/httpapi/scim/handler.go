@@ -741,7 +741,12 @@ func (h *Handler) create(ctx context.Context, cl Caller, doc map[string]any, raw
 	results, _ := h.write(ctx, cl, id, "POST", raw, v, state{}, want, nil)
 	for t, r := range results {
 		if created[t] {
+			// The create call wrote the account: nothing left for the
+			// update to send is not "skipped" for the caller.
 			r.Created = true
+			if r.Status == "skipped" || r.Status == "unchanged" {
+				r.Status = "applied"
+			}
 			results[t] = r
 		}
 	}
