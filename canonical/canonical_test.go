@@ -45,7 +45,7 @@ func TestDecodeRules(t *testing.T) {
 		{"duplicate key", `{"user":{"given_name":"a","given_name":"b"}}`, []string{"user.given_name"}},
 		{"every bad field at once", `{"user":{"enabled":1,"otp_enabled":"x","bogus":true}}`, []string{"user.enabled", "user.otp_enabled", "user.bogus"}},
 		{"user required", `{"targets":["frontier"]}`, []string{"user"}},
-		{"trailing data", `{"user":{"display_name":"J"}} {}`, []string{""}},
+		{"trailing data", `{"user":{"display_name":"J"}} {}`, []string{"(body)"}},
 		{"not an object", `[1,2]`, []string{"(body)"}},
 		{"avatar base64 invalid", `{"user":{"avatar":{"content_type":"image/png","data":"***"}}}`, []string{"user.avatar.data"}},
 		{"group item shape", `{"user":{"groups":{"op":"add","items":[{"id":"x"}]}}}`, []string{"user.groups.items[0].id"}},

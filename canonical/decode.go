@@ -25,16 +25,16 @@ func Decode(body []byte, userID string) (Request, error) {
 	req := Request{UserID: userID}
 	if !utf8.Valid(body) {
 		return req, &Error{Code: CodeInvalidRequest, Message: "body is not valid UTF-8",
-			Fields: []FieldError{{Field: "", Message: "invalid UTF-8"}}}
+			Fields: []FieldError{{Field: pathOr(""), Message: "invalid UTF-8"}}}
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return req, &Error{Code: CodeInvalidRequest, Message: "body is empty",
-			Fields: []FieldError{{Field: "", Message: "a JSON object is required"}}}
+			Fields: []FieldError{{Field: pathOr(""), Message: "a JSON object is required"}}}
 	}
 	if err := checkSyntax(trimmed); err != nil {
 		return req, &Error{Code: CodeInvalidRequest, Message: "body is not valid JSON",
-			Fields: []FieldError{{Field: "", Message: err.Error()}}}
+			Fields: []FieldError{{Field: pathOr(""), Message: err.Error()}}}
 	}
 	userSeen := false
 	d.object(trimmed, "", func(key string, raw json.RawMessage, path string) {
@@ -149,6 +149,8 @@ func (d *decoder) object(raw json.RawMessage, path string, fn func(key string, v
 	return true
 }
 
+// pathOr names the body as a whole "(body)": a problem with no JSON path
+// is the body's, and the parentheses keep it apart from any member's name.
 func pathOr(p string) string {
 	if p == "" {
 		return "(body)"

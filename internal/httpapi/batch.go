@@ -20,6 +20,10 @@ import (
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
 )
 
+// bodyField names the body as a whole in a problem's errors, as the
+// canonical decoder does.
+const bodyField = "(body)"
+
 // Batch defaults: what one request may carry and how many of its items run
 // at once.
 const (
@@ -146,7 +150,7 @@ func parseBatch(body []byte, ndjson bool, limit int) ([]batchItem, error) {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 			return nil, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "a JSON batch body must be an array of updates; nothing was done",
-				Fields: []canonical.FieldError{{Field: "", Message: "expected a JSON array"}}}
+				Fields: []canonical.FieldError{{Field: bodyField, Message: "expected a JSON array"}}}
 		}
 		for dec.More() {
 			var raw json.RawMessage
@@ -161,12 +165,12 @@ func parseBatch(body []byte, ndjson bool, limit int) ([]batchItem, error) {
 		}
 		if _, err := dec.Token(); err != nil {
 			return nil, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "the batch body is not valid JSON; nothing was done",
-				Fields: []canonical.FieldError{{Field: "", Message: err.Error()}}}
+				Fields: []canonical.FieldError{{Field: bodyField, Message: err.Error()}}}
 		}
 	}
 	if len(raws) == 0 {
 		return nil, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "the batch is empty",
-			Fields: []canonical.FieldError{{Field: "", Message: "at least one update is required"}}}
+			Fields: []canonical.FieldError{{Field: bodyField, Message: "at least one update is required"}}}
 	}
 	items := make([]batchItem, len(raws))
 	first := map[string]int{} // user id -> the line that has it
@@ -198,7 +202,7 @@ func parseItem(raw []byte) (string, canonical.Request, *canonical.Error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		return "", canonical.Request{}, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "the line is not a JSON object",
-			Fields: []canonical.FieldError{{Field: "", Message: "expected one JSON object per line"}}}
+			Fields: []canonical.FieldError{{Field: bodyField, Message: "expected one JSON object per line"}}}
 	}
 	var id string
 	idRaw, ok := m["id"]

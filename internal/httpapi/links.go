@@ -101,7 +101,7 @@ func (s *server) putLinks(c *fiber.Ctx) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil || dec.More() {
 		return &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "the body must be one JSON object {links, source, attributes}",
-			Fields: []canonical.FieldError{{Field: "body", Message: jsonProblem(err)}}}
+			Fields: []canonical.FieldError{{Field: bodyField, Message: jsonProblem(err)}}}
 	}
 	var fe canonical.FieldErrors
 	src := links.Source(in.Source)
