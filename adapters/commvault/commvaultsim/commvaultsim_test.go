@@ -79,3 +79,60 @@ func TestRouting(t *testing.T) {
 // noRedirect shows a redirect as such: the vendor answers the path asked
 // for, and ServeMux's own redirects would hide a route gone wrong.
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// TestUniqueNamesAndEmails: a PUT that would give a user another user's
+// name or e-mail (in any case) is refused with 409 in the errList; a user
+// may keep or re-case its own; a name given up is free for another user,
+// and a user added over an existing id gives up the old one's values.
+func TestUniqueNamesAndEmails(t *testing.T) {
+	s := commvaultsim.New()
+	s.SeedDemo()
+	s.AddUser(commvaultsim.User{ID: 50, Name: "other", Email: "other@example.com", Password: "pw-other-1", Enabled: true, AuthMethod: "LOCAL"})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	post := func(method, path, token, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authtoken", token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var in struct{ Token string }
+	_ = json.Unmarshal([]byte(post("POST", "/Login", "", `{"username":"`+commvaultsim.DemoUsername+`","password":"`+base64.StdEncoding.EncodeToString([]byte(commvaultsim.DemoPassword))+`"}`)), &in)
+	steps := []struct {
+		name, body string
+		conflict   bool
+	}{
+		{"another user's name", `{"newName":"OTHER"}`, true},
+		{"another user's e-mail", `{"email":"Other@Example.com"}`, true},
+		{"its own e-mail re-cased", `{"email":"JANE.DOE@example.com"}`, false},
+		{"a new name", `{"newName":"jane"}`, false},
+		{"its old name is free: other takes jdoe", ``, false},
+	}
+	for _, st := range steps {
+		path, body := "/V4/User/42", st.body
+		if body == "" {
+			path, body = "/V4/User/50", `{"newName":"jdoe"}`
+		}
+		got := post("PUT", path, in.Token, body)
+		if conflict := strings.Contains(got, `"errorCode":409`); conflict != st.conflict {
+			t.Errorf("%s: %s, want conflict %v", st.name, got, st.conflict)
+		}
+	}
+	if u, _ := s.User(50); u.Name != "jdoe" {
+		t.Errorf("user 50 is %q, want jdoe", u.Name)
+	}
+	// Replacing user 50 by id frees "jdoe" and other@example.com.
+	s.AddUser(commvaultsim.User{ID: 50, Name: "replaced", Email: "replaced@example.com", Password: "pw-other-1", Enabled: true, AuthMethod: "LOCAL"})
+	if got := post("PUT", "/V4/User/42", in.Token, `{"newName":"jdoe","email":"other@example.com"}`); strings.Contains(got, `"errorCode":409`) {
+		t.Errorf("values of a replaced user still taken: %s", got)
+	}
+}

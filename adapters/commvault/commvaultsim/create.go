@@ -38,11 +38,9 @@ func (s *Sim) create(w http.ResponseWriter, body []byte) {
 		if name == "" {
 			name = c.Email
 		}
-		for _, u := range s.users {
-			if strings.EqualFold(u.Name, name) || strings.EqualFold(u.Email, c.Email) {
-				generic(w, http.StatusOK, 409, "User already exists")
-				return
-			}
+		if s.names[strings.ToLower(name)] > 0 || s.emails[strings.ToLower(c.Email)] > 0 {
+			generic(w, http.StatusOK, 409, "User already exists")
+			return
 		}
 		pw := "system-generated"
 		if c.Password != "" {
@@ -58,6 +56,7 @@ func (s *Sim) create(w http.ResponseWriter, body []byte) {
 			id++
 		}
 		s.users[id] = &User{ID: id, Name: name, FullName: c.FullName, Email: c.Email, Password: pw, Enabled: true, AuthMethod: "LOCAL"}
+		s.index(s.users[id], 1)
 		out = append(out, map[string]any{"id": id, "GUID": "guid-" + strconv.Itoa(int(id)), "name": name})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
