@@ -22,8 +22,9 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sony/gobreaker/v2"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -271,15 +272,8 @@ func New(o Options) (*Client, error) {
 	// The attempt timeout is a context deadline set in the transport chain
 	// rather than http.Client.Timeout: with a wrapped transport the client
 	// would start a timer goroutine per attempt to enforce it.
-	traced := attemptTimeout{d: o.AttemptTimeout, next: otelhttp.NewTransport(attemptRecorder{next: o.Transport},
-		otelhttp.WithTracerProvider(o.TracerProvider),
-		otelhttp.WithPropagators(o.Propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if st := stateOf(r.Context()); st != nil {
-				return o.Vendor + " " + st.name
-			}
-			return o.Vendor + " " + r.Method
-		}))}
+	traced := attempt{timeout: o.AttemptTimeout, vendor: o.Vendor, prop: o.Propagator,
+		tracer: o.TracerProvider.Tracer(tracerName), next: attemptRecorder{next: o.Transport}}
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
@@ -328,6 +322,7 @@ func (c *Client) stateValue() int64 {
 // callState travels in the request context through every attempt.
 type callState struct {
 	name     string
+	span     string // the attempts' span name: vendor and call
 	deadline time.Time // zero: none
 	mu       sync.Mutex
 	attempts int
@@ -380,18 +375,13 @@ func (s *callState) snapshot() (attempts int, statuses []int, outcomes []string,
 }
 
 // attemptRecorder notes each attempt's status, or its transport outcome
-// when no answer came. It sits below otelhttp, so it also gives net/http
-// back a body it knows is in memory (see inMemoryBody). net/http may
+// when no answer came. net/http may
 // itself re-send a request (a GET on a kept-alive connection the vendor
 // closed before answering): an httptrace hook counts the requests really
 // written, so each of those is an attempt too.
 type attemptRecorder struct{ next http.RoundTripper }
 
 func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	r, err := inMemoryBody(r)
-	if err != nil {
-		return nil, err
-	}
 	st := stateOf(r.Context())
 	if st == nil {
 		return a.next.RoundTrip(r)
@@ -452,60 +442,71 @@ func TransportOutcome(err error) string {
 	return OutcomeError
 }
 
-// maxInMemoryBody bounds the bodies inMemoryBody copies; vendor calls are a
-// few hundred bytes (an avatar upload a few hundred KiB).
-const maxInMemoryBody = 1 << 20
+// tracerName names the attempt spans' instrumentation scope.
+const tracerName = "github.com/identity-gateway/identity-gateway/internal/upstream"
 
-// inMemoryBody hands net/http a request whose body is a *bytes.Reader.
-// otelhttp wraps the body to count its bytes, and net/http then cannot tell
-// the body will not block: it flushes the headers in a write of their own
-// and the body in a second, so every vendor call cost an extra syscall
-// here and an extra read at the vendor. Reading the wrapper out (the count
-// stays right) and closing it (otelhttp records its metrics on close)
-// restores one write per request. The request is copied, not changed; a
-// redial's GetBody still goes through otelhttp's wrapper.
-func inMemoryBody(r *http.Request) (*http.Request, error) {
-	n := r.ContentLength
-	if r.Body == nil || r.Body == http.NoBody || n <= 0 || n > maxInMemoryBody {
-		return r, nil
-	}
-	buf := make([]byte, n)
-	_, err := io.ReadFull(r.Body, buf)
-	r.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading the request body: %w", err)
-	}
-	cp := *r
-	cp.Body = io.NopCloser(bytes.NewReader(buf))
-	return &cp, nil
+// attempt is one HTTP attempt's own layer: its timeout, which lasts until
+// the body is closed (reading it included), and its client span, whose W3C
+// trace context is sent to the vendor (traceparent, and baggage when the
+// propagator carries it). It takes the place of otelhttp's transport, which
+// on every attempt cloned the request, wrapped both bodies to count their
+// bytes, built a dozen generic attributes and recorded three metrics that
+// duplicate gateway.vendor.call.duration and gateway.vendor.calls: a fifth
+// of the telemetry's CPU under load (BENCHMARKS.md, issue 25). Its body
+// wrapper also made net/http send headers and body in two writes.
+type attempt struct {
+	timeout time.Duration
+	vendor  string
+	tracer  trace.Tracer
+	prop    propagation.TextMapPropagator
+	next    http.RoundTripper
 }
 
-// attemptTimeout bounds one attempt, reading the body included: its
-// deadline ends when the body is closed.
-type attemptTimeout struct {
-	d    time.Duration
-	next http.RoundTripper
-}
-
-func (a attemptTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), a.d)
-	resp, err := a.next.RoundTrip(r.WithContext(ctx))
+func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	name := ""
+	if st := stateOf(ctx); st != nil {
+		name = st.span
+	} else {
+		name = a.vendor + " " + r.Method
+	}
+	ctx, span := a.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	// A shallow copy with its own header map: a RoundTripper must not
+	// change the request it was given.
+	cp := r.WithContext(ctx)
+	cp.Header = make(http.Header, len(r.Header)+2)
+	for k, v := range r.Header {
+		cp.Header[k] = v
+	}
+	a.prop.Inject(ctx, propagation.HeaderCarrier(cp.Header))
+	resp, err := a.next.RoundTrip(cp)
 	if err != nil {
+		span.SetAttributes(attribute.String("error.type", TransportOutcome(err)))
+		span.SetStatus(codes.Error, "no answer")
+		span.End()
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	if resp.StatusCode >= 500 {
+		span.SetStatus(codes.Error, "")
+	}
+	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, span: span}
 	return resp, nil
 }
 
-type cancelOnClose struct {
+// attemptBody ends the attempt, its timeout and its span, when the body is
+// closed.
+type attemptBody struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	span   trace.Span
 }
 
-func (b *cancelOnClose) Close() error {
+func (b *attemptBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
+	b.span.End()
 	return err
 }
 
@@ -578,7 +579,7 @@ func (c *Client) isFailure(r *adapters.Response) bool {
 // send makes the call with retries; *cause receives a transport failure's
 // own error, which the canonical error deliberately leaves out.
 func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*adapters.Response, error) {
-	st := &callState{name: call.Name}
+	st := &callState{name: call.Name, span: c.o.Vendor + " " + call.Name}
 	if dl, ok := ctx.Deadline(); ok {
 		st.deadline = dl
 	}
