@@ -12,7 +12,7 @@ import (
 // MemoryStore keeps records in memory: tests and `gateway dev`. Records are
 // lost on restart; production uses PostgreSQL.
 type MemoryStore struct {
-	mu      sync.Mutex
+	mu sync.Mutex
 	// records[head:] are kept; the consumed front of a bounded store is
 	// dropped only once it is as long as the rest, so forgetting the oldest
 	// costs a copy of the records once per max appends, not on every one.

@@ -322,7 +322,7 @@ func (c *Client) stateValue() int64 {
 // callState travels in the request context through every attempt.
 type callState struct {
 	name     string
-	span     string // the attempts' span name: vendor and call
+	span     string    // the attempts' span name: vendor and call
 	deadline time.Time // zero: none
 	mu       sync.Mutex
 	attempts int
