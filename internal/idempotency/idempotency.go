@@ -288,7 +288,12 @@ func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, 
 	return t, nil
 }
 
-func allApplied(r Record) bool { return r.Status >= 200 && r.Status < 300 && r.Status != 207 }
+func allApplied(r Record) bool { return FullyApplied(r.Status) }
+
+// FullyApplied reports whether a final status means every target applied
+// (2xx but 207): such a record is replayed verbatim and keeps no per-target
+// results.
+func FullyApplied(status int) bool { return status >= 200 && status < 300 && status != 207 }
 
 func (g *Guard) unavailable(err error) (*Ticket, error) {
 	if g.o.FailOpen && !errors.Is(err, ErrStoreReset) && !errors.Is(err, ErrVolatile) {
@@ -329,17 +334,18 @@ func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rec.Done, t.rec.Status, t.rec.Body, t.rec.RetryAfter = true, status, body, retryAfter
-	if t.rec.Targets == nil {
-		t.rec.Targets = map[string]canonical.TargetResult{}
-	}
-	for k, v := range targets {
-		t.rec.Targets[k] = v
-	}
 	if allApplied(t.rec) {
 		// A fully applied record is only ever replayed verbatim from its
 		// body; the per-target results repeat what the body says and
 		// would double the record's size.
 		t.rec.Targets = nil
+	} else {
+		if t.rec.Targets == nil {
+			t.rec.Targets = map[string]canonical.TargetResult{}
+		}
+		for k, v := range targets {
+			t.rec.Targets[k] = v
+		}
 	}
 	return t.g.s.Finish(ctx, t.key, t.token, t.rec, t.g.o.Retention)
 }

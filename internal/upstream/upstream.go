@@ -273,7 +273,7 @@ func New(o Options) (*Client, error) {
 	// rather than http.Client.Timeout: with a wrapped transport the client
 	// would start a timer goroutine per attempt to enforce it.
 	traced := attempt{timeout: o.AttemptTimeout, vendor: o.Vendor, prop: o.Propagator,
-		tracer: o.TracerProvider.Tracer(tracerName), next: attemptRecorder{next: o.Transport}}
+		tracer: o.TracerProvider.Tracer(tracerName), next: o.Transport}
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
@@ -374,34 +374,6 @@ func (s *callState) snapshot() (attempts int, statuses []int, outcomes []string,
 	return s.attempts, append([]int(nil), s.statuses...), append([]string(nil), s.outcomes...), s.retries
 }
 
-// attemptRecorder notes each attempt's status, or its transport outcome
-// when no answer came. net/http may
-// itself re-send a request (a GET on a kept-alive connection the vendor
-// closed before answering): an httptrace hook counts the requests really
-// written, so each of those is an attempt too.
-type attemptRecorder struct{ next http.RoundTripper }
-
-func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	st := stateOf(r.Context())
-	if st == nil {
-		return a.next.RoundTrip(r)
-	}
-	var written atomic.Int32
-	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
-	}))
-	resp, err := a.next.RoundTrip(r)
-	for n := written.Load(); n > 1; n-- {
-		st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by net/http
-	}
-	if err != nil {
-		st.record(0, TransportOutcome(err))
-	} else {
-		st.record(resp.StatusCode, "")
-	}
-	return resp, err
-}
-
 // The transport outcomes of an attempt that got no HTTP answer, as listed
 // in calls[].attempt_statuses.
 const (
@@ -445,15 +417,22 @@ func TransportOutcome(err error) string {
 // tracerName names the attempt spans' instrumentation scope.
 const tracerName = "github.com/identity-gateway/identity-gateway/internal/upstream"
 
-// attempt is one HTTP attempt's own layer: its timeout, which lasts until
-// the body is closed (reading it included), and its client span, whose W3C
-// trace context is sent to the vendor (traceparent, and baggage when the
-// propagator carries it). It takes the place of otelhttp's transport, which
-// on every attempt cloned the request, wrapped both bodies to count their
-// bytes, built a dozen generic attributes and recorded three metrics that
-// duplicate gateway.vendor.call.duration and gateway.vendor.calls: a fifth
-// of the telemetry's CPU under load (BENCHMARKS.md, issue 25). Its body
-// wrapper also made net/http send headers and body in two writes.
+// attempt is one HTTP attempt's own layer, right above net/http: its
+// timeout, which lasts until the body is closed (reading it included); its
+// client span, whose W3C trace context is sent to the vendor (traceparent,
+// and baggage when the propagator carries it); and its record, the status
+// or, when no answer came, the transport outcome. net/http may itself
+// re-send a request (a GET on a kept-alive connection the vendor closed
+// before answering): an httptrace hook counts the requests really written,
+// so each of those is an attempt too.
+//
+// It takes the place of otelhttp's transport, which on every attempt cloned
+// the request, wrapped both bodies to count their bytes, built a dozen
+// generic attributes and recorded three metrics that duplicate
+// gateway.vendor.call.duration and gateway.vendor.calls (BENCHMARKS.md,
+// issue 25). Its body wrapper also made net/http send headers and body in
+// two writes; retryablehttp's body is a bytes.Reader, which net/http sends
+// with the headers in one.
 type attempt struct {
 	timeout time.Duration
 	vendor  string
@@ -464,13 +443,18 @@ type attempt struct {
 
 func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-	name := ""
-	if st := stateOf(ctx); st != nil {
+	st := stateOf(ctx)
+	name := a.vendor + " " + r.Method
+	if st != nil {
 		name = st.span
-	} else {
-		name = a.vendor + " " + r.Method
 	}
 	ctx, span := a.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	var written atomic.Int32
+	if st != nil {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
+		})
+	}
 	// A shallow copy with its own header map: a RoundTripper must not
 	// change the request it was given.
 	cp := r.WithContext(ctx)
@@ -480,12 +464,24 @@ func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	a.prop.Inject(ctx, propagation.HeaderCarrier(cp.Header))
 	resp, err := a.next.RoundTrip(cp)
+	if st != nil {
+		for n := written.Load(); n > 1; n-- {
+			st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by net/http
+		}
+	}
 	if err != nil {
-		span.SetAttributes(attribute.String("error.type", TransportOutcome(err)))
+		outcome := TransportOutcome(err)
+		if st != nil {
+			st.record(0, outcome)
+		}
+		span.SetAttributes(attribute.String("error.type", outcome))
 		span.SetStatus(codes.Error, "no answer")
 		span.End()
 		cancel()
 		return nil, err
+	}
+	if st != nil {
+		st.record(resp.StatusCode, "")
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	if resp.StatusCode >= 500 {
