@@ -28,7 +28,9 @@ func (h slogReference) Handle(ctx context.Context, r slog.Record) error {
 func (h slogReference) WithAttrs(as []slog.Attr) slog.Handler {
 	return slogReference{h.Handler.WithAttrs(as)}
 }
-func (h slogReference) WithGroup(name string) slog.Handler { return slogReference{h.Handler.WithGroup(name)} }
+func (h slogReference) WithGroup(name string) slog.Handler {
+	return slogReference{h.Handler.WithGroup(name)}
+}
 
 type marshaler struct{}
 
