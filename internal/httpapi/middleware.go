@@ -10,7 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
@@ -33,7 +32,7 @@ func (s *server) telemetry(c *fiber.Ctx) error {
 	// (each SetAttributes call grows the span's slice), and say only what
 	// varies: the scheme and protocol version were the same on every span
 	// and cost their encoding in each export.
-	ctx, span := s.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := s.tracer.Start(ctx, method, s.serverSpan...)
 	defer span.End()
 	c.SetUserContext(ctx)
 

@@ -273,7 +273,7 @@ func New(o Options) (*Client, error) {
 	// rather than http.Client.Timeout: with a wrapped transport the client
 	// would start a timer goroutine per attempt to enforce it.
 	traced := attempt{timeout: o.AttemptTimeout, vendor: o.Vendor, prop: o.Propagator,
-		tracer: o.TracerProvider.Tracer(tracerName), next: o.Transport}
+		tracer: o.TracerProvider.Tracer(tracerName), client: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}, next: o.Transport}
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
@@ -437,8 +437,11 @@ type attempt struct {
 	timeout time.Duration
 	vendor  string
 	tracer  trace.Tracer
-	prop    propagation.TextMapPropagator
-	next    http.RoundTripper
+	// client starts a client span: a kept slice, since one option passed
+	// to the (interface) Start allocates its slice on every call.
+	client []trace.SpanStartOption
+	prop   propagation.TextMapPropagator
+	next   http.RoundTripper
 }
 
 func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -448,7 +451,7 @@ func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
 	if st != nil {
 		name = st.span
 	}
-	ctx, span := a.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := a.tracer.Start(ctx, name, a.client...)
 	var written atomic.Int32
 	if st != nil {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -520,14 +523,14 @@ func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Respons
 		// wait says nothing about the vendor's health.
 		release, err := c.o.Limit.Acquire(ctx)
 		if err != nil {
-			c.m.calls.Add(ctx, 1, c.m.callAttrs("rate_limited"))
+			c.m.calls.Add(ctx, 1, c.m.callAttrs("rate_limited")...)
 			return nil, err
 		}
 		defer release()
 	}
 	done, err := c.breaker.Allow()
 	if err != nil {
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open"))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open")...)
 		err := &canonical.Error{Code: canonical.CodeCircuitOpen,
 			Message: c.o.Vendor + ": circuit breaker open after repeated vendor failures", RetryAfter: c.untilHalfOpen()}
 		c.record(call, nil, err, nil)
@@ -589,12 +592,12 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	}
 	start := c.o.Now()
 	hresp, err := c.retry.Do(req)
-	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly)
+	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly.Record...)
 	if err != nil {
 		if hresp != nil {
 			hresp.Body.Close()
 		}
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("error")...)
 		*cause = err
 		return nil, c.callError(ctx, st, call, err)
 	}
@@ -602,19 +605,19 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	body, rerr := readBody(hresp, c.o.MaxBody)
 	if rerr != nil {
 		st.fail(TransportOutcome(rerr))
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("error")...)
 		*cause = rerr
 		return nil, c.callError(ctx, st, call, rerr)
 	}
 	attempts, statuses, outcomes, retries := st.snapshot()
 	if retries > 0 {
-		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly.Add...)
 	}
 	if int64(len(body)) > c.o.MaxBody {
 		return nil, &adapters.CallError{Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes,
 			Err: &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}}
 	}
-	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode))
+	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode)...)
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
 		Attempts: max(attempts, 1), AttemptStatuses: statuses, AttemptOutcomes: outcomes, RetryAfter: c.retryAfter(hresp, retries)}, nil
 }
@@ -624,7 +627,7 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 func (c *Client) callError(ctx context.Context, st *callState, call *adapters.Call, err error) error {
 	attempts, statuses, outcomes, retries := st.snapshot()
 	if retries > 0 {
-		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly.Add...)
 	}
 	return &adapters.CallError{Err: c.transportError(ctx, call, err, attempts), Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes}
 }
