@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -587,9 +588,10 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	if err != nil {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "building the vendor request failed"}
 	}
-	for k, vs := range call.Header {
-		req.Header[k] = append([]string(nil), vs...)
-	}
+	// The values are shared, not copied: nothing below changes a header's
+	// values in place (net/http and retryablehttp only read them, and the
+	// attempt layer sets its trace headers in a map of its own).
+	maps.Copy(req.Header, call.Header)
 	start := c.o.Now()
 	hresp, err := c.retry.Do(req)
 	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly.Record...)
