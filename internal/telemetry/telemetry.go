@@ -91,12 +91,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		return nil, err
 	}
 	if exp != nil {
-		// Larger batches than the SDK's 512: one export (an HTTP request,
-		// the resource and scope encoded once) per 2,048 spans. The queue
-		// holds two batches and a half, so a burst at full load (three
-		// spans per request) is exported rather than dropped.
-		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(2*time.Second),
-			sdktrace.WithMaxExportBatchSize(2048), sdktrace.WithMaxQueueSize(5120)))
+		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(2*time.Second)))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 
