@@ -30,7 +30,8 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	if w == nil {
 		w = os.Stderr
 	}
-	return slog.New(&jsonHandler{w: w, mu: &sync.Mutex{}, level: level})
+	return slog.New(&jsonHandler{w: w, mu: &sync.Mutex{}, level: level,
+		bufs: &sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}})
 }
 
 var secretKeys = []string{"password", "passwd", "token", "secret", "authorization", "cookie", "csrf", "api_key", "apikey", "email", "avatar"}
@@ -64,6 +65,7 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 type jsonHandler struct {
 	w     io.Writer
 	mu    *sync.Mutex // one Write at a time, shared by the derived handlers
+	bufs  *sync.Pool  // line buffers (*[]byte), shared by the derived handlers
 	level slog.Leveler
 	// pre holds the attributes of WithAttrs, encoded, each preceded by a
 	// comma (or a group's opening brace), inside the groups opened so far
@@ -74,8 +76,6 @@ type jsonHandler struct {
 	// opened only once one is written, as slog omits empty groups.
 	pending []string
 }
-
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (h *jsonHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
@@ -107,7 +107,7 @@ func (h *jsonHandler) WithGroup(name string) slog.Handler {
 }
 
 func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
-	bp := bufs.Get().(*[]byte)
+	bp := h.bufs.Get().(*[]byte)
 	b := append((*bp)[:0], '{')
 	if !r.Time.IsZero() {
 		b = append(b, `"time":"`...)
@@ -141,7 +141,7 @@ func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Unlock()
 	if cap(b) <= 16<<10 {
 		*bp = b
-		bufs.Put(bp)
+		h.bufs.Put(bp)
 	}
 	return err
 }
