@@ -298,8 +298,16 @@ func dataURI(av canonical.Avatar) string {
 	return "data:image/" + avatarTypes[av.ContentType] + ";base64," + base64.StdEncoding.EncodeToString(av.Data)
 }
 
+// sameJSON compares two metadata objects as JSON values. Both are decoded
+// JSON on the common path (the current metadata written back, and Frontier's
+// echo of it), so they are compared as they are first; only when that fails
+// (a caller's value may hold other number or slice types) are both encoded
+// and decoded again to compare what Frontier would see.
 func sameJSON(a, b map[string]any) bool {
 	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	if reflect.DeepEqual(a, b) {
 		return true
 	}
 	na, _ := json.Marshal(a)

@@ -271,7 +271,7 @@ func docsPage(page, spec []byte) ([]byte, error) {
 func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, httpapi.RateLimiter, dispatch.Locker, func(context.Context) error, error) {
 	lockTTL := cfg.Idempotency.AccountLockTTL.D()
 	if cfg.Idempotency.Store != "redis" {
-		return idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: cfg.Idempotency.MemoryMaxBytes}), nil,
+		return idempotency.NewMemoryStore(idempotency.WithMaxBytes(cfg.Idempotency.MemoryMaxBytes)), nil,
 			accountlock.NewMemory(lockTTL), func(context.Context) error { return nil }, nil
 	}
 	client, err := redisstore.Open(ctx, redisstore.RedisOptions{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,

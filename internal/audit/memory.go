@@ -12,8 +12,12 @@ import (
 // MemoryStore keeps records in memory: tests and `gateway dev`. Records are
 // lost on restart; production uses PostgreSQL.
 type MemoryStore struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// records[head:] are kept; the consumed front of a bounded store is
+	// dropped only once it is as long as the rest, so forgetting the oldest
+	// costs a copy of the records once per max appends, not on every one.
 	records []Record
+	head    int
 	seq     int64
 	max     int // 0: unbounded
 	// fail, when set, makes Append and Ping fail (fault hook for tests).
@@ -48,8 +52,14 @@ func (m *MemoryStore) Append(_ context.Context, r *Record) error {
 	r.ID = m.seq
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
 	m.records = append(m.records, clone(*r))
-	if m.max > 0 && len(m.records) > m.max {
-		m.records = append(m.records[:0:0], m.records[len(m.records)-m.max:]...)
+	if m.max > 0 && len(m.records)-m.head > m.max {
+		m.records[m.head] = Record{} // its maps go with it
+		m.head++
+		if m.head >= m.max {
+			n := copy(m.records, m.records[m.head:])
+			clear(m.records[n:])
+			m.records, m.head = m.records[:n], 0
+		}
 	}
 	return nil
 }
@@ -72,7 +82,7 @@ func (m *MemoryStore) Query(_ context.Context, q Query) (Page, error) {
 	}
 	m.mu.Lock()
 	var match []Record
-	for _, r := range m.records {
+	for _, r := range m.records[m.head:] {
 		if (q.User == "" || r.User == q.User) && (q.Client == "" || r.Client == q.Client) &&
 			(q.Since.IsZero() || !r.Time.Before(q.Since)) && (q.Until.IsZero() || r.Time.Before(q.Until)) &&
 			(cur == nil || r.Time.Before(cur.t) || (r.Time.Equal(cur.t) && r.ID < cur.id)) {
@@ -122,13 +132,15 @@ func clone(r Record) Record {
 func (m *MemoryStore) Prune(_ context.Context, before time.Time) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	live := m.records[m.head:]
 	kept := m.records[:0]
-	for _, r := range m.records {
+	for _, r := range live {
 		if !r.Time.Before(before) {
 			kept = append(kept, r)
 		}
 	}
-	n := int64(len(m.records) - len(kept))
-	m.records = kept
+	n := int64(len(live) - len(kept))
+	clear(m.records[len(kept):])
+	m.records, m.head = kept, 0
 	return n, nil
 }

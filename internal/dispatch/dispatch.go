@@ -337,10 +337,15 @@ func (d *Dispatcher) finish(ctx context.Context, res *canonical.Result, ticket *
 	}
 	out.Status, out.RetryAfter, out.Body, out.Result = status, retry, body, res
 	if ticket != nil {
-		applied := map[string]canonical.TargetResult{}
-		for n, r := range res.Results {
-			if r.Status == canonical.StatusApplied || r.Status == canonical.StatusSkipped {
-				applied[n] = r
+		// A fully applied record keeps only its body (Ticket.Finish), so
+		// the per-target results are gathered only for one that is not.
+		var applied map[string]canonical.TargetResult
+		if !idempotency.FullyApplied(status) {
+			applied = make(map[string]canonical.TargetResult, len(res.Results))
+			for n, r := range res.Results {
+				if r.Status == canonical.StatusApplied || r.Status == canonical.StatusSkipped {
+					applied[n] = r
+				}
 			}
 		}
 		if err := ticket.Finish(context.WithoutCancel(ctx), status, body, retry, applied); err != nil {
@@ -407,11 +412,20 @@ func (d *Dispatcher) idemError(ctx context.Context, err error) error {
 // TargetResult.
 func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedCount int) canonical.TargetResult {
 	start := time.Now()
-	ctx, span := d.o.Tracer.Start(ctx, "target "+p.target.Name, trace.WithAttributes(
-		attribute.String("gateway.vendor", p.target.Name),
-		attribute.Int("gateway.skipped_fields", skippedCount),
-		attribute.Bool("gateway.dry_run", dry), attribute.String("gateway.link_source", p.addr.source)))
+	// The span's attributes are set once, at the end: each SetAttributes
+	// call grows the span's slice, and every attribute is encoded again in
+	// the export. The skipped-field count and the dry-run flag are only set
+	// when they say something (not 0, true).
+	ctx, span := d.o.Tracer.Start(ctx, "target "+p.target.Name)
 	defer span.End()
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs, attribute.String("gateway.vendor", p.target.Name), attribute.String("gateway.link_source", p.addr.source))
+	if skippedCount > 0 {
+		attrs = append(attrs, attribute.Int("gateway.skipped_fields", skippedCount))
+	}
+	if dry {
+		attrs = append(attrs, attribute.Bool("gateway.dry_run", true))
+	}
 	// The account lock (when the update reads and writes back a whole
 	// object) is taken before the deadline starts and released after the
 	// last call; dry runs write nothing and take none.
@@ -443,7 +457,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 			tr := canonical.TargetResult{Status: canonical.StatusApplied, VendorID: p.op.UserID, Verified: true,
 				Applied: p.op.Update.Fields(), DurationMS: time.Since(start).Milliseconds()}
 			tr.Calls, tr.Attempts = rec.summary()
-			span.SetAttributes(attribute.String("gateway.outcome", "verified"))
+			span.SetAttributes(append(attrs, attribute.String("gateway.outcome", "verified"))...)
 			return tr
 		}
 	}
@@ -470,7 +484,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		tr.Status = canonical.StatusFailed
 		tr.Error = canonical.NewErrorBody(e)
 		span.SetStatus(codes.Error, string(e.Code))
-		span.SetAttributes(attribute.String("gateway.error_code", string(e.Code)))
+		attrs = append(attrs, attribute.String("gateway.error_code", string(e.Code)))
 	} else {
 		tr.Status = canonical.StatusApplied
 		if dry {
@@ -481,13 +495,11 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		}
 		tr.Applied = outcome.Applied
 	}
-	// One SetAttributes call: each grows the span's attribute slice.
-	attrs := [3]attribute.KeyValue{attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts)}
-	n := 2
+	attrs = append(attrs, attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts))
 	if p.target.State != nil {
-		attrs[2], n = attribute.String("gateway.breaker_state", p.target.State()), 3
+		attrs = append(attrs, attribute.String("gateway.breaker_state", p.target.State()))
 	}
-	span.SetAttributes(attrs[:n]...)
+	span.SetAttributes(attrs...)
 	if d.o.Observer != nil {
 		d.o.Observer.Target(ctx, p.target.Name, string(tr.Status), time.Since(start))
 	}

@@ -414,7 +414,7 @@ func TestCrashedRunIsVerifiedNotRewritten(t *testing.T) {
 	// The store's clock is real time plus skip, so the dead run's lock
 	// expires when the test says, not after a sleep.
 	var skip atomic.Int64
-	store := idempotency.NewMemoryStoreClock(func() time.Time { return time.Now().Add(time.Duration(skip.Load())) })
+	store := idempotency.NewMemoryStore(idempotency.WithClock(func() time.Time { return time.Now().Add(time.Duration(skip.Load())) }))
 	guard := idempotency.NewGuard(store, idempotency.Options{LockTTL: 30 * time.Millisecond})
 	fx := newFixture(t, Options{Guard: guard}, nil)
 	in := input(t, `{"targets":["alpha"],"user":{"display_name":"x"}}`)

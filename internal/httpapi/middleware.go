@@ -10,7 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
@@ -29,12 +28,11 @@ func (s *server) telemetry(c *fiber.Ctx) error {
 	start := time.Now()
 	ctx := s.o.Propagator.Extract(context.Background(), headerCarrier{c})
 	method := strings.Clone(c.Method())
-	ctx, span := s.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-		attribute.String("http.request.method", method),
-		attribute.String("url.scheme", c.Protocol()),
-		attribute.String("network.protocol.version", "1.1"),
-		attribute.String("user_agent.original", strings.Clone(c.Get(fiber.HeaderUserAgent))),
-	))
+	// The attributes are set once, when the route and status are known
+	// (each SetAttributes call grows the span's slice), and say only what
+	// varies: the scheme and protocol version were the same on every span
+	// and cost their encoding in each export.
+	ctx, span := s.tracer.Start(ctx, method, s.serverSpan...)
 	defer span.End()
 	c.SetUserContext(ctx)
 
@@ -47,7 +45,8 @@ func (s *server) telemetry(c *fiber.Ctx) error {
 	route := routeOf(c)
 	status := c.Response().StatusCode()
 	span.SetName(method + " " + route)
-	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	span.SetAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+		attribute.Int("http.response.status_code", status), attribute.String("user_agent.original", strings.Clone(c.Get(fiber.HeaderUserAgent))))
 	if status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}

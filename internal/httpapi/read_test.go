@@ -51,24 +51,24 @@ type spyStore struct {
 	ops atomic.Int32
 }
 
-func (s *spyStore) Lock(ctx context.Context, k string, ttl time.Duration) (func(context.Context) error, error) {
+func (s *spyStore) Claim(ctx context.Context, k string, a idempotency.ClaimArgs) (idempotency.Claim, error) {
 	s.ops.Add(1)
-	return s.MemoryStore.Lock(ctx, k, ttl)
+	return s.MemoryStore.Claim(ctx, k, a)
 }
 
-func (s *spyStore) Get(ctx context.Context, k string) (idempotency.Record, error) {
+func (s *spyStore) Save(ctx context.Context, k string, r idempotency.Record, ttl time.Duration) error {
 	s.ops.Add(1)
-	return s.MemoryStore.Get(ctx, k)
+	return s.MemoryStore.Save(ctx, k, r, ttl)
 }
 
-func (s *spyStore) Put(ctx context.Context, k string, r idempotency.Record, ttl time.Duration) error {
+func (s *spyStore) Finish(ctx context.Context, k, token string, r idempotency.Record, ttl time.Duration) error {
 	s.ops.Add(1)
-	return s.MemoryStore.Put(ctx, k, r, ttl)
+	return s.MemoryStore.Finish(ctx, k, token, r, ttl)
 }
 
-func (s *spyStore) Claim(ctx context.Context, k string, ttl time.Duration, until time.Time, initial idempotency.Record, ret time.Duration, peek bool) (idempotency.Claim, error) {
+func (s *spyStore) Release(ctx context.Context, k, token string) error {
 	s.ops.Add(1)
-	return s.MemoryStore.Claim(ctx, k, ttl, until, initial, ret, peek)
+	return s.MemoryStore.Release(ctx, k, token)
 }
 
 func newReadApp(t *testing.T, o Options) (*readingAdapter, *spyStore, func(*http.Request) *http.Response) {

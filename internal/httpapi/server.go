@@ -123,7 +123,10 @@ type Options struct {
 type server struct {
 	o      Options
 	tracer trace.Tracer
-	auth   *authState
+	// serverSpan starts a server span: a kept slice, since one option
+	// passed to the (interface) Start allocates its slice on every call.
+	serverSpan []trace.SpanStartOption
+	auth       *authState
 }
 
 // New builds the Fiber app.
@@ -144,7 +147,8 @@ func New(o Options) *fiber.App {
 		o.MaxHeaderBytes = 16 << 10
 	}
 	s := &server{o: o, tracer: o.TracerProvider.Tracer("github.com/identity-gateway/identity-gateway/internal/httpapi"),
-		auth: &authState{notified: map[string]time.Time{}}}
+		serverSpan: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
+		auth:       &authState{notified: map[string]time.Time{}}}
 	app := fiber.New(fiber.Config{
 		AppName:               "identity-gateway",
 		BodyLimit:             o.BodyLimit,

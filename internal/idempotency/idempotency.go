@@ -101,103 +101,59 @@ type Record struct {
 	Started int `json:"started,omitempty"`
 }
 
-// Store is the storage a Guard needs.
-type Store interface {
-	// Lock claims key atomically for ttl; *LockedError when already held.
-	// release drops the claim only if it is still this one.
-	Lock(ctx context.Context, key string, ttl time.Duration) (release func(context.Context) error, err error)
-	// Get returns ErrNotFound when there is no record.
-	Get(ctx context.Context, key string) (Record, error)
-	Put(ctx context.Context, key string, r Record, ttl time.Duration) error
-	Ping(ctx context.Context) error
+// ClaimArgs says how Store.Claim claims a key.
+type ClaimArgs struct {
+	// LockTTL bounds the claim: a crashed holder's claim expires.
+	LockTTL time.Duration
+	// Until is the claiming request's own deadline (zero: unknown); a
+	// LockedError's Remaining is derived from it, so a repeat is told to
+	// come back when the running request will have finished, not when its
+	// lock would expire.
+	Until time.Time
+	// Initial is stored with the claim when there is no record, for
+	// Retention, so even a run that dies before recording anything leaves a
+	// trace that a vendor may have been written.
+	Initial   Record
+	Retention time.Duration
+	// Peek: when a record exists, return it and take no lock, so a finished
+	// request is replayed without queueing behind a lock, in the same single
+	// step that claims a new key.
+	Peek bool
 }
 
-// Claim is a taken lock together with the record it guards, or, when a
-// Claimer was asked to peek and a record exists, that record alone.
+// Claim is what Store.Claim found and took.
 type Claim struct {
+	// Record is the key's record when Found.
 	Record Record
 	Found  bool
-	// Created: the store saved the initial record with the claim.
-	Created bool
-	// Peeked: a record exists and no lock was taken (Release and Finish
-	// are nil); see Claimer.
+	// Peeked: a record exists and no lock was taken (ClaimArgs.Peek).
 	Peeked bool
-	// Release drops the lock if it is still this claim's.
-	Release func(context.Context) error
-	// Finish stores the record and releases the lock together; nil when the
-	// store has no such operation (the Guard then does Put and Release).
-	Finish func(context.Context, Record, time.Duration) error
+	// Token identifies the lock taken, for Finish and Release; empty when
+	// Peeked.
+	Token string
 }
 
-// Claimer is implemented by stores that can read the record and take the
-// lock in one round trip (Redis: one Lua script instead of several calls).
-//
-// With peek set and a record present, Claim returns it with Peeked and
-// takes no lock: a finished request is then replayed without queueing
-// behind a lock, in the same single round trip that claims a new key. With
-// peek unset, or when there is no record, the lock is taken and the record
-// read under it; when there is none, initial is stored (for retention) in
-// the same step and Created says so.
-type Claimer interface {
-	//
-	// until is the claiming request's own deadline (zero: unknown); a
-	// LockedError's Remaining is derived from it, so a repeat is told to come
-	// back when the running request will have finished, not when its lock
-	// would expire.
-	Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial Record, retention time.Duration, peek bool) (Claim, error)
-}
-
-// claim takes the lock and reads the record, in one step when the store
-// can. A lock taken after the record was read would race with a request
-// that finished in between, so the record is always read under the lock.
-func (g *Guard) claim(ctx context.Context, key string, until time.Time, initial Record) (Claim, error) {
-	if c, ok := g.s.(Claimer); ok {
-		return c.Claim(ctx, key, g.o.LockTTL, until, initial, g.o.Retention, false)
-	}
-	release, err := g.s.Lock(ctx, key, g.o.LockTTL)
-	if err != nil {
-		return Claim{}, err
-	}
-	rec, err := g.s.Get(ctx, key)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Claim{Release: release}, nil
-	case err != nil:
-		_ = release(context.WithoutCancel(ctx))
-		return Claim{}, err
-	}
-	return Claim{Record: rec, Found: true, Release: release}, nil
-}
-
-// peek returns a finished record to replay (nil when there is none) and,
-// for Claimers, the claim already taken in the same round trip.
-func (g *Guard) peek(ctx context.Context, key, fingerprint string, until time.Time, initial Record) (replay *Record, c *Claim, err error) {
-	var rec Record
-	if cl, ok := g.s.(Claimer); ok {
-		got, err := cl.Claim(ctx, key, g.o.LockTTL, until, initial, g.o.Retention, true)
-		if err != nil || !got.Peeked {
-			return nil, &got, err
-		}
-		rec = got.Record
-	} else {
-		rec, err = g.s.Get(ctx, key)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	if !rec.Done {
-		return nil, nil, nil
-	}
-	if rec.Fingerprint != fingerprint {
-		return nil, nil, ErrKeyReused
-	}
-	if allApplied(rec) {
-		return &rec, nil, nil
-	}
-	return nil, nil, nil
+// Store is the storage a Guard needs: one claim that reads the record and
+// takes the lock in a single step (one Lua script on Redis, one critical
+// section in memory), the records written while the claim is held, and the
+// final record stored together with the release. A lock taken after the
+// record was read would race with a request that finished in between, so
+// the record is always read under the lock. Both stores pass
+// storetest.Run.
+type Store interface {
+	// Claim takes key's lock and reads its record (see ClaimArgs for the
+	// peek and the initial record); *LockedError when the lock is held.
+	Claim(ctx context.Context, key string, a ClaimArgs) (Claim, error)
+	// Save stores a record while the caller holds the claim: the targets
+	// applied so far.
+	Save(ctx context.Context, key string, r Record, retention time.Duration) error
+	// Finish stores the final record and drops the lock if it is still
+	// token's.
+	Finish(ctx context.Context, key, token string, r Record, retention time.Duration) error
+	// Release drops the lock if it is still token's, storing nothing.
+	Release(ctx context.Context, key, token string) error
+	// Ping reports whether the store is reachable (readiness).
+	Ping(ctx context.Context) error
 }
 
 // Options configures a Guard.
@@ -240,10 +196,9 @@ type Ticket struct {
 	// Bypass: the store failed and the config says proceed without it.
 	Bypass bool
 
-	g       *Guard
-	key     string
-	release func(context.Context) error
-	finish  func(context.Context, Record, time.Duration) error // store + release in one step, when the store can
+	g     *Guard
+	key   string
+	token string
 
 	mu  sync.Mutex // targets report concurrently
 	rec Record
@@ -282,21 +237,22 @@ func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, 
 		return nil, ErrInvalidKey
 	}
 	sk := storeKey(scope, key)
-	initial := Record{Fingerprint: fingerprint, Started: 1}
+	a := ClaimArgs{LockTTL: g.o.LockTTL, Until: until, Initial: Record{Fingerprint: fingerprint, Started: 1},
+		Retention: g.o.Retention, Peek: true}
 	// Fast path: a finished, fully applied request is replayed without
 	// taking the lock, so concurrent repeats never queue behind each other.
-	replay, claimed, err := g.peek(ctx, sk, fingerprint, until, initial)
-	switch {
-	case errors.Is(err, ErrKeyReused):
-		return nil, err
-	case replay != nil:
-		return &Ticket{Replay: replay}, nil
-	}
-	var c Claim
-	if claimed != nil {
-		c = *claimed
-	} else if err == nil {
-		c, err = g.claim(ctx, sk, until, initial)
+	c, err := g.s.Claim(ctx, sk, a)
+	if err == nil && c.Peeked {
+		rec := c.Record
+		switch {
+		case rec.Done && rec.Fingerprint != fingerprint:
+			return nil, ErrKeyReused
+		case rec.Done && allApplied(rec):
+			return &Ticket{Replay: &rec}, nil
+		}
+		// Unfinished or partly applied: claim it to resume.
+		a.Peek = false
+		c, err = g.s.Claim(ctx, sk, a)
 	}
 	var le *LockedError
 	switch {
@@ -307,28 +263,18 @@ func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, 
 	case err != nil:
 		return g.unavailable(err)
 	}
-	release := c.Release
 	rec := c.Record
 	switch {
 	case !c.Found:
-		rec = Record{Fingerprint: fingerprint, Started: 1}
-		if c.Created {
-			break
-		}
-		if err := g.s.Put(ctx, sk, rec, g.o.Retention); err != nil {
-			_ = release(context.WithoutCancel(ctx))
-			return g.unavailable(err)
-		}
+		rec = a.Initial
 	case rec.Fingerprint != fingerprint:
-		_ = release(context.WithoutCancel(ctx))
+		_ = g.s.Release(context.WithoutCancel(ctx), sk, c.Token)
 		return nil, ErrKeyReused
+	case rec.Done && allApplied(rec):
+		_ = g.s.Release(context.WithoutCancel(ctx), sk, c.Token)
+		return &Ticket{Replay: &rec}, nil
 	}
-	if rec.Done && allApplied(rec) {
-		_ = release(context.WithoutCancel(ctx))
-		r := rec
-		return &Ticket{Replay: &r}, nil
-	}
-	t := &Ticket{g: g, key: sk, rec: rec, release: release, finish: c.Finish}
+	t := &Ticket{g: g, key: sk, token: c.Token, rec: rec}
 	if c.Found {
 		t.Uncertain = true
 		t.rec.Started++
@@ -342,7 +288,12 @@ func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, 
 	return t, nil
 }
 
-func allApplied(r Record) bool { return r.Status >= 200 && r.Status < 300 && r.Status != 207 }
+func allApplied(r Record) bool { return FullyApplied(r.Status) }
+
+// FullyApplied reports whether a final status means every target applied
+// (2xx but 207): such a record is replayed verbatim and keeps no per-target
+// results.
+func FullyApplied(status int) bool { return status >= 200 && status < 300 && status != 207 }
 
 func (g *Guard) unavailable(err error) (*Ticket, error) {
 	if g.o.FailOpen && !errors.Is(err, ErrStoreReset) && !errors.Is(err, ErrVolatile) {
@@ -372,7 +323,7 @@ func (t *Ticket) Applied(ctx context.Context, target string, r canonical.TargetR
 		t.rec.Targets = map[string]canonical.TargetResult{}
 	}
 	t.rec.Targets[target] = r
-	return t.put(ctx)
+	return t.g.s.Save(ctx, t.key, t.rec, t.g.o.Retention)
 }
 
 // Finish stores the final response and releases the claim.
@@ -383,23 +334,20 @@ func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rec.Done, t.rec.Status, t.rec.Body, t.rec.RetryAfter = true, status, body, retryAfter
-	if t.rec.Targets == nil {
-		t.rec.Targets = map[string]canonical.TargetResult{}
-	}
-	for k, v := range targets {
-		t.rec.Targets[k] = v
-	}
 	if allApplied(t.rec) {
 		// A fully applied record is only ever replayed verbatim from its
 		// body; the per-target results repeat what the body says and
 		// would double the record's size.
 		t.rec.Targets = nil
+	} else {
+		if t.rec.Targets == nil {
+			t.rec.Targets = map[string]canonical.TargetResult{}
+		}
+		for k, v := range targets {
+			t.rec.Targets[k] = v
+		}
 	}
-	if t.finish != nil {
-		return t.finish(ctx, t.rec, t.g.o.Retention)
-	}
-	err := t.put(ctx)
-	return errors.Join(err, t.release(ctx))
+	return t.g.s.Finish(ctx, t.key, t.token, t.rec, t.g.o.Retention)
 }
 
 // Abandon releases the claim and stores nothing new.
@@ -407,11 +355,5 @@ func (t *Ticket) Abandon(ctx context.Context) error {
 	if t == nil || t.Bypass || t.g == nil {
 		return nil
 	}
-	return t.release(ctx)
-}
-
-// put stores the record; callers hold t.mu, so puts are ordered and a
-// later snapshot is never overwritten by an earlier one.
-func (t *Ticket) put(ctx context.Context) error {
-	return t.g.s.Put(ctx, t.key, t.rec, t.g.o.Retention)
+	return t.g.s.Release(ctx, t.key, t.token)
 }

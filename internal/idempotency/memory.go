@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -100,13 +101,27 @@ const DefaultMaxBytes int64 = 256 << 20
 // against the live heap by TestMemoryStoreBudget.
 const RecordOverhead = 200
 
-// MemoryOptions configures a MemoryStore.
-type MemoryOptions struct {
-	// MaxBytes bounds the accounted size of the records held (default
-	// DefaultMaxBytes).
-	MaxBytes int64
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+// MemoryOption configures a MemoryStore.
+type MemoryOption func(*MemoryStore)
+
+// WithMaxBytes bounds the accounted size of the records held (default
+// DefaultMaxBytes; zero or less keeps the default).
+func WithMaxBytes(n int64) MemoryOption {
+	return func(m *MemoryStore) {
+		if n > 0 {
+			m.max = n
+		}
+	}
+}
+
+// WithClock makes the store read time from now (tests move it forward
+// instead of sleeping).
+func WithClock(now func() time.Time) MemoryOption {
+	return func(m *MemoryStore) {
+		if now != nil {
+			m.now = now
+		}
+	}
 }
 
 type memLock struct {
@@ -132,28 +147,16 @@ type memRecord struct {
 
 func live(expires int64, now time.Time) bool { return now.UnixNano() < expires }
 
-var (
-	_ Store   = (*MemoryStore)(nil)
-	_ Claimer = (*MemoryStore)(nil)
-)
+var _ Store = (*MemoryStore)(nil)
 
-// NewMemoryStore returns an empty store with the default bound.
-func NewMemoryStore() *MemoryStore { return NewMemoryStoreWith(MemoryOptions{}) }
-
-// NewMemoryStoreClock returns a store reading time from now (tests).
-func NewMemoryStoreClock(now func() time.Time) *MemoryStore {
-	return NewMemoryStoreWith(MemoryOptions{Now: now})
-}
-
-// NewMemoryStoreWith returns an empty store configured by o.
-func NewMemoryStoreWith(o MemoryOptions) *MemoryStore {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
+// NewMemoryStore returns an empty store: time.Now and DefaultMaxBytes
+// unless opts say otherwise.
+func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
+	m := &MemoryStore{now: time.Now, max: DefaultMaxBytes, locks: map[memKey]memLock{}, records: map[memKey]memRecord{}}
+	for _, o := range opts {
+		o(m)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return &MemoryStore{now: o.Now, max: o.MaxBytes, locks: map[memKey]memLock{}, records: map[memKey]memRecord{}}
+	return m
 }
 
 // Bytes is the accounted size of the records held.
@@ -278,38 +281,15 @@ func (m *MemoryStore) compact() {
 	}
 }
 
-// Lock implements Store.
-func (m *MemoryStore) Lock(_ context.Context, skey string, ttl time.Duration) (func(context.Context) error, error) {
-	key := mkey(skey)
-	m.mu.Lock()
-	// In process a counter is a unique token; no need to ask the kernel
-	// for randomness on every claim.
-	m.seq++
-	token := m.seq
-	defer m.mu.Unlock()
-	now := m.now()
-	if l, ok := m.locks[key]; ok && live(l.expires, now) {
-		return nil, &LockedError{Remaining: l.wait(now)}
-	}
-	m.locks[key] = memLock{token: token, expires: now.Add(ttl).UnixNano()}
-	m.gc(now)
-	return func(context.Context) error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.unlock(key, token)
-		return nil
-	}, nil
-}
-
-// Claim implements Claimer under one critical section, so a claim costs
-// one lock acquisition instead of a Get, a Lock, a Get and a Put.
-func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, until time.Time, initial Record, retention time.Duration, peek bool) (Claim, error) {
+// Claim implements Store under one critical section, so a claim costs one
+// lock acquisition instead of a read, a lock and a write.
+func (m *MemoryStore) Claim(_ context.Context, skey string, a ClaimArgs) (Claim, error) {
 	key := mkey(skey)
 	m.mu.Lock()
 	now := m.now()
 	r, found := m.records[key]
 	found = found && live(r.expires, now)
-	if found && peek {
+	if found && a.Peek {
 		m.mu.Unlock()
 		c := Claim{Found: true, Peeked: true}
 		return c, decode(r.data, &c.Record)
@@ -318,47 +298,33 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, ttl time.Duration, u
 		m.mu.Unlock()
 		return Claim{}, &LockedError{Remaining: l.wait(now)}
 	}
+	// In process a counter is a unique token; no need to ask the kernel
+	// for randomness on every claim.
 	m.seq++
 	token := m.seq
-	ml := memLock{token: token, expires: now.Add(ttl).UnixNano()}
-	if !until.IsZero() {
-		ml.until = until.UnixNano()
+	ml := memLock{token: token, expires: now.Add(a.LockTTL).UnixNano()}
+	if !a.Until.IsZero() {
+		ml.until = a.Until.UnixNano()
 	}
 	m.locks[key] = ml
 	m.gc(now)
 	if !found {
 		// Encoded only here: a replay's peek never needs it.
-		init, err := encode(initial)
+		init, err := encode(a.Initial)
 		if err != nil {
 			m.unlock(key, token)
 			m.mu.Unlock()
 			return Claim{}, err
 		}
-		m.set(key, init, now.Add(retention).UnixNano(), now)
+		m.set(key, init, now.Add(a.Retention).UnixNano(), now)
 	}
 	m.mu.Unlock()
-	release := func(context.Context) error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.unlock(key, token)
-		return nil
-	}
-	c := Claim{Found: found, Created: !found, Release: release,
-		Finish: func(_ context.Context, r Record, ttl time.Duration) error {
-			b, err := encode(r)
-			if err != nil {
-				return err
-			}
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			now := m.now()
-			m.set(key, b, now.Add(ttl).UnixNano(), now)
-			m.unlock(key, token)
-			return nil
-		}}
+	c := Claim{Found: found, Token: strconv.FormatUint(token, 36)}
 	if found {
 		if err := decode(r.data, &c.Record); err != nil {
-			_ = release(context.Background())
+			m.mu.Lock()
+			m.unlock(key, token)
+			m.mu.Unlock()
 			return Claim{}, err
 		}
 	}
@@ -372,24 +338,8 @@ func (m *MemoryStore) unlock(key memKey, token uint64) {
 	}
 }
 
-// Get implements Store.
-func (m *MemoryStore) Get(_ context.Context, skey string) (Record, error) {
-	key := mkey(skey)
-	m.mu.Lock()
-	r, ok := m.records[key]
-	m.mu.Unlock()
-	if !ok || !live(r.expires, m.now()) {
-		return Record{}, ErrNotFound
-	}
-	var rec Record
-	if err := decode(r.data, &rec); err != nil {
-		return Record{}, err
-	}
-	return rec, nil
-}
-
-// Put implements Store.
-func (m *MemoryStore) Put(_ context.Context, skey string, r Record, ttl time.Duration) error {
+// Save implements Store.
+func (m *MemoryStore) Save(_ context.Context, skey string, r Record, retention time.Duration) error {
 	key := mkey(skey)
 	b, err := encode(r)
 	if err != nil {
@@ -397,8 +347,33 @@ func (m *MemoryStore) Put(_ context.Context, skey string, r Record, ttl time.Dur
 	}
 	m.mu.Lock()
 	now := m.now()
-	m.set(key, b, now.Add(ttl).UnixNano(), now)
+	m.set(key, b, now.Add(retention).UnixNano(), now)
 	m.mu.Unlock()
+	return nil
+}
+
+// Finish implements Store.
+func (m *MemoryStore) Finish(_ context.Context, skey, token string, r Record, retention time.Duration) error {
+	key := mkey(skey)
+	b, err := encode(r)
+	if err != nil {
+		return err
+	}
+	tok, _ := strconv.ParseUint(token, 36, 64) // a foreign token is 0: never a lock's
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.set(key, b, now.Add(retention).UnixNano(), now)
+	m.unlock(key, tok)
+	return nil
+}
+
+// Release implements Store.
+func (m *MemoryStore) Release(_ context.Context, skey, token string) error {
+	tok, _ := strconv.ParseUint(token, 36, 64)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unlock(mkey(skey), tok)
 	return nil
 }
 

@@ -26,7 +26,7 @@ func TestMemoryStoreBudget(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	s := idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: budget})
+	s := idempotency.NewMemoryStore(idempotency.WithMaxBytes(budget))
 	g := idempotency.NewGuard(s, idempotency.Options{})
 	tmpl := fourTargetRecord(0)
 	for i := 0; i < n; i++ {

@@ -21,7 +21,7 @@ import (
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) (idempotency.Store, func(time.Duration)) {
 		var offset atomic.Int64
-		s := idempotency.NewMemoryStoreClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+		s := idempotency.NewMemoryStore(idempotency.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
 		return s, func(d time.Duration) { offset.Add(int64(d)) }
 	})
 }
@@ -30,16 +30,17 @@ type brokenStore struct{}
 
 var errDown = errors.New("down")
 
-func (brokenStore) Lock(context.Context, string, time.Duration) (func(context.Context) error, error) {
-	return nil, errDown
+func (brokenStore) Claim(context.Context, string, idempotency.ClaimArgs) (idempotency.Claim, error) {
+	return idempotency.Claim{}, errDown
 }
-func (brokenStore) Get(context.Context, string) (idempotency.Record, error) {
-	return idempotency.Record{}, errDown
-}
-func (brokenStore) Put(context.Context, string, idempotency.Record, time.Duration) error {
+func (brokenStore) Save(context.Context, string, idempotency.Record, time.Duration) error {
 	return errDown
 }
-func (brokenStore) Ping(context.Context) error { return errDown }
+func (brokenStore) Finish(context.Context, string, string, idempotency.Record, time.Duration) error {
+	return errDown
+}
+func (brokenStore) Release(context.Context, string, string) error { return errDown }
+func (brokenStore) Ping(context.Context) error                    { return errDown }
 
 func TestStoreDown(t *testing.T) {
 	_, err := idempotency.NewGuard(brokenStore{}, idempotency.Options{}).Begin(context.Background(), "c", "k", "fp")
@@ -131,7 +132,7 @@ func TestMemoryStoreBound(t *testing.T) {
 	ctx := context.Background()
 	// About a hundred small finished records.
 	const limit = 100 * (64 + idempotency.RecordOverhead)
-	s := idempotency.NewMemoryStoreWith(idempotency.MemoryOptions{MaxBytes: limit})
+	s := idempotency.NewMemoryStore(idempotency.WithMaxBytes(limit))
 	g := idempotency.NewGuard(s, idempotency.Options{})
 	// Five requests still running, claimed first (so the oldest).
 	var running []*idempotency.Ticket
@@ -185,18 +186,18 @@ func TestMemoryKeys(t *testing.T) {
 	s := idempotency.NewMemoryStore()
 	hexKey := strings.Repeat("ab", 32)
 	for _, k := range []string{hexKey, strings.ToUpper(hexKey), "short", strings.Repeat("zz", 32), ""} {
-		if err := s.Put(ctx, k, idempotency.Record{Fingerprint: k}, time.Minute); err != nil {
+		if err := s.Save(ctx, k, idempotency.Record{Fingerprint: k}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, tc := range []struct{ key, want string }{
-		{hexKey, strings.ToUpper(hexKey)}, // the same 32 bytes: the later Put wins
+		{hexKey, strings.ToUpper(hexKey)}, // the same 32 bytes: the later Save wins
 		{"short", "short"},
 		{strings.Repeat("zz", 32), strings.Repeat("zz", 32)},
 		{"", ""},
 	} {
-		r, err := s.Get(ctx, tc.key)
-		if err != nil || r.Fingerprint != tc.want {
+		c, err := s.Claim(ctx, tc.key, idempotency.ClaimArgs{LockTTL: time.Minute, Retention: time.Minute, Peek: true})
+		if r := c.Record; err != nil || !c.Peeked || r.Fingerprint != tc.want {
 			t.Errorf("%q: %+v %v", tc.key, r, err)
 		}
 	}

@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
@@ -12,6 +13,11 @@ import (
 // example update to all four targets, shaped like dispatch stores it: the
 // response body and each applied target's result.
 func fourTargetRecord(i int) idempotency.Record {
+	return targetRecord(i, "akana", "commvault", "frontier", "volterra")
+}
+
+// targetRecord is fourTargetRecord with only the named targets.
+func targetRecord(i int, names ...string) idempotency.Record {
 	res := canonical.Result{ID: fmt.Sprintf("user-%06d", i), Status: canonical.StatusApplied, Results: map[string]canonical.TargetResult{},
 		SkippedFields: map[string][]canonical.Field{"akana": {"display_name", "enabled"}, "commvault": {"given_name"},
 			"frontier": {"given_name"}, "volterra": {"display_name", "enabled"}},
@@ -31,6 +37,10 @@ func fourTargetRecord(i int) idempotency.Record {
 	}
 	targets := map[string]canonical.TargetResult{}
 	for name, cs := range calls {
+		if !slices.Contains(names, name) {
+			delete(res.SkippedFields, name)
+			continue
+		}
 		tr := canonical.TargetResult{Status: canonical.StatusApplied, VendorID: fmt.Sprintf("%s-%d", name, i), Attempts: len(cs), DurationMS: 12,
 			Applied: []canonical.Field{"display_name", "enabled"}, Calls: cs}
 		res.Results[name] = tr

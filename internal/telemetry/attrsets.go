@@ -14,12 +14,28 @@ import (
 // codes, vendor names, HTTP statuses), since every key is kept.
 type AttrSets[K comparable] struct{ m sync.Map }
 
-// Get returns the set for k, built by build the first time.
-func (s *AttrSets[K]) Get(k K, build func() []attribute.KeyValue) metric.MeasurementOption {
+// Opts is one attribute set as ready-made option lists for counters (Add)
+// and histograms (Record). Passing a slice that exists already (o.Add...)
+// allocates nothing, where passing a single option makes Go build a
+// one-element slice on the heap on every call: the instruments are
+// interfaces, so the slice escapes (BenchmarkMeasurementOptions).
+type Opts struct {
+	Add    []metric.AddOption
+	Record []metric.RecordOption
+}
+
+// NewOpts builds the option lists of one attribute set.
+func NewOpts(kvs ...attribute.KeyValue) *Opts {
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	return &Opts{Add: []metric.AddOption{o}, Record: []metric.RecordOption{o}}
+}
+
+// Get returns the options for k, built by build the first time.
+func (s *AttrSets[K]) Get(k K, build func() []attribute.KeyValue) *Opts {
 	if o, ok := s.m.Load(k); ok {
-		return o.(metric.MeasurementOption)
+		return o.(*Opts)
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(build()...))
+	o := NewOpts(build()...)
 	s.m.Store(k, o)
 	return o
 }

@@ -30,5 +30,5 @@ func NewLinkMetrics(mp metric.MeterProvider) (*LinkMetrics, error) {
 func (m *LinkMetrics) Link(ctx context.Context, target, outcome string) {
 	m.links.Add(ctx, 1, m.sets.Get([2]string{target, outcome}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("target", target), attribute.String("outcome", outcome)}
-	}))
+	}).Add...)
 }

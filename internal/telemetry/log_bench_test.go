@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // BenchmarkRequestLog is the one log line per request, as the HTTP layer
@@ -21,4 +23,33 @@ func BenchmarkRequestLog(b *testing.B) {
 			slog.Attr{Key: "targets", Value: slog.GroupValue(slog.Attr{Key: "commvault", Value: slog.GroupValue(
 				slog.String("status", "applied"), slog.Int("attempts", 1), slog.Int64("duration_ms", 1))})})
 	}
+}
+
+// BenchmarkMeasurementOptions: a counter's Add with one attribute-set
+// option, as built per call, against the same option passed as a slice
+// kept with the set (Opts).
+func BenchmarkMeasurementOptions(b *testing.B) {
+	tel, err := Setup(context.Background(), Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	c, err := tel.MeterProvider.Meter("bench").Int64Counter("bench.calls")
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := NewOpts(attribute.String("vendor", "commvault"))
+	ctx := context.Background()
+	b.Run("one option", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Add(ctx, 1, o.Add[0])
+		}
+	})
+	b.Run("kept slice", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Add(ctx, 1, o.Add...)
+		}
+	})
 }

@@ -76,17 +76,17 @@ const (
 func (m *Metrics) Request(ctx context.Context, route, outcome string, status int, d time.Duration) {
 	m.requests.Add(ctx, 1, m.sets.Get(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route), attribute.String("outcome", outcome), attribute.String("status", strconv.Itoa(status))}
-	}))
+	}).Add...)
 	m.reqDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindRoute, a: route}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route)}
-	}))
+	}).Record...)
 }
 
 // Idempotency records one key outcome.
 func (m *Metrics) Idempotency(ctx context.Context, outcome string) {
 	m.idem.Add(ctx, 1, m.sets.Get(attrKey{kind: kindIdem, a: outcome}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("outcome", outcome)}
-	}))
+	}).Add...)
 }
 
 // RateLimitFallback counts one request limited per replica because the
@@ -97,10 +97,10 @@ func (m *Metrics) RateLimitFallback(ctx context.Context) { m.rlFallback.Add(ctx,
 func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Duration) {
 	m.targets.Add(ctx, 1, m.sets.Get(attrKey{kind: kindTarget, a: vendor, b: status}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor), attribute.String("status", status)}
-	}))
+	}).Add...)
 	m.tgtDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindVendor, a: vendor}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor)}
-	}))
+	}).Record...)
 }
 
 // Drift records one field found drifting on a read; targets is the
@@ -109,7 +109,7 @@ func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Dura
 func (m *Metrics) Drift(ctx context.Context, field, targets string) {
 	m.drift.Add(ctx, 1, m.sets.Get(attrKey{kind: kindDrift, a: field, b: targets}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("field", field), attribute.String("targets", targets)}
-	}))
+	}).Add...)
 }
 
 // ObserveEvictions exports the memory idempotency store's early evictions

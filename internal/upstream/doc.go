@@ -5,11 +5,12 @@
 //	  -> retries (go-retryablehttp: transport errors, 429, 502-504, 500 if configured;
 //	     exponential backoff with full jitter; Retry-After honoured up to a cap;
 //	     never waiting past the request deadline; identical body on every attempt)
-//	    -> the attempt timeout (a context deadline that lasts until the body is read)
-//	      -> otelhttp (one client span per attempt, W3C traceparent propagated)
-//	        -> the attempt's status recorded, and the body handed back to
-//	           net/http as in-memory bytes, so a call leaves in one write
-//	          -> net/http (a keep-alive pool per vendor)
+//	    -> the attempt: its timeout (a context deadline that lasts until the
+//	       body is read) and its client span (W3C traceparent propagated),
+//	       with the otel API directly
+//	      -> the attempt's status recorded
+//	        -> net/http (a keep-alive pool per vendor; the body is in-memory
+//	           bytes, so a call leaves in one write)
 //
 // The breaker sits outside the retries so that an open breaker fails fast
 // without spending them, and so one logical call is one sample. Only
@@ -23,6 +24,5 @@
 // its Retry-After rather than a timeout. upstream_timeout is reserved for an
 // attempt or deadline that actually ran out.
 //
-// This package is the only importer of go-retryablehttp, gobreaker and
-// otelhttp.
+// This package is the only importer of go-retryablehttp and gobreaker.
 package upstream

@@ -17,26 +17,26 @@ type instruments struct {
 	duration metric.Float64Histogram
 	retries  metric.Int64Counter
 
-	vendorOnly metric.MeasurementOption
+	vendorOnly *telemetry.Opts
 	byStatus   telemetry.AttrSets[any] // status label (string) or HTTP code (int)
 }
 
 // callAttrs is the vendor and status label set of a gateway.vendor.calls
 // point; statuses are HTTP codes and a few words, so the cache is bounded.
-func (in *instruments) callAttrs(status string) metric.MeasurementOption {
+func (in *instruments) callAttrs(status string) []metric.AddOption {
 	return in.cached(status, func() string { return status })
 }
 
 // codeAttrs is callAttrs for an HTTP status code, without formatting it on
 // every call.
-func (in *instruments) codeAttrs(code int) metric.MeasurementOption {
+func (in *instruments) codeAttrs(code int) []metric.AddOption {
 	return in.cached(code, func() string { return strconv.Itoa(code) })
 }
 
-func (in *instruments) cached(key any, label func() string) metric.MeasurementOption {
+func (in *instruments) cached(key any, label func() string) []metric.AddOption {
 	return in.byStatus.Get(key, func() []attribute.KeyValue {
 		return []attribute.KeyValue{in.vendor, attribute.String("status", label())}
-	})
+	}).Add
 }
 
 // newInstruments creates the vendor-call metrics; label values are the
@@ -45,7 +45,7 @@ func (in *instruments) cached(key any, label func() string) metric.MeasurementOp
 func newInstruments(mp metric.MeterProvider, vendor string) (*instruments, error) {
 	m := mp.Meter(meterName)
 	in := &instruments{vendor: attribute.String("vendor", vendor)}
-	in.vendorOnly = metric.WithAttributeSet(attribute.NewSet(in.vendor))
+	in.vendorOnly = telemetry.NewOpts(in.vendor)
 	var err error
 	if in.calls, err = m.Int64Counter("gateway.vendor.calls", metric.WithDescription("Vendor calls by vendor and final HTTP status.")); err != nil {
 		return in, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -22,8 +23,9 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sony/gobreaker/v2"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -271,15 +273,8 @@ func New(o Options) (*Client, error) {
 	// The attempt timeout is a context deadline set in the transport chain
 	// rather than http.Client.Timeout: with a wrapped transport the client
 	// would start a timer goroutine per attempt to enforce it.
-	traced := attemptTimeout{d: o.AttemptTimeout, next: otelhttp.NewTransport(attemptRecorder{next: o.Transport},
-		otelhttp.WithTracerProvider(o.TracerProvider),
-		otelhttp.WithPropagators(o.Propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if st := stateOf(r.Context()); st != nil {
-				return o.Vendor + " " + st.name
-			}
-			return o.Vendor + " " + r.Method
-		}))}
+	traced := attempt{timeout: o.AttemptTimeout, vendor: o.Vendor, prop: o.Propagator,
+		tracer: o.TracerProvider.Tracer(tracerName), client: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}, next: o.Transport}
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
@@ -328,6 +323,7 @@ func (c *Client) stateValue() int64 {
 // callState travels in the request context through every attempt.
 type callState struct {
 	name     string
+	span     string    // the attempts' span name: vendor and call
 	deadline time.Time // zero: none
 	mu       sync.Mutex
 	attempts int
@@ -379,39 +375,6 @@ func (s *callState) snapshot() (attempts int, statuses []int, outcomes []string,
 	return s.attempts, append([]int(nil), s.statuses...), append([]string(nil), s.outcomes...), s.retries
 }
 
-// attemptRecorder notes each attempt's status, or its transport outcome
-// when no answer came. It sits below otelhttp, so it also gives net/http
-// back a body it knows is in memory (see inMemoryBody). net/http may
-// itself re-send a request (a GET on a kept-alive connection the vendor
-// closed before answering): an httptrace hook counts the requests really
-// written, so each of those is an attempt too.
-type attemptRecorder struct{ next http.RoundTripper }
-
-func (a attemptRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	r, err := inMemoryBody(r)
-	if err != nil {
-		return nil, err
-	}
-	st := stateOf(r.Context())
-	if st == nil {
-		return a.next.RoundTrip(r)
-	}
-	var written atomic.Int32
-	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
-	}))
-	resp, err := a.next.RoundTrip(r)
-	for n := written.Load(); n > 1; n-- {
-		st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by net/http
-	}
-	if err != nil {
-		st.record(0, TransportOutcome(err))
-	} else {
-		st.record(resp.StatusCode, "")
-	}
-	return resp, err
-}
-
 // The transport outcomes of an attempt that got no HTTP answer, as listed
 // in calls[].attempt_statuses.
 const (
@@ -452,60 +415,98 @@ func TransportOutcome(err error) string {
 	return OutcomeError
 }
 
-// maxInMemoryBody bounds the bodies inMemoryBody copies; vendor calls are a
-// few hundred bytes (an avatar upload a few hundred KiB).
-const maxInMemoryBody = 1 << 20
+// tracerName names the attempt spans' instrumentation scope.
+const tracerName = "github.com/identity-gateway/identity-gateway/internal/upstream"
 
-// inMemoryBody hands net/http a request whose body is a *bytes.Reader.
-// otelhttp wraps the body to count its bytes, and net/http then cannot tell
-// the body will not block: it flushes the headers in a write of their own
-// and the body in a second, so every vendor call cost an extra syscall
-// here and an extra read at the vendor. Reading the wrapper out (the count
-// stays right) and closing it (otelhttp records its metrics on close)
-// restores one write per request. The request is copied, not changed; a
-// redial's GetBody still goes through otelhttp's wrapper.
-func inMemoryBody(r *http.Request) (*http.Request, error) {
-	n := r.ContentLength
-	if r.Body == nil || r.Body == http.NoBody || n <= 0 || n > maxInMemoryBody {
-		return r, nil
-	}
-	buf := make([]byte, n)
-	_, err := io.ReadFull(r.Body, buf)
-	r.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading the request body: %w", err)
-	}
-	cp := *r
-	cp.Body = io.NopCloser(bytes.NewReader(buf))
-	return &cp, nil
+// attempt is one HTTP attempt's own layer, right above net/http: its
+// timeout, which lasts until the body is closed (reading it included); its
+// client span, whose W3C trace context is sent to the vendor (traceparent,
+// and baggage when the propagator carries it); and its record, the status
+// or, when no answer came, the transport outcome. net/http may itself
+// re-send a request (a GET on a kept-alive connection the vendor closed
+// before answering): an httptrace hook counts the requests really written,
+// so each of those is an attempt too.
+//
+// It takes the place of otelhttp's transport, which on every attempt cloned
+// the request, wrapped both bodies to count their bytes, built a dozen
+// generic attributes and recorded three metrics that duplicate
+// gateway.vendor.call.duration and gateway.vendor.calls (BENCHMARKS.md,
+// issue 25). Its body wrapper also made net/http send headers and body in
+// two writes; retryablehttp's body is a bytes.Reader, which net/http sends
+// with the headers in one.
+type attempt struct {
+	timeout time.Duration
+	vendor  string
+	tracer  trace.Tracer
+	// client starts a client span: a kept slice, since one option passed
+	// to the (interface) Start allocates its slice on every call.
+	client []trace.SpanStartOption
+	prop   propagation.TextMapPropagator
+	next   http.RoundTripper
 }
 
-// attemptTimeout bounds one attempt, reading the body included: its
-// deadline ends when the body is closed.
-type attemptTimeout struct {
-	d    time.Duration
-	next http.RoundTripper
-}
-
-func (a attemptTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), a.d)
-	resp, err := a.next.RoundTrip(r.WithContext(ctx))
+func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	st := stateOf(ctx)
+	name := a.vendor + " " + r.Method
+	if st != nil {
+		name = st.span
+	}
+	ctx, span := a.tracer.Start(ctx, name, a.client...)
+	var written atomic.Int32
+	if st != nil {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
+		})
+	}
+	// A shallow copy with its own header map: a RoundTripper must not
+	// change the request it was given.
+	cp := r.WithContext(ctx)
+	cp.Header = make(http.Header, len(r.Header)+2)
+	for k, v := range r.Header {
+		cp.Header[k] = v
+	}
+	a.prop.Inject(ctx, propagation.HeaderCarrier(cp.Header))
+	resp, err := a.next.RoundTrip(cp)
+	if st != nil {
+		for n := written.Load(); n > 1; n-- {
+			st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by net/http
+		}
+	}
 	if err != nil {
+		outcome := TransportOutcome(err)
+		if st != nil {
+			st.record(0, outcome)
+		}
+		span.SetAttributes(attribute.String("error.type", outcome))
+		span.SetStatus(codes.Error, "no answer")
+		span.End()
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if st != nil {
+		st.record(resp.StatusCode, "")
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	if resp.StatusCode >= 500 {
+		span.SetStatus(codes.Error, "")
+	}
+	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, span: span}
 	return resp, nil
 }
 
-type cancelOnClose struct {
+// attemptBody ends the attempt, its timeout and its span, when the body is
+// closed.
+type attemptBody struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	span   trace.Span
 }
 
-func (b *cancelOnClose) Close() error {
+func (b *attemptBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
+	b.span.End()
 	return err
 }
 
@@ -523,14 +524,14 @@ func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Respons
 		// wait says nothing about the vendor's health.
 		release, err := c.o.Limit.Acquire(ctx)
 		if err != nil {
-			c.m.calls.Add(ctx, 1, c.m.callAttrs("rate_limited"))
+			c.m.calls.Add(ctx, 1, c.m.callAttrs("rate_limited")...)
 			return nil, err
 		}
 		defer release()
 	}
 	done, err := c.breaker.Allow()
 	if err != nil {
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open"))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open")...)
 		err := &canonical.Error{Code: canonical.CodeCircuitOpen,
 			Message: c.o.Vendor + ": circuit breaker open after repeated vendor failures", RetryAfter: c.untilHalfOpen()}
 		c.record(call, nil, err, nil)
@@ -578,7 +579,7 @@ func (c *Client) isFailure(r *adapters.Response) bool {
 // send makes the call with retries; *cause receives a transport failure's
 // own error, which the canonical error deliberately leaves out.
 func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*adapters.Response, error) {
-	st := &callState{name: call.Name}
+	st := &callState{name: call.Name, span: c.o.Vendor + " " + call.Name}
 	if dl, ok := ctx.Deadline(); ok {
 		st.deadline = dl
 	}
@@ -587,17 +588,18 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	if err != nil {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "building the vendor request failed"}
 	}
-	for k, vs := range call.Header {
-		req.Header[k] = append([]string(nil), vs...)
-	}
+	// The values are shared, not copied: nothing below changes a header's
+	// values in place (net/http and retryablehttp only read them, and the
+	// attempt layer sets its trace headers in a map of its own).
+	maps.Copy(req.Header, call.Header)
 	start := c.o.Now()
 	hresp, err := c.retry.Do(req)
-	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly)
+	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly.Record...)
 	if err != nil {
 		if hresp != nil {
 			hresp.Body.Close()
 		}
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("error")...)
 		*cause = err
 		return nil, c.callError(ctx, st, call, err)
 	}
@@ -605,19 +607,19 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	body, rerr := readBody(hresp, c.o.MaxBody)
 	if rerr != nil {
 		st.fail(TransportOutcome(rerr))
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("error"))
+		c.m.calls.Add(ctx, 1, c.m.callAttrs("error")...)
 		*cause = rerr
 		return nil, c.callError(ctx, st, call, rerr)
 	}
 	attempts, statuses, outcomes, retries := st.snapshot()
 	if retries > 0 {
-		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly.Add...)
 	}
 	if int64(len(body)) > c.o.MaxBody {
 		return nil, &adapters.CallError{Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes,
 			Err: &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}}
 	}
-	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode))
+	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode)...)
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
 		Attempts: max(attempts, 1), AttemptStatuses: statuses, AttemptOutcomes: outcomes, RetryAfter: c.retryAfter(hresp, retries)}, nil
 }
@@ -627,7 +629,7 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 func (c *Client) callError(ctx context.Context, st *callState, call *adapters.Call, err error) error {
 	attempts, statuses, outcomes, retries := st.snapshot()
 	if retries > 0 {
-		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly)
+		c.m.retries.Add(ctx, int64(retries), c.m.vendorOnly.Add...)
 	}
 	return &adapters.CallError{Err: c.transportError(ctx, call, err, attempts), Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes}
 }

@@ -501,8 +501,8 @@ func (c countingConn) Write(p []byte) (int, error) {
 }
 
 // TestOneWritePerCall: a small vendor call leaves in one write, headers and
-// body together, also through otelhttp's body wrapper and on retries. (Two
-// writes per call cost a syscall here and a read at the vendor.)
+// body together, also on retries. (Two writes per call cost a syscall here
+// and a read at the vendor.)
 func TestOneWritePerCall(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

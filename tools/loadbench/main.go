@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,16 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == passthroughCmd {
+		// The passthrough baseline runs as a process of its own (this
+		// binary, re-executed), so its CPU is read alone rather than inside
+		// the load generator's.
+		if err := servePassthrough(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench passthrough:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
@@ -81,7 +92,7 @@ func run() error {
 	rate := flag.Int("rate", 0, "requests per second per attack (0: as fast as the connections allow)")
 	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the Redis-store scenario (empty: skip it)")
 	dbURL := flag.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the links scenario (empty: skip it)")
-	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; links, stored links against vendor_ids; locks, the account lock's cost on a hot and a spread load)")
+	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; links, stored links against vendor_ids; locks, the account lock's cost on a hot and a spread load; soak, -duration at half the maximum rate, sampling the gateway's RSS)")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
@@ -119,10 +130,10 @@ func run() error {
 	want := map[string]bool{}
 	for _, sc := range strings.Split(*scenarios, ",") {
 		switch sc = strings.TrimSpace(sc); sc {
-		case "throughput", "latency", "fanout", "replay", "store", "costs", "locks", "links":
+		case "throughput", "latency", "fanout", "replay", "store", "costs", "locks", "links", "soak":
 			want[sc] = true
 		default:
-			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs, locks, links)", sc)
+			return fmt.Errorf("-scenarios: unknown scenario %q (throughput, latency, fanout, replay, store, costs, locks, links, soak)", sc)
 		}
 	}
 	log.SetOutput(io.Discard) // net/http's notes about idle connections the servers closed
@@ -257,11 +268,13 @@ func run() error {
 	}
 	putURL := commvault + "/V4/user/" + vars["COMMVAULT_DEMO_ID"]
 	putBody := []byte(`{"fullName":"Load 1"}`)
-	pt, stopPT, err := passthrough(putURL, token, putBody)
+	pt, ptProc, stopPT, err := passthrough(putURL, token, putBody)
 	if err != nil {
 		return err
 	}
 	defer stopPT()
+	procs["passthrough"] = ptProc.Pid
+	adopt(ptProc)
 	var seq atomic.Int64
 	// update targets the gateway at base.
 	update := func(base, targets, key string) vegeta.Targeter {
@@ -359,6 +372,20 @@ func run() error {
 			}
 		}
 	}
+	// perRun keeps each system's runs, in order, for the ranges of the
+	// ratios (run i of one system against run i of its baseline).
+	perRun := map[string][]result{}
+	// spread is the range over the runs of f(run of a, run of b).
+	spread := func(a, b string, f func(x, y result) float64, format string) string {
+		var vs []float64
+		for i := range min(len(perRun[a]), len(perRun[b])) {
+			vs = append(vs, f(perRun[a][i], perRun[b][i]))
+		}
+		if len(vs) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("; runs "+format+" to "+format, slices.Min(vs), slices.Max(vs))
+	}
 	// Alternate the measured systems inside each run so drift hits both.
 	alternate := func(names []string, fs []func() result) []result {
 		all := make([][]result, len(fs))
@@ -366,6 +393,9 @@ func run() error {
 			for j, f := range fs {
 				all[j] = append(all[j], f())
 			}
+		}
+		for j := range fs {
+			perRun[names[j]] = slices.Clone(all[j])
 		}
 		out := make([]result, len(fs))
 		for j := range fs {
@@ -386,7 +416,21 @@ func run() error {
 		fmt.Printf("throughput, single target (commvault: one PUT per update), %d connections:\n", *conns)
 		tp := alternate([]string{fmt.Sprintf("passthrough, %d conns", *conns), fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns)},
 			[]func() result{func() result { return atk(ptTarget, *conns, *dur) }, full(*conns)})
-		checks = append(checks, check{"gateway >= 80% of passthrough throughput", tp[1].rps >= 0.8*tp[0].rps, fmt.Sprintf("%.0f%%", 100*tp[1].rps/tp[0].rps)})
+		gwCPU, ptCPU := sumCPU(tp[1].cpu, "gateway-"), tp[0].cpu["passthrough"]
+		cpuRatio := 0.0
+		if ptCPU > 0 {
+			cpuRatio = float64(gwCPU) / float64(ptCPU)
+		}
+		pt, gwName := fmt.Sprintf("passthrough, %d conns", *conns), fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns)
+		checks = append(checks,
+			check{"gateway >= 65% of passthrough throughput", tp[1].rps >= 0.65*tp[0].rps, fmt.Sprintf("%.2fx", tp[1].rps/tp[0].rps) +
+				spread(gwName, pt, func(g, p result) float64 { return g.rps / p.rps }, "%.2fx")},
+			check{"gateway CPU per request <= 2x passthrough's", ptCPU > 0 && cpuRatio <= 2, fmt.Sprintf("%.2fx (%dµs vs %dµs)", cpuRatio, gwCPU.Microseconds(), ptCPU.Microseconds()) +
+				spread(gwName, pt, func(g, p result) float64 {
+					return float64(sumCPU(g.cpu, "gateway-")) / float64(max(p.cpu["passthrough"], 1))
+				}, "%.2fx")},
+			check{"gateway p99 <= 1.5x passthrough's", float64(tp[1].p99) <= 1.5*float64(tp[0].p99), fmt.Sprintf("%.2fx", float64(tp[1].p99)/float64(tp[0].p99)) +
+				spread(gwName, pt, func(g, p result) float64 { return float64(g.p99) / float64(p.p99) }, "%.2fx")})
 		vs(fmt.Sprintf("passthrough, %d conns", *conns), "baseline")
 		vs(fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns), fmt.Sprintf("rps %.2fx passthrough", tp[1].rps/tp[0].rps))
 		if *profDir != "" {
@@ -397,11 +441,14 @@ func run() error {
 	}
 	if want["latency"] {
 		fmt.Println("latency, 1 connection:")
-		lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway, the same update (commvault), 1 conn"},
-			[]func() result{func() result { return direct(1, *dur) }, full(1)})
+		lat := alternate([]string{"direct (the same PUT at the simulator), 1 conn", "gateway, the same update (commvault), 1 conn", "passthrough, 1 conn"},
+			[]func() result{func() result { return direct(1, *dur) }, full(1), func() result { return atk(ptTarget, 1, *dur) }})
 		vs("direct (the same PUT at the simulator), 1 conn", "baseline")
-		vs("gateway, the same update (commvault), 1 conn", fmt.Sprintf("p50 +%s, p99 +%s over direct",
-			(lat[1].p50-lat[0].p50).Round(time.Microsecond), (lat[1].p99-lat[0].p99).Round(time.Microsecond)))
+		vs("passthrough, 1 conn", fmt.Sprintf("p50 +%s over direct", (lat[2].p50-lat[0].p50).Round(time.Microsecond)))
+		vs("gateway, the same update (commvault), 1 conn", fmt.Sprintf("p50 +%s, p99 +%s over direct; p50 +%s over passthrough",
+			(lat[1].p50-lat[0].p50).Round(time.Microsecond), (lat[1].p99-lat[0].p99).Round(time.Microsecond), (lat[1].p50-lat[2].p50).Round(time.Microsecond)))
+		checks = append(checks, check{"added latency over passthrough at 1 conn, p50 <= 100µs", lat[1].p50-lat[2].p50 <= 100*time.Microsecond, (lat[1].p50 - lat[2].p50).Round(time.Microsecond).String() +
+			spread("gateway, the same update (commvault), 1 conn", "passthrough, 1 conn", func(g, p result) float64 { return float64((g.p50 - p.p50).Microseconds()) }, "%.0fµs")})
 		checks = append(checks,
 			check{"added latency p50 <= 0.5 ms", lat[1].p50-lat[0].p50 <= 500*time.Microsecond, (lat[1].p50 - lat[0].p50).Round(time.Microsecond).String()},
 			check{"added latency p99 <= 2 ms", lat[1].p99-lat[0].p99 <= 2*time.Millisecond, (lat[1].p99 - lat[0].p99).Round(time.Microsecond).String()})
@@ -431,7 +478,18 @@ func run() error {
 		}
 		vs(slowestName, "baseline (the slowest single target)")
 		fan := rs[len(vendors)]
-		checks = append(checks, check{"fan-out p50 <= 1.3x slowest single-target p50", float64(fan.p50) <= 1.3*float64(slowest), fmt.Sprintf("%.2fx", float64(fan.p50)/float64(slowest))})
+		// Per run: the fan-out against that run's slowest single target.
+		var perRunRatios []float64
+		for i := range *runs {
+			var slow time.Duration
+			for _, n := range names[:len(vendors)] {
+				slow = max(slow, perRun[n][i].p50)
+			}
+			perRunRatios = append(perRunRatios, float64(perRun[names[len(vendors)]][i].p50)/float64(slow))
+		}
+		everyRun := slices.Max(perRunRatios) <= 1.3
+		checks = append(checks, check{"fan-out p50 <= 1.3x slowest single-target p50, every run", float64(fan.p50) <= 1.3*float64(slowest) && everyRun,
+			fmt.Sprintf("%.2fx; runs %.2fx to %.2fx", float64(fan.p50)/float64(slowest), slices.Min(perRunRatios), slices.Max(perRunRatios))})
 		vs("gateway fan-out to all four, 1 conn", fmt.Sprintf("p50 %.2fx slowest single target", float64(fan.p50)/float64(slowest)))
 		if *profDir != "" {
 			if err := profile(*profDir, "fanout", pprofAddr["memory"], *dur, func() {
@@ -574,7 +632,8 @@ func run() error {
 				func() result { return atk(update(gw, `"commvault"`, ""), *conns, *dur) },
 				func() result { return atk(update(gwR, `"commvault"`, ""), *conns, *dur) },
 			})
-			checks = append(checks, check{"redis store >= 90% of memory store throughput", rs[1].rps >= 0.9*rs[0].rps, fmt.Sprintf("%.0f%%", 100*rs[1].rps/rs[0].rps)})
+			checks = append(checks, check{"redis store >= 90% of memory store throughput", rs[1].rps >= 0.9*rs[0].rps, fmt.Sprintf("%.2fx", rs[1].rps/rs[0].rps) +
+				spread(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("gateway memory store, %d conns", *conns), func(r, m result) float64 { return r.rps / m.rps }, "%.2fx")})
 			vs(fmt.Sprintf("gateway memory store, %d conns", *conns), "baseline")
 			vs(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("rps %.2fx memory store", rs[1].rps/rs[0].rps))
 			if *profDir != "" {
@@ -582,6 +641,26 @@ func run() error {
 					return err
 				}
 			}
+		}
+	}
+
+	if want["soak"] {
+		// A gateway of its own whose memory store holds 64 MiB: at half the
+		// maximum rate it is full within the first minutes, so most of the
+		// run shows the steady state (the default 256 MiB took 8 of 10
+		// minutes to fill). Only the budget differs from the quick start.
+		soakCfg := filepath.Join(dir, "gateway-soak.yaml")
+		if err := os.WriteFile(soakCfg, bytes.Replace(conf, []byte("  lock_ttl: 60s\n"), []byte("  lock_ttl: 60s\n  memory_max_bytes: 67108864\n"), 1), 0o600); err != nil {
+			return err
+		}
+		gwSoak, stopSoak, err := startGatewayWith("soak", "memory", soakCfg)
+		if err != nil {
+			return err
+		}
+		defer stopSoak()
+		if err := soak(gwSoak, procs["gateway-soak"], *conns, *dur, update(gwSoak, `"commvault"`, ""),
+			func(name string, ok bool, val string) { checks = append(checks, check{name, ok, val}) }); err != nil {
+			return err
 		}
 	}
 
@@ -611,6 +690,105 @@ func run() error {
 		return fmt.Errorf("%d requests failed", totalErrors)
 	}
 	return nil
+}
+
+// soak measures the gateway's maximum rate for a few seconds, then sends
+// half of it for d while sampling the gateway's resident set every d/40.
+// A fresh key per request fills the memory idempotency store towards its
+// budget, so RSS grows until the store is full: its first early eviction
+// (gateway_idempotency_evictions_total > 0 in /metrics) says it is, and it
+// stays at its budget from then on. Warm-up ends d/10 after that, since
+// the garbage collector's heap target follows the live heap one cycle late
+// and RSS follows the heap. After it, RSS must stay within 10% of its
+// lowest sample.
+func soak(gw string, pid, conns int, d time.Duration, tr vegeta.Targeter, addCheck func(string, bool, string)) error {
+	peak := attack(tr, conns, 5*time.Second, 0)
+	rate := int(peak.rps / 2)
+	if rate < 1 {
+		return fmt.Errorf("soak: the gateway at %s reached no rate (%d errors)", gw, peak.errors)
+	}
+	fmt.Printf("soak: maximum %.0f req/s; %d req/s for %s, RSS sampled every %s:\n", peak.rps, rate, d, d/40)
+	done := make(chan result, 1)
+	go func() { done <- attack(tr, conns, d, rate) }()
+	var samples []int64
+	full, warm := -1, -1 // the first samples with the store full, and after warm-up
+	tick := time.NewTicker(d / 40)
+	defer tick.Stop()
+	var r result
+wait:
+	for {
+		select {
+		case r = <-done:
+			break wait
+		case <-tick.C:
+			kb, err := rssKB(pid)
+			if err != nil {
+				return err
+			}
+			samples = append(samples, kb)
+			if full < 0 && evictions(gw) > 0 {
+				full = len(samples) - 1
+			}
+			if full >= 0 && warm < 0 && len(samples)-1 >= full+4 {
+				warm = len(samples) - 1 // d/10 = four samples later
+			}
+		}
+	}
+	fmt.Printf("  %.0f req/s, p50 %s, p99 %s, errors %d\n  RSS (MiB):", r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
+	for i, kb := range samples {
+		switch i {
+		case full:
+			fmt.Print(" [full]") // the store is full from here on
+		case warm:
+			fmt.Print(" [warm]")
+		}
+		fmt.Printf(" %.0f", float64(kb)/1024)
+	}
+	fmt.Println()
+	if warm < 0 || len(samples)-warm < 8 {
+		addCheck("soak: RSS after warm-up within 10% of its lowest", false,
+			fmt.Sprintf("the idempotency store was not full soon enough to judge (%d samples after warm-up); run longer", max(0, len(samples)-warm)))
+		return nil
+	}
+	after := samples[warm:]
+	lo, hi := slices.Min(after), slices.Max(after)
+	growth := float64(hi-lo) / float64(lo)
+	addCheck("soak: RSS after warm-up within 10% of its lowest", growth <= 0.10 && r.errors == 0,
+		fmt.Sprintf("%.1f%% (%.0f-%.0f MiB over the last %s, after warm-up; %d errors)", 100*growth, float64(lo)/1024, float64(hi)/1024,
+			time.Duration(len(after))*d/40, r.errors))
+	return nil
+}
+
+// evictions reads gateway_idempotency_evictions_total from the gateway's
+// /metrics (0 when it cannot).
+func evictions(gw string) float64 {
+	resp, err := http.Get(gw + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "gateway_idempotency_evictions_total "); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// rssKB reads a process's resident set size from /proc.
+func rssKB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("soak: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("soak: no VmRSS in /proc status")
 }
 
 // attack runs vegeta with conns workers for d, at rate per second or, with
@@ -784,16 +962,54 @@ func closedLoop(conns int, d time.Duration, fn func(*http.Client) error) result 
 	return result{rps: float64(len(lats)) / d.Seconds(), p50: lats[len(lats)/2], p90: lats[len(lats)*9/10], p99: lats[len(lats)*99/100], errors: errs}
 }
 
-// passthrough is the floor: a Fiber server that forwards one fixed request
-// (the Commvault PUT) with the same upstream transport settings, and nothing
-// else.
-func passthrough(target, token string, body []byte) (string, func(), error) {
+// passthroughCmd is the hidden subcommand that serves the passthrough.
+const passthroughCmd = "__passthrough"
+
+// passthrough starts the floor as a process of its own: a Fiber server that
+// forwards one fixed request (the Commvault PUT) with the same upstream
+// transport settings, and nothing else. It returns its URL and its process.
+func passthrough(target, token string, body []byte) (string, *os.Process, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(self, passthroughCmd, "-listen", addr, "-target", target, "-body", string(body))
+	cmd.Env = append(os.Environ(), "LOADBENCH_PASSTHROUGH_TOKEN="+token)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	url := "http://" + addr
+	if err := waitHTTP(url + "/healthz"); err != nil {
+		stop()
+		return "", nil, nil, err
+	}
+	return url, cmd.Process, stop, nil
+}
+
+// servePassthrough is the passthrough process (passthroughCmd).
+func servePassthrough(args []string) error {
+	fs := flag.NewFlagSet(passthroughCmd, flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+	target := fs.String("target", "", "the URL every request is forwarded to (PUT)")
+	body := fs.String("body", "", "the body forwarded")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	token := os.Getenv("LOADBENCH_PASSTHROUGH_TOKEN")
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 256
 	cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendStatus(http.StatusNoContent) })
 	app.Patch("/forward", func(c *fiber.Ctx) error {
-		req, _ := http.NewRequestWithContext(context.Background(), "PUT", target, bytes.NewReader(body))
+		req, _ := http.NewRequestWithContext(context.Background(), "PUT", *target, strings.NewReader(*body))
 		req.Header.Set("Authtoken", token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := cl.Do(req)
@@ -804,12 +1020,7 @@ func passthrough(target, token string, body []byte) (string, func(), error) {
 		resp.Body.Close()
 		return c.Status(resp.StatusCode).Send(b)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	go func() { _ = app.Listener(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = app.Shutdown() }, nil
+	return app.Listen(*listen)
 }
 
 // otlpSink is a minimal OTLP/HTTP trace receiver on loopback: it reads and

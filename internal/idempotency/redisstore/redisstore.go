@@ -240,30 +240,27 @@ redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
 if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1]) end
 return 1`)
 
-var _ idempotency.Claimer = (*Store)(nil)
-
-// Claim implements idempotency.Claimer: peek, lock and read in one script,
-// and a Finish that records and releases in one script.
-func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until time.Time, initial idempotency.Record, retention time.Duration, peek bool) (idempotency.Claim, error) {
+// Claim implements idempotency.Store: peek, lock and read in one script.
+func (s *Store) Claim(ctx context.Context, key string, a idempotency.ClaimArgs) (idempotency.Claim, error) {
 	marker, err := s.gate(ctx)
 	if err != nil {
 		return idempotency.Claim{}, err
 	}
-	token := lockValue(s.token(), until)
+	token := lockValue(s.token(), a.Until)
 	lk, rk := s.keys(key)
-	init, err := json.Marshal(initial)
+	init, err := json.Marshal(a.Initial)
 	if err != nil {
 		return idempotency.Claim{}, err
 	}
 	mode := "0"
-	if peek {
+	if a.Peek {
 		mode = "1"
 	}
 	keys := []string{lk, rk}
 	if marker != "" {
 		keys = append(keys, s.markerKey(key))
 	}
-	res, err := claim.Run(ctx, s.c, keys, token, ttl.Milliseconds(), init, retention.Milliseconds(), mode, marker).Slice()
+	res, err := claim.Run(ctx, s.c, keys, token, a.LockTTL.Milliseconds(), init, a.Retention.Milliseconds(), mode, marker).Slice()
 	if err != nil {
 		return idempotency.Claim{}, fmt.Errorf("redis claim: %w", err)
 	}
@@ -279,7 +276,7 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until 
 			}
 			return idempotency.Claim{}, err
 		}
-		return s.Claim(ctx, key, ttl, until, initial, retention, peek)
+		return s.Claim(ctx, key, a)
 	}
 	if len(res) < 2 {
 		return idempotency.Claim{}, errors.New("redis claim: unexpected reply")
@@ -305,34 +302,37 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration, until 
 		return idempotency.Claim{}, &idempotency.LockedError{
 			Remaining: idempotency.LockWait(lockUntil(holder), time.Duration(left)*time.Millisecond, time.Now())}
 	}
-	c := idempotency.Claim{
-		Release: func(ctx context.Context) error {
-			if err := release.Run(ctx, s.c, []string{lk}, token).Err(); err != nil {
-				return fmt.Errorf("redis unlock: %w", err)
-			}
-			return nil
-		},
-		Finish: func(ctx context.Context, r idempotency.Record, ttl time.Duration) error {
-			b, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := finish.Run(ctx, s.c, []string{lk, rk}, token, b, ttl.Milliseconds()).Err(); err != nil {
-				return fmt.Errorf("redis finish: %w", err)
-			}
-			return nil
-		},
-	}
+	c := idempotency.Claim{Token: token}
 	if raw, ok := res[1].(string); ok {
 		if err := json.Unmarshal([]byte(raw), &c.Record); err != nil {
-			_ = c.Release(context.WithoutCancel(ctx))
+			_ = s.Release(context.WithoutCancel(ctx), key, token)
 			return idempotency.Claim{}, fmt.Errorf("redis record: %w", err)
 		}
 		c.Found = true
-	} else {
-		c.Created = true
 	}
 	return c, nil
+}
+
+// Finish implements idempotency.Store: records and releases in one script.
+func (s *Store) Finish(ctx context.Context, key, token string, r idempotency.Record, retention time.Duration) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	lk, rk := s.keys(key)
+	if err := finish.Run(ctx, s.c, []string{lk, rk}, token, b, retention.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("redis finish: %w", err)
+	}
+	return nil
+}
+
+// Release implements idempotency.Store.
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	lk, _ := s.keys(key)
+	if err := release.Run(ctx, s.c, []string{lk}, token).Err(); err != nil {
+		return fmt.Errorf("redis unlock: %w", err)
+	}
+	return nil
 }
 
 // lockValue is a lock's value: the unique token, then, when the holder
@@ -360,58 +360,15 @@ func lockUntil(v string) time.Time {
 
 var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
 
-// Lock implements idempotency.Store.
-func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, error) {
-	if _, err := s.gate(ctx); err != nil {
-		return nil, err
-	}
-	token := s.token()
-	lk, _ := s.keys(key)
-	ok, err := s.c.SetNX(ctx, lk, token, ttl).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis lock: %w", err)
-	}
-	if !ok {
-		left, err := s.c.PTTL(ctx, lk).Result()
-		if err != nil || left < 0 {
-			left = time.Second
-		}
-		return nil, &idempotency.LockedError{Remaining: left}
-	}
-	return func(ctx context.Context) error {
-		if err := release.Run(ctx, s.c, []string{lk}, token).Err(); err != nil {
-			return fmt.Errorf("redis unlock: %w", err)
-		}
-		return nil
-	}, nil
-}
-
-// Get implements idempotency.Store.
-func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
-	_, rk := s.keys(key)
-	b, err := s.c.Get(ctx, rk).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return idempotency.Record{}, idempotency.ErrNotFound
-	}
-	if err != nil {
-		return idempotency.Record{}, fmt.Errorf("redis get: %w", err)
-	}
-	var r idempotency.Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return idempotency.Record{}, fmt.Errorf("redis record: %w", err)
-	}
-	return r, nil
-}
-
-// Put implements idempotency.Store.
-func (s *Store) Put(ctx context.Context, key string, r idempotency.Record, ttl time.Duration) error {
+// Save implements idempotency.Store.
+func (s *Store) Save(ctx context.Context, key string, r idempotency.Record, ttl time.Duration) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	_, rk := s.keys(key)
 	if err := s.c.Set(ctx, rk, b, ttl).Err(); err != nil {
-		return fmt.Errorf("redis put: %w", err)
+		return fmt.Errorf("redis save: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,5 @@
-// Package storetest is the contract suite every idempotency.Store passes.
+// Package storetest is the contract suite every idempotency.Store passes:
+// the memory store, Redis and Redis Cluster run it against the one interface.
 package storetest
 
 import (
@@ -36,100 +37,129 @@ func Run(t *testing.T, factory Factory) {
 		}
 		time.Sleep(10 * time.Millisecond) // a real server's TTLs run on its own clock
 	}
-	t.Run("lock is exclusive until released", func(t *testing.T) {
-		s := newStore(t)
-		rel, err := s.Lock(ctx, "k", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Lock(ctx, "k", time.Minute)
-		var le *idempotency.LockedError
-		if !errors.As(err, &le) || !errors.Is(err, idempotency.ErrLocked) || le.Remaining <= 0 {
-			t.Fatalf("second lock: %v", err)
-		}
-		if err := rel(ctx); err != nil {
-			t.Fatal(err)
-		}
-		rel2, err := s.Lock(ctx, "k", time.Minute)
-		if err != nil {
-			t.Fatalf("after release: %v", err)
-		}
-		_ = rel2(ctx)
-	})
-	t.Run("lock expires", func(t *testing.T) {
-		s := newStore(t)
-		if _, err := s.Lock(ctx, "exp", 50*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+	// claim takes key's lock (no peek), creating the initial record when
+	// there is none.
+	claim := func(s idempotency.Store, key string, ttl time.Duration) (idempotency.Claim, error) {
+		return s.Claim(ctx, key, idempotency.ClaimArgs{LockTTL: ttl, Initial: idempotency.Record{Fingerprint: "fp", Started: 1}, Retention: time.Hour})
+	}
+	peek := func(s idempotency.Store, key string) (idempotency.Claim, error) {
+		return s.Claim(ctx, key, idempotency.ClaimArgs{LockTTL: time.Minute, Initial: idempotency.Record{Fingerprint: "fp", Started: 1}, Retention: time.Hour, Peek: true})
+	}
+	// reclaim waits (on the store's clock) until key's lock, taken for 50ms,
+	// has expired and claims it again.
+	reclaim := func(t *testing.T, s idempotency.Store, key string) idempotency.Claim {
+		t.Helper()
 		deadline := time.Now().Add(3 * time.Second)
 		for {
-			rel, err := s.Lock(ctx, "exp", time.Minute)
+			c, err := claim(s, key, time.Minute)
 			if err == nil {
-				_ = rel(ctx)
-				return
+				return c
 			}
-			if time.Now().After(deadline) {
+			if !errors.Is(err, idempotency.ErrLocked) || time.Now().After(deadline) {
 				t.Fatalf("lock never expired: %v", err)
 			}
 			tick()
 		}
-	})
-	t.Run("stale release does not drop a newer lock", func(t *testing.T) {
+	}
+	t.Run("a claim is exclusive until released", func(t *testing.T) {
 		s := newStore(t)
-		rel, err := s.Lock(ctx, "stale", 50*time.Millisecond)
+		c, err := claim(s, "k", time.Minute)
+		if err != nil || c.Found || c.Peeked || c.Token == "" {
+			t.Fatalf("first claim: %+v %v", c, err)
+		}
+		_, err = claim(s, "k", time.Minute)
+		var le *idempotency.LockedError
+		if !errors.As(err, &le) || !errors.Is(err, idempotency.ErrLocked) || le.Remaining <= 0 {
+			t.Fatalf("second claim: %v", err)
+		}
+		if err := s.Release(ctx, "k", c.Token); err != nil {
+			t.Fatal(err)
+		}
+		c2, err := claim(s, "k", time.Minute)
+		if err != nil || !c2.Found || c2.Record.Fingerprint != "fp" || c2.Token == c.Token {
+			t.Fatalf("after release: %+v %v", c2, err)
+		}
+		_ = s.Release(ctx, "k", c2.Token)
+	})
+	t.Run("a claim expires", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := claim(s, "exp", 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		c := reclaim(t, s, "exp")
+		_ = s.Release(ctx, "exp", c.Token)
+	})
+	t.Run("a stale release or finish does not drop a newer claim", func(t *testing.T) {
+		s := newStore(t)
+		old, err := claim(s, "stale", 50*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rel2 func(context.Context) error
-		deadline := time.Now().Add(3 * time.Second)
-		for rel2 == nil {
-			if r, err := s.Lock(ctx, "stale", time.Minute); err == nil {
-				rel2 = r
-			} else if time.Now().After(deadline) {
-				t.Fatal("lock never expired")
-			} else {
-				tick()
-			}
-		}
-		_ = rel(ctx)
-		if _, err := s.Lock(ctx, "stale", time.Minute); !errors.Is(err, idempotency.ErrLocked) {
-			t.Fatalf("the old holder released the new lock: %v", err)
-		}
-		_ = rel2(ctx)
-	})
-	t.Run("get put round trip", func(t *testing.T) {
-		s := newStore(t)
-		if _, err := s.Get(ctx, "none"); !errors.Is(err, idempotency.ErrNotFound) {
-			t.Fatalf("missing: %v", err)
-		}
-		r := idempotency.Record{Fingerprint: "fp", Done: true, Status: 207, Body: []byte(`{"a":1}`), RetryAfter: 2 * time.Second,
-			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied, Attempts: 2}}}
-		if err := s.Put(ctx, "rec", r, time.Minute); err != nil {
+		newer := reclaim(t, s, "stale")
+		if err := s.Release(ctx, "stale", old.Token); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Get(ctx, "rec")
-		if err != nil || got.Fingerprint != "fp" || !got.Done || got.Status != 207 || string(got.Body) != `{"a":1}` ||
-			got.RetryAfter != 2*time.Second || got.Targets["frontier"].Attempts != 2 {
-			t.Fatalf("got %+v %v", got, err)
+		if _, err := claim(s, "stale", time.Minute); !errors.Is(err, idempotency.ErrLocked) {
+			t.Fatalf("the old holder's release dropped the new claim: %v", err)
 		}
+		if err := s.Finish(ctx, "stale", old.Token, idempotency.Record{Fingerprint: "fp", Done: true, Status: 200}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := claim(s, "stale", time.Minute); !errors.Is(err, idempotency.ErrLocked) {
+			t.Fatalf("the old holder's finish dropped the new claim: %v", err)
+		}
+		_ = s.Release(ctx, "stale", newer.Token)
+	})
+	t.Run("saved and finished records round trip", func(t *testing.T) {
+		s := newStore(t)
+		c, err := peek(s, "rec")
+		if err != nil || c.Found || c.Peeked || c.Token == "" {
+			t.Fatalf("a peek at a new key claims it: %+v %v", c, err)
+		}
+		if got, err := peek(s, "rec"); err != nil || !got.Peeked || got.Record.Fingerprint != "fp" || got.Record.Started != 1 || got.Token != "" {
+			t.Fatalf("the initial record: %+v %v", got, err)
+		}
+		r := idempotency.Record{Fingerprint: "fp", Started: 2,
+			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied, Attempts: 2}}}
+		if err := s.Save(ctx, "rec", r, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := peek(s, "rec"); err != nil || got.Record.Started != 2 || got.Record.Targets["frontier"].Attempts != 2 || got.Record.Done {
+			t.Fatalf("saved: %+v %v", got, err)
+		}
+		r = idempotency.Record{Fingerprint: "fp", Done: true, Status: 207, Body: []byte(`{"a":1}`), RetryAfter: 2 * time.Second,
+			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied, Attempts: 2}}}
+		if err := s.Finish(ctx, "rec", c.Token, r, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		got, err := peek(s, "rec")
+		if err != nil || got.Record.Fingerprint != "fp" || !got.Record.Done || got.Record.Status != 207 || string(got.Record.Body) != `{"a":1}` ||
+			got.Record.RetryAfter != 2*time.Second || got.Record.Targets["frontier"].Attempts != 2 {
+			t.Fatalf("finished: %+v %v", got, err)
+		}
+		again, err := claim(s, "rec", time.Minute) // finish released the lock
+		if err != nil || !again.Found || again.Record.Status != 207 {
+			t.Fatalf("claim after finish: %+v %v", again, err)
+		}
+		_ = s.Release(ctx, "rec", again.Token)
 	})
 	t.Run("records are copies: changing one read or written changes nothing stored", func(t *testing.T) {
 		s := newStore(t)
 		r := idempotency.Record{Fingerprint: "fp", Done: true, Status: 200, Body: []byte(`{"a":1}`),
 			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied}}}
-		if err := s.Put(ctx, "copy", r, time.Minute); err != nil {
+		if err := s.Save(ctx, "copy", r, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		r.Body[2] = 'b'
 		r.Targets["akana"] = canonical.TargetResult{Status: canonical.StatusFailed}
-		got, err := s.Get(ctx, "copy")
+		got, err := peek(s, "copy")
 		if err != nil {
 			t.Fatal(err)
 		}
-		got.Body[2] = 'c'
-		got.Targets["volterra"] = canonical.TargetResult{Status: canonical.StatusFailed}
-		again, err := s.Get(ctx, "copy")
-		if err != nil || string(again.Body) != `{"a":1}` || len(again.Targets) != 1 {
+		got.Record.Body[2] = 'c'
+		got.Record.Targets["volterra"] = canonical.TargetResult{Status: canonical.StatusFailed}
+		again, err := peek(s, "copy")
+		if err != nil || string(again.Record.Body) != `{"a":1}` || len(again.Record.Targets) != 1 {
 			t.Fatalf("stored record changed: %+v %v", again, err)
 		}
 	})
@@ -141,7 +171,7 @@ func Run(t *testing.T, factory Factory) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := s.Lock(ctx, "race", time.Minute); err == nil {
+				if _, err := claim(s, "race", time.Minute); err == nil {
 					wins.Add(1)
 				}
 			}()
@@ -290,34 +320,30 @@ func Run(t *testing.T, factory Factory) {
 			t.Fatalf("replay after the resumed run: %+v %v", rep, err)
 		}
 	})
-	t.Run("claimer: peek returns a record without locking; a claim locks and reads it", func(t *testing.T) {
+	t.Run("peek returns a record without locking; a claim locks and reads it", func(t *testing.T) {
 		s := newStore(t)
-		c, ok := s.(idempotency.Claimer)
-		if !ok {
-			t.Skip("not a Claimer")
-		}
-		first, err := c.Claim(ctx, "peek", time.Minute, time.Time{}, idempotency.Record{Fingerprint: "fp", Started: 1}, time.Hour, true)
-		if err != nil || first.Peeked || first.Found || !first.Created || first.Release == nil || first.Finish == nil {
+		first, err := peek(s, "peek")
+		if err != nil || first.Peeked || first.Found || first.Token == "" {
 			t.Fatalf("first claim: %+v %v", first, err)
 		}
-		if err := first.Finish(ctx, idempotency.Record{Fingerprint: "fp", Done: true, Status: 200, Started: 1}, time.Hour); err != nil {
+		if err := s.Finish(ctx, "peek", first.Token, idempotency.Record{Fingerprint: "fp", Done: true, Status: 200, Started: 1}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 2; i++ { // peeking twice: no lock was left behind
-			p, err := c.Claim(ctx, "peek", time.Minute, time.Time{}, idempotency.Record{Fingerprint: "fp", Started: 1}, time.Hour, true)
-			if err != nil || !p.Peeked || !p.Found || !p.Record.Done || p.Record.Status != 200 || p.Release != nil {
+			p, err := peek(s, "peek")
+			if err != nil || !p.Peeked || !p.Found || !p.Record.Done || p.Record.Status != 200 || p.Token != "" {
 				t.Fatalf("peek %d: %+v %v", i, p, err)
 			}
 		}
-		l, err := c.Claim(ctx, "peek", time.Minute, time.Time{}, idempotency.Record{Fingerprint: "fp", Started: 1}, time.Hour, false)
-		if err != nil || l.Peeked || !l.Found || l.Created || l.Record.Status != 200 {
+		l, err := claim(s, "peek", time.Minute)
+		if err != nil || l.Peeked || !l.Found || l.Record.Status != 200 || l.Token == "" {
 			t.Fatalf("locking claim: %+v %v", l, err)
 		}
 		var le *idempotency.LockedError
-		if _, err := c.Claim(ctx, "peek", time.Minute, time.Time{}, idempotency.Record{}, time.Hour, false); !errors.As(err, &le) {
+		if _, err := claim(s, "peek", time.Minute); !errors.As(err, &le) {
 			t.Fatalf("second locking claim: %v", err)
 		}
-		if err := l.Release(ctx); err != nil {
+		if err := s.Release(ctx, "peek", l.Token); err != nil {
 			t.Fatal(err)
 		}
 	})
