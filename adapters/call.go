@@ -65,7 +65,7 @@ type Response struct {
 	AttemptStatuses []int
 	// AttemptOutcomes names, for each attempt whose AttemptStatuses entry is
 	// 0, what happened instead ("timeout", "reset", ...; see
-	// canonical.AttemptStatus); "" where a status arrived. Nil when every
+	// result.AttemptStatus); "" where a status arrived. Nil when every
 	// attempt got a status.
 	AttemptOutcomes []string
 	// RetryAfter is how long a caller should wait before trying again, set

@@ -20,6 +20,7 @@ import (
 
 	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
@@ -243,7 +244,7 @@ func cmdTranslate(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	} else if cfg, err = config.LoadFile(*path, os.LookupEnv); err != nil {
 		return err
 	}
-	req, err := canonical.Decode(body, *id)
+	req, err := decode.Request(body, *id)
 	if err == nil {
 		err = req.Validate()
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
@@ -144,7 +145,7 @@ func getRemote(ctx context.Context, base, key, id string, targets []string, ids 
 		return dispatch.ReadResult{}, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var p canonical.Problem
+		var p problem.Problem
 		if json.Unmarshal(raw, &p) == nil && p.Code != "" {
 			e := &canonical.Error{Code: p.Code, Message: p.Detail, Fields: p.Errors}
 			return dispatch.ReadResult{}, nil, fmt.Errorf("%d %s", resp.StatusCode, e.Error())

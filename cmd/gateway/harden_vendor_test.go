@@ -9,6 +9,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 )
 
@@ -35,7 +36,7 @@ func TestDevVolterraIdentityMismatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := countWrites(t, sims, "volterra")
 			status, _, body := call(t, "PATCH", base+tc.path, tc.body)
-			var res canonical.Result
+			var res result.Result
 			if err := json.Unmarshal(body, &res); err != nil {
 				t.Fatalf("%d %s", status, body)
 			}
@@ -108,7 +109,7 @@ func TestDevAttemptsAreExact(t *testing.T) {
 			var res struct {
 				Results map[string]struct {
 					Attempts int
-					Error    *canonical.ErrorBody
+					Error    *result.ErrorBody
 					Calls    []struct {
 						Name            string
 						AttemptStatuses []any `json:"attempt_statuses"`
@@ -155,7 +156,7 @@ func TestDevPassThroughRefusalNamesHeader(t *testing.T) {
 	base, _ := devGateway(t)
 	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"otp_enabled":false}}`,
 		"X-Volterra-Api-Token", "not-a-token")
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
 	e := res.Results["volterra"].Error
 	if status != http.StatusUnauthorized || e == nil || e.Code != canonical.CodeUnauthorized ||
@@ -174,7 +175,7 @@ func TestDevFinal429CarriesRetryAfter(t *testing.T) {
 	base, sims := devGateway(t)
 	fault(t, sims, "volterra", `{"fail_times":100,"status":429}`)
 	status, hdr, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"given_name":"Rate"}}`)
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
 	e := res.Results["volterra"].Error
 	if status != http.StatusTooManyRequests || e == nil || e.Code != canonical.CodeRateLimited || res.Results["volterra"].Attempts < 2 {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
@@ -33,16 +35,16 @@ func devSimsWith(t testing.TB, extra int) (*simSet, *config.Config) {
 	return sims, cfg
 }
 
-func decodeResult(t *testing.T, b []byte) canonical.Result {
+func decodeResult(t *testing.T, b []byte) result.Result {
 	t.Helper()
-	var r canonical.Result
+	var r result.Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
 	return r
 }
 
-func callNames(tr canonical.TargetResult) []string {
+func callNames(tr result.Target) []string {
 	var out []string
 	for _, c := range tr.Calls {
 		out = append(out, c.Name)
@@ -62,7 +64,7 @@ func TestUnlinkedUserIsRefusedBeforeAnyCall(t *testing.T) {
 	if status != 404 {
 		t.Fatalf("status %d %s", status, body)
 	}
-	var p canonical.Problem
+	var p problem.Problem
 	_ = json.Unmarshal(body, &p)
 	if p.Code != canonical.CodeNotLinked || len(p.Errors) != 4 {
 		t.Fatalf("problem %+v", p)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 )
 
@@ -128,9 +130,9 @@ func TestDevFrontierEndToEnd(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
-	if res.Status != canonical.StatusApplied || res.Results["frontier"].VendorID != frontiersim.DemoUserID || len(res.Results["frontier"].Calls) != 2 || res.TraceID == "" {
+	if res.Status != result.StatusApplied || res.Results["frontier"].VendorID != frontiersim.DemoUserID || len(res.Results["frontier"].Calls) != 2 || res.TraceID == "" {
 		t.Errorf("result %s", body)
 	}
 	after := frontierUser(t, sims)
@@ -157,10 +159,10 @@ func TestDevRejectionsReachNoVendor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := simRequests(t, sims, "frontier")
 			status, hdr, body := call(t, "PATCH", base+"/v1/users/demo", tc.body)
-			if status != tc.status || hdr.Get("Content-Type") != canonical.ProblemContentType {
+			if status != tc.status || hdr.Get("Content-Type") != problem.ContentType {
 				t.Fatalf("%d %s %s", status, hdr.Get("Content-Type"), body)
 			}
-			var p canonical.Problem
+			var p problem.Problem
 			_ = json.Unmarshal(body, &p)
 			if len(p.Errors) == 0 || p.Errors[0].Field != tc.field {
 				t.Errorf("problem %s", body)
@@ -171,7 +173,7 @@ func TestDevRejectionsReachNoVendor(t *testing.T) {
 		})
 	}
 	status, _, body := call(t, "PATCH", base+"/v1/users/demo", `{"targets":["frontier"],"on_unsupported":"skip","user":{"email":"jane@example.com","display_name":"J"}}`)
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
 	if status != 200 || len(res.SkippedFields["frontier"]) != 1 || res.SkippedFields["frontier"][0] != canonical.FieldEmail {
 		t.Errorf("skip: %d %s", status, body)
@@ -237,7 +239,7 @@ func TestDevVolterraPassThrough(t *testing.T) {
 	}
 	// A caller's own token that the vendor refuses is the caller's 401.
 	status, _, body = call(t, "PATCH", base+"/v1/users/demo", `{"targets":["volterra"],"user":{"otp_enabled":false}}`, "X-Volterra-Api-Token", "not-a-token")
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
 	if status != 401 || res.Results["volterra"].Error == nil || res.Results["volterra"].Error.Code != canonical.CodeUnauthorized {
 		t.Fatalf("pass-through refusal: %d %s", status, body)
@@ -252,13 +254,13 @@ func TestDevAllTargetsFanOut(t *testing.T) {
 	status, _, body := call(t, "PATCH", base+"/v1/users/demo",
 		`{"targets":["volterra","akana","commvault","frontier"],"on_unsupported":"skip","user":{"given_name":"Jane","display_name":"Jane D","notifications":["ticket.change"],"password":{"new":"Sup3r-Secret-Pw"}}}`,
 		"Idempotency-Key", "fanout-1")
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
 	if status != 200 || len(res.Results) != 4 || strings.Contains(string(body), "Sup3r-Secret-Pw") {
 		t.Fatalf("%d %s", status, body)
 	}
 	for name, r := range res.Results {
-		if r.Status != canonical.StatusApplied {
+		if r.Status != result.StatusApplied {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}

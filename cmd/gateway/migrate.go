@@ -23,6 +23,8 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
@@ -334,7 +336,7 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		body["vendor_ids"] = ids
 	}
 	raw, _ := json.Marshal(body)
-	req, err := canonical.Decode(raw, u.ID)
+	req, err := decode.Request(raw, u.ID)
 	if err == nil {
 		err = req.Validate()
 	}
@@ -354,7 +356,7 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		return l
 	}
 	l.Replayed = out.Replayed
-	var res canonical.Result
+	var res result.Result
 	if err := json.Unmarshal(out.Body, &res); err != nil {
 		l.Status, l.Reason = "failed", "unreadable result"
 		return l
@@ -368,7 +370,7 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 			o.Code = string(r.Error.Code)
 		}
 		l.Targets[t] = o
-		if r.Status == canonical.StatusApplied && r.VendorID != "" {
+		if r.Status == result.StatusApplied && r.VendorID != "" {
 			applied[t] = r.VendorID
 		}
 	}

@@ -46,6 +46,8 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/httpapi"
 )
@@ -168,7 +170,7 @@ func TestOpenAPICodes(t *testing.T) {
 			if ps == nil {
 				t.Fatalf("no schema %s for %s", name, c)
 			}
-			p := canonical.NewProblem(&canonical.Error{Code: c, Message: "m"})
+			p := problem.New(&canonical.Error{Code: c, Message: "m"})
 			var v any
 			_ = json.Unmarshal(p.JSON(), &v)
 			if err := ps.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
@@ -286,13 +288,13 @@ func (c *contract) do(t *testing.T, ex exchange) (http.Header, []byte) {
 // among them.
 func (c *contract) record(t *testing.T, ex exchange, ct string, body []byte) {
 	var got []canonical.Code
-	if strings.HasPrefix(ct, canonical.ProblemContentType) {
-		var p canonical.Problem
+	if strings.HasPrefix(ct, problem.ContentType) {
+		var p problem.Problem
 		if err := json.Unmarshal(body, &p); err == nil {
 			got = append(got, p.Code)
 		}
 	} else if strings.HasPrefix(ct, "application/json") {
-		var r canonical.Result
+		var r result.Result
 		if err := json.Unmarshal(body, &r); err == nil {
 			for _, tr := range r.Results {
 				if tr.Error != nil {
@@ -610,7 +612,7 @@ func TestOpenAPIContract(t *testing.T) {
 	t.Run("trace continues", func(t *testing.T) {
 		_, body := c.do(t, exchange{name: "traceparent", method: "PATCH", url: users, hdr: with("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
 			body: `{"targets":["frontier"],"user":{"display_name":"Traced"}}`, status: 200})
-		var r canonical.Result
+		var r result.Result
 		if err := json.Unmarshal(body, &r); err != nil || r.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
 			t.Errorf("trace_id %q, want the inbound traceparent's (%v)", r.TraceID, err)
 		}

@@ -14,6 +14,8 @@ import (
 	identitygateway "github.com/identity-gateway/identity-gateway"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
@@ -182,7 +184,7 @@ func TestIfMatchConcurrentEditors(t *testing.T) {
 	if status != 412 {
 		t.Fatalf("editor B: %d %s, want 412", status, body)
 	}
-	var p canonical.Problem
+	var p problem.Problem
 	_ = json.Unmarshal(body, &p)
 	if p.Code != canonical.CodePreconditionFailed || len(p.Errors) != 1 || p.Errors[0].Target != "frontier" {
 		t.Errorf("problem %s, want precondition_failed naming frontier alone", body)
@@ -270,7 +272,7 @@ func TestReadsRunUnderRetriesAndBreaker(t *testing.T) {
 	fault(t, sims, "frontier", `{"fail_times":1,"status":503}`)
 	_, _, res, body := getUser(t, base+"/v1/users/demo?targets=frontier")
 	r := res.Results["frontier"]
-	if r.Status != dispatch.ReadOK || len(r.Calls) != 1 || !slices.Equal(r.Calls[0].AttemptStatuses, []canonical.AttemptStatus{{Status: 503}, {Status: 200}}) {
+	if r.Status != dispatch.ReadOK || len(r.Calls) != 1 || !slices.Equal(r.Calls[0].AttemptStatuses, []result.AttemptStatus{{Status: 503}, {Status: 200}}) {
 		t.Fatalf("frontier after one 503: %s", body)
 	}
 

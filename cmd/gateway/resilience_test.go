@@ -15,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
 )
 
@@ -40,9 +41,9 @@ func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
 	const update = `{"targets":["frontier","commvault"],"user":{"display_name":"Hang"}}`
 	status, _, body := call(t, "PATCH", base+"/v1/users/demo", update, "Idempotency-Key", "hang-key")
 	took := time.Since(start)
-	var res canonical.Result
+	var res result.Result
 	_ = json.Unmarshal(body, &res)
-	if status != http.StatusMultiStatus || res.Results["commvault"].Status != canonical.StatusApplied ||
+	if status != http.StatusMultiStatus || res.Results["commvault"].Status != result.StatusApplied ||
 		res.Results["frontier"].Error == nil || res.Results["frontier"].Error.Code != canonical.CodeUpstreamTimeout {
 		t.Fatalf("%d %s", status, body)
 	}
@@ -54,9 +55,9 @@ func TestHangingVendorDoesNotHoldOthers(t *testing.T) {
 	fault(t, sims, "frontier", `{}`)
 	writes := countWrites(t, sims, "commvault")
 	status, _, body = call(t, "PATCH", base+"/v1/users/demo", update, "Idempotency-Key", "hang-key")
-	res = canonical.Result{}
+	res = result.Result{}
 	_ = json.Unmarshal(body, &res)
-	if status != http.StatusOK || res.Results["frontier"].Status != canonical.StatusApplied || res.Results["commvault"].Status != canonical.StatusApplied {
+	if status != http.StatusOK || res.Results["frontier"].Status != result.StatusApplied || res.Results["commvault"].Status != result.StatusApplied {
 		t.Fatalf("repeat after recovery: %d %s", status, body)
 	}
 	if got := countWrites(t, sims, "commvault") - writes; got != 0 {

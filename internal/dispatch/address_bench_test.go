@@ -10,7 +10,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault"
-	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
@@ -56,7 +56,7 @@ func BenchmarkAddressing(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				req, err := canonical.Decode(body, "jdoe")
+				req, err := decode.Request(body, "jdoe")
 				if err != nil {
 					b.Fatal(err)
 				}

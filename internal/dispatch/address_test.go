@@ -12,6 +12,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
@@ -129,7 +130,7 @@ func TestResolutionOneMatchIsStoredThenUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := out.Result.Results["alpha"]
-	if tr.VendorID != "acc-7" || tr.Status != canonical.StatusApplied {
+	if tr.VendorID != "acc-7" || tr.Status != result.StatusApplied {
 		t.Fatalf("result %+v", tr)
 	}
 	var names []string

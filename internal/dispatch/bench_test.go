@@ -8,7 +8,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault"
-	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 )
 
@@ -46,7 +46,7 @@ func BenchmarkHotPath(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				req, err := canonical.Decode(body, "jdoe")
+				req, err := decode.Request(body, "jdoe")
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
@@ -30,7 +31,7 @@ func (d *Dispatcher) CanCreate(target string) bool {
 // through the target's Doer under its deadline, and links the new account
 // to userID (source api, client). The new vendor id and the calls made
 // come back; a vendor refusal is an error carrying a *canonical.Error.
-func (d *Dispatcher) Create(ctx context.Context, client, target, userID string, u canonical.Update) (string, []canonical.CallSummary, error) {
+func (d *Dispatcher) Create(ctx context.Context, client, target, userID string, u canonical.Update) (string, []result.CallSummary, error) {
 	t, ok := d.targets[target]
 	if !ok {
 		return "", nil, fmt.Errorf("dispatch: unknown target %q", target)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/accountlock"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/links"
@@ -181,7 +182,7 @@ type Output struct {
 	// Replayed marks a stored response answered again.
 	Replayed bool
 	// Result is the decoded result (nil on a verbatim replay).
-	Result *canonical.Result
+	Result *result.Result
 	// Idempotency is the key outcome: none, miss, replay, resume, bypass.
 	Idempotency string
 }
@@ -262,8 +263,8 @@ func (d *Dispatcher) begin(ctx context.Context, in Input, plans []plan) (ticket 
 
 // fanOut runs every plan that is neither skipped nor already applied by an
 // earlier run of the key, concurrently, and gathers one result per target.
-func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped map[string][]canonical.Field, ticket *idempotency.Ticket) *canonical.Result {
-	res := &canonical.Result{ID: in.Request.UserID, DryRun: in.DryRun, Results: make(map[string]canonical.TargetResult, len(plans)),
+func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped map[string][]canonical.Field, ticket *idempotency.Ticket) *result.Result {
+	res := &result.Result{ID: in.Request.UserID, DryRun: in.DryRun, Results: make(map[string]result.Target, len(plans)),
 		SkippedFields: skipped}
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		res.TraceID = sc.TraceID().String()
@@ -288,7 +289,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 			}
 		}
 		if p.skip {
-			tr := canonical.TargetResult{Status: canonical.StatusSkipped, VendorID: p.op.UserID}
+			tr := result.Target{Status: result.StatusSkipped, VendorID: p.op.UserID}
 			if p.addr.rec != nil {
 				tr.Calls, tr.Attempts = p.addr.rec.summary()
 			}
@@ -299,7 +300,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 			tr := d.run(ctx, p, in.DryRun, ticket != nil && ticket.Uncertain, len(skipped[p.target.Name]))
 			// With one target running, Finish follows at once and records
 			// it; with several, each is recorded as soon as it applies.
-			if ticket != nil && several && tr.Status == canonical.StatusApplied {
+			if ticket != nil && several && tr.Status == result.StatusApplied {
 				// Recorded as soon as it applies, so a crash before Finish
 				// still never writes this target twice.
 				if err := ticket.Applied(context.WithoutCancel(ctx), p.target.Name, tr); err != nil {
@@ -329,7 +330,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 }
 
 // finish merges the results into the answer and records it under the key.
-func (d *Dispatcher) finish(ctx context.Context, res *canonical.Result, ticket *idempotency.Ticket, out Output) (Output, error) {
+func (d *Dispatcher) finish(ctx context.Context, res *result.Result, ticket *idempotency.Ticket, out Output) (Output, error) {
 	status, retry := res.Finish()
 	body, err := json.Marshal(res)
 	if err != nil {
@@ -339,11 +340,11 @@ func (d *Dispatcher) finish(ctx context.Context, res *canonical.Result, ticket *
 	if ticket != nil {
 		// A fully applied record keeps only its body (Ticket.Finish), so
 		// the per-target results are gathered only for one that is not.
-		var applied map[string]canonical.TargetResult
+		var applied map[string]result.Target
 		if !idempotency.FullyApplied(status) {
-			applied = make(map[string]canonical.TargetResult, len(res.Results))
+			applied = make(map[string]result.Target, len(res.Results))
 			for n, r := range res.Results {
-				if r.Status == canonical.StatusApplied || r.Status == canonical.StatusSkipped {
+				if r.Status == result.StatusApplied || r.Status == result.StatusSkipped {
 					applied[n] = r
 				}
 			}
@@ -410,7 +411,7 @@ func (d *Dispatcher) idemError(ctx context.Context, err error) error {
 
 // run applies one target under its deadline and turns the outcome into a
 // TargetResult.
-func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedCount int) canonical.TargetResult {
+func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedCount int) result.Target {
 	start := time.Now()
 	// The span's attributes are set once, at the end: each SetAttributes
 	// call grows the span's slice, and every attribute is encoded again in
@@ -454,7 +455,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		// An earlier run may have been cut off after the vendor applied this
 		// target: read before writing, so a retry never writes it twice.
 		if done, err := v.Verify(ctx, do, p.op); err == nil && done {
-			tr := canonical.TargetResult{Status: canonical.StatusApplied, VendorID: p.op.UserID, Verified: true,
+			tr := result.Target{Status: result.StatusApplied, VendorID: p.op.UserID, Verified: true,
 				Applied: p.op.Update.Fields(), DurationMS: time.Since(start).Milliseconds()}
 			tr.Calls, tr.Attempts = rec.summary()
 			span.SetAttributes(append(attrs, attribute.String("gateway.outcome", "verified"))...)
@@ -470,7 +471,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 	} else {
 		outcome, err = p.target.Adapter.Apply(ctx, do, p.op)
 	}
-	tr := canonical.TargetResult{VendorID: p.op.UserID, DurationMS: time.Since(start).Milliseconds()}
+	tr := result.Target{VendorID: p.op.UserID, DurationMS: time.Since(start).Milliseconds()}
 	tr.Calls, tr.Attempts = rec.summary()
 	if err != nil {
 		e := canonical.AsError(err)
@@ -481,14 +482,14 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 			d.o.Logger.ErrorContext(ctx, "adapter failed without an outcome code", "target", p.target.Name, "err", err)
 		}
 		e = callerRefusal(e, p)
-		tr.Status = canonical.StatusFailed
-		tr.Error = canonical.NewErrorBody(e)
+		tr.Status = result.StatusFailed
+		tr.Error = result.NewErrorBody(e)
 		span.SetStatus(codes.Error, string(e.Code))
 		attrs = append(attrs, attribute.String("gateway.error_code", string(e.Code)))
 	} else {
-		tr.Status = canonical.StatusApplied
+		tr.Status = result.StatusApplied
 		if dry {
-			tr.Status = canonical.StatusPlanned
+			tr.Status = result.StatusPlanned
 		}
 		if outcome.VendorID != "" {
 			tr.VendorID = outcome.VendorID

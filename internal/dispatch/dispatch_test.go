@@ -15,6 +15,8 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 )
 
@@ -130,7 +132,7 @@ func newFixture(t *testing.T, o Options, mod func(map[string]*fake)) *fixture {
 
 func input(t *testing.T, body string) Input {
 	t.Helper()
-	req, err := canonical.Decode([]byte(body), "jdoe")
+	req, err := decode.Request([]byte(body), "jdoe")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +142,9 @@ func input(t *testing.T, body string) Input {
 	return Input{Client: "c", Request: req, Method: "PATCH", Path: "/v1/users/jdoe"}
 }
 
-func decodeResult(t *testing.T, b []byte) canonical.Result {
+func decodeResult(t *testing.T, b []byte) result.Result {
 	t.Helper()
-	var r canonical.Result
+	var r result.Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +230,7 @@ func TestSkipPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := decodeResult(t, out.Body)
-	if out.Status != 200 || r.Status != canonical.StatusApplied {
+	if out.Status != 200 || r.Status != result.StatusApplied {
 		t.Fatalf("status %d %s", out.Status, r.Status)
 	}
 	want := map[string][]canonical.Field{"alpha": {canonical.FieldEmail}, "beta": {canonical.FieldEmail}}
@@ -248,7 +250,7 @@ func TestSkipPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := decodeResult(t, out.Body); r.Results["alpha"].Status != canonical.StatusSkipped || len(fx.doer["alpha"].calls) != 0 {
+	if r := decodeResult(t, out.Body); r.Results["alpha"].Status != result.StatusSkipped || len(fx.doer["alpha"].calls) != 0 {
 		t.Errorf("want skipped with no calls: %+v %v", r, fx.doer["alpha"].calls)
 	}
 }
@@ -274,7 +276,7 @@ func TestPartialAndAllFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := decodeResult(t, out.Body)
-	if out.Status != http.StatusMultiStatus || r.Status != canonical.StatusPartial || r.Results["beta"].Error.Code != canonical.CodeConflict {
+	if out.Status != http.StatusMultiStatus || r.Status != result.StatusPartial || r.Results["beta"].Error.Code != canonical.CodeConflict {
 		t.Errorf("status %d %+v", out.Status, r)
 	}
 	out, err = fx.d.Apply(context.Background(), input(t, `{"targets":["beta"],"user":{"display_name":"x"}}`))
@@ -293,7 +295,7 @@ func TestSlowTargetDoesNotHoldOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := decodeResult(t, out.Body)
-	if r.Results["alpha"].Status != canonical.StatusApplied || r.Results["beta"].Error == nil || r.Results["beta"].Error.Code != canonical.CodeUpstreamTimeout {
+	if r.Results["alpha"].Status != result.StatusApplied || r.Results["beta"].Error == nil || r.Results["beta"].Error.Code != canonical.CodeUpstreamTimeout {
 		t.Errorf("results %+v", r.Results)
 	}
 }
@@ -315,7 +317,7 @@ func TestDryRunRecordsWritesAndRedacts(t *testing.T) {
 		t.Fatalf("calls %+v", calls)
 	}
 	// A preview must never read as a write (issue 17, item 6).
-	if r.Status != canonical.StatusPlanned || r.Results["alpha"].Status != canonical.StatusPlanned || out.Status != 200 {
+	if r.Status != result.StatusPlanned || r.Results["alpha"].Status != result.StatusPlanned || out.Status != 200 {
 		t.Errorf("dry run status %q, target %q, http %d; want planned, planned, 200", r.Status, r.Results["alpha"].Status, out.Status)
 	}
 	if calls[1].Header["Authorization"] != canonical.Redacted || strings.Contains(string(calls[1].Body), "pw") || !strings.Contains(string(calls[1].Body), `"title":"x"`) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier"
-	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
 	"github.com/identity-gateway/identity-gateway/internal/accountlock"
 )
 
@@ -89,7 +89,7 @@ func BenchmarkAccountLock(b *testing.B) {
 							id = id[:len(id)-len(s)] + s
 						}
 						body := []byte(`{"targets":["frontier"],"vendor_ids":{"frontier":"` + id + `"},"user":{"display_name":"Jane Doe"}}`)
-						req, err := canonical.Decode(body, "jdoe")
+						req, err := decode.Request(body, "jdoe")
 						if err != nil {
 							b.Fatal(err)
 						}

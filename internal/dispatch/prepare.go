@@ -10,6 +10,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
 )
 
 // prepare does every check that needs no vendor call and builds one plan per
@@ -29,7 +30,7 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 	var fe canonical.FieldErrors
 	for i, n := range names {
 		if _, ok := d.targets[n]; !ok {
-			if s := canonical.Suggest(n, d.names); s != "" {
+			if s := decode.Suggest(n, d.names); s != "" {
 				fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q; did you mean %s?", n, s)
 			} else {
 				fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q (configured: %v)", n, d.names)
@@ -146,7 +147,7 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 // didYouMean is "; did you mean <nearest>?" when a candidate is close to
 // name, else "". Only error paths call it.
 func didYouMean(name string, candidates []string) string {
-	if s := canonical.Suggest(name, candidates); s != "" {
+	if s := decode.Suggest(name, candidates); s != "" {
 		return "; did you mean " + s + "?"
 	}
 	return ""

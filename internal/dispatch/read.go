@@ -17,6 +17,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 )
 
 // ReadInput is one GET /v1/users/{id} as the HTTP layer hands it over.
@@ -55,13 +56,13 @@ const (
 
 // TargetRead is one target's view of the user.
 type TargetRead struct {
-	Status     ReadStatus              `json:"status"`
-	VendorID   string                  `json:"vendor_id,omitempty"`
-	Snapshot   *adapters.Snapshot      `json:"snapshot,omitempty"`
-	Error      *canonical.ErrorBody    `json:"error,omitempty"`
-	Attempts   int                     `json:"attempts"`
-	DurationMS int64                   `json:"duration_ms"`
-	Calls      []canonical.CallSummary `json:"calls,omitempty"`
+	Status     ReadStatus           `json:"status"`
+	VendorID   string               `json:"vendor_id,omitempty"`
+	Snapshot   *adapters.Snapshot   `json:"snapshot,omitempty"`
+	Error      *result.ErrorBody    `json:"error,omitempty"`
+	Attempts   int                  `json:"attempts"`
+	DurationMS int64                `json:"duration_ms"`
+	Calls      []result.CallSummary `json:"calls,omitempty"`
 }
 
 // DriftField is one canonical field whose normalised values differ between
@@ -195,16 +196,16 @@ func (d *Dispatcher) readOne(ctx context.Context, in ReadInput, name string) Tar
 			if len(e.Fields) > 0 {
 				msg = e.Fields[0].Message
 			}
-			return TargetRead{Status: ReadNotLinked, Error: &canonical.ErrorBody{Code: canonical.CodeNotLinked, Message: msg}}
+			return TargetRead{Status: ReadNotLinked, Error: &result.ErrorBody{Code: canonical.CodeNotLinked, Message: msg}}
 		}
-		return TargetRead{Status: ReadFailed, Error: canonical.NewErrorBody(e)}
+		return TargetRead{Status: ReadFailed, Error: result.NewErrorBody(e)}
 	}
 	op := adapters.Op{UserID: addrs[name].id, PassThrough: in.PassThrough[name]}
 	if pf, ok := t.Adapter.(adapters.Preflighter); ok {
 		// Only the id's shape and the credential are checked: the op
 		// carries no update.
 		if _, err := pf.Preflight(op); err != nil {
-			return TargetRead{Status: ReadFailed, VendorID: op.UserID, Error: canonical.NewErrorBody(canonical.AsError(err))}
+			return TargetRead{Status: ReadFailed, VendorID: op.UserID, Error: result.NewErrorBody(canonical.AsError(err))}
 		}
 	}
 	return d.read(ctx, t, op)
@@ -231,7 +232,7 @@ func (d *Dispatcher) read(ctx context.Context, t Target, op adapters.Op) TargetR
 	r, ok := t.Adapter.(adapters.Reader)
 	if !ok {
 		tr.Status = ReadFailed
-		tr.Error = &canonical.ErrorBody{Code: canonical.CodeUnsupportedField, Message: t.Name + "'s adapter cannot read users"}
+		tr.Error = &result.ErrorBody{Code: canonical.CodeUnsupportedField, Message: t.Name + "'s adapter cannot read users"}
 		return tr
 	}
 	rec := &recorder{next: t.Doer}
@@ -261,7 +262,7 @@ func (d *Dispatcher) read(ctx context.Context, t Target, op adapters.Op) TargetR
 			span.SetStatus(codes.Error, string(e.Code))
 			span.SetAttributes(attribute.String("gateway.error_code", string(e.Code)))
 		}
-		tr.Error = canonical.NewErrorBody(e)
+		tr.Error = result.NewErrorBody(e)
 	}
 	attrs := []attribute.KeyValue{attribute.String("gateway.outcome", string(tr.Status)), attribute.Int("gateway.attempts", tr.Attempts)}
 	if t.State != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 )
 
 // recorder is the per-request, per-target Doer: it keeps a summary of every
@@ -22,12 +23,12 @@ type recorder struct {
 	dry  bool
 
 	mu       sync.Mutex
-	calls    []canonical.CallSummary
+	calls    []result.CallSummary
 	attempts int
 }
 
 func (r *recorder) Do(ctx context.Context, c *adapters.Call) (*adapters.Response, error) {
-	s := canonical.CallSummary{Name: c.Name, Method: c.Method, Path: c.Path}
+	s := result.CallSummary{Name: c.Name, Method: c.Method, Path: c.Path}
 	if r.dry {
 		s.Header = RedactHeader(c.Header)
 		s.Body = RedactBody(c)
@@ -57,11 +58,11 @@ func (r *recorder) Do(ctx context.Context, c *adapters.Call) (*adapters.Response
 }
 
 // attemptStatuses pairs each attempt's status with its transport outcome.
-func attemptStatuses(statuses []int, outcomes []string) []canonical.AttemptStatus {
+func attemptStatuses(statuses []int, outcomes []string) []result.AttemptStatus {
 	if len(statuses) == 0 {
 		return nil
 	}
-	out := make([]canonical.AttemptStatus, len(statuses))
+	out := make([]result.AttemptStatus, len(statuses))
 	for i, st := range statuses {
 		out[i].Status = st
 		if st == 0 {
@@ -74,17 +75,17 @@ func attemptStatuses(statuses []int, outcomes []string) []canonical.AttemptStatu
 	return out
 }
 
-func (r *recorder) add(s canonical.CallSummary, attempts int) {
+func (r *recorder) add(s result.CallSummary, attempts int) {
 	r.mu.Lock()
 	r.calls = append(r.calls, s)
 	r.attempts += attempts
 	r.mu.Unlock()
 }
 
-func (r *recorder) summary() ([]canonical.CallSummary, int) {
+func (r *recorder) summary() ([]result.CallSummary, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]canonical.CallSummary(nil), r.calls...), r.attempts
+	return append([]result.CallSummary(nil), r.calls...), r.attempts
 }
 
 // credentialWords mark header names that carry credentials.

@@ -15,6 +15,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
+	canonicalproblem "github.com/identity-gateway/identity-gateway/canonical/problem"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/upstream"
@@ -219,7 +222,7 @@ func parseItem(raw []byte) (string, canonical.Request, *canonical.Error) {
 	if err != nil {
 		return id, canonical.Request{}, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "the line cannot be read"}
 	}
-	req, err := canonical.Decode(body, id)
+	req, err := decode.Request(body, id)
 	if err == nil {
 		err = req.Validate()
 	}
@@ -362,8 +365,8 @@ func (r *batchRun) runItem(ctx context.Context, it *batchItem) BatchLine {
 }
 
 func errorLine(line BatchLine, e *canonical.Error) BatchLine {
-	p := canonical.NewProblem(e)
-	line.HTTPStatus, line.Status, line.Error = p.Status, string(canonical.StatusFailed), p.JSON()
+	p := canonicalproblem.New(e)
+	line.HTTPStatus, line.Status, line.Error = p.Status, string(result.StatusFailed), p.JSON()
 	return line
 }
 

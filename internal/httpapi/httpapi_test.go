@@ -15,6 +15,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	canonicalproblem "github.com/identity-gateway/identity-gateway/canonical/problem"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 )
 
@@ -70,12 +71,12 @@ func patchAt(target, body string, hdr ...string) *http.Request {
 	return r
 }
 
-func problem(t *testing.T, resp *http.Response) canonical.Problem {
+func problem(t *testing.T, resp *http.Response) canonicalproblem.Problem {
 	t.Helper()
-	if ct := resp.Header.Get("Content-Type"); ct != canonical.ProblemContentType {
+	if ct := resp.Header.Get("Content-Type"); ct != canonicalproblem.ContentType {
 		t.Fatalf("content type %q", ct)
 	}
-	var p canonical.Problem
+	var p canonicalproblem.Problem
 	b, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(b, &p); err != nil {
 		t.Fatalf("%v: %s", err, b)

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/identity-gateway/identity-gateway/canonical"
+	canonicalproblem "github.com/identity-gateway/identity-gateway/canonical/problem"
 )
 
 // TestMethodNotAllowed (issue 17, item 10): a known route with the wrong
@@ -131,7 +131,7 @@ func TestProtocolErrorsAreProblems(t *testing.T) {
 				t.Fatalf("status %d want %d: %s", resp.StatusCode, tc.status, b)
 			}
 			if tc.status >= 400 {
-				if ct := resp.Header.Get("Content-Type"); ct != canonical.ProblemContentType {
+				if ct := resp.Header.Get("Content-Type"); ct != canonicalproblem.ContentType {
 					b, _ := io.ReadAll(resp.Body)
 					t.Fatalf("content type %q: %s", ct, b)
 				}
@@ -183,7 +183,7 @@ func TestFramingErrorsCloseTheConnection(t *testing.T) {
 				if !resps[0].Close {
 					t.Error("no Connection: close on a framing error")
 				}
-				if ct := resps[0].Header.Get("Content-Type"); ct != canonical.ProblemContentType {
+				if ct := resps[0].Header.Get("Content-Type"); ct != canonicalproblem.ContentType {
 					t.Errorf("content type %q", ct)
 				}
 			}

@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/decode"
+	canonicalproblem "github.com/identity-gateway/identity-gateway/canonical/problem"
 	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/auth"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
@@ -249,7 +251,7 @@ func strictQuery(c *fiber.Ctx) error {
 				fe.Add(printableName(name), "unknown query parameter: %s takes none", documentedRoute(c.Route().Path))
 			} else {
 				msg := "unknown query parameter: " + documentedRoute(c.Route().Path) + " takes only " + strings.Join(allowed, ", ")
-				if s := canonical.Suggest(name, allowed); s != "" {
+				if s := decode.Suggest(name, allowed); s != "" {
 					msg += "; did you mean " + s + "?"
 				}
 				fe.Add(printableName(name), "%s", msg)
@@ -338,7 +340,7 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 	}
 	id := strings.Clone(c.Params("id"))
 	body := bytes.Clone(c.Body())
-	req, err := canonical.Decode(body, id)
+	req, err := decode.Request(body, id)
 	if err != nil {
 		return err
 	}
@@ -374,7 +376,7 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 	s.auditWrite(c, cl, in, &out)
 	c.Locals(outputKey, &out)
 	if out.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(canonical.RetryAfterSeconds(out.RetryAfter)))
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(canonicalproblem.RetryAfterSeconds(out.RetryAfter)))
 	}
 	if out.Replayed {
 		c.Set("Idempotent-Replayed", "true")
@@ -461,13 +463,13 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 		s.o.Logger.ErrorContext(c.UserContext(), "unhandled error", "err", err)
 		e = &canonical.Error{Code: canonical.CodeInternal, Message: "internal error"}
 	}
-	p := canonical.NewProblem(e)
+	p := canonicalproblem.New(e)
 	p.Instance = strings.Clone(c.Path())
 	if sc := trace.SpanContextFromContext(c.UserContext()); sc.HasTraceID() {
 		p.TraceID = sc.TraceID().String()
 	}
 	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(canonical.RetryAfterSeconds(e.RetryAfter)))
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(canonicalproblem.RetryAfterSeconds(e.RetryAfter)))
 	}
 	if e.Code == canonical.CodeUnauthorized {
 		challenge, _ := c.Locals(challengeKey).(string)
@@ -477,7 +479,7 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderWWWAuthenticate, challenge)
 	}
 	c.Locals(problemKey, e)
-	c.Set(fiber.HeaderContentType, canonical.ProblemContentType)
+	c.Set(fiber.HeaderContentType, canonicalproblem.ContentType)
 	return c.Status(p.Status).Send(p.JSON())
 }
 

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -94,7 +94,7 @@ type Record struct {
 	Body       []byte        `json:"body,omitempty"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// Targets that applied so far, recorded as soon as each applies.
-	Targets map[string]canonical.TargetResult `json:"targets,omitempty"`
+	Targets map[string]result.Target `json:"targets,omitempty"`
 	// Started counts the runs begun under this key; the record is written
 	// when the first one starts, so a crash before any target is recorded
 	// still leaves a trace that a vendor may have been written.
@@ -188,7 +188,7 @@ type Ticket struct {
 	// Replay is a finished record whose every target applied: answer it.
 	Replay *Record
 	// Prior are targets an earlier run applied: report, do not run again.
-	Prior map[string]canonical.TargetResult
+	Prior map[string]result.Target
 	// Uncertain: an earlier run under this key started and did not apply
 	// every target, so a target not in Prior may still have been applied
 	// (a crash, or a timeout after the vendor acted): verify before writing.
@@ -280,7 +280,7 @@ func (g *Guard) BeginUntil(ctx context.Context, scope, key, fingerprint string, 
 		t.rec.Started++
 	}
 	if len(rec.Targets) > 0 {
-		t.Prior = make(map[string]canonical.TargetResult, len(rec.Targets))
+		t.Prior = make(map[string]result.Target, len(rec.Targets))
 		for k, v := range rec.Targets {
 			t.Prior[k] = v
 		}
@@ -303,9 +303,9 @@ func (g *Guard) unavailable(err error) (*Ticket, error) {
 }
 
 // PriorFor reports a target an earlier run applied; nil-safe.
-func (t *Ticket) PriorFor(target string) (canonical.TargetResult, bool) {
+func (t *Ticket) PriorFor(target string) (result.Target, bool) {
 	if t == nil || t.Prior == nil {
-		return canonical.TargetResult{}, false
+		return result.Target{}, false
 	}
 	r, ok := t.Prior[target]
 	return r, ok
@@ -313,21 +313,21 @@ func (t *Ticket) PriorFor(target string) (canonical.TargetResult, bool) {
 
 // Applied records one applied target at once, so a crash before Finish
 // never leads to writing it twice.
-func (t *Ticket) Applied(ctx context.Context, target string, r canonical.TargetResult) error {
+func (t *Ticket) Applied(ctx context.Context, target string, r result.Target) error {
 	if t == nil || t.Bypass || t.g == nil {
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.rec.Targets == nil {
-		t.rec.Targets = map[string]canonical.TargetResult{}
+		t.rec.Targets = map[string]result.Target{}
 	}
 	t.rec.Targets[target] = r
 	return t.g.s.Save(ctx, t.key, t.rec, t.g.o.Retention)
 }
 
 // Finish stores the final response and releases the claim.
-func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter time.Duration, targets map[string]canonical.TargetResult) error {
+func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter time.Duration, targets map[string]result.Target) error {
 	if t == nil || t.Bypass || t.g == nil {
 		return nil
 	}
@@ -341,7 +341,7 @@ func (t *Ticket) Finish(ctx context.Context, status int, body []byte, retryAfter
 		t.rec.Targets = nil
 	} else {
 		if t.rec.Targets == nil {
-			t.rec.Targets = map[string]canonical.TargetResult{}
+			t.rec.Targets = map[string]result.Target{}
 		}
 		for k, v := range targets {
 			t.rec.Targets[k] = v

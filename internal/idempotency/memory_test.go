@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	canonicaldecode "github.com/identity-gateway/identity-gateway/canonical/decode"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency/storetest"
 )
@@ -55,7 +57,7 @@ func TestStoreDown(t *testing.T) {
 
 func decode(t *testing.T, body string) canonical.Request {
 	t.Helper()
-	r, err := canonical.Decode([]byte(body), "jdoe")
+	r, err := canonicaldecode.Request([]byte(body), "jdoe")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestFingerprint(t *testing.T) {
 }
 
 func BenchmarkFingerprint(b *testing.B) {
-	r, err := canonical.Decode([]byte(`{"targets":["commvault"],"on_unsupported":"skip","user":{"display_name":"Load 1","given_name":"L","email":"l@example.com","enabled":true}}`), "demo")
+	r, err := canonicaldecode.Request([]byte(`{"targets":["commvault"],"on_unsupported":"skip","user":{"display_name":"Load 1","given_name":"L","email":"l@example.com","enabled":true}}`), "demo")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestMemoryStoreBound(t *testing.T) {
 		if err != nil || tk.Replay != nil {
 			t.Fatalf("key %d: %+v %v", i, tk, err)
 		}
-		if err := tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}}); err != nil {
+		if err := tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]result.Target{"x": {Status: result.StatusApplied}}); err != nil {
 			t.Fatal(err)
 		}
 		if b := s.Bytes(); b > limit {

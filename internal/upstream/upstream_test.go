@@ -23,6 +23,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
 	"github.com/identity-gateway/identity-gateway/internal/faultinject"
 )
 
@@ -612,7 +613,7 @@ func TestFinal429CarriesRetryAfter(t *testing.T) {
 		t.Errorf("RetryAfter %s, want the next backoff %s", resp.RetryAfter, want)
 	}
 	mapped := adapters.StatusError(resp, adapters.ServiceCredential, "")
-	if mapped.Code != canonical.CodeRateLimited || canonical.RetryAfterSeconds(mapped.RetryAfter) != 1 {
+	if mapped.Code != canonical.CodeRateLimited || problem.RetryAfterSeconds(mapped.RetryAfter) != 1 {
 		t.Errorf("mapped %+v", mapped)
 	}
 }

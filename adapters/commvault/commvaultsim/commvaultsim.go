@@ -71,19 +71,19 @@ type Sim struct {
 	muxOnce sync.Once
 	mux     *http.ServeMux
 
-	mu     sync.Mutex
-	users  map[int32]*User
+	mu    sync.Mutex
+	users map[int32]*User
 	// names and emails count the users holding each case-folded name
 	// and e-mail, so the uniqueness checks of a write do not scan every
 	// user (a 10,000-user migration made that scan the simulator's main
 	// cost).
 	names, emails map[string]int
-	groups map[int32]string
-	plans  map[int32]string
-	tokens map[string]*token
-	log    []Request
-	logins int
-	now    func() time.Time
+	groups        map[int32]string
+	plans         map[int32]string
+	tokens        map[string]*token
+	log           []Request
+	logins        int
+	now           func() time.Time
 	// FailWith400 reports validation failures as HTTP 400 instead of 200
 	// with a non-zero errorCode.
 	failWith400 bool

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
 	"github.com/identity-gateway/identity-gateway/internal/links"
 )
 
@@ -76,7 +77,7 @@ func fromCanonical(e *canonical.Error) *Error {
 		out.ScimType = "uniqueness"
 	}
 	if e.RetryAfter > 0 {
-		out.RetryAfter = canonical.RetryAfterSeconds(e.RetryAfter)
+		out.RetryAfter = problem.RetryAfterSeconds(e.RetryAfter)
 	}
 	return out
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/links"
@@ -168,12 +169,12 @@ type TargetResult struct {
 	// Status is applied, unchanged (the target already held every value),
 	// skipped (nothing it supports changed), deleted (DELETE, at a target
 	// in scim.hard_delete), not_linked or failed.
-	Status   string               `json:"status"`
-	VendorID string               `json:"vendorId,omitempty"`
-	Applied  []canonical.Field    `json:"applied,omitempty"`
-	Skipped  []string             `json:"skipped,omitempty"`
-	Error    *canonical.ErrorBody `json:"error,omitempty"`
-	Replayed bool                 `json:"replayed,omitempty"`
+	Status   string            `json:"status"`
+	VendorID string            `json:"vendorId,omitempty"`
+	Applied  []canonical.Field `json:"applied,omitempty"`
+	Skipped  []string          `json:"skipped,omitempty"`
+	Error    *result.ErrorBody `json:"error,omitempty"`
+	Replayed bool              `json:"replayed,omitempty"`
 	// Created: POST /Users created the account with the vendor's create
 	// call (no account resolved to the user).
 	Created bool `json:"created,omitempty"`
@@ -201,7 +202,7 @@ func (h *Handler) createAccounts(ctx context.Context, cl Caller, id string, v vi
 		}
 		vid, _, err := h.d.Create(ctx, cl.Name, t, id, u)
 		if err != nil {
-			failed[t] = TargetResult{Status: "failed", VendorID: vid, Error: canonical.NewErrorBody(canonical.AsError(err))}
+			failed[t] = TargetResult{Status: "failed", VendorID: vid, Error: result.NewErrorBody(canonical.AsError(err))}
 			continue
 		}
 		created[t] = true
@@ -941,7 +942,7 @@ func (h *Handler) remove(ctx context.Context, cl Caller, id string) error {
 		vid, err := h.d.Delete(ctx, t, id)
 		tr := TargetResult{Status: "deleted", VendorID: vid}
 		if err != nil {
-			tr = TargetResult{Status: "failed", VendorID: vid, Error: canonical.NewErrorBody(canonical.AsError(err))}
+			tr = TargetResult{Status: "failed", VendorID: vid, Error: result.NewErrorBody(canonical.AsError(err))}
 		}
 		results[t] = tr
 	}
@@ -1033,7 +1034,7 @@ func (h *Handler) apply(ctx context.Context, cl Caller, id, t, key string, u can
 	in := dispatch.Input{Client: cl.Name, AllowedTargets: cl.AllowedTargets, AllowedFields: cl.AllowedFields, Key: key,
 		Method: http.MethodPatch, Path: "/scim/v2/Users/" + id, Request: req}
 	if err := req.Validate(); err != nil {
-		return TargetResult{Status: "failed", Error: canonical.NewErrorBody(canonical.AsError(err))}
+		return TargetResult{Status: "failed", Error: result.NewErrorBody(canonical.AsError(err))}
 	}
 	out, err := h.d.Apply(ctx, in)
 	if err != nil {
@@ -1042,13 +1043,13 @@ func (h *Handler) apply(ctx context.Context, cl Caller, id, t, key string, u can
 		if e.Code == canonical.CodeNotLinked {
 			st = "not_linked"
 		}
-		return TargetResult{Status: st, Error: canonical.NewErrorBody(e)}
+		return TargetResult{Status: st, Error: result.NewErrorBody(e)}
 	}
 	res := out.Result
 	if res == nil {
-		var r canonical.Result
+		var r result.Result
 		if err := json.Unmarshal(out.Body, &r); err != nil {
-			return TargetResult{Status: "failed", Error: &canonical.ErrorBody{Code: canonical.CodeInternal, Message: "unreadable stored result"}}
+			return TargetResult{Status: "failed", Error: &result.ErrorBody{Code: canonical.CodeInternal, Message: "unreadable stored result"}}
 		}
 		res = &r
 	}

@@ -8,6 +8,7 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 )
 
 func doc(t *testing.T, s string) map[string]any {
@@ -124,8 +125,8 @@ func TestFilterIndexAndMatch(t *testing.T) {
 
 func TestOutcome(t *testing.T) {
 	applied := TargetResult{Status: "applied"}
-	down := TargetResult{Status: "failed", Error: &canonical.ErrorBody{Code: canonical.CodeUpstreamUnavailable}}
-	unlinked := TargetResult{Status: "not_linked", Error: &canonical.ErrorBody{Code: canonical.CodeNotLinked}}
+	down := TargetResult{Status: "failed", Error: &result.ErrorBody{Code: canonical.CodeUpstreamUnavailable}}
+	unlinked := TargetResult{Status: "not_linked", Error: &result.ErrorBody{Code: canonical.CodeNotLinked}}
 	for _, tc := range []struct {
 		name   string
 		r      map[string]TargetResult

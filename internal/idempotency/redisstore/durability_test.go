@@ -11,7 +11,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 )
 
@@ -68,7 +68,7 @@ func testReset(t *testing.T, c redis.UniversalClient, flush func()) {
 		if err != nil || tk.Replay != nil {
 			return tk, err
 		}
-		return tk, tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}})
+		return tk, tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]result.Target{"x": {Status: result.StatusApplied}})
 	}
 	if _, err := apply("applied"); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 )
 
@@ -120,7 +120,7 @@ func Run(t *testing.T, factory Factory) {
 			t.Fatalf("the initial record: %+v %v", got, err)
 		}
 		r := idempotency.Record{Fingerprint: "fp", Started: 2,
-			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied, Attempts: 2}}}
+			Targets: map[string]result.Target{"frontier": {Status: result.StatusApplied, Attempts: 2}}}
 		if err := s.Save(ctx, "rec", r, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func Run(t *testing.T, factory Factory) {
 			t.Fatalf("saved: %+v %v", got, err)
 		}
 		r = idempotency.Record{Fingerprint: "fp", Done: true, Status: 207, Body: []byte(`{"a":1}`), RetryAfter: 2 * time.Second,
-			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied, Attempts: 2}}}
+			Targets: map[string]result.Target{"frontier": {Status: result.StatusApplied, Attempts: 2}}}
 		if err := s.Finish(ctx, "rec", c.Token, r, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -146,18 +146,18 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("records are copies: changing one read or written changes nothing stored", func(t *testing.T) {
 		s := newStore(t)
 		r := idempotency.Record{Fingerprint: "fp", Done: true, Status: 200, Body: []byte(`{"a":1}`),
-			Targets: map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied}}}
+			Targets: map[string]result.Target{"frontier": {Status: result.StatusApplied}}}
 		if err := s.Save(ctx, "copy", r, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		r.Body[2] = 'b'
-		r.Targets["akana"] = canonical.TargetResult{Status: canonical.StatusFailed}
+		r.Targets["akana"] = result.Target{Status: result.StatusFailed}
 		got, err := peek(s, "copy")
 		if err != nil {
 			t.Fatal(err)
 		}
 		got.Record.Body[2] = 'c'
-		got.Record.Targets["volterra"] = canonical.TargetResult{Status: canonical.StatusFailed}
+		got.Record.Targets["volterra"] = result.Target{Status: result.StatusFailed}
 		again, err := peek(s, "copy")
 		if err != nil || string(again.Record.Body) != `{"a":1}` || len(again.Record.Targets) != 1 {
 			t.Fatalf("stored record changed: %+v %v", again, err)
@@ -198,7 +198,7 @@ func Run(t *testing.T, factory Factory) {
 				case tk.Replay != nil:
 				default:
 					runs.Add(1)
-					_ = tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}})
+					_ = tk.Finish(ctx, 200, []byte(`{}`), 0, map[string]result.Target{"x": {Status: result.StatusApplied}})
 				}
 			}()
 		}
@@ -214,7 +214,7 @@ func Run(t *testing.T, factory Factory) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tk.Applied(ctx, "akana", canonical.TargetResult{Status: canonical.StatusApplied}); err != nil {
+		if err := tk.Applied(ctx, "akana", result.Target{Status: result.StatusApplied}); err != nil {
 			t.Fatal(err)
 		}
 		// no Finish: the process died. Once the lock expires, a retry resumes.
@@ -285,7 +285,7 @@ func Run(t *testing.T, factory Factory) {
 		if _, err := g.Begin(ctx, "c", "held", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
 			t.Fatalf("repeat during the run: %v", err)
 		}
-		if err := tk.Finish(ctx, 200, []byte(`{"done":1}`), 0, map[string]canonical.TargetResult{"x": {Status: canonical.StatusApplied}}); err != nil {
+		if err := tk.Finish(ctx, 200, []byte(`{"done":1}`), 0, map[string]result.Target{"x": {Status: result.StatusApplied}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := g.Begin(ctx, "c", "held", "other"); !errors.Is(err, idempotency.ErrKeyReused) {
@@ -298,7 +298,7 @@ func Run(t *testing.T, factory Factory) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tk.Finish(ctx, 207, []byte(`{}`), 0, map[string]canonical.TargetResult{"akana": {Status: canonical.StatusApplied}}); err != nil {
+		if err := tk.Finish(ctx, 207, []byte(`{}`), 0, map[string]result.Target{"akana": {Status: result.StatusApplied}}); err != nil {
 			t.Fatal(err)
 		}
 		tk2, err := g.Begin(ctx, "c", "partial", "fp")
@@ -312,7 +312,7 @@ func Run(t *testing.T, factory Factory) {
 		if _, err := g.Begin(ctx, "c", "partial", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
 			t.Fatalf("repeat during the resumed run: %v", err)
 		}
-		if err := tk2.Finish(ctx, 200, []byte(`{"all":1}`), 0, map[string]canonical.TargetResult{"frontier": {Status: canonical.StatusApplied}}); err != nil {
+		if err := tk2.Finish(ctx, 200, []byte(`{"all":1}`), 0, map[string]result.Target{"frontier": {Status: result.StatusApplied}}); err != nil {
 			t.Fatal(err)
 		}
 		rep, err := g.Begin(ctx, "c", "partial", "fp")

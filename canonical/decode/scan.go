@@ -1,4 +1,4 @@
-package canonical
+package decode
 
 import (
 	"encoding/json"

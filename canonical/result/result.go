@@ -1,10 +1,13 @@
-package canonical
+package result
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
 )
 
 // Status is the overall or per-target outcome of an update.
@@ -24,16 +27,16 @@ const (
 
 // Result is the response body of PATCH /v1/users/{id} (docs/api.md, The result).
 type Result struct {
-	ID            string                  `json:"id"`
-	Status        Status                  `json:"status"`
-	DryRun        bool                    `json:"dry_run,omitempty"`
-	Results       map[string]TargetResult `json:"results"`
-	SkippedFields map[string][]Field      `json:"skipped_fields"`
-	TraceID       string                  `json:"trace_id,omitempty"`
+	ID            string                       `json:"id"`
+	Status        Status                       `json:"status"`
+	DryRun        bool                         `json:"dry_run,omitempty"`
+	Results       map[string]Target            `json:"results"`
+	SkippedFields map[string][]canonical.Field `json:"skipped_fields"`
+	TraceID       string                       `json:"trace_id,omitempty"`
 }
 
-// TargetResult is one vendor's outcome.
-type TargetResult struct {
+// Target is one vendor's outcome.
+type Target struct {
 	Status   Status `json:"status"`
 	VendorID string `json:"vendor_id,omitempty"`
 	// Attempts is the number of HTTP requests sent to that vendor for this
@@ -42,11 +45,11 @@ type TargetResult struct {
 	// that got no answer (timeout, reset) counts; a call never sent (breaker
 	// open, a dry run's planned write) does not. It equals the sum of the
 	// lengths of calls[].attempt_statuses.
-	Attempts   int           `json:"attempts"`
-	DurationMS int64         `json:"duration_ms"`
-	Applied    []Field       `json:"applied_fields,omitempty"`
-	Calls      []CallSummary `json:"calls,omitempty"`
-	Error      *ErrorBody    `json:"error,omitempty"`
+	Attempts   int               `json:"attempts"`
+	DurationMS int64             `json:"duration_ms"`
+	Applied    []canonical.Field `json:"applied_fields,omitempty"`
+	Calls      []CallSummary     `json:"calls,omitempty"`
+	Error      *ErrorBody        `json:"error,omitempty"`
 	// Replayed marks a target reported from an idempotency record rather than
 	// written again.
 	Replayed bool `json:"replayed,omitempty"`
@@ -76,17 +79,17 @@ type CallSummary struct {
 
 // ErrorBody is a target's error in the result.
 type ErrorBody struct {
-	Code         Code         `json:"code"`
-	Message      string       `json:"message"`
-	VendorStatus int          `json:"vendor_status,omitempty"`
-	RetryAfter   int          `json:"retry_after_s,omitempty"`
-	Fields       []FieldError `json:"errors,omitempty"`
+	Code         canonical.Code         `json:"code"`
+	Message      string                 `json:"message"`
+	VendorStatus int                    `json:"vendor_status,omitempty"`
+	RetryAfter   int                    `json:"retry_after_s,omitempty"`
+	Fields       []canonical.FieldError `json:"errors,omitempty"`
 }
 
 // NewErrorBody converts an outcome error for the result body.
-func NewErrorBody(e *Error) *ErrorBody {
+func NewErrorBody(e *canonical.Error) *ErrorBody {
 	return &ErrorBody{Code: e.Code, Message: e.Message, VendorStatus: e.VendorStatus,
-		RetryAfter: RetryAfterSeconds(e.RetryAfter), Fields: e.Fields}
+		RetryAfter: problem.RetryAfterSeconds(e.RetryAfter), Fields: e.Fields}
 }
 
 // Finish computes the overall status from the targets' statuses and returns
@@ -96,7 +99,7 @@ func NewErrorBody(e *Error) *ErrorBody {
 // else 502. Retry-After is the longest any failed target asked for.
 func (r *Result) Finish() (httpStatus int, retryAfter time.Duration) {
 	applied, failed := 0, 0
-	var codes []Code
+	var codes []canonical.Code
 	for _, t := range r.Results {
 		switch t.Status {
 		case StatusApplied, StatusPlanned:

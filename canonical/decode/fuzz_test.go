@@ -1,8 +1,11 @@
-package canonical
+package decode
 
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/problem"
 )
 
 // FuzzDecode: no input may panic, and whatever decodes must validate
@@ -23,12 +26,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := Decode(body, "fuzz")
+		req, err := Request(body, "fuzz")
 		if err != nil {
-			if e := AsError(err); e.Code != CodeInvalidRequest {
+			if e := canonical.AsError(err); e.Code != canonical.CodeInvalidRequest {
 				t.Fatalf("decode error code %s", e.Code)
 			}
-			if !json.Valid(NewProblem(AsError(err)).JSON()) {
+			if !json.Valid(problem.New(canonical.AsError(err)).JSON()) {
 				t.Fatal("problem is not valid JSON")
 			}
 			return
@@ -52,7 +55,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, c := range []struct {
 			name string
-			got  Opt[string]
+			got  canonical.Opt[string]
 			want *string
 		}{{"username", req.User.Username, raw.User.Username}, {"email", req.User.Email, raw.User.Email},
 			{"given_name", req.User.GivenName, raw.User.GivenName}, {"family_name", req.User.FamilyName, raw.User.FamilyName},

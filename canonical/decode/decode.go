@@ -1,4 +1,4 @@
-package canonical
+package decode
 
 import (
 	"bytes"
@@ -10,31 +10,33 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
 )
 
 // MaxNesting bounds how deep free-form JSON (metadata, extensions) may nest, so
 // a hostile body cannot make later stages recurse without end.
 const MaxNesting = 32
 
-// Decode reads one canonical request body strictly: unknown fields, null,
+// Request reads one canonical request body strictly: unknown fields, null,
 // duplicate keys, wrong types and trailing data are errors. Every problem found
-// is reported at once in one invalid_request *Error, each with its JSON path.
-// Decode checks shapes and types; [Request.Validate] checks values.
-func Decode(body []byte, userID string) (Request, error) {
+// is reported at once in one invalid_request *canonical.Error, each with its JSON path.
+// It checks shapes and types; [canonical.Request.Validate] checks values.
+func Request(body []byte, userID string) (canonical.Request, error) {
 	d := decoder{}
-	req := Request{UserID: userID}
+	req := canonical.Request{UserID: userID}
 	if !utf8.Valid(body) {
-		return req, &Error{Code: CodeInvalidRequest, Message: "body is not valid UTF-8",
-			Fields: []FieldError{{Field: pathOr(""), Message: "invalid UTF-8"}}}
+		return req, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "body is not valid UTF-8",
+			Fields: []canonical.FieldError{{Field: pathOr(""), Message: "invalid UTF-8"}}}
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return req, &Error{Code: CodeInvalidRequest, Message: "body is empty",
-			Fields: []FieldError{{Field: pathOr(""), Message: "a JSON object is required"}}}
+		return req, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "body is empty",
+			Fields: []canonical.FieldError{{Field: pathOr(""), Message: "a JSON object is required"}}}
 	}
 	if err := checkSyntax(trimmed); err != nil {
-		return req, &Error{Code: CodeInvalidRequest, Message: "body is not valid JSON",
-			Fields: []FieldError{{Field: pathOr(""), Message: err.Error()}}}
+		return req, &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "body is not valid JSON",
+			Fields: []canonical.FieldError{{Field: pathOr(""), Message: err.Error()}}}
 	}
 	userSeen := false
 	d.object(trimmed, "", func(key string, raw json.RawMessage, path string) {
@@ -50,7 +52,7 @@ func Decode(body []byte, userID string) (Request, error) {
 			})
 		case "on_unsupported":
 			if s, ok := d.str(raw, path); ok {
-				req.OnUnsupported = Policy(s)
+				req.OnUnsupported = canonical.Policy(s)
 			}
 		case "user":
 			userSeen = true
@@ -74,7 +76,7 @@ func Decode(body []byte, userID string) (Request, error) {
 		d.errs.Add("user", "is required")
 	}
 	if req.OnUnsupported == "" {
-		req.OnUnsupported = PolicyReject
+		req.OnUnsupported = canonical.PolicyReject
 	}
 	return req, d.errs.Err("request body does not match the canonical schema")
 }
@@ -86,7 +88,7 @@ func topLevelKeys() []string {
 
 // fieldNames lists the canonical field names, for did-you-mean.
 func fieldNames() []string {
-	all := AllFields()
+	all := canonical.AllFields()
 	out := make([]string, len(all))
 	for i, f := range all {
 		out[i] = string(f)
@@ -95,7 +97,7 @@ func fieldNames() []string {
 }
 
 type decoder struct {
-	errs FieldErrors
+	errs canonical.FieldErrors
 }
 
 func join(path, key string) string {
@@ -103,7 +105,7 @@ func join(path, key string) string {
 	case "":
 		return key
 	case "user":
-		return Field(key).Path() // constants for the known fields
+		return canonical.Field(key).Path() // constants for the known fields
 	}
 	return path + "." + key
 }
@@ -316,54 +318,54 @@ func hasNull(raw []byte) bool {
 	return false
 }
 
-func (d *decoder) optString(raw json.RawMessage, path string, o *Opt[string]) {
+func (d *decoder) optString(raw json.RawMessage, path string, o *canonical.Opt[string]) {
 	if s, ok := d.str(raw, path); ok {
-		*o = Some(s)
+		*o = canonical.Some(s)
 	}
 }
 
-func (d *decoder) optBool(raw json.RawMessage, path string, o *Opt[bool]) {
+func (d *decoder) optBool(raw json.RawMessage, path string, o *canonical.Opt[bool]) {
 	if b, ok := d.boolean(raw, path); ok {
-		*o = Some(b)
+		*o = canonical.Some(b)
 	}
 }
 
-func (d *decoder) user(raw json.RawMessage, path string, u *Update) {
+func (d *decoder) user(raw json.RawMessage, path string, u *canonical.Update) {
 	d.object(raw, path, func(key string, v json.RawMessage, p string) {
-		switch Field(key) {
-		case FieldUsername:
+		switch canonical.Field(key) {
+		case canonical.FieldUsername:
 			d.optString(v, p, &u.Username)
-		case FieldEmail:
+		case canonical.FieldEmail:
 			d.optString(v, p, &u.Email)
-		case FieldGivenName:
+		case canonical.FieldGivenName:
 			d.optString(v, p, &u.GivenName)
-		case FieldFamilyName:
+		case canonical.FieldFamilyName:
 			d.optString(v, p, &u.FamilyName)
-		case FieldDisplayName:
+		case canonical.FieldDisplayName:
 			d.optString(v, p, &u.DisplayName)
-		case FieldPrincipalName:
+		case canonical.FieldPrincipalName:
 			d.optString(v, p, &u.PrincipalName)
-		case FieldAuthMethod:
+		case canonical.FieldAuthMethod:
 			d.optString(v, p, &u.AuthMethod)
-		case FieldEnabled:
+		case canonical.FieldEnabled:
 			d.optBool(v, p, &u.Enabled)
-		case FieldOTPEnabled:
+		case canonical.FieldOTPEnabled:
 			d.optBool(v, p, &u.OTPEnabled)
-		case FieldNotifications:
+		case canonical.FieldNotifications:
 			if d.list(v, p, func(json.RawMessage, string) {}) {
-				u.Notifications = Some(d.stringList(v, p))
+				u.Notifications = canonical.Some(d.stringList(v, p))
 			}
-		case FieldAvatar:
+		case canonical.FieldAvatar:
 			d.avatar(v, p, u)
-		case FieldGroups:
+		case canonical.FieldGroups:
 			d.groups(v, p, u)
-		case FieldPassword:
+		case canonical.FieldPassword:
 			d.password(v, p, u)
-		case FieldMetadata:
+		case canonical.FieldMetadata:
 			d.metadata(v, p, u)
-		case FieldPlan:
+		case canonical.FieldPlan:
 			if r, ok := d.ref(v, p); ok {
-				u.Plan = Some(r)
+				u.Plan = canonical.Some(r)
 			}
 		default:
 			d.errs.Add(p, "%s", didYouMean(path, key, fieldNames()))
@@ -371,9 +373,9 @@ func (d *decoder) user(raw json.RawMessage, path string, u *Update) {
 	})
 }
 
-func (d *decoder) avatar(raw json.RawMessage, path string, u *Update) {
-	var a Avatar
-	var ct, data Opt[string]
+func (d *decoder) avatar(raw json.RawMessage, path string, u *canonical.Update) {
+	var a canonical.Avatar
+	var ct, data canonical.Opt[string]
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
 		case "content_type":
@@ -395,8 +397,8 @@ func (d *decoder) avatar(raw json.RawMessage, path string, u *Update) {
 		return
 	}
 	// Decoded size is checked before decoding, so a huge value costs nothing.
-	if base64.StdEncoding.DecodedLen(len(data.V)) > MaxAvatarBytes+2 {
-		d.errs.Add(join(path, "data"), "decodes to more than %d bytes", MaxAvatarBytes)
+	if base64.StdEncoding.DecodedLen(len(data.V)) > canonical.MaxAvatarBytes+2 {
+		d.errs.Add(join(path, "data"), "decodes to more than %d bytes", canonical.MaxAvatarBytes)
 		return
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(data.V)
@@ -405,12 +407,12 @@ func (d *decoder) avatar(raw json.RawMessage, path string, u *Update) {
 		return
 	}
 	a.ContentType, a.Data = ct.V, b
-	u.Avatar = Some(a)
+	u.Avatar = canonical.Some(a)
 }
 
-func (d *decoder) groups(raw json.RawMessage, path string, u *Update) {
-	var g GroupChange
-	var op Opt[string]
+func (d *decoder) groups(raw json.RawMessage, path string, u *canonical.Update) {
+	var g canonical.GroupChange
+	var op canonical.Opt[string]
 	itemsSeen := false
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
@@ -418,7 +420,7 @@ func (d *decoder) groups(raw json.RawMessage, path string, u *Update) {
 			d.optString(v, p, &op)
 		case "items":
 			itemsSeen = true
-			g.Items = []Ref{}
+			g.Items = []canonical.Ref{}
 			d.list(v, p, func(iv json.RawMessage, ip string) {
 				if r, ok := d.ref(iv, ip); ok {
 					g.Items = append(g.Items, r)
@@ -437,17 +439,17 @@ func (d *decoder) groups(raw json.RawMessage, path string, u *Update) {
 	if !itemsSeen {
 		d.errs.Add(join(path, "items"), "is required")
 	}
-	g.Op = GroupOp(op.V)
-	u.Groups = Some(g)
+	g.Op = canonical.GroupOp(op.V)
+	u.Groups = canonical.Some(g)
 }
 
-func (d *decoder) ref(raw json.RawMessage, path string) (Ref, bool) {
-	var r Ref
+func (d *decoder) ref(raw json.RawMessage, path string) (canonical.Ref, bool) {
+	var r canonical.Ref
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
 		case "id":
 			if n, ok := d.integer(v, p); ok {
-				r.ID = Some(n)
+				r.ID = canonical.Some(n)
 			}
 		case "name":
 			d.optString(v, p, &r.Name)
@@ -465,9 +467,9 @@ func (d *decoder) ref(raw json.RawMessage, path string) (Ref, bool) {
 	return r, true
 }
 
-func (d *decoder) password(raw json.RawMessage, path string, u *Update) {
-	var pw Password
-	var nw, cur Opt[string]
+func (d *decoder) password(raw json.RawMessage, path string, u *canonical.Update) {
+	var pw canonical.Password
+	var nw, cur canonical.Opt[string]
 	ok := d.object(raw, path, func(key string, v json.RawMessage, p string) {
 		switch key {
 		case "new":
@@ -485,14 +487,14 @@ func (d *decoder) password(raw json.RawMessage, path string, u *Update) {
 		d.errs.Add(join(path, "new"), "is required")
 		return
 	}
-	pw.New = Secret(nw.V)
+	pw.New = canonical.Secret(nw.V)
 	if cur.Set {
-		pw.Current = Some(Secret(cur.V))
+		pw.Current = canonical.Some(canonical.Secret(cur.V))
 	}
-	u.Password = Some(pw)
+	u.Password = canonical.Some(pw)
 }
 
-func (d *decoder) metadata(raw json.RawMessage, path string, u *Update) {
+func (d *decoder) metadata(raw json.RawMessage, path string, u *canonical.Update) {
 	if d.isNull(raw, path) {
 		return
 	}
@@ -505,7 +507,7 @@ func (d *decoder) metadata(raw json.RawMessage, path string, u *Update) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	m := Metadata{}
+	m := canonical.Metadata{}
 	if err := dec.Decode(&m); err != nil {
 		d.errs.Add(path, "must be an object")
 		return
@@ -514,5 +516,5 @@ func (d *decoder) metadata(raw json.RawMessage, path string, u *Update) {
 		d.errs.Add(path, "must be one object")
 		return
 	}
-	u.Metadata = Some(m)
+	u.Metadata = canonical.Some(m)
 }

@@ -1,4 +1,4 @@
-package canonical
+package decode
 
 import (
 	"strings"
@@ -37,7 +37,7 @@ func TestDecodeDidYouMean(t *testing.T) {
 		{`{"user":{"zzzzzz":"J"}}`, "user.zzzzzz: unknown field"},
 	}
 	for _, tc := range cases {
-		_, err := Decode([]byte(tc.body), "jdoe")
+		_, err := Request([]byte(tc.body), "jdoe")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.body, err, tc.want)
 		}

@@ -1,4 +1,4 @@
-package canonical
+package decode
 
 import (
 	"slices"
@@ -30,7 +30,7 @@ func TestEveryStringIsCleanUnicode(t *testing.T) {
 		{"in metadata", `{"user":{"metadata":{"a":["\ud800"]}}}`, "user.metadata"},
 		{"in a metadata key", `{"user":{"metadata":{"\udc01":"x"}}}`, "user.metadata"},
 		{"in an extension", `{"targets":["commvault"],"user":{"display_name":"x"},"extensions":{"commvault":{"k":"\ud800"}}}`, "extensions.commvault.k"},
-		// Decode refuses it now, with the same path (it was Validate).
+		// Request refuses it now, with the same path (it was Validate).
 		{"NUL in a name", `{"user":{"given_name":"a\u0000b"}}`, "user.given_name"},
 		{"newline in password.new", `{"user":{"password":{"new":"pw\nX"}}}`, "user.password.new"},
 		{"escaped NUL in password.new", `{"user":{"password":{"new":"pw\u0000"}}}`, "user.password.new"},
@@ -47,7 +47,7 @@ func TestEveryStringIsCleanUnicode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := Decode([]byte(tc.body), "jdoe")
+			req, err := Request([]byte(tc.body), "jdoe")
 			if err == nil {
 				err = req.Validate()
 			}

@@ -1,4 +1,4 @@
-package canonical
+package result
 
 import (
 	"encoding/json"
