@@ -270,11 +270,12 @@ func TestMTLSClientRecognisedBySAN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := New(Options{Dispatcher: d, AuthModes: []string{MethodAPIKey, MethodMTLS}, Audit: trail,
+	app := buildApp(Options{Dispatcher: d, AuthModes: []string{MethodAPIKey, MethodMTLS}, Audit: trail,
 		Clients: []Client{
 			{Name: "hr-mesh", CertSANs: []string{"spiffe://example.org/ns/hr/sa/sync"}, Targets: []string{"frontier"}},
 			{Name: "by-subject", CertSubject: "CN=legacy-batch", Targets: []string{"frontier"}},
 		}})
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func newBatchApp(t *testing.T, o Options, failOnce ...string) (*batchAdapter, fu
 		t.Fatal(err)
 	}
 	o.Dispatcher, o.AuthNone = d, true
-	app := New(o)
+	app := buildApp(o)
 	return a, func(req *http.Request) *http.Response {
 		resp, err := app.Test(req, -1)
 		if err != nil {
@@ -352,7 +352,7 @@ func TestBatchLeavesLivePatchesTheirShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := New(Options{Dispatcher: d, AuthNone: true, BatchConcurrency: 8})
+	app := buildApp(Options{Dispatcher: d, AuthNone: true, BatchConcurrency: 8})
 	var body strings.Builder
 	for i := range 20 {
 		body.WriteString(item(fmt.Sprintf("b%d", i)) + "\n")

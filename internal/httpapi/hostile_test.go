@@ -24,7 +24,7 @@ func serveReal(t *testing.T, o Options) (addr string, applied func() int32) {
 		t.Fatal(err)
 	}
 	o.Dispatcher = d
-	app := New(o)
+	app := buildApp(o)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func newApp(t *testing.T, o Options) (*countingAdapter, func(req *http.Request) 
 		t.Fatal(err)
 	}
 	o.Dispatcher = d
-	app := New(o)
+	app := buildApp(o)
 	return a, func(req *http.Request) *http.Response {
 		resp, err := app.Test(req, -1)
 		if err != nil {
@@ -140,7 +140,7 @@ func TestBodyLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := New(Options{Dispatcher: d, AuthNone: true, BodyLimit: 4096})
+	app := buildApp(Options{Dispatcher: d, AuthNone: true, BodyLimit: 4096})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

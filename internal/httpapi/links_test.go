@@ -38,10 +38,11 @@ func linksApp(t *testing.T) (func(method, path, body, key string) (int, string),
 		t.Fatal(err)
 	}
 	obs := &conflictCounter{n: map[string]int{}}
-	app := New(Options{Dispatcher: d, LinkObserver: obs, Clients: []Client{
+	app := buildApp(Options{Dispatcher: d, LinkObserver: obs, Clients: []Client{
 		{Name: "linker", KeyHash: sha256.Sum256([]byte("k-linker")), Targets: []string{"frontier"}, Permissions: []string{"links"}},
 		{Name: "writer", KeyHash: sha256.Sum256([]byte("k-writer")), Targets: []string{"frontier"}},
 	}})
+
 	return func(method, path, body, key string) (int, string) {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
@@ -134,8 +135,9 @@ func TestLinkChangesAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := New(Options{Dispatcher: d, Audit: trail, Clients: []Client{
+	app := buildApp(Options{Dispatcher: d, Audit: trail, Clients: []Client{
 		{Name: "linker", KeyHash: sha256.Sum256([]byte("k")), Targets: []string{"frontier"}, Permissions: []string{"links"}}}})
+
 	do := func(method, path, body string) int {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")

@@ -84,7 +84,7 @@ func newReadApp(t *testing.T, o Options) (*readingAdapter, *spyStore, func(*http
 		t.Fatal(err)
 	}
 	o.Dispatcher = d
-	app := New(o)
+	app := buildApp(o)
 	return a, store, func(req *http.Request) *http.Response {
 		resp, err := app.Test(req, -1)
 		if err != nil {

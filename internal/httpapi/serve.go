@@ -15,7 +15,7 @@ type Server struct {
 
 // NewServer builds the HTTP API from o.
 func NewServer(o Options) *Server {
-	return &Server{app: New(o)}
+	return &Server{app: buildApp(o)}
 }
 
 // Serve serves on ln until Shutdown; it returns nil after a shutdown.

@@ -131,8 +131,9 @@ type server struct {
 	auth       *authState
 }
 
-// New builds the Fiber app.
-func New(o Options) *fiber.App {
+// buildApp builds the Fiber app; NewServer wraps it, so no caller outside
+// this package names Fiber.
+func buildApp(o Options) *fiber.App {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
