@@ -664,6 +664,7 @@ func TestOpenAPIContract(t *testing.T) {
 		{name: "unsupported field", method: "PATCH", url: users, hdr: auth, body: `{"targets":["frontier"],"user":{"email":"jane@example.com"}}`, status: 422, code: canonical.CodeUnsupportedField},
 		{name: "too large", method: "PATCH", url: users, hdr: auth, body: `{"user":{"display_name":"` + strings.Repeat("a", 8<<10) + `"}}`, status: 413, code: canonical.CodePayloadTooLarge, invalid: true},
 		{name: "not json", method: "PATCH", url: users, hdr: with("Content-Type", "text/plain"), body: `{"user":{"display_name":"J"}}`, status: 415, code: canonical.CodeUnsupportedMediaType, invalid: true},
+		{name: "json in another charset", method: "PATCH", url: users, hdr: with("Content-Type", "application/json; charset=utf-16"), body: `{"user":{"display_name":"J"}}`, status: 415, code: canonical.CodeUnsupportedMediaType},
 	} {
 		c.do(t, ex)
 	}
@@ -917,6 +918,9 @@ func TestOpenAPIContract(t *testing.T) {
 					`{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"contract.bulk","emails":[{"value":"contract.bulk@example.com","primary":true}],"displayName":"Contract Bulk"}},` +
 					`{"method":"DELETE","path":"/Users/bulkId:u1"}]}`},
 			{name: "scim unknown user", method: "GET", url: scim + "/Users/no-such-user", hdr: auth, status: 404},
+			{name: "scim bulk over maxOperations", method: "POST", url: scim + "/Bulk", hdr: sj, status: 413,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[` +
+					strings.TrimSuffix(strings.Repeat(`{"method":"DELETE","path":"/Users/nobody"},`, 101), ",") + `]}`},
 			{name: "scim bad filter", method: "GET", url: scim + "/Users?filter=" + url.QueryEscape(`userName eq`), hdr: auth, status: 400},
 			{name: "scim list all", method: "GET", url: scim + "/Users?startIndex=1&count=100", hdr: auth, status: 200},
 			{name: "scim list by a non-indexed filter", method: "GET", url: scim + "/Users?filter=" + url.QueryEscape(`userName sw "contract"`), hdr: auth, status: 200},
