@@ -142,19 +142,7 @@ func TestSCIMBulkRepeat(t *testing.T) {
 	 {"method":"PATCH","path":"/Users/bulkId:r1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Repeat Patched"}]}},
 	 {"method":"PATCH","path":"/Users/bulkId:r1","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}}]}`
 	writes := func() int { return len(simWrites(t, sims, "commvault")) + len(simWrites(t, sims, "frontier")) }
-	type result struct{ Status, Location string }
-	run := func() []result {
-		t.Helper()
-		status, _, b := call(t, "POST", base+"/scim/v2/Bulk", body)
-		if status != 200 {
-			t.Fatalf("%d %s", status, b)
-		}
-		var res struct{ Operations []result }
-		if err := json.Unmarshal(b, &res); err != nil {
-			t.Fatal(err)
-		}
-		return res.Operations
-	}
+	run := func() []bulkOutcome { t.Helper(); return postBulk(t, base, body) }
 	before := writes()
 	first := run()
 	if len(first) != 3 || first[0].Status != "201" || first[1].Status != "200" || first[2].Status != "200" {
@@ -298,7 +286,6 @@ func TestSCIMBulkRepeatReplaysOutcomes(t *testing.T) {
 	}
 	var existing struct{ ID string }
 	_ = json.Unmarshal(b, &existing)
-	type result struct{ Status, Location string }
 	for _, tc := range []struct {
 		name, ops string
 		want      []string
@@ -309,18 +296,7 @@ func TestSCIMBulkRepeatReplaysOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[` + tc.ops + `]}`
-			run := func() []result {
-				t.Helper()
-				status, _, b := call(t, "POST", base+"/scim/v2/Bulk", body)
-				if status != 200 {
-					t.Fatalf("%d %s", status, b)
-				}
-				var res struct{ Operations []result }
-				if err := json.Unmarshal(b, &res); err != nil {
-					t.Fatal(err)
-				}
-				return res.Operations
-			}
+			run := func() []bulkOutcome { t.Helper(); return postBulk(t, base, body) }
 			first := run()
 			var got []string
 			for _, r := range first {
@@ -383,4 +359,23 @@ func TestSCIMCreateReportsApplied(t *testing.T) {
 			t.Errorf("%s: %+v, want created and applied (%s)", target, r, body)
 		}
 	}
+}
+
+// bulkOutcome is one operation's status and location in a SCIM
+// BulkResponse (comparable, unlike bulkResult).
+type bulkOutcome struct{ Status, Location string }
+
+// postBulk sends a SCIM Bulk request that must answer 200 and returns its
+// operations' outcomes.
+func postBulk(t *testing.T, base, body string) []bulkOutcome {
+	t.Helper()
+	status, _, b := call(t, "POST", base+"/scim/v2/Bulk", body)
+	if status != 200 {
+		t.Fatalf("%d %s", status, b)
+	}
+	var res struct{ Operations []bulkOutcome }
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Operations
 }
