@@ -293,7 +293,7 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		return l
 	}
 	ctx = upstream.WithBulk(ctx)
-	rd, err := m.d.Read(ctx, dispatch.ReadInput{Client: "migrate", UserID: u.ID, Targets: []string{m.from}, VendorIDs: u.VendorIDs})
+	rd, err := m.d.Read(ctx, dispatch.ReadInput{Client: "migrate", UserID: u.ID, Targets: []string{m.from}, VendorIDs: u.VendorIDs, NoETag: true})
 	if err != nil {
 		l.Status, l.Reason = "failed", "source: "+canonical.AsError(err).Message
 		return l
@@ -356,10 +356,15 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		return l
 	}
 	l.Replayed = out.Replayed
-	var res result.Result
-	if err := json.Unmarshal(out.Body, &res); err != nil {
-		l.Status, l.Reason = "failed", "unreadable result"
-		return l
+	// A fresh run hands back the result itself; only a replay (a resumed
+	// run's done users) has just the stored body to decode.
+	res := out.Result
+	if res == nil {
+		res = new(result.Result)
+		if err := json.Unmarshal(out.Body, res); err != nil {
+			l.Status, l.Reason = "failed", "unreadable result"
+			return l
+		}
 	}
 	l.Status = string(res.Status)
 	l.Targets = map[string]migrateOutcome{}

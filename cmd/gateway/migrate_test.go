@@ -23,7 +23,10 @@ import (
 type migrateRig struct {
 	sims  *simSet
 	users []migrateUser
-	redis *miniredis.Miniredis
+	// redisURL and redisPrefix are the store the rig's gateways share:
+	// a miniredis of the test's own, or (benchmarks) REDIS_URL under a
+	// prefix of the test's own.
+	redisURL, redisPrefix string
 }
 
 func newMigrateRig(t *testing.T, n int) *migrateRig {
@@ -33,7 +36,7 @@ func newMigrateRig(t *testing.T, n int) *migrateRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sims.Close() })
-	r := &migrateRig{sims: sims, redis: miniredis.RunT(t)}
+	r := &migrateRig{sims: sims, redisURL: "redis://" + miniredis.RunT(t).Addr()}
 	for i := range n {
 		r.users = append(r.users, seededUser(i))
 	}
@@ -49,8 +52,8 @@ func (r *migrateRig) migration(t *testing.T, runID string) *migration {
 		t.Fatal(err)
 	}
 	cfg.Idempotency.Store = "redis"
-	cfg.Redis.URL = "redis://" + r.redis.Addr()
-	cfg.Redis.AllowVolatile = true // miniredis has no persistence to report
+	cfg.Redis.URL, cfg.Redis.KeyPrefix = r.redisURL, r.redisPrefix
+	cfg.Redis.AllowVolatile = true // miniredis (or the test Redis) keeps no append-only file
 	g, err := build(context.Background(), cfg, buildOptions{LogOutput: &bytes.Buffer{}})
 	if err != nil {
 		t.Fatal(err)

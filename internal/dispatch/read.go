@@ -35,6 +35,9 @@ type ReadInput struct {
 	VendorIDs map[string]string
 	// PassThrough holds callers' credentials by target.
 	PassThrough map[string]canonical.Secret
+	// NoETag leaves ReadResult.ETag empty: a reader that copies the
+	// snapshot (gateway migrate) never writes it back with If-Match.
+	NoETag bool
 }
 
 // ReadStatus is one target's read outcome.
@@ -110,7 +113,16 @@ func (d *Dispatcher) Read(ctx context.Context, in ReadInput) (ReadResult, error)
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
-	for _, n := range names {
+	for i, n := range names {
+		if i == len(names)-1 {
+			// The last target (or the only one) is read on this
+			// goroutine, which would otherwise only wait, as fanOut does.
+			tr := d.readOne(ctx, in, n)
+			mu.Lock()
+			res.Results[n] = tr
+			mu.Unlock()
+			break
+		}
 		wg.Add(1)
 		d.workers.Go(func() {
 			defer wg.Done()
@@ -123,7 +135,9 @@ func (d *Dispatcher) Read(ctx context.Context, in ReadInput) (ReadResult, error)
 	wg.Wait()
 	res.Drift = drift(names, res.Results)
 	res.Consistent = len(res.Drift) == 0
-	res.ETag = etag(names, res.Results)
+	if !in.NoETag {
+		res.ETag = etag(names, res.Results)
+	}
 	obs, _ := d.o.Observer.(DriftObserver)
 	for _, df := range res.Drift {
 		if obs != nil {
@@ -276,6 +290,9 @@ func (d *Dispatcher) read(ctx context.Context, t Target, op adapters.Op) TargetR
 // values differ between the targets that read it.
 func drift(names []string, results map[string]TargetRead) []DriftField {
 	out := []DriftField{}
+	if len(names) < 2 {
+		return out // drift is between targets
+	}
 	for _, f := range canonical.AllFields() {
 		vals := map[string]any{}
 		distinct := map[string]bool{}
