@@ -3,7 +3,8 @@ package audit
 import (
 	"cmp"
 	"context"
-	"maps"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -11,17 +12,31 @@ import (
 
 // MemoryStore keeps records in memory: tests and `gateway dev`. Records are
 // lost on restart; production uses PostgreSQL.
+//
+// Each record is kept as its JSON encoding beside the few fields a query
+// filters on, not as a Record: a Record's maps cost about a kilobyte each
+// and are pointers the garbage collector walks on every cycle, which for a
+// full buffer of 100,000 records was 60% of a loaded gateway's heap
+// (BenchmarkMemoryStoreAppend, BENCHMARKS.md). A bounded store is a ring:
+// its memory is fixed once full.
 type MemoryStore struct {
 	mu sync.Mutex
-	// records[head:] are kept; the consumed front of a bounded store is
-	// dropped only once it is as long as the rest, so forgetting the oldest
-	// costs a copy of the records once per max appends, not on every one.
-	records []Record
-	head    int
+	// entries holds the records, oldest first from next once the ring is
+	// full (max > 0 and len(entries) == max).
+	entries []memEntry
+	next    int
 	seq     int64
 	max     int // 0: unbounded
 	// fail, when set, makes Append and Ping fail (fault hook for tests).
 	fail error
+}
+
+// memEntry is one kept record.
+type memEntry struct {
+	id           int64
+	time         time.Time
+	user, client string
+	raw          []byte // the Record as JSON
 }
 
 // NewMemoryStore returns an empty, unbounded store (tests).
@@ -51,17 +66,26 @@ func (m *MemoryStore) Append(_ context.Context, r *Record) error {
 	m.seq++
 	r.ID = m.seq
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
-	m.records = append(m.records, clone(*r))
-	if m.max > 0 && len(m.records)-m.head > m.max {
-		m.records[m.head] = Record{} // its maps go with it
-		m.head++
-		if m.head >= m.max {
-			n := copy(m.records, m.records[m.head:])
-			clear(m.records[n:])
-			m.records, m.head = m.records[:n], 0
-		}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		m.seq--
+		return fmt.Errorf("audit: memory: encode: %w", err)
 	}
+	e := memEntry{id: r.ID, time: r.Time, user: r.User, client: r.Client, raw: raw}
+	if m.max > 0 && len(m.entries) == m.max {
+		m.entries[m.next] = e // the oldest goes
+		m.next = (m.next + 1) % m.max
+		return nil
+	}
+	m.entries = append(m.entries, e)
 	return nil
+}
+
+// each calls f on every kept entry, oldest first; m.mu is held.
+func (m *MemoryStore) each(f func(*memEntry)) {
+	for i := range m.entries {
+		f(&m.entries[(m.next+i)%len(m.entries)])
+	}
 }
 
 // Ping implements Sink.
@@ -81,15 +105,21 @@ func (m *MemoryStore) Query(_ context.Context, q Query) (Page, error) {
 		return Page{}, err
 	}
 	m.mu.Lock()
-	var match []Record
-	for _, r := range m.records[m.head:] {
-		if (q.User == "" || r.User == q.User) && (q.Client == "" || r.Client == q.Client) &&
-			(q.Since.IsZero() || !r.Time.Before(q.Since)) && (q.Until.IsZero() || r.Time.Before(q.Until)) &&
-			(cur == nil || r.Time.Before(cur.t) || (r.Time.Equal(cur.t) && r.ID < cur.id)) {
-			match = append(match, clone(r))
+	var raws [][]byte
+	m.each(func(e *memEntry) {
+		if (q.User == "" || e.user == q.User) && (q.Client == "" || e.client == q.Client) &&
+			(q.Since.IsZero() || !e.time.Before(q.Since)) && (q.Until.IsZero() || e.time.Before(q.Until)) &&
+			(cur == nil || e.time.Before(cur.t) || (e.time.Equal(cur.t) && e.id < cur.id)) {
+			raws = append(raws, e.raw) // never changed once kept
+		}
+	})
+	m.mu.Unlock()
+	match := make([]Record, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &match[i]); err != nil {
+			return Page{}, fmt.Errorf("audit: memory: decode: %w", err)
 		}
 	}
-	m.mu.Unlock()
 	sortDesc(match)
 	return page(match, q.Limit), nil
 }
@@ -118,29 +148,17 @@ func sortDesc(rs []Record) {
 	})
 }
 
-func clone(r Record) Record {
-	if r.Fields != nil {
-		r.Fields = append([]string(nil), r.Fields...)
-	}
-	r.Values = maps.Clone(r.Values)
-	r.Detail = maps.Clone(r.Detail)
-	r.Targets = maps.Clone(r.Targets)
-	return r
-}
-
 // Prune deletes records older than before.
 func (m *MemoryStore) Prune(_ context.Context, before time.Time) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	live := m.records[m.head:]
-	kept := m.records[:0]
-	for _, r := range live {
-		if !r.Time.Before(before) {
-			kept = append(kept, r)
+	kept := make([]memEntry, 0, len(m.entries))
+	m.each(func(e *memEntry) {
+		if !e.time.Before(before) {
+			kept = append(kept, *e)
 		}
-	}
-	n := int64(len(live) - len(kept))
-	clear(m.records[len(kept):])
-	m.records, m.head = kept, 0
+	})
+	n := int64(len(m.entries) - len(kept))
+	m.entries, m.next = kept, 0
 	return n, nil
 }

@@ -173,8 +173,8 @@ func (t *Trail) Record(ctx context.Context, r Record) {
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
 	for i, s := range t.o.Sinks {
 		// A copy of the struct, sharing r's maps and slices: no sink changes
-		// them (Append sets ID and Time), the memory store keeps a deep copy
-		// of its own, and the caller built them for this record alone. A
+		// them (Append sets ID and Time), the memory store keeps its own JSON
+		// encoding, and the caller built them for this record alone. A
 		// deep copy per sink here cost four allocations per update.
 		rec := r
 		// Records queued earlier for this sink go first, keeping its order.
