@@ -56,8 +56,16 @@ func (m *MemoryStore) SetFailure(err error) {
 	m.mu.Unlock()
 }
 
-// Append implements Sink.
+// Append implements Sink. The record is encoded before the lock is taken
+// (with no ID: the entry keeps it, and Query puts it back), so concurrent
+// updates do not queue behind each other's encoding.
 func (m *MemoryStore) Append(_ context.Context, r *Record) error {
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	r.ID = 0
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("audit: memory: encode: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -65,12 +73,6 @@ func (m *MemoryStore) Append(_ context.Context, r *Record) error {
 	}
 	m.seq++
 	r.ID = m.seq
-	r.Time = r.Time.UTC().Truncate(time.Microsecond)
-	raw, err := json.Marshal(r)
-	if err != nil {
-		m.seq--
-		return fmt.Errorf("audit: memory: encode: %w", err)
-	}
 	e := memEntry{id: r.ID, time: r.Time, user: r.User, client: r.Client, raw: raw}
 	if m.max > 0 && len(m.entries) == m.max {
 		m.entries[m.next] = e // the oldest goes
@@ -105,20 +107,21 @@ func (m *MemoryStore) Query(_ context.Context, q Query) (Page, error) {
 		return Page{}, err
 	}
 	m.mu.Lock()
-	var raws [][]byte
+	var kept []memEntry
 	m.each(func(e *memEntry) {
 		if (q.User == "" || e.user == q.User) && (q.Client == "" || e.client == q.Client) &&
 			(q.Since.IsZero() || !e.time.Before(q.Since)) && (q.Until.IsZero() || e.time.Before(q.Until)) &&
 			(cur == nil || e.time.Before(cur.t) || (e.time.Equal(cur.t) && e.id < cur.id)) {
-			raws = append(raws, e.raw) // never changed once kept
+			kept = append(kept, *e) // its raw is never changed once kept
 		}
 	})
 	m.mu.Unlock()
-	match := make([]Record, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &match[i]); err != nil {
+	match := make([]Record, len(kept))
+	for i, e := range kept {
+		if err := json.Unmarshal(e.raw, &match[i]); err != nil {
 			return Page{}, fmt.Errorf("audit: memory: decode: %w", err)
 		}
+		match[i].ID = e.id
 	}
 	sortDesc(match)
 	return page(match, q.Limit), nil
