@@ -26,6 +26,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/canonical/decode"
 	"github.com/identity-gateway/identity-gateway/canonical/result"
 	"github.com/identity-gateway/identity-gateway/config"
+	"github.com/identity-gateway/identity-gateway/internal/audit"
 	"github.com/identity-gateway/identity-gateway/internal/dispatch"
 	"github.com/identity-gateway/identity-gateway/internal/idempotency"
 	"github.com/identity-gateway/identity-gateway/internal/links"
@@ -77,6 +78,10 @@ type migration struct {
 	// onDone, when set, is told of each finished user (tests stop a run
 	// half-way through it).
 	onDone func(n int)
+	// audit records every user the run writes (nil: none), as the API
+	// records every update; values is what it may keep of e-mail and names.
+	audit  audit.Recorder
+	values audit.ValuePolicy
 }
 
 // inShard reports whether id belongs to shard m.shard of m.of: a stable
@@ -349,6 +354,14 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 	if len(in.Key) > 255 {
 		in.Key = "migrate/" + m.runID + "/" + strconv.FormatUint(uint64(fnvSum(u.ID)), 16)
 	}
+	if m.audit != nil && !m.dry {
+		// As the API refuses an update it could not record, a user is not
+		// written while the trail cannot take its record.
+		if err := m.audit.Ready(ctx); err != nil {
+			l.Status, l.Reason = "failed", string(canonical.CodeAuditUnavailable)+": the audit trail cannot record changes now; nothing was written"
+			return l
+		}
+	}
 	out, err := m.apply(ctx, stop, in)
 	if err != nil {
 		e := canonical.AsError(err)
@@ -379,6 +392,9 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 			applied[t] = r.VendorID
 		}
 	}
+	if m.audit != nil && !m.dry && !out.Replayed {
+		m.record(ctx, in, src.VendorID, res, out.Status)
+	}
 	if !m.dry && len(applied) > 0 {
 		if id := src.VendorID; id != "" {
 			applied[m.from] = id
@@ -388,6 +404,25 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		}
 	}
 	return l
+}
+
+// record appends the audit record of one written user: what the API
+// records for an update, under the run's own action, with the run id, the
+// source and the user's id there.
+func (m *migration) record(ctx context.Context, in dispatch.Input, sourceID string, res *result.Result, httpStatus int) {
+	r := audit.Record{Action: audit.ActionMigrationItem, User: in.Request.UserID, Client: "migrate", AuthMethod: "cli",
+		Status: string(res.Status), HTTPStatus: httpStatus, IdempotencyKey: in.Key, TraceID: res.TraceID,
+		Detail: map[string]string{"run_id": m.runID, "from": m.from, "from_vendor_id": sourceID}}
+	r.Fields, r.Values = audit.Changes(in.Request, m.values)
+	r.Targets = make(map[string]audit.TargetOutcome, len(res.Results))
+	for name, tr := range res.Results {
+		o := audit.TargetOutcome{VendorID: tr.VendorID, Status: string(tr.Status)}
+		if tr.Error != nil {
+			o.Code = string(tr.Error.Code)
+		}
+		r.Targets[name] = o
+	}
+	m.audit.Record(context.WithoutCancel(ctx), r)
 }
 
 // apply writes in through the dispatcher. A key still claimed by an
@@ -682,7 +717,10 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer g.Shutdown(context.Background())
 	m := &migration{d: g.dispatcher, from: *from, to: strings.Split(*to, ","), dry: *dry, runID: *runID, shard: si, of: sn,
 		concurrency: *conc, progress: stderr, progressEvery: *every, bar: isTerminal(stderr),
-		inProgressWait: cfg.Idempotency.LockTTL.D() + 5*time.Second}
+		inProgressWait: cfg.Idempotency.LockTTL.D() + 5*time.Second, values: audit.ValuePolicy(cfg.Audit.Values)}
+	if g.audit != nil {
+		m.audit = g.audit
+	}
 	if *fields != "" {
 		for _, s := range strings.Split(*fields, ",") {
 			m.fields = append(m.fields, canonical.Field(s))

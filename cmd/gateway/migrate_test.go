@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/internal/audit"
 )
 
 // migrateRig is simulators seeded with n users and a gateway config on a
@@ -59,7 +62,12 @@ func (r *migrateRig) migration(t *testing.T, runID string) *migration {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Shutdown(context.Background()) })
-	return &migration{d: g.dispatcher, from: "akana", to: []string{"frontier", "commvault"}, runID: runID, of: 1, concurrency: 4}
+	m := &migration{d: g.dispatcher, from: "akana", to: []string{"frontier", "commvault"}, runID: runID, of: 1, concurrency: 4,
+		values: audit.ValuePolicy(cfg.Audit.Values)}
+	if g.audit != nil {
+		m.audit = g.audit
+	}
+	return m
 }
 
 // sliceSource hands over users from memory.
@@ -177,6 +185,65 @@ func TestMigrateResumesWithoutDoubleWrites(t *testing.T) {
 	}
 	if !strings.Contains(report.String(), `"replayed":true`) {
 		t.Fatal("the report does not mark replayed users")
+	}
+}
+
+// recordingAudit is an audit trail that keeps what it is given.
+type recordingAudit struct {
+	mu      sync.Mutex
+	records []audit.Record
+	down    error
+}
+
+func (a *recordingAudit) Ready(context.Context) error { a.mu.Lock(); defer a.mu.Unlock(); return a.down }
+func (a *recordingAudit) Record(_ context.Context, r audit.Record) {
+	a.mu.Lock()
+	a.records = append(a.records, r)
+	a.mu.Unlock()
+}
+
+// TestMigrateAudits: every user a migration writes is in the audit trail
+// (migration.item, with the run, the source and each target's outcome;
+// e-mail values as audit.values says); a resumed run's replayed users add
+// nothing; while the trail cannot record, no user is written.
+func TestMigrateAudits(t *testing.T) {
+	const n = 6
+	r := newMigrateRig(t, n)
+	rec := &recordingAudit{}
+	run := func(runID string) []migrateLine {
+		m := r.migration(t, runID)
+		m.audit, m.values = rec, audit.ValuesHashed
+		var report bytes.Buffer
+		if _, err := m.run(context.Background(), sliceSource(r.users), n, &report); err != nil {
+			t.Fatal(err)
+		}
+		return reportLines(t, report.Bytes())
+	}
+	run("audited")
+	if len(rec.records) != n {
+		t.Fatalf("%d audit records for %d users", len(rec.records), n)
+	}
+	for _, a := range rec.records {
+		if a.Action != audit.ActionMigrationItem || a.Client != "migrate" || a.Status != "applied" ||
+			a.Detail["run_id"] != "audited" || a.Detail["from"] != "akana" || a.Detail["from_vendor_id"] == "" ||
+			a.Targets["commvault"].Status != "applied" || a.Targets["commvault"].VendorID == "" ||
+			!strings.HasPrefix(a.Values["email"], "sha256:") || !slices.Contains(a.Fields, "email") {
+			t.Fatalf("audit record %+v", a)
+		}
+	}
+	run("audited")
+	if len(rec.records) != n {
+		t.Fatalf("the resumed run's replays added %d records", len(rec.records)-n)
+	}
+	before := r.writes()
+	rec.down = errors.New("sink down")
+	for _, l := range run("while-down") {
+		if l.Status != "failed" || !strings.HasPrefix(l.Reason, "audit_unavailable") {
+			t.Fatalf("with the trail down: %+v", l)
+		}
+	}
+	if after := r.writes(); !maps.Equal(before, after) {
+		t.Fatalf("users were written while the trail was down: %v -> %v", before, after)
 	}
 }
 

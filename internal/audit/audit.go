@@ -21,6 +21,9 @@ const (
 	// through the links API.
 	ActionLinkCreate = "link.create"
 	ActionLinkDelete = "link.delete"
+	// ActionMigrationItem is one user written by `gateway migrate`; its
+	// Detail names the run, the source and the source's vendor id.
+	ActionMigrationItem = "migration.item"
 )
 
 // Record is one audit entry. It never holds a secret.
