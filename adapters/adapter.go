@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -61,6 +62,23 @@ type Op struct {
 	// one (docs/api.md, Pass-through credentials); empty otherwise. It is a Secret so it can
 	// never be printed by accident.
 	PassThrough canonical.Secret
+	// Fields, for a Read, are the fields the caller will use (nil: all).
+	// A Reader may skip vendor calls that read none of them; the snapshot
+	// may still hold others.
+	Fields []canonical.Field
+}
+
+// Wants reports whether a Read of o should read any of fs.
+func (o Op) Wants(fs ...canonical.Field) bool {
+	if o.Fields == nil {
+		return true
+	}
+	for _, f := range fs {
+		if slices.Contains(o.Fields, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // Outcome is what an applied update did.

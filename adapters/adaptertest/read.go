@@ -143,6 +143,47 @@ func runRead(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("read/a field subset reads no more and reports the same values", func(t *testing.T) {
+		r, sim, _ := reader(t)
+		srv := httptest.NewServer(sim)
+		defer srv.Close()
+		full := &HTTPDoer{Base: srv.URL}
+		all, err := r.Read(context.Background(), full, base)
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		subsets := [][]canonical.Field{{}} // nothing asked: the user's existence
+		for _, f := range canonical.AllFields() {
+			if _, ok := all.Fields[f]; ok {
+				subsets = append(subsets, []canonical.Field{f})
+			}
+		}
+		for _, fs := range subsets {
+			op := base
+			op.Fields = fs
+			d := &HTTPDoer{Base: srv.URL}
+			snap, err := r.Read(context.Background(), d, op)
+			if err != nil {
+				t.Fatalf("Read of %v: %v", fs, err)
+			}
+			if len(d.Calls()) > len(full.Calls()) {
+				t.Errorf("Read of %v sent %d calls, a full read %d", fs, len(d.Calls()), len(full.Calls()))
+			}
+			for _, f := range fs {
+				if _, ok := snap.Fields[f]; !ok {
+					t.Errorf("Read of %v: %s is not in the snapshot", fs, f)
+				}
+			}
+			// A field the subset holds, asked or not, has the full read's
+			// value: a skipped call's fields are left out, never zero.
+			for f, v := range snap.Fields {
+				if diff := cmp.Diff(all.Fields[f], v); diff != "" {
+					t.Errorf("Read of %v: %s differs from a full read (-full +subset):\n%s", fs, f, diff)
+				}
+			}
+		}
+	})
+
 	t.Run("read/doer errors pass through", func(t *testing.T) {
 		r, _, _ := reader(t)
 		want := &canonical.Error{Code: canonical.CodeCircuitOpen, Message: "open"}

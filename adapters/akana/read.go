@@ -50,20 +50,30 @@ func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (a
 	r := reads()
 	snap := adapters.Snapshot{VendorID: op.UserID}
 
-	resp, err := a.get(ctx, do, "get settings", base+"/settings")
-	if err != nil {
-		return adapters.Snapshot{}, err
+	// Two calls hold the readable fields; a caller that needs none of one
+	// call's fields (gateway migrate copying only what its destinations
+	// take) is spared it. Settings are read when nothing is asked: they
+	// still say whether the user exists.
+	needNames := op.Wants(canonical.FieldGivenName, canonical.FieldFamilyName)
+	if op.Wants(canonical.FieldEmail, canonical.FieldNotifications) || !needNames {
+		resp, err := a.get(ctx, do, "get settings", base+"/settings")
+		if err != nil {
+			return adapters.Snapshot{}, err
+		}
+		set, err := parseSettings(resp.Body)
+		if err != nil {
+			return adapters.Snapshot{}, fmt.Errorf("akana: get settings: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
+				Message: "Akana answered GET settings with an unreadable AccountSettings"})
+		}
+		snap.Set(canonical.FieldEmail, set.Email, r[canonical.FieldEmail].As)
+		names, unmapped := a.names(set.OptedNotification)
+		snap.Fields[canonical.FieldNotifications] = adapters.Value{Value: names, From: r[canonical.FieldNotifications].As, Unmapped: unmapped}
 	}
-	set, err := parseSettings(resp.Body)
-	if err != nil {
-		return adapters.Snapshot{}, fmt.Errorf("akana: get settings: %w", &canonical.Error{Code: canonical.CodeUpstreamError, VendorStatus: resp.Status,
-			Message: "Akana answered GET settings with an unreadable AccountSettings"})
+	if !needNames {
+		return snap, nil
 	}
-	snap.Set(canonical.FieldEmail, set.Email, r[canonical.FieldEmail].As)
-	names, unmapped := a.names(set.OptedNotification)
-	snap.Fields[canonical.FieldNotifications] = adapters.Value{Value: names, From: r[canonical.FieldNotifications].As, Unmapped: unmapped}
 
-	resp, err = a.get(ctx, do, "get user", base)
+	resp, err := a.get(ctx, do, "get user", base)
 	if err != nil {
 		return adapters.Snapshot{}, err
 	}

@@ -73,16 +73,24 @@ func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (a
 		return adapters.Snapshot{}, fmt.Errorf("volterra: whoami: %w", &canonical.Error{Code: canonical.CodeNotFound,
 			Message: fmt.Sprintf("the Volterra credential belongs to user %s, not to the user asked for; Volterra shows only the credential owner's settings", who.UserUUID)})
 	}
+	// whoami is always read (it proves whose settings these are); the
+	// settings and the image only when the caller wants their fields.
 	var set settingsResponse
-	if err := a.read(ctx, do, cred, "get settings", settingsPath, &set); err != nil {
-		return adapters.Snapshot{}, err
+	wantSettings := op.Wants(canonical.FieldOTPEnabled, canonical.FieldNotifications)
+	if wantSettings {
+		if err := a.read(ctx, do, cred, "get settings", settingsPath, &set); err != nil {
+			return adapters.Snapshot{}, err
+		}
 	}
 	var img struct {
 		ContentType string `json:"content_type"`
 		Data        string `json:"data"`
 	}
-	if err := a.read(ctx, do, cred, "get settings image", imagePath, &img); err != nil {
-		return adapters.Snapshot{}, err
+	wantImage := op.Wants(canonical.FieldAvatar)
+	if wantImage {
+		if err := a.read(ctx, do, cred, "get settings image", imagePath, &img); err != nil {
+			return adapters.Snapshot{}, err
+		}
 	}
 
 	r := reads()
@@ -92,24 +100,28 @@ func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (a
 	snap.Set(canonical.FieldGivenName, who.FirstName, r[canonical.FieldGivenName].As)
 	snap.Set(canonical.FieldFamilyName, who.LastName, r[canonical.FieldFamilyName].As)
 	snap.Set(canonical.FieldEnabled, !who.Disabled, r[canonical.FieldEnabled].As)
-	snap.Set(canonical.FieldOTPEnabled, set.OTPEnabled, r[canonical.FieldOTPEnabled].As)
-	var codes []string
-	for _, n := range set.Notifications {
-		if n.Enabled && n.Code != "" {
-			codes = append(codes, n.Code)
+	if wantSettings {
+		snap.Set(canonical.FieldOTPEnabled, set.OTPEnabled, r[canonical.FieldOTPEnabled].As)
+		var codes []string
+		for _, n := range set.Notifications {
+			if n.Enabled && n.Code != "" {
+				codes = append(codes, n.Code)
+			}
 		}
+		names, unmapped := a.names(codes)
+		snap.Fields[canonical.FieldNotifications] = adapters.Value{Value: names, From: r[canonical.FieldNotifications].As, Unmapped: unmapped}
 	}
-	names, unmapped := a.names(codes)
-	snap.Fields[canonical.FieldNotifications] = adapters.Value{Value: names, From: r[canonical.FieldNotifications].As, Unmapped: unmapped}
-	var av any
-	if img.Data != "" {
-		b, err := base64.StdEncoding.DecodeString(img.Data)
-		if err != nil {
-			return adapters.Snapshot{}, fmt.Errorf("volterra: get settings image: %w", upstreamError(200, "the image answer's data is not base64"))
+	if wantImage {
+		var av any
+		if img.Data != "" {
+			b, err := base64.StdEncoding.DecodeString(img.Data)
+			if err != nil {
+				return adapters.Snapshot{}, fmt.Errorf("volterra: get settings image: %w", upstreamError(200, "the image answer's data is not base64"))
+			}
+			av = adapters.NewAvatarValue(img.ContentType, b)
 		}
-		av = adapters.NewAvatarValue(img.ContentType, b)
+		snap.Set(canonical.FieldAvatar, av, r[canonical.FieldAvatar].As)
 	}
-	snap.Set(canonical.FieldAvatar, av, r[canonical.FieldAvatar].As)
 	return snap, nil
 }
 

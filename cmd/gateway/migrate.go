@@ -82,6 +82,8 @@ type migration struct {
 	// records every update; values is what it may keep of e-mail and names.
 	audit  audit.Recorder
 	values audit.ValuePolicy
+	// readFields are the source's fields the run copies (set by run).
+	readFields []canonical.Field
 }
 
 // inShard reports whether id belongs to shard m.shard of m.of: a stable
@@ -122,6 +124,19 @@ func (m *migration) run(ctx context.Context, src source, total int, report io.Wr
 				supported[f] = true
 			}
 		}
+	}
+	// The source is asked only for what one copies (readFields), so an
+	// adapter whose read takes several calls skips those no destination
+	// needs (Akana's user call, for names, when no destination takes
+	// them).
+	m.readFields = nil
+	for _, f := range copyable {
+		if (m.fields == nil || slices.Contains(m.fields, f)) && (supported[f] || f == canonical.FieldEmail || f == canonical.FieldUsername) {
+			m.readFields = append(m.readFields, f)
+		}
+	}
+	if m.readFields == nil {
+		m.readFields = []canonical.Field{} // nothing to copy: read as little as the source can
 	}
 	var (
 		mu    sync.Mutex
@@ -298,7 +313,8 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		return l
 	}
 	ctx = upstream.WithBulk(ctx)
-	rd, err := m.d.Read(ctx, dispatch.ReadInput{Client: "migrate", UserID: u.ID, Targets: []string{m.from}, VendorIDs: u.VendorIDs, NoETag: true})
+	rd, err := m.d.Read(ctx, dispatch.ReadInput{Client: "migrate", UserID: u.ID, Targets: []string{m.from}, VendorIDs: u.VendorIDs, NoETag: true,
+		Fields: m.readFields})
 	if err != nil {
 		l.Status, l.Reason = "failed", "source: "+canonical.AsError(err).Message
 		return l

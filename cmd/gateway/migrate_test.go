@@ -16,8 +16,10 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
+	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/audit"
 )
 
@@ -195,7 +197,11 @@ type recordingAudit struct {
 	down    error
 }
 
-func (a *recordingAudit) Ready(context.Context) error { a.mu.Lock(); defer a.mu.Unlock(); return a.down }
+func (a *recordingAudit) Ready(context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.down
+}
 func (a *recordingAudit) Record(_ context.Context, r audit.Record) {
 	a.mu.Lock()
 	a.records = append(a.records, r)
@@ -244,6 +250,36 @@ func TestMigrateAudits(t *testing.T) {
 	}
 	if after := r.writes(); !maps.Equal(before, after) {
 		t.Fatalf("users were written while the trail was down: %v -> %v", before, after)
+	}
+}
+
+// TestMigrateReadsOnlyWhatItCopies: neither Frontier nor Commvault takes
+// given or family names, so the source's Akana read skips its user call
+// (FirstName, LastName) and reads only the settings, one call per user.
+func TestMigrateReadsOnlyWhatItCopies(t *testing.T) {
+	const n = 5
+	r := newMigrateRig(t, n)
+	var report bytes.Buffer
+	if _, err := r.migration(t, "reads").run(context.Background(), sliceSource(r.users), n, &report); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, q := range r.sims.handlers["akana"].(*akanasim.Sim).Requests() {
+		if q.Method == http.MethodGet && strings.HasPrefix(q.Path, "/api/users/") {
+			kind := "user"
+			if strings.HasSuffix(q.Path, "/settings") {
+				kind = "settings"
+			}
+			calls[kind]++
+		}
+	}
+	if calls["settings"] != n || calls["user"] != 0 {
+		t.Fatalf("akana reads %v, want %d settings and no user call", calls, n)
+	}
+	for _, l := range reportLines(t, report.Bytes()) {
+		if l.Status != "applied" || !slices.Contains(l.Fields, canonical.FieldEmail) {
+			t.Fatalf("report line %+v", l)
+		}
 	}
 }
 

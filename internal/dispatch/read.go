@@ -35,6 +35,9 @@ type ReadInput struct {
 	VendorIDs map[string]string
 	// PassThrough holds callers' credentials by target.
 	PassThrough map[string]canonical.Secret
+	// Fields are the fields the caller will use (nil: all): adapters may
+	// skip vendor calls that read none of them (adapters.Op.Fields).
+	Fields []canonical.Field
 	// NoETag leaves ReadResult.ETag empty: a reader that copies the
 	// snapshot (gateway migrate) never writes it back with If-Match.
 	NoETag bool
@@ -214,7 +217,7 @@ func (d *Dispatcher) readOne(ctx context.Context, in ReadInput, name string) Tar
 		}
 		return TargetRead{Status: ReadFailed, Error: result.NewErrorBody(e)}
 	}
-	op := adapters.Op{UserID: addrs[name].id, PassThrough: in.PassThrough[name]}
+	op := adapters.Op{UserID: addrs[name].id, PassThrough: in.PassThrough[name], Fields: in.Fields}
 	if pf, ok := t.Adapter.(adapters.Preflighter); ok {
 		// Only the id's shape and the credential are checked: the op
 		// carries no update.
