@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -96,7 +95,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		return nil, err
 	}
 	if exp != nil {
-		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(2*time.Second)))
+		opts = append(opts, sdktrace.WithSpanProcessor(newBatcher(exp, batchEvery)))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 
