@@ -96,6 +96,7 @@ func run() error {
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
+	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured load on the gateway and the passthrough before the throughput scenario's runs (connections opened, pools and heap grown), so its first run does not measure a cold process")
 	flag.Parse()
 	// The benchmark is its own module (tools/loadbench): `go run -C
 	// tools/loadbench .` runs it here, but it builds ./cmd/gateway and reads
@@ -414,6 +415,10 @@ func run() error {
 
 	if want["throughput"] {
 		fmt.Printf("throughput, single target (commvault: one PUT per update), %d connections:\n", *conns)
+		if *warmup > 0 {
+			attack(ptTarget, *conns, *warmup, *rate)
+			attack(update(gw, `"commvault"`, ""), *conns, *warmup, *rate)
+		}
 		tp := alternate([]string{fmt.Sprintf("passthrough, %d conns", *conns), fmt.Sprintf("gateway full (telemetry, breaker, retries, memory idem.), %d conns", *conns)},
 			[]func() result{func() result { return atk(ptTarget, *conns, *dur) }, full(*conns)})
 		gwCPU, ptCPU := sumCPU(tp[1].cpu, "gateway-"), tp[0].cpu["passthrough"]
