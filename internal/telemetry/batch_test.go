@@ -145,6 +145,23 @@ type discard struct{}
 func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discard) Shutdown(context.Context) error                             { return nil }
 
+// processors are the two span processors the benchmarks compare, each
+// exporting to nowhere.
+func processors() []struct {
+	name string
+	proc func() sdktrace.SpanProcessor
+} {
+	return []struct {
+		name string
+		proc func() sdktrace.SpanProcessor
+	}{
+		{"sdk-batch", func() sdktrace.SpanProcessor {
+			return sdktrace.NewBatchSpanProcessor(discard{}, sdktrace.WithBatchTimeout(batchEvery))
+		}},
+		{"batcher", func() sdktrace.SpanProcessor { return newBatcher(discard{}, batchEvery) }},
+	}
+}
+
 // BenchmarkSpanEndPaced ends three spans (a request's server, target and
 // attempt spans) every 250 µs, as one connection's requests do, and reports
 // the process's CPU per span: what the SDK's processor spends waking its
@@ -155,15 +172,7 @@ func BenchmarkSpanEndPaced(b *testing.B) {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	for _, c := range []struct {
-		name string
-		proc func() sdktrace.SpanProcessor
-	}{
-		{"sdk-batch", func() sdktrace.SpanProcessor {
-			return sdktrace.NewBatchSpanProcessor(discard{}, sdktrace.WithBatchTimeout(batchEvery))
-		}},
-		{"batcher", func() sdktrace.SpanProcessor { return newBatcher(discard{}, batchEvery) }},
-	} {
+	for _, c := range processors() {
 		b.Run(c.name, func(b *testing.B) {
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c.proc()))
 			defer tp.Shutdown(context.Background())
@@ -188,15 +197,7 @@ func BenchmarkSpanEndPaced(b *testing.B) {
 // BatchSpanProcessor and through batcher, exporting to nowhere: the cost
 // of handing spans to the exporter, wake-ups included.
 func BenchmarkSpanEnd(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		proc func() sdktrace.SpanProcessor
-	}{
-		{"sdk-batch", func() sdktrace.SpanProcessor {
-			return sdktrace.NewBatchSpanProcessor(discard{}, sdktrace.WithBatchTimeout(batchEvery))
-		}},
-		{"batcher", func() sdktrace.SpanProcessor { return newBatcher(discard{}, batchEvery) }},
-	} {
+	for _, c := range processors() {
 		b.Run(c.name, func(b *testing.B) {
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c.proc()))
 			defer tp.Shutdown(context.Background())
