@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -250,6 +251,49 @@ func TestMigrateAudits(t *testing.T) {
 	}
 	if after := r.writes(); !maps.Equal(before, after) {
 		t.Fatalf("users were written while the trail was down: %v -> %v", before, after)
+	}
+}
+
+// TestMigrateAuditRecordsMatchTheAPI: the records a migration writes to
+// the gateway's audit trail are served by GET /v1/audit as the OpenAPI
+// description says (auth_method cli, detail with the run).
+func TestMigrateAuditRecordsMatchTheAPI(t *testing.T) {
+	const n = 2
+	r := newMigrateRig(t, n)
+	cfg, err := devConfig("", r.sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := build(context.Background(), cfg, buildOptions{LogOutput: io.Discard, AuthNone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveGateway(t, g)
+	m := &migration{d: g.dispatcher, from: "akana", to: []string{"frontier", "commvault"}, runID: "api-visible", of: 1, concurrency: 2,
+		audit: g.audit, values: audit.ValuePolicy(cfg.Audit.Values)}
+	if _, err := m.run(context.Background(), sliceSource(r.users), n, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(base + "/v1/audit?client=migrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct{ Records []map[string]any }
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/audit: %d %v", resp.StatusCode, err)
+	}
+	if len(page.Records) != n {
+		t.Fatalf("%d records for %d users: %v", len(page.Records), n, page.Records)
+	}
+	schema := loadSpec(t).Components.Schemas["AuditRecord"].Value
+	for _, rec := range page.Records {
+		if err := schema.VisitJSON(rec); err != nil {
+			t.Errorf("record %v does not match AuditRecord: %v", rec, err)
+		}
+		if rec["action"] != audit.ActionMigrationItem || rec["auth_method"] != "cli" {
+			t.Errorf("record %v", rec)
+		}
 	}
 }
 

@@ -427,6 +427,13 @@ func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *http
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveGateway(t, g), g.api
+}
+
+// serveGateway serves g's HTTP API on a loopback port until the test ends,
+// then shuts g down; it returns the base URL.
+func serveGateway(t *testing.T, g *gateway) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +447,7 @@ func serveBuilt(t *testing.T, cfg *config.Config, o buildOptions) (string, *http
 		<-done
 		_ = g.Shutdown(context.Background())
 	})
-	return "http://" + ln.Addr().String(), g.api
+	return "http://" + ln.Addr().String()
 }
 
 // routeParam matches a Fiber route parameter (":id"), not an escaped colon

@@ -37,7 +37,7 @@ type Record struct {
 	// User is the canonical user id acted on.
 	User string `json:"user"`
 	// Client is the authenticated client; AuthMethod how it authenticated
-	// (api_key, oidc, mtls, none).
+	// (api_key, oidc, mtls, none; cli for gateway migrate).
 	Client     string `json:"client"`
 	AuthMethod string `json:"auth_method"`
 	// Fields are the canonical fields changed (names only).
