@@ -103,7 +103,12 @@ func (b *batcher) flush(ctx context.Context) error {
 	defer b.exporting.Unlock()
 	b.mu.Lock()
 	spans, dropped := b.buf, b.dropped
-	b.buf, b.dropped = nil, 0
+	b.dropped = 0
+	if len(spans) > 0 {
+		// The next batch fills a buffer of its own size at once rather
+		// than growing one from nothing on the request path.
+		b.buf = make([]sdktrace.ReadOnlySpan, 0, b.maxBatch)
+	}
 	b.mu.Unlock()
 	if dropped > 0 {
 		otel.Handle(fmt.Errorf("telemetry: the span queue was full (%d spans): %d spans dropped", b.maxQueue, dropped))
