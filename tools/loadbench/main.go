@@ -95,7 +95,7 @@ func run() error {
 	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; links, stored links against vendor_ids; locks, the account lock's cost on a hot and a spread load; soak, -duration at half the maximum rate, sampling the gateway's RSS)")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
-	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load to this directory")
+	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load (and under one connection, the fan-out and the Redis store when those scenarios run) to this directory")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured load on the gateway and the passthrough before the throughput scenario's runs (connections opened, pools and heap grown), so its first run does not measure a cold process")
 	flag.Parse()
 	// The benchmark is its own module (tools/loadbench): `go run -C
@@ -457,6 +457,11 @@ func run() error {
 		checks = append(checks,
 			check{"added latency p50 <= 0.5 ms", lat[1].p50-lat[0].p50 <= 500*time.Microsecond, (lat[1].p50 - lat[0].p50).Round(time.Microsecond).String()},
 			check{"added latency p99 <= 2 ms", lat[1].p99-lat[0].p99 <= 2*time.Millisecond, (lat[1].p99 - lat[0].p99).Round(time.Microsecond).String()})
+		if *profDir != "" {
+			if err := profile(*profDir, "memory-1conn", pprofAddr["memory"], *dur, func() { atk(update(gw, `"commvault"`, ""), 1, *dur+time.Second) }); err != nil {
+				return err
+			}
+		}
 	}
 	if want["fanout"] {
 		fmt.Println("fan-out, 1 connection:")
