@@ -280,7 +280,12 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 		}
 	}
 	several, left := running > 1, running
-	for _, p := range plans {
+	// The workers get a pointer into plans and the flags they need, not
+	// copies of a plan and of in: captured, those moved to the heap on
+	// every update.
+	dry, verify := in.DryRun, ticket != nil && ticket.Uncertain
+	for i := range plans {
+		p := &plans[i]
 		if ticket != nil && ticket.Prior != nil {
 			if prior, ok := ticket.Prior[p.target.Name]; ok {
 				prior.Replayed = true
@@ -296,8 +301,8 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 			res.Results[p.target.Name] = tr
 			continue
 		}
-		work := func(p plan) {
-			tr := d.run(ctx, p, in.DryRun, ticket != nil && ticket.Uncertain, len(skipped[p.target.Name]))
+		work := func(p *plan) {
+			tr := d.run(ctx, *p, dry, verify, len(skipped[p.target.Name]))
 			// With one target running, Finish follows at once and records
 			// it; with several, each is recorded as soon as it applies.
 			if ticket != nil && several && tr.Status == result.StatusApplied {
