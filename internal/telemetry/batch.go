@@ -29,11 +29,18 @@ type batcher struct {
 	dropped int
 	closed  bool
 
-	exporting sync.Mutex // one export at a time, in span order
+	// exporting holds a token while a batch is exported: one export at a
+	// time, in span order, waited for under a context (a collector that
+	// does not answer must not hold a shutdown past its deadline).
+	exporting chan struct{}
 	full      chan struct{}
 	stop      chan struct{}
 	done      chan struct{}
 	once      sync.Once
+	// loopCtx is the loop's exports' context; Shutdown cancels it when its
+	// own deadline passes while the loop is still exporting.
+	loopCtx    context.Context
+	cancelLoop context.CancelFunc
 }
 
 // Batching defaults: the SDK's queue and batch sizes and export timeout,
@@ -47,7 +54,8 @@ const (
 
 func newBatcher(exp sdktrace.SpanExporter, every time.Duration) *batcher {
 	b := &batcher{exp: exp, maxBatch: batchMaxBatch, maxQueue: batchMaxQueue, timeout: batchTimeout,
-		full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		exporting: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	b.loopCtx, b.cancelLoop = context.WithCancel(context.Background())
 	go b.loop(every)
 	return b
 }
@@ -63,7 +71,7 @@ func (b *batcher) loop(every time.Duration) {
 		case <-t.C:
 		case <-b.full:
 		}
-		b.flush(context.Background())
+		_ = b.flush(b.loopCtx) // failures are reported through otel.Handle
 	}
 }
 
@@ -99,8 +107,15 @@ func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
 
 // flush exports every span queued so far, in batches of at most maxBatch.
 func (b *batcher) flush(ctx context.Context) error {
-	b.exporting.Lock()
-	defer b.exporting.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case b.exporting <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.exporting }()
 	b.mu.Lock()
 	spans, dropped := b.buf, b.dropped
 	b.dropped = 0
@@ -134,7 +149,8 @@ func (b *batcher) flush(ctx context.Context) error {
 func (b *batcher) ForceFlush(ctx context.Context) error { return b.flush(ctx) }
 
 // Shutdown implements sdktrace.SpanProcessor: it stops the loop, exports
-// what is queued and shuts the exporter down; later spans are ignored.
+// what is queued and shuts the exporter down; later spans are ignored. It
+// returns by ctx's deadline: an export still running then is cancelled.
 func (b *batcher) Shutdown(ctx context.Context) error {
 	var err error
 	b.once.Do(func() {
@@ -142,7 +158,13 @@ func (b *batcher) Shutdown(ctx context.Context) error {
 		b.closed = true
 		b.mu.Unlock()
 		close(b.stop)
-		<-b.done
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			b.cancelLoop()
+			<-b.done
+		}
+		b.cancelLoop()
 		err = b.flush(ctx)
 		if serr := b.exp.Shutdown(ctx); err == nil {
 			err = serr

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"syscall"
 	"testing"
@@ -133,6 +134,37 @@ func TestBatcher(t *testing.T) {
 			t.Fatalf("queued %d, dropped %d; want %d and 10", queued, dropped, batchMaxQueue)
 		}
 	})
+}
+
+// stuckExporter never answers: an export returns only when its context
+// ends.
+type stuckExporter struct{ entered chan struct{} }
+
+func (e stuckExporter) ExportSpans(ctx context.Context, _ []sdktrace.ReadOnlySpan) error {
+	e.entered <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (stuckExporter) Shutdown(context.Context) error { return nil }
+
+// A collector that does not answer holds neither a shutdown nor a flush
+// past its context: the export in progress is cancelled.
+func TestBatcherShutdownKeepsItsDeadline(t *testing.T) {
+	exp := stuckExporter{entered: make(chan struct{}, 1)}
+	b := newBatcher(exp, time.Hour)
+	b.timeout = time.Hour // only a context can end the stuck export
+	for range batchMaxBatch {
+		b.OnEnd(tracetest.SpanStub{Name: "s", SpanContext: sampled()}.Snapshot())
+	}
+	<-exp.entered // the loop is exporting the full batch, stuck
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.ForceFlush(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ForceFlush behind a stuck export: %v, want context.Canceled", err)
+	}
+	if err := b.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown with an ended context: %v, want context.Canceled", err)
+	}
 }
 
 func sampled() trace.SpanContext {
