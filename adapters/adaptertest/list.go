@@ -39,19 +39,7 @@ func runList(t *testing.T, h Harness) {
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
-		auth := 0
-		for _, c := range d.Calls() {
-			switch c.Kind {
-			case adapters.Read:
-			case adapters.Auth:
-				auth++
-			default:
-				t.Errorf("List sent a %s call: %s %s", c.Kind, c.Method, c.Path)
-			}
-		}
-		if w := log.writes(); len(w) > auth {
-			t.Errorf("the simulator received writes during a list: %v", w)
-		}
+		checkReadOnly(t, "List", d, log)
 		if len(h.Cases) > 0 && !seen[h.Cases[0].Op.UserID] {
 			t.Errorf("the first case's user %s is not listed (listed: %v)", h.Cases[0].Op.UserID, ids)
 		}

@@ -50,6 +50,25 @@ func (m *methodLog) writes() []string {
 	return out
 }
 
+// checkReadOnly fails when verb sent d anything but Read and Auth calls,
+// or the simulator behind log received a write other than the logins.
+func checkReadOnly(t *testing.T, verb string, d *HTTPDoer, log *methodLog) {
+	t.Helper()
+	auth := 0
+	for _, c := range d.Calls() {
+		switch c.Kind {
+		case adapters.Read:
+		case adapters.Auth:
+			auth++
+		default:
+			t.Errorf("%s sent a %s call: %s %s", verb, c.Kind, c.Method, c.Path)
+		}
+	}
+	if w := log.writes(); len(w) > auth {
+		t.Errorf("the simulator received writes during a %s: %v", strings.ToLower(verb), w)
+	}
+}
+
 // runRead is the read half of the suite, for adapters that implement
 // adapters.Reader. Every adapter in this repository does; the suite fails
 // one that does not.
@@ -114,20 +133,7 @@ func runRead(t *testing.T, h Harness) {
 		if _, ok := snap.Fields[canonical.FieldPassword]; ok {
 			t.Error("a password is in the snapshot")
 		}
-		auth := 0
-		for _, c := range d.Calls() {
-			switch c.Kind {
-			case adapters.Read:
-			case adapters.Auth:
-				auth++
-			default:
-				t.Errorf("Read sent a %s call: %s %s", c.Kind, c.Method, c.Path)
-			}
-		}
-		// The simulator saw nothing but GETs and the logins.
-		if w := log.writes(); len(w) > auth {
-			t.Errorf("the simulator received writes during a read: %v", w)
-		}
+		checkReadOnly(t, "Read", d, log)
 		again, err := r.Read(context.Background(), d, base)
 		if err != nil {
 			t.Fatalf("second Read: %v", err)

@@ -1,12 +1,12 @@
 package akanasim_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"github.com/identity-gateway/identity-gateway/adapters/akana/akanasim"
 )
 
@@ -49,19 +49,10 @@ func TestRouting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := noRedirect.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.status || !strings.HasPrefix(string(b), tc.body) {
-				t.Errorf("%s %s: %d %q, want %d %q...", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.body)
+			status, b := adaptertest.Exchange(t, req)
+			if status != tc.status || !strings.HasPrefix(b, tc.body) {
+				t.Errorf("%s %s: %d %q, want %d %q...", tc.method, tc.path, status, b, tc.status, tc.body)
 			}
 		})
 	}
 }
-
-// noRedirect shows a redirect as such: the vendor answers the path asked
-// for, and ServeMux's own redirects would hide a route gone wrong.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/identity-gateway/identity-gateway/adapters/adaptertest"
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 )
 
@@ -30,13 +31,7 @@ func TestRouting(t *testing.T) {
 			req.Header.Set("Authtoken", token)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return adaptertest.Exchange(t, req)
 	}
 	login := `{"username":"` + commvaultsim.DemoUsername + `","password":"` + base64.StdEncoding.EncodeToString([]byte(commvaultsim.DemoPassword)) + `"}`
 	_, b := do("POST", "/commandcenter/api/Login", "", login)
@@ -75,10 +70,6 @@ func TestRouting(t *testing.T) {
 		})
 	}
 }
-
-// noRedirect shows a redirect as such: the vendor answers the path asked
-// for, and ServeMux's own redirects would hide a route gone wrong.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // TestUniqueNamesAndEmails: a PUT that would give a user another user's
 // name or e-mail (in any case) is refused with 409 in the errList; a user
