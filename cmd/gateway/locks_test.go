@@ -8,6 +8,7 @@ package main
 // values back.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -200,13 +201,7 @@ func testRedis(t *testing.T) (url, prefix string, m *miniredis.Miniredis) {
 	_, _ = rand.Read(b)
 	prefix = "locks-test-" + hex.EncodeToString(b) + ":"
 	if u := os.Getenv("REDIS_URL"); u != "" {
-		t.Cleanup(func() {
-			c, err := redisstore.Open(t.Context(), redisstore.RedisOptions{URL: u})
-			if err == nil {
-				_, _ = redisstore.Purge(t.Context(), c, prefix)
-				_ = c.Close()
-			}
-		})
+		purgeAtEnd(t, u, prefix)
 		return u, prefix, nil
 	}
 	m = miniredis.RunT(t)
@@ -471,4 +466,21 @@ func TestBusyAccountAnswers409(t *testing.T) {
 	if n := len(rmwVendors()[0].writes(sims)); n != 1 {
 		t.Errorf("%d PUTs, want 1 (the busy update writes nothing)", n)
 	}
+}
+
+// purgeAtEnd removes every key under prefix from the Redis at url when the
+// test ends, so repeated runs leave nothing in a shared Redis. It uses a
+// context of its own: t.Context() is cancelled before cleanups run.
+func purgeAtEnd(t *testing.T, url, prefix string) {
+	t.Cleanup(func() {
+		rc, err := redisstore.Open(context.Background(), redisstore.RedisOptions{URL: url})
+		if err != nil {
+			t.Errorf("purge: %v", err)
+			return
+		}
+		defer rc.Close()
+		if _, err := redisstore.Purge(context.Background(), rc, prefix); err != nil {
+			t.Errorf("purge: %v", err)
+		}
+	})
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
-	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 )
 
 // migrateWorld is a built gateway binary, a `gateway sim` process seeded
@@ -106,17 +105,7 @@ func newMigrateWorld(t *testing.T, bin string, n int) *migrateWorld {
 		w.mini = miniredis.RunT(t)
 		redisURL = "redis://" + w.mini.Addr()
 	} else {
-		t.Cleanup(func() {
-			rc, err := redisstore.Open(context.Background(), redisstore.RedisOptions{URL: redisURL})
-			if err != nil {
-				t.Errorf("purge: %v", err)
-				return
-			}
-			defer rc.Close()
-			if _, err := redisstore.Purge(context.Background(), rc, prefix); err != nil {
-				t.Errorf("purge: %v", err)
-			}
-		})
+		purgeAtEnd(t, redisURL, prefix)
 	}
 	w.env = append(os.Environ(), append(w.env, "IDEMPOTENCY_STORE=redis", "REDIS_URL="+redisURL, "REDIS_KEY_PREFIX="+prefix,
 		"REDIS_ALLOW_VOLATILE=true")...)

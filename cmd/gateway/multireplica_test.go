@@ -14,7 +14,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +34,6 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters/commvault/commvaultsim"
 	"github.com/identity-gateway/identity-gateway/adapters/frontier/frontiersim"
 	"github.com/identity-gateway/identity-gateway/adapters/volterra/volterrasim"
-	"github.com/identity-gateway/identity-gateway/internal/idempotency/redisstore"
 )
 
 func freePort(t *testing.T) int {
@@ -143,17 +141,7 @@ func TestMultiReplica(t *testing.T) {
 	// The CI Redis runs without persistence: accepted here (serve refuses it
 	// otherwise); the proof kills gateways, not Redis.
 	env = append(env, "IDEMPOTENCY_STORE=redis", "REDIS_URL="+redisURL, "REDIS_KEY_PREFIX="+keyPrefix, "REDIS_ALLOW_VOLATILE=true")
-	t.Cleanup(func() {
-		rc, err := redisstore.Open(context.Background(), redisstore.RedisOptions{URL: redisURL})
-		if err != nil {
-			t.Errorf("purge: %v", err)
-			return
-		}
-		defer rc.Close()
-		if _, err := redisstore.Purge(context.Background(), rc, keyPrefix); err != nil {
-			t.Errorf("purge: %v", err)
-		}
-	})
+	purgeAtEnd(t, redisURL, keyPrefix)
 	cfg := filepath.Join(dir, "gateway.yaml")
 	conf, _ := os.ReadFile("../../gateway.yaml")
 	conf = bytes.Replace(conf, []byte("mode: api_key"), []byte("mode: none"), 1)
