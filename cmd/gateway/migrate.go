@@ -82,8 +82,6 @@ type migration struct {
 	// records every update; values is what it may keep of e-mail and names.
 	audit  audit.Recorder
 	values audit.ValuePolicy
-	// readFields are the source's fields the run copies (set by run).
-	readFields []canonical.Field
 }
 
 // inShard reports whether id belongs to shard m.shard of m.of: a stable
@@ -117,27 +115,7 @@ var errStopFeeding = errors.New("migrate: stopped feeding users")
 // later). Nothing per user is kept: the tally holds counters and a
 // bounded set of reasons.
 func (m *migration) run(ctx context.Context, src source, total int, report io.Writer) (*tally, error) {
-	supported := map[canonical.Field]bool{}
-	for _, t := range m.to {
-		for f, s := range m.d.Capabilities()[t].Fields {
-			if s.Supported {
-				supported[f] = true
-			}
-		}
-	}
-	// The source is asked only for what one copies (readFields), so an
-	// adapter whose read takes several calls skips those no destination
-	// needs (Akana's user call, for names, when no destination takes
-	// them).
-	m.readFields = nil
-	for _, f := range copyable {
-		if (m.fields == nil || slices.Contains(m.fields, f)) && (supported[f] || f == canonical.FieldEmail || f == canonical.FieldUsername) {
-			m.readFields = append(m.readFields, f)
-		}
-	}
-	if m.readFields == nil {
-		m.readFields = []canonical.Field{} // nothing to copy: read as little as the source can
-	}
+	plan := m.copyPlan()
 	var (
 		mu    sync.Mutex
 		wg    sync.WaitGroup
@@ -161,7 +139,7 @@ func (m *migration) run(ctx context.Context, src source, total int, report io.Wr
 		go func() {
 			defer wg.Done()
 			for u := range work {
-				l := m.one(wctx, ctx.Done(), u, supported)
+				l := m.one(wctx, ctx.Done(), u, plan)
 				mu.Lock()
 				sum.add(l)
 				if err := enc.Encode(l); err != nil && reportErr == nil {
@@ -295,13 +273,49 @@ func (p *progress) draw(done, failed int) {
 		strings.Repeat(".", width-filled), done, of, rate, eta, failed)
 }
 
+// copyPlan is what a run copies: writes, the fields a destination takes
+// (within --fields); reads, the source fields it asks for, which are those
+// and e-mail and username: no destination may write them, but one with no
+// link resolves its account by them (vendors.<name>.resolve), and the
+// dispatcher skips them at every target (on_unsupported: skip). Asking
+// only for these lets an adapter whose read takes several calls skip the
+// ones no destination needs (Akana's user call, for names).
+type copyPlan struct {
+	writes map[canonical.Field]bool
+	reads  []canonical.Field // never nil: nil asks for everything
+}
+
+func (m *migration) copyPlan() copyPlan {
+	supported := map[canonical.Field]bool{}
+	for _, t := range m.to {
+		for f, s := range m.d.Capabilities()[t].Fields {
+			if s.Supported {
+				supported[f] = true
+			}
+		}
+	}
+	p := copyPlan{writes: map[canonical.Field]bool{}, reads: []canonical.Field{}}
+	for _, f := range copyable {
+		if m.fields != nil && !slices.Contains(m.fields, f) {
+			continue
+		}
+		if supported[f] {
+			p.writes[f] = true
+		}
+		if supported[f] || f == canonical.FieldEmail || f == canonical.FieldUsername {
+			p.reads = append(p.reads, f)
+		}
+	}
+	return p
+}
+
 // one migrates one user: read the source, copy what the destinations
 // take, write through the dispatcher under a key derived from the run id
 // and the user (a re-run replays it), then link the accounts.
 //
 // stop is the run's cancellation: ctx itself is not cancelled by it, so a
 // user already started finishes.
-func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser, supported map[canonical.Field]bool) migrateLine {
+func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser, plan copyPlan) migrateLine {
 	if u.listed {
 		if err := m.resolveListed(ctx, &u); err != nil {
 			return migrateLine{ID: m.from + "-" + u.VendorIDs[m.from], Status: "failed", Reason: err.Error()}
@@ -314,7 +328,7 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 	}
 	ctx = upstream.WithBulk(ctx)
 	rd, err := m.d.Read(ctx, dispatch.ReadInput{Client: "migrate", UserID: u.ID, Targets: []string{m.from}, VendorIDs: u.VendorIDs, NoETag: true,
-		Fields: m.readFields})
+		Fields: plan.reads})
 	if err != nil {
 		l.Status, l.Reason = "failed", "source: "+canonical.AsError(err).Message
 		return l
@@ -328,23 +342,16 @@ func (m *migration) one(ctx context.Context, stop <-chan struct{}, u migrateUser
 		return l
 	}
 	user := map[string]any{}
-	for _, f := range copyable {
+	for _, f := range plan.reads {
 		v, ok := src.Snapshot.Fields[f]
-		if !ok || (m.fields != nil && !slices.Contains(m.fields, f)) {
+		if !ok {
 			continue
 		}
 		if s, isStr := v.Value.(string); isStr && s == "" {
 			continue
 		}
-		switch {
-		case supported[f]:
+		if plan.writes[f] {
 			l.Fields = append(l.Fields, f)
-		case f == canonical.FieldEmail || f == canonical.FieldUsername:
-			// No destination writes it, but a destination with no link
-			// resolves its account by it (vendors.<name>.resolve); the
-			// dispatcher skips it at every target (on_unsupported: skip).
-		default:
-			continue
 		}
 		user[string(f)] = v.Value
 	}
