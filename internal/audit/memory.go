@@ -116,6 +116,16 @@ func (m *MemoryStore) Query(_ context.Context, q Query) (Page, error) {
 		}
 	})
 	m.mu.Unlock()
+	// Newest first by (time, id): buffered retries can append records out
+	// of time order. Sorted and cut on the entries, so only the page (and
+	// the one record that says another follows) is decoded, not every match.
+	slices.SortFunc(kept, func(a, b memEntry) int {
+		if c := b.time.Compare(a.time); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	kept = kept[:min(len(kept), q.Limit+1)]
 	match := make([]Record, len(kept))
 	for i, e := range kept {
 		if err := json.Unmarshal(e.raw, &match[i]); err != nil {
@@ -123,7 +133,6 @@ func (m *MemoryStore) Query(_ context.Context, q Query) (Page, error) {
 		}
 		match[i].ID = e.id
 	}
-	sortDesc(match)
 	return page(match, q.Limit), nil
 }
 
@@ -138,17 +147,6 @@ func page(sorted []Record, limit int) Page {
 		p.Records = []Record{}
 	}
 	return p
-}
-
-func sortDesc(rs []Record) {
-	// Newest first by (time, id): buffered retries can append records out of
-	// time order.
-	slices.SortFunc(rs, func(a, b Record) int {
-		if c := b.Time.Compare(a.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.ID, a.ID)
-	})
 }
 
 // Prune deletes records older than before.
