@@ -26,6 +26,9 @@ const (
 // Adapter writes canonical updates to Akana. It holds one session shared
 // by all requests; build it with Config.Open.
 type Adapter struct {
+	// reads is what Read says each field is read from: built once, not
+	// on every read.
+	reads map[canonical.Field]adapters.ReadSupport
 	name  string
 	cfg   Config
 	cred  adapters.Credential

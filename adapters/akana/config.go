@@ -99,7 +99,7 @@ func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error)
 		sort.Strings(bad)
 		return nil, fmt.Errorf("notifications: empty or malformed Akana codes for %q", bad)
 	}
-	a := &Adapter{name: name, cfg: cfg, cred: deps.Credential, notes: maps.Clone(notes), now: time.Now}
+	a := &Adapter{name: name, cfg: cfg, cred: deps.Credential, notes: maps.Clone(notes), now: time.Now, reads: reads()}
 	a.sess = session.New(session.Options{
 		Login:       a.login,
 		Renew:       a.renew,

@@ -47,7 +47,7 @@ func reads() map[canonical.Field]adapters.ReadSupport {
 func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (adapters.Snapshot, error) {
 	do = a.sess.Wrap(do)
 	base := "/api/users/" + url.PathEscape(op.UserID)
-	r := reads()
+	r := a.reads
 	snap := adapters.Snapshot{VendorID: op.UserID}
 
 	// Two calls hold the readable fields; a caller that needs none of one

@@ -17,10 +17,13 @@ import (
 
 // Adapter writes canonical updates to Commvault.
 type Adapter struct {
-	name string
-	cfg  Config
-	cred adapters.Credential
-	sess *session.Manager
+	// reads is what Read says each field is read from: built once, not
+	// on every read.
+	reads map[canonical.Field]adapters.ReadSupport
+	name  string
+	cfg   Config
+	cred  adapters.Credential
+	sess  *session.Manager
 }
 
 var (

@@ -41,7 +41,7 @@ func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error)
 	if len(c.AuthMethods) == 0 {
 		c.AuthMethods = []string{"LOCAL", "AD", "SAML"}
 	}
-	a := &Adapter{name: name, cfg: *c, cred: deps.Credential}
+	a := &Adapter{name: name, cfg: *c, cred: deps.Credential, reads: reads()}
 	a.sess = session.New(session.Options{Login: a.login})
 	return a, nil
 }

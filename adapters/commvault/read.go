@@ -75,7 +75,7 @@ func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (a
 	if u.ID != 0 {
 		snap.VendorID = strconv.FormatInt(u.ID, 10)
 	}
-	r := reads()
+	r := a.reads
 	snap.Set(canonical.FieldUsername, u.Name, r[canonical.FieldUsername].As)
 	snap.Set(canonical.FieldEmail, u.Email, r[canonical.FieldEmail].As)
 	snap.Set(canonical.FieldDisplayName, u.FullName, r[canonical.FieldDisplayName].As)

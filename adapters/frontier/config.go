@@ -49,5 +49,5 @@ func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error)
 	if cfg.MaxAvatarChars < 0 || cfg.MaxAvatarChars > maxAvatarRunes {
 		return nil, fmt.Errorf("settings.max_avatar_chars: must be between 1 and %d", maxAvatarRunes)
 	}
-	return &Adapter{name: name, cfg: cfg, cred: deps.Credential}, nil
+	return &Adapter{name: name, cfg: cfg, cred: deps.Credential, reads: reads()}, nil
 }

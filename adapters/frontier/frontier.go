@@ -16,9 +16,12 @@ import (
 
 // Adapter writes canonical updates to Frontier.
 type Adapter struct {
-	name string
-	cfg  Config
-	cred adapters.Credential
+	// reads is what Read says each field is read from: built once, not
+	// on every read.
+	reads map[canonical.Field]adapters.ReadSupport
+	name  string
+	cfg   Config
+	cred  adapters.Credential
 }
 
 var (

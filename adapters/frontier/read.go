@@ -78,7 +78,7 @@ func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (a
 	if u.ID != "" {
 		snap.VendorID = u.ID
 	}
-	r := reads()
+	r := a.reads
 	snap.Set(canonical.FieldUsername, u.Name, r[canonical.FieldUsername].As)
 	snap.Set(canonical.FieldEmail, u.Email, r[canonical.FieldEmail].As)
 	snap.Set(canonical.FieldDisplayName, u.Title, r[canonical.FieldDisplayName].As)

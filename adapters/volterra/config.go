@@ -76,5 +76,5 @@ func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error)
 			return nil, fmt.Errorf("notifications.%s.%s: the Volterra notification code must not be empty", n, name)
 		}
 	}
-	return &Adapter{name: name, cfg: cfg, token: deps.Credential.Token, notes: maps.Clone(notes)}, nil
+	return &Adapter{name: name, cfg: cfg, token: deps.Credential.Token, notes: maps.Clone(notes), reads: reads()}, nil
 }

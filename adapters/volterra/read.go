@@ -93,7 +93,7 @@ func (a *Adapter) Read(ctx context.Context, do adapters.Doer, op adapters.Op) (a
 		}
 	}
 
-	r := reads()
+	r := a.reads
 	snap := adapters.Snapshot{VendorID: who.UserUUID}
 	snap.Set(canonical.FieldUsername, who.Name, r[canonical.FieldUsername].As)
 	snap.Set(canonical.FieldEmail, who.Email, r[canonical.FieldEmail].As)

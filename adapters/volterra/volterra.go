@@ -24,6 +24,9 @@ const (
 // Adapter writes canonical updates to the settings of the Volterra user who
 // owns the credential.
 type Adapter struct {
+	// reads is what Read says each field is read from: built once, not
+	// on every read.
+	reads map[canonical.Field]adapters.ReadSupport
 	name  string
 	cfg   Config
 	token canonical.Secret

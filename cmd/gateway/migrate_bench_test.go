@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -27,6 +28,14 @@ func cpuTime(t *testing.T) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// allocated is the bytes the process has allocated on the heap so far
+// (runtime/metrics: no stop-the-world, unlike ReadMemStats).
+func allocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 // TestMigrateBenchmark (BENCHMARKS.md) migrates MIGRATE_BENCH_USERS seeded
 // users from the Akana simulator to Frontier and Commvault twice, on fresh
 // simulators each time: with gateway migrate's engine, and as a client of
@@ -37,10 +46,14 @@ func TestMigrateBenchmark(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set MIGRATE_BENCH_USERS=N to run")
 	}
-	const conc = 8
-	report := func(name string, users int, wall, cpu time.Duration, heap uint64) {
-		t.Logf("%-8s %d users in %v: %.0f users/s, CPU %v/user (process, simulators included), heap after %d MiB",
-			name, users, wall.Round(time.Millisecond), float64(users)/wall.Seconds(), (cpu / time.Duration(users)).Round(time.Microsecond), heap>>20)
+	conc := 8
+	if v, err := strconv.Atoi(os.Getenv("MIGRATE_BENCH_CONC")); err == nil && v > 0 {
+		conc = v
+	}
+	report := func(name string, users int, wall, cpu time.Duration, alloc, heap uint64) {
+		t.Logf("%-8s %d users in %v: %.0f users/s, CPU %v/user (process, simulators included), %d KiB allocated/user, heap after %d MiB",
+			name, users, wall.Round(time.Millisecond), float64(users)/wall.Seconds(), (cpu / time.Duration(users)).Round(time.Microsecond),
+			alloc/uint64(users)>>10, heap>>20)
 	}
 	heap := func() uint64 { var m runtime.MemStats; runtime.GC(); runtime.ReadMemStats(&m); return m.HeapAlloc }
 
@@ -75,7 +88,7 @@ func benchRig(t *testing.T, n int) *migrateRig {
 	return r
 }
 
-type benchReport func(name string, users int, wall, cpu time.Duration, heap uint64)
+type benchReport func(name string, users int, wall, cpu time.Duration, alloc, heap uint64)
 
 // benchMigrate is gateway migrate's engine, in-process.
 func benchMigrate(t *testing.T, n, conc int, report benchReport, heap func() uint64) {
@@ -94,14 +107,25 @@ func benchMigrate(t *testing.T, n, conc int, report benchReport, heap func() uin
 			}
 			defer f.Close()
 		}
-		cpu0, start := cpuTime(t), time.Now()
+		if path := os.Getenv("MIGRATE_BENCH_MEMPROFILE"); path != "" {
+			runtime.MemProfileRate = 4096
+			defer func() {
+				runtime.MemProfileRate = 0
+				f, err := os.Create(path)
+				if err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}()
+		}
+		cpu0, alloc0, start := cpuTime(t), allocated(), time.Now()
 		sum, err := m.run(context.Background(), sliceSource(r.users), n, io.Discard)
-		wall, cpu := time.Since(start), cpuTime(t)-cpu0
+		wall, cpu, alloc := time.Since(start), cpuTime(t)-cpu0, allocated()-alloc0
 		if err != nil || sum.users != n || sum.failed() {
 			t.Fatalf("%d users, %d failed, %v", sum.users, sum.failedUsers, err)
 		}
 		pprof.StopCPUProfile()
-		report("migrate", n, wall, cpu, heap())
+		report("migrate", n, wall, cpu, alloc, heap())
 	}
 }
 
@@ -157,7 +181,7 @@ func benchAPI(t *testing.T, n, conc int, report benchReport, heap func() uint64)
 			}
 			return nil
 		}
-		cpu0, start := cpuTime(t), time.Now()
+		cpu0, alloc0, start := cpuTime(t), allocated(), time.Now()
 		for range conc {
 			wg.Add(1)
 			go func() {
@@ -176,10 +200,10 @@ func benchAPI(t *testing.T, n, conc int, report benchReport, heap func() uint64)
 		}
 		close(work)
 		wg.Wait()
-		wall, cpu := time.Since(start), cpuTime(t)-cpu0
+		wall, cpu, alloc := time.Since(start), cpuTime(t)-cpu0, allocated()-alloc0
 		if len(failures) > 0 {
 			t.Fatalf("%d failures, first: %s", len(failures), failures[0])
 		}
-		report("api", n, wall, cpu, heap())
+		report("api", n, wall, cpu, alloc, heap())
 	}
 }

@@ -85,7 +85,8 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 		return nil, nil, err
 	}
 	var (
-		plans       []plan
+		// A plan holds a whole Update: sized once, not grown per target.
+		plans       = make([]plan, 0, len(names))
 		unsupported []canonical.FieldError
 		skipped     = map[string][]canonical.Field{}
 	)
