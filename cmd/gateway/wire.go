@@ -274,8 +274,9 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, http
 		return idempotency.NewMemoryStore(idempotency.WithMaxBytes(cfg.Idempotency.MemoryMaxBytes)), nil,
 			accountlock.NewMemory(lockTTL), func(context.Context) error { return nil }, nil
 	}
+	dials := new(redisstore.DialWatch)
 	client, err := redisstore.Open(ctx, redisstore.RedisOptions{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
-		Username: cfg.Redis.Username, Password: cfg.Redis.Password.Reveal(), DB: cfg.Redis.DB})
+		Username: cfg.Redis.Username, Password: cfg.Redis.Password.Reveal(), DB: cfg.Redis.DB, Dials: dials})
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("redis: %w", err)
 	}
@@ -286,7 +287,7 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, http
 		}
 	}
 	store := redisstore.NewWithOptions(storeClient, cfg.Redis.KeyPrefix, redisstore.Options{
-		ResetHold: cfg.Redis.ResetHold.D(), RequireDurable: !cfg.Redis.AllowVolatile, Admin: client})
+		ResetHold: cfg.Redis.ResetHold.D(), RequireDurable: !cfg.Redis.AllowVolatile, Admin: client, Dials: dials})
 	return store, redisstore.NewRateLimiter(client, cfg.Redis.KeyPrefix+"rl:"),
 		accountlock.NewRedis(storeClient, cfg.Redis.KeyPrefix, lockTTL), func(context.Context) error { return client.Close() }, nil
 }

@@ -51,6 +51,29 @@ type Options struct {
 	Admin redis.UniversalClient
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Dials is the watch Open was given for the client (RedisOptions.Dials):
+	// the store checks Redis after every new connection it reports. Without
+	// it the store installs a dial hook on Admin instead, which go-redis
+	// also counts as a command hook: every command on an auto-pipelined
+	// client then runs on a goroutine of its own.
+	Dials *DialWatch
+}
+
+// DialWatch carries new-connection events from a client's OnConnect to
+// the store made after it: Open needs it before the store exists.
+type DialWatch struct{ s atomic.Pointer[Store] }
+
+// onConnect is the OnConnect callback for Open (nil for a nil watch).
+func (w *DialWatch) onConnect() func(context.Context, *redis.Conn) error {
+	if w == nil {
+		return nil
+	}
+	return func(context.Context, *redis.Conn) error {
+		if s := w.s.Load(); s != nil {
+			s.dialed()
+		}
+		return nil
+	}
 }
 
 // Persistence values of Status.
@@ -151,27 +174,39 @@ func NewWithOptions(c redis.UniversalClient, prefix string, o Options) *Store {
 	if _, s.w.cluster = o.Admin.(*redis.ClusterClient); s.w.cluster {
 		s.w.slotTags = slotTags()
 	}
-	o.Admin.AddHook(dialHook{s})
+	if o.Dials != nil {
+		o.Dials.s.Store(s)
+	} else {
+		o.Admin.AddHook(dialHook{s})
+	}
 	return s
 }
 
-// dialHook runs a Check after every new connection (one at a time, in the
-// background): a restarted Redis is only ever reached through a new
-// connection, and may have come back with other persistence settings. The
-// claims themselves need not wait for it: each checks the marker in its
-// own script.
+// dialed runs a Check in the background after a new connection (one at a
+// time): a restarted Redis is only ever reached through a new connection,
+// and may have come back with other persistence settings. The claims
+// themselves need not wait for it: each checks the marker in its own
+// script.
+func (s *Store) dialed() {
+	if s.Status().Checked && s.w.checking.CompareAndSwap(false, true) {
+		go func() {
+			defer s.w.checking.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, _ = s.Check(ctx)
+		}()
+	}
+}
+
+// dialHook runs dialed after every new connection, for a store made
+// without a DialWatch.
 type dialHook struct{ s *Store }
 
 func (h dialHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := next(ctx, network, addr)
-		if err == nil && h.s.Status().Checked && h.s.w.checking.CompareAndSwap(false, true) {
-			go func() {
-				defer h.s.w.checking.Store(false)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				_, _ = h.s.Check(ctx)
-			}()
+		if err == nil {
+			h.s.dialed()
 		}
 		return conn, err
 	}

@@ -174,3 +174,46 @@ func TestCRC16(t *testing.T) {
 		}
 	}
 }
+
+// TestNewConnectionRechecks: with a DialWatch, a connection the client
+// opens after Redis came back without its data makes the store check Redis
+// at once, with no claim needed. (The watch replaces a dial hook, which
+// go-redis also counts as a command hook: every command of an
+// auto-pipelined client then ran on a goroutine of its own.)
+func TestNewConnectionRechecks(t *testing.T) {
+	ctx := context.Background()
+	m := miniredis.RunT(t)
+	dials := new(DialWatch)
+	c, err := Open(ctx, RedisOptions{URL: "redis://" + m.Addr(), Dials: dials})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	b, err := Batched(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewWithOptions(b, "idgw-test:dials:", Options{ResetHold: time.Hour, Admin: c, Dials: dials})
+	if st, err := s.Check(ctx); err != nil || !st.Checked {
+		t.Fatalf("first check: %+v %v", st, err)
+	}
+	// Redis restarts empty; the pooled connections are gone with it.
+	m.Close()
+	m.FlushAll()
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Ping(ctx).Err() // a dead pooled connection, then a new one
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("ping after the restart: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for s.Status().Resets == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no check after the new connection: %+v", s.Status())
+		}
+		<-tick.C
+	}
+}

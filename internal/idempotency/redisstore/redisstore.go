@@ -66,6 +66,9 @@ type RedisOptions struct {
 	Username   string
 	Password   string
 	DB         int
+	// Dials, when set, hears of every new connection (Options.Dials of
+	// the store made on this client).
+	Dials *DialWatch
 }
 
 // The client settings Open uses unless told otherwise: one retry after a
@@ -109,6 +112,7 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 		if o.Password != "" {
 			opt.Password = o.Password
 		}
+		opt.OnConnect = o.Dials.onConnect()
 		return redis.NewClient(opt), nil
 	}
 	if len(o.Addrs) == 0 {
@@ -116,7 +120,8 @@ func Open(_ context.Context, o RedisOptions) (redis.UniversalClient, error) {
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: o.Addrs, MasterName: o.MasterName,
 		Username: o.Username, Password: o.Password, DB: o.DB, MaxRetries: failFastRetries,
-		MaxRetryBackoff: failFastBackoff, DialTimeout: failFastDial, DialerRetries: failFastRedials, DialerRetryTimeout: failFastRedialPause}), nil
+		MaxRetryBackoff: failFastBackoff, DialTimeout: failFastDial, DialerRetries: failFastRedials, DialerRetryTimeout: failFastRedialPause,
+		OnConnect: o.Dials.onConnect()}), nil
 }
 
 // Purge deletes every key under prefix (SCAN and UNLINK, in batches) and
