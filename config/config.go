@@ -278,8 +278,10 @@ type Redis struct {
 	ResetHold *Duration `yaml:"reset_hold"`
 	// Pipelining is "auto" (default): the idempotency commands of concurrent
 	// requests share round trips (go-redis auto-pipelining), which cuts the
-	// Redis store's cost per request under load; "off" sends each command on
-	// its own connection turn.
+	// Redis store's cost per request under load; `serve` batches half duplex
+	// (fewest writes for Redis with many callers), `gateway migrate` full
+	// duplex (no command waits out another's round trip with a few callers).
+	// "off" sends each command on its own connection turn.
 	Pipelining string `yaml:"pipelining"`
 }
 

@@ -733,7 +733,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if cfg.Idempotency.Store != "redis" && !*dry {
 		fmt.Fprintln(stderr, "migrate: idempotency.store is memory: this run can resume only within this process; use idempotency.store: redis to resume after a kill")
 	}
-	g, err := build(ctx, cfg, buildOptions{LogOutput: io.Discard})
+	g, err := build(ctx, cfg, buildOptions{LogOutput: io.Discard, FewCallers: true})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func (r *migrateRig) migration(t *testing.T, runID string) *migration {
 	cfg.Idempotency.Store = "redis"
 	cfg.Redis.URL, cfg.Redis.KeyPrefix = r.redisURL, r.redisPrefix
 	cfg.Redis.AllowVolatile = true // miniredis (or the test Redis) keeps no append-only file
-	g, err := build(context.Background(), cfg, buildOptions{LogOutput: &bytes.Buffer{}})
+	g, err := build(context.Background(), cfg, buildOptions{LogOutput: &bytes.Buffer{}, FewCallers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

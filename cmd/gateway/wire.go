@@ -60,6 +60,9 @@ type buildOptions struct {
 	NoStore bool
 	// SpanProcessors are added to the tracer provider (tests record spans).
 	SpanProcessors []telemetry.SpanProcessor
+	// FewCallers: the store has a few concurrent callers (gateway migrate),
+	// so an auto-pipelined Redis runs full duplex (redisstore.Batched).
+	FewCallers bool
 }
 
 // build is the one place that turns a config into a running gateway,
@@ -94,7 +97,7 @@ func build(ctx context.Context, cfg *config.Config, o buildOptions) (*gateway, e
 		locks       dispatch.Locker
 	)
 	if !o.NoStore {
-		store, lim, lk, closeStore, err := openStore(ctx, cfg)
+		store, lim, lk, closeStore, err := openStore(ctx, cfg, o.FewCallers)
 		if err != nil {
 			return nil, errors.Join(err, g.Shutdown(ctx))
 		}
@@ -268,7 +271,7 @@ func docsPage(page, spec []byte) ([]byte, error) {
 // limiter), and the account locks on the same store: in process
 // with the memory store, on the same Redis client (auto-pipelined like the
 // store when pipelining is auto) and key prefix otherwise.
-func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, httpapi.RateLimiter, dispatch.Locker, func(context.Context) error, error) {
+func openStore(ctx context.Context, cfg *config.Config, fewCallers bool) (idempotency.Store, httpapi.RateLimiter, dispatch.Locker, func(context.Context) error, error) {
 	lockTTL := cfg.Idempotency.AccountLockTTL.D()
 	if cfg.Idempotency.Store != "redis" {
 		return idempotency.NewMemoryStore(idempotency.WithMaxBytes(cfg.Idempotency.MemoryMaxBytes)), nil,
@@ -282,7 +285,7 @@ func openStore(ctx context.Context, cfg *config.Config) (idempotency.Store, http
 	}
 	storeClient := client
 	if cfg.Redis.Pipelining == "auto" {
-		if storeClient, err = redisstore.Batched(client); err != nil {
+		if storeClient, err = redisstore.Batched(client, fewCallers); err != nil {
 			return nil, nil, nil, nil, err
 		}
 	}

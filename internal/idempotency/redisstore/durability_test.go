@@ -189,7 +189,7 @@ func TestNewConnectionRechecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	b, err := Batched(c)
+	b, err := Batched(c, true)
 	if err != nil {
 		t.Fatal(err)
 	}

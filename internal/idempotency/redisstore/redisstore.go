@@ -202,20 +202,22 @@ func globEscape(s string) string {
 	return b.String()
 }
 
-// Batched returns c's auto-pipeliner: commands that concurrent requests
+// Batched returns c's auto-pipeliner: commands that concurrent callers
 // issue at the same time travel to Redis together, with each caller still
 // blocking for its own reply. Closing the client closes it.
 //
-// It runs full duplex: commands are written as they come, on a held
-// connection, while the replies of earlier ones are still being read. The
-// half-duplex default waits for a batch's replies before writing the next,
-// so with a few callers (a migration's 8 users in flight) a command often
-// waited a whole extra round trip. Full duplex raised `gateway migrate`'s
-// rate 15% and the API's 8% at that concurrency, and left 64 connections
-// no worse (BENCHMARKS.md, Redis full-duplex pipelining).
-func Batched(c redis.UniversalClient) (redis.UniversalClient, error) {
+// Half duplex (fullDuplex false) writes a batch only when the previous
+// one's replies are in, so commands that arrive meanwhile wait and travel
+// as one large batch: with many callers (a replica serving 64 connections)
+// that is the fewest writes and reads for Redis, which serves every
+// replica. Full duplex writes commands as they come on a held connection
+// while earlier replies are still being read: with a few callers (gateway
+// migrate, 8 users in flight) no command waits out another's round trip,
+// but Redis reads more, smaller writes. Measured both ways in BENCHMARKS.md
+// (Redis pipelining, half and full duplex).
+func Batched(c redis.UniversalClient, fullDuplex bool) (redis.UniversalClient, error) {
 	opts := redis.DefaultBlockingAutoPipelineOptions()
-	opts.FullDuplex = true
+	opts.FullDuplex = fullDuplex
 	var (
 		ap  *redis.AutoPipeliner
 		err error

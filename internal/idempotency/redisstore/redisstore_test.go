@@ -75,7 +75,7 @@ func TestRedisStore(t *testing.T) {
 func TestRedisStoreWatched(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
 		c, adv := clientClock(t)
-		b, err := Batched(c)
+		b, err := Batched(c, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,14 +118,18 @@ func TestPurge(t *testing.T) {
 // The gateway runs the store on the auto-pipeliner by default: the same
 // contract must hold when commands from concurrent claims share batches.
 func TestRedisStoreBatched(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
-		c, adv := clientClock(t)
-		b, err := Batched(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return New(b, cleanPrefix(t, c)), adv
-	})
+	for _, fd := range []bool{false, true} {
+		t.Run(map[bool]string{false: "half-duplex", true: "full-duplex"}[fd], func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+				c, adv := clientClock(t)
+				b, err := Batched(c, fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return New(b, cleanPrefix(t, c)), adv
+			})
+		})
+	}
 }
 
 // TestRateLimiterAcrossReplicas: two limiters (two replicas, each with its
@@ -255,16 +259,18 @@ func TestRedisStoreCluster(t *testing.T) {
 			return New(c, cleanPrefix(t, c)), nil
 		})
 	})
-	t.Run("batched", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
-			c := open(t)
-			b, err := Batched(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return New(b, cleanPrefix(t, c)), nil
+	for _, fd := range []bool{false, true} {
+		t.Run(map[bool]string{false: "batched", true: "full-duplex"}[fd], func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+				c := open(t)
+				b, err := Batched(c, fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return New(b, cleanPrefix(t, c)), nil
+			})
 		})
-	})
+	}
 	t.Run("watched", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) (idempotency.Store, func(time.Duration)) {
 			c := open(t)
