@@ -13,6 +13,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -98,6 +99,8 @@ func benchMigrate(t *testing.T, n, conc int, report benchReport, heap func() uin
 		m.concurrency = conc
 		// MIGRATE_BENCH_PROFILE=file writes a CPU profile of this run alone.
 		if path := os.Getenv("MIGRATE_BENCH_PROFILE"); path != "" {
+			// {run} in the path becomes the run's name, one profile per round.
+			path = strings.ReplaceAll(path, "{run}", strings.ReplaceAll(t.Name(), "/", "-"))
 			f, err := os.Create(path)
 			if err != nil {
 				t.Fatal(err)
