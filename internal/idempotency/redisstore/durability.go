@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,10 +51,10 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Dials is the watch Open was given for the client (RedisOptions.Dials):
-	// the store checks Redis after every new connection it reports. Without
-	// it the store installs a dial hook on Admin instead, which go-redis
-	// also counts as a command hook: every command on an auto-pipelined
-	// client then runs on a goroutine of its own.
+	// the store checks Redis after every new connection it reports (nil: only
+	// on Check's own schedule). A watch rather than a go-redis dial hook:
+	// go-redis counts any hook as a command hook, and then runs every
+	// command of a full-duplex auto-pipeliner on a goroutine of its own.
 	Dials *DialWatch
 }
 
@@ -176,8 +175,6 @@ func NewWithOptions(c redis.UniversalClient, prefix string, o Options) *Store {
 	}
 	if o.Dials != nil {
 		o.Dials.s.Store(s)
-	} else {
-		o.Admin.AddHook(dialHook{s})
 	}
 	return s
 }
@@ -196,25 +193,6 @@ func (s *Store) dialed() {
 			_, _ = s.Check(ctx)
 		}()
 	}
-}
-
-// dialHook runs dialed after every new connection, for a store made
-// without a DialWatch.
-type dialHook struct{ s *Store }
-
-func (h dialHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := next(ctx, network, addr)
-		if err == nil {
-			h.s.dialed()
-		}
-		return conn, err
-	}
-}
-
-func (dialHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (dialHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // Status is the state as of the last Check, without any I/O.
