@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -337,7 +336,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 // finish merges the results into the answer and records it under the key.
 func (d *Dispatcher) finish(ctx context.Context, res *result.Result, ticket *idempotency.Ticket, out Output) (Output, error) {
 	status, retry := res.Finish()
-	body, err := json.Marshal(res)
+	body, err := res.AppendJSON(nil)
 	if err != nil {
 		return Output{}, fmt.Errorf("dispatch: encode result: %w", err)
 	}

@@ -1,0 +1,374 @@
+package result
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// AppendJSON appends r's JSON encoding to b and returns the extended slice.
+//
+// It is kept for speed: the dispatcher encodes every update's result, and
+// encoding/json's reflection cost about 2% of the gateway's CPU
+// (BenchmarkEncodeResult against BenchmarkAppendJSON). Its output is byte
+// for byte what json.Marshal(r) gives (the tests compare both on fixed,
+// random and fuzzed results), so a field added to Result or one of the
+// types below must be added here too, in declaration order, with the same
+// omitempty rules.
+//
+// The only error is that of a dry run's CallSummary.Body that is not valid
+// JSON; json.Marshal fails on it, with the same error, and so does this.
+// On error it returns b as it was given (its length and contents).
+func (r *Result) AppendJSON(b []byte) ([]byte, error) {
+	if r == nil {
+		return append(b, "null"...), nil
+	}
+	orig := len(b)
+	// Grow once to about the final size rather than doubling from nothing:
+	// the growth was most of the cost, and the body is kept (idempotency
+	// records) so it should not be much larger than needed either.
+	// (Not slices.Grow: under the race detector it allocates twice.)
+	if n := r.sizeHint(); cap(b)-len(b) < n {
+		nb := make([]byte, len(b), len(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	b = append(b, `{"id":`...)
+	b = appendString(b, r.ID)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(r.Status))
+	if r.DryRun {
+		b = append(b, `,"dry_run":true`...)
+	}
+	b = append(b, `,"results":`...)
+	if r.Results == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		var buf [8]string
+		for i, name := range sortedKeys(r.Results, buf[:0]) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, name)
+			b = append(b, ':')
+			t := r.Results[name]
+			var err error
+			if b, err = t.appendJSON(b); err != nil {
+				return b[:orig], err
+			}
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"skipped_fields":`...)
+	if r.SkippedFields == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		var buf [8]string
+		for i, name := range sortedKeys(r.SkippedFields, buf[:0]) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, name)
+			b = append(b, ':')
+			// Not omitempty: a nil list in the map is null, an empty one [].
+			b = appendFields(b, r.SkippedFields[name])
+		}
+		b = append(b, '}')
+	}
+	if r.TraceID != "" {
+		b = append(b, `,"trace_id":`...)
+		b = appendString(b, r.TraceID)
+	}
+	return append(b, '}'), nil
+}
+
+// sizeHint estimates the length of r's encoding: the strings' lengths plus
+// the names and punctuation around them, with a few bytes for each number.
+// It may be off (escaping lengthens a string, a large number is longer);
+// that costs at most one more growth of the buffer, never a wrong output.
+func (r *Result) sizeHint() int {
+	n := len(`{"id":"","status":"","dry_run":true,"results":{},"skipped_fields":{},"trace_id":""}`) +
+		len(r.ID) + len(r.Status) + len(r.TraceID)
+	for name, t := range r.Results {
+		n += len(name) + len(`"":,`) + t.sizeHint()
+	}
+	for name, fs := range r.SkippedFields {
+		n += len(name) + len(`"":[],`)
+		for _, f := range fs {
+			n += len(f) + len(`"",`)
+		}
+	}
+	return n
+}
+
+func (t *Target) sizeHint() int {
+	n := len(`{"status":"","vendor_id":"","attempts":1,"duration_ms":1234}`) + len(t.Status) + len(t.VendorID)
+	if len(t.Applied) > 0 {
+		n += len(`,"applied_fields":[]`)
+		for _, f := range t.Applied {
+			n += len(f) + len(`"",`)
+		}
+	}
+	if len(t.Calls) > 0 {
+		n += len(`,"calls":[]`)
+		for i := range t.Calls {
+			c := &t.Calls[i]
+			n += len(`{"name":"","method":"","path":"","status":200},`) + len(c.Name) + len(c.Method) + len(c.Path)
+			if len(c.AttemptStatuses) > 0 {
+				n += len(`,"attempt_statuses":[]`) + len(c.AttemptStatuses)*len(`200,`)
+			}
+			if len(c.Header) > 0 {
+				n += len(`,"planned":true,"header":{}`)
+				for k, v := range c.Header {
+					n += len(k) + len(v) + len(`"":"",`)
+				}
+			}
+			if len(c.Body) > 0 {
+				n += len(`,"body":`) + len(c.Body)
+			}
+		}
+	}
+	if e := t.Error; e != nil {
+		n += len(`,"error":{"code":"","message":"","vendor_status":500,"retry_after_s":30,"errors":[]}`) +
+			len(e.Code) + len(e.Message)
+		for _, f := range e.Fields {
+			n += len(`{"field":"","target":"","message":""},`) + len(f.Field) + len(f.Target) + len(f.Message)
+		}
+	}
+	return n
+}
+
+func (t *Target) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"status":`...)
+	b = appendString(b, string(t.Status))
+	if t.VendorID != "" {
+		b = append(b, `,"vendor_id":`...)
+		b = appendString(b, t.VendorID)
+	}
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(t.Attempts), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, t.DurationMS, 10)
+	// omitempty drops an empty slice as well as a nil one.
+	if len(t.Applied) > 0 {
+		b = append(b, `,"applied_fields":`...)
+		b = appendFields(b, t.Applied)
+	}
+	if len(t.Calls) > 0 {
+		b = append(b, `,"calls":[`...)
+		for i := range t.Calls {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = t.Calls[i].appendJSON(b); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if t.Error != nil {
+		b = append(b, `,"error":`...)
+		b = t.Error.appendJSON(b)
+	}
+	if t.Replayed {
+		b = append(b, `,"replayed":true`...)
+	}
+	if t.Verified {
+		b = append(b, `,"verified":true`...)
+	}
+	return append(b, '}'), nil
+}
+
+func (c *CallSummary) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	if c.Name != "" {
+		b = append(b, `"name":`...)
+		b = appendString(b, c.Name)
+		b = append(b, ',')
+	}
+	b = append(b, `"method":`...)
+	b = appendString(b, c.Method)
+	b = append(b, `,"path":`...)
+	b = appendString(b, c.Path)
+	if c.Status != 0 {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(c.Status), 10)
+	}
+	if len(c.AttemptStatuses) > 0 {
+		b = append(b, `,"attempt_statuses":[`...)
+		for i, a := range c.AttemptStatuses {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = a.appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	if c.Planned {
+		b = append(b, `,"planned":true`...)
+	}
+	if len(c.Header) > 0 {
+		b = append(b, `,"header":{`...)
+		var buf [8]string
+		for i, k := range sortedKeys(c.Header, buf[:0]) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendString(b, c.Header[k])
+		}
+		b = append(b, '}')
+	}
+	if len(c.Body) > 0 {
+		// Dry runs only. encoding/json validates a RawMessage, compacts it
+		// and HTML-escapes its strings; it does that here too, so the
+		// output and the error for an invalid body are its own.
+		body, err := json.Marshal(c.Body)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"body":`...)
+		b = append(b, body...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSON mirrors AttemptStatus.MarshalJSON: json.Marshal of an int or a
+// string gives what strconv.AppendInt and appendString do, and the compact
+// pass encoding/json runs over a marshaler's output leaves both unchanged.
+func (a AttemptStatus) appendJSON(b []byte) []byte {
+	switch {
+	case a.Status != 0:
+		return strconv.AppendInt(b, int64(a.Status), 10)
+	case a.Outcome == "":
+		return append(b, `"error"`...)
+	}
+	return appendString(b, a.Outcome)
+}
+
+func (e *ErrorBody) appendJSON(b []byte) []byte {
+	b = append(b, `{"code":`...)
+	b = appendString(b, string(e.Code))
+	b = append(b, `,"message":`...)
+	b = appendString(b, e.Message)
+	if e.VendorStatus != 0 {
+		b = append(b, `,"vendor_status":`...)
+		b = strconv.AppendInt(b, int64(e.VendorStatus), 10)
+	}
+	if e.RetryAfter != 0 {
+		b = append(b, `,"retry_after_s":`...)
+		b = strconv.AppendInt(b, int64(e.RetryAfter), 10)
+	}
+	if len(e.Fields) > 0 {
+		b = append(b, `,"errors":[`...)
+		for i, f := range e.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"field":`...)
+			b = appendString(b, f.Field)
+			if f.Target != "" {
+				b = append(b, `,"target":`...)
+				b = appendString(b, f.Target)
+			}
+			b = append(b, `,"message":`...)
+			b = appendString(b, f.Message)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendFields writes a list of fields where it is not omitempty: nil is
+// null, as encoding/json writes a nil slice.
+func appendFields(b []byte, fs []canonical.Field) []byte {
+	if fs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, string(f))
+	}
+	return append(b, ']')
+}
+
+// sortedKeys appends m's keys to keys in the order encoding/json writes
+// them: by the key string, byte by byte (strings.Compare), before any
+// escaping. Callers pass a small array's slice so that a map of a few
+// targets needs no allocation.
+func sortedKeys[V any](m map[string]V, keys []string) []string {
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+const hex = "0123456789abcdef"
+
+// appendString is encoding/json's appendString with escapeHTML set, as
+// json.Marshal uses it: ", \ and control characters are escaped (\b, \f,
+// \n, \r, \t by name, the rest as \u00XX), so are <, > and & (\u003c,
+// \u003e, \u0026) and U+2028, U+2029; each byte of invalid UTF-8 becomes
+// \ufffd. DEL (0x7f) and every other valid rune is written as is.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
