@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -41,11 +42,27 @@ type Trail struct {
 	o        Options
 	store    Store
 	failures metric.Int64Counter
+	// nonBlocking, per sink: its Append never blocks (nonBlockingSink), so
+	// Record gives it no timeout.
+	nonBlocking []bool
 
 	mu      sync.Mutex
 	pending []pendingRecord
 	seq     uint64
 	healthy []time.Time // per sink: vouched healthy until
+	// buffered is len(pending), stored under mu after every change to
+	// pending, so Record sees without the lock that nothing is buffered
+	// (the usual case) and no sink has records queued before its own.
+	buffered atomic.Int64
+}
+
+// nonBlockingSink is implemented by a sink whose Append never waits (no
+// I/O, only short locks) and ignores its context: Record then calls it
+// without a timeout, which armed and stopped a runtime timer per record.
+// The sink asks to be given itself, so a type that embeds such a sink (and
+// so has the method too) while replacing its Append is not taken for one.
+type nonBlockingSink interface {
+	appendsWithoutBlocking(self Sink) bool
 }
 
 type pendingRecord struct {
@@ -77,12 +94,16 @@ func NewTrail(o Options) (*Trail, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	t := &Trail{o: o, healthy: make([]time.Time, len(o.Sinks))}
+	t := &Trail{o: o, healthy: make([]time.Time, len(o.Sinks)), nonBlocking: make([]bool, len(o.Sinks))}
 	for _, s := range o.Sinks {
 		if st, ok := s.(Store); ok {
 			t.store = st
 			break
 		}
+	}
+	for i, s := range o.Sinks {
+		nb, ok := s.(nonBlockingSink)
+		t.nonBlocking[i] = ok && nb.appendsWithoutBlocking(s)
 	}
 	var err error
 	t.failures, err = o.MeterProvider.Meter("github.com/identity-gateway/identity-gateway/internal/audit").Int64Counter("gateway.audit.failures",
@@ -178,13 +199,22 @@ func (t *Trail) Record(ctx context.Context, r Record) {
 		// deep copy per sink here cost four allocations per update.
 		rec := r
 		// Records queued earlier for this sink go first, keeping its order.
-		t.mu.Lock()
-		queued := t.hasPending(i)
-		t.mu.Unlock()
+		// With nothing buffered at all there are none, and no lock to take.
+		queued := false
+		if t.buffered.Load() > 0 {
+			t.mu.Lock()
+			queued = t.hasPending(i)
+			t.mu.Unlock()
+		}
 		var err error
-		if queued {
+		switch {
+		case queued:
 			err = errors.New("earlier records are still buffered")
-		} else {
+		case t.nonBlocking[i]:
+			// The change is done: a client that hung up must not cancel its
+			// record. This sink cannot hang: no timeout.
+			err = s.Append(context.WithoutCancel(ctx), &rec)
+		default:
 			// The change is done: a client that hung up must not cancel its
 			// record, but a hanging sink must not hold the response forever.
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.o.PingTimeout)
@@ -212,6 +242,7 @@ func (t *Trail) buffer(ctx context.Context, i int, rec Record, err error) {
 		dropped = append(dropped, t.pending[:over]...)
 		t.pending = append(t.pending[:0:0], t.pending[over:]...)
 	}
+	t.buffered.Store(int64(len(t.pending)))
 	t.mu.Unlock()
 	t.fail(ctx, "append_failed", 1)
 	t.o.Logger.ErrorContext(ctx, "audit record not stored; buffered for retry", "sink", t.o.Sinks[i].Name(),
@@ -268,6 +299,7 @@ func (t *Trail) flushSink(ctx context.Context, i int) error {
 				break
 			}
 		}
+		t.buffered.Store(int64(len(t.pending)))
 		t.mu.Unlock()
 	}
 }
