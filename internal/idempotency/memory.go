@@ -173,17 +173,59 @@ func (r memRecord) size() int64 { return int64(cap(r.data)) + RecordOverhead }
 // encode is r's stored form: a 4-byte length, r's JSON without the body,
 // then the body's bytes.
 func encode(r Record) ([]byte, error) {
-	body := r.Body
-	r.Body = nil
-	meta, err := json.Marshal(r)
+	var buf [128]byte
+	meta, err := appendMeta(buf[:0], &r)
 	if err != nil {
 		return nil, err
 	}
+	body := r.Body
 	// Grown from nil, so the capacity is the allocation's true size.
 	out := slices.Grow([]byte(nil), 4+len(meta)+len(body))
 	out = binary.BigEndian.AppendUint32(out, uint32(len(meta)))
 	out = append(out, meta...)
 	return append(out, body...), nil
+}
+
+// appendMeta appends r's JSON without its body. The records written on
+// every update (a claim's first record, a fully applied answer) have no
+// per-target results and our own hex fingerprint: those are written here,
+// the same bytes json.Marshal writes at a fraction of its cost
+// (BenchmarkEncode); any other record goes through json.Marshal.
+func appendMeta(b []byte, r *Record) ([]byte, error) {
+	if len(r.Targets) > 0 || !plainASCII(r.Fingerprint) {
+		c := *r
+		c.Body = nil
+		meta, err := json.Marshal(c)
+		return append(b, meta...), err
+	}
+	b = append(b, `{"fp":"`...)
+	b = append(b, r.Fingerprint...)
+	b = append(b, '"')
+	if r.Done {
+		b = append(b, `,"done":true`...)
+	}
+	if r.Status != 0 {
+		b = strconv.AppendInt(append(b, `,"status":`...), int64(r.Status), 10)
+	}
+	if r.RetryAfter != 0 {
+		b = strconv.AppendInt(append(b, `,"retry_after":`...), int64(r.RetryAfter), 10)
+	}
+	if r.Started != 0 {
+		b = strconv.AppendInt(append(b, `,"started":`...), int64(r.Started), 10)
+	}
+	return append(b, '}'), nil
+}
+
+// plainASCII: s needs no escaping in JSON (letters, digits and a few
+// punctuation marks, as fingerprints are made of).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == ':' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 var errBadRecord = errors.New("idempotency: memory record damaged")
