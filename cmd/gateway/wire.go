@@ -399,9 +399,10 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 		targets []dispatch.Target
 		errs    []error
 	)
-	// One breaker-state gauge observing every vendor (a gauge registered
-	// per vendor kept only the first vendor's series).
-	breakers, err := upstream.NewBreakerStates(tel.MeterProvider)
+	// One breaker-state gauge and one call counter observing every vendor
+	// (an observable instrument registered per vendor kept only the first
+	// vendor's series).
+	shared, err := upstream.NewShared(tel.MeterProvider)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -441,7 +442,7 @@ func openTargets(cfg *config.Config, logger *slog.Logger, tel *telemetry.Telemet
 				HalfOpenMax: v.Breaker.HalfOpenMax, Interval: v.Breaker.Interval.D()},
 			Pool:   upstream.Pool{MaxIdle: v.Connections.MaxIdle, MaxPerHost: v.Connections.MaxPerHost, IdleTimeout: v.Connections.IdleTimeout.D()},
 			Logger: logger.With("vendor", name), TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
-			Breakers: breakers,
+			Shared: shared,
 		}
 		if c, ok := a.(adapters.Classifier); ok {
 			uo.Classify = c.Classify

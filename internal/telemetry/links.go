@@ -12,14 +12,13 @@ import (
 // resolved) or why not (miss, ambiguous, conflict, error), and conflicts
 // refused by the links API.
 type LinkMetrics struct {
-	links metric.Int64Counter
-	sets  AttrSets[[2]string]
+	links *Counter[[2]string]
 }
 
 // NewLinkMetrics creates the instrument.
 func NewLinkMetrics(mp metric.MeterProvider) (*LinkMetrics, error) {
 	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/telemetry")
-	c, err := m.Int64Counter("gateway.links", metric.WithDescription("Identity-link outcomes by target: request, hit, resolved, miss, ambiguous, conflict, error."))
+	c, err := NewCounter[[2]string](m, "gateway.links", "Identity-link outcomes by target: request, hit, resolved, miss, ambiguous, conflict, error.")
 	if err != nil {
 		return nil, err
 	}
@@ -27,8 +26,8 @@ func NewLinkMetrics(mp metric.MeterProvider) (*LinkMetrics, error) {
 }
 
 // Link records one outcome at one target.
-func (m *LinkMetrics) Link(ctx context.Context, target, outcome string) {
-	m.links.Add(ctx, 1, m.sets.Get([2]string{target, outcome}, func() []attribute.KeyValue {
+func (m *LinkMetrics) Link(_ context.Context, target, outcome string) {
+	m.links.Add([2]string{target, outcome}, 1, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("target", target), attribute.String("outcome", outcome)}
-	}).Add...)
+	})
 }

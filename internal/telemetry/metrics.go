@@ -13,10 +13,12 @@ import (
 // metrics. Label values are bounded: route patterns, outcome codes, vendor
 // names, never user ids.
 type Metrics struct {
-	requests    metric.Int64Counter
+	// The counters a request increments are Counters (one atomic add);
+	// the rare ones stay the SDK's.
+	requests    *Counter[attrKey]
 	reqDuration metric.Float64Histogram
-	idem        metric.Int64Counter
-	targets     metric.Int64Counter
+	idem        *Counter[string]
+	targets     *Counter[[2]string]
 	tgtDuration metric.Float64Histogram
 	rlFallback  metric.Int64Counter
 	drift       metric.Int64Counter
@@ -37,17 +39,17 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	m := mp.Meter("github.com/identity-gateway/identity-gateway/internal/telemetry")
 	var out Metrics
 	var err error
-	if out.requests, err = m.Int64Counter("gateway.requests", metric.WithDescription("Requests by route, outcome and status.")); err != nil {
+	if out.requests, err = NewCounter[attrKey](m, "gateway.requests", "Requests by route, outcome and status."); err != nil {
 		return nil, err
 	}
 	if out.reqDuration, err = m.Float64Histogram("gateway.request.duration", metric.WithUnit("s"),
 		metric.WithDescription("Request latency by route, from the first byte read to the answer."), metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
 		return nil, err
 	}
-	if out.idem, err = m.Int64Counter("gateway.idempotency", metric.WithDescription("Idempotency outcomes.")); err != nil {
+	if out.idem, err = NewCounter[string](m, "gateway.idempotency", "Idempotency outcomes."); err != nil {
 		return nil, err
 	}
-	if out.targets, err = m.Int64Counter("gateway.target.results", metric.WithDescription("Per-target outcomes by vendor.")); err != nil {
+	if out.targets, err = NewCounter[[2]string](m, "gateway.target.results", "Per-target outcomes by vendor."); err != nil {
 		return nil, err
 	}
 	if out.tgtDuration, err = m.Float64Histogram("gateway.target.duration", metric.WithUnit("s"),
@@ -66,27 +68,25 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 const (
 	kindRequest uint8 = iota
 	kindRoute
-	kindIdem
-	kindTarget
 	kindVendor
 	kindDrift
 )
 
 // Request records one HTTP request.
 func (m *Metrics) Request(ctx context.Context, route, outcome string, status int, d time.Duration) {
-	m.requests.Add(ctx, 1, m.sets.Get(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, func() []attribute.KeyValue {
+	m.requests.Add(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, 1, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route), attribute.String("outcome", outcome), attribute.String("status", strconv.Itoa(status))}
-	}).Add...)
+	})
 	m.reqDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindRoute, a: route}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route)}
 	}).Record...)
 }
 
 // Idempotency records one key outcome.
-func (m *Metrics) Idempotency(ctx context.Context, outcome string) {
-	m.idem.Add(ctx, 1, m.sets.Get(attrKey{kind: kindIdem, a: outcome}, func() []attribute.KeyValue {
+func (m *Metrics) Idempotency(_ context.Context, outcome string) {
+	m.idem.Add(outcome, 1, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("outcome", outcome)}
-	}).Add...)
+	})
 }
 
 // RateLimitFallback counts one request limited per replica because the
@@ -95,9 +95,9 @@ func (m *Metrics) RateLimitFallback(ctx context.Context) { m.rlFallback.Add(ctx,
 
 // Target records one target's outcome.
 func (m *Metrics) Target(ctx context.Context, vendor, status string, d time.Duration) {
-	m.targets.Add(ctx, 1, m.sets.Get(attrKey{kind: kindTarget, a: vendor, b: status}, func() []attribute.KeyValue {
+	m.targets.Add([2]string{vendor, status}, 1, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor), attribute.String("status", status)}
-	}).Add...)
+	})
 	m.tgtDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindVendor, a: vendor}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("vendor", vendor)}
 	}).Record...)

@@ -12,44 +12,48 @@ import (
 )
 
 type instruments struct {
+	name     string // the vendor
 	vendor   attribute.KeyValue
-	calls    metric.Int64Counter
+	calls    *telemetry.Counter[callKey] // shared by every vendor (Shared)
 	duration metric.Float64Histogram
 	retries  metric.Int64Counter
 
 	vendorOnly *telemetry.Opts
-	byStatus   telemetry.AttrSets[any] // status label (string) or HTTP code (int)
 }
 
-// callAttrs is the vendor and status label set of a gateway.vendor.calls
-// point; statuses are HTTP codes and a few words, so the cache is bounded.
-func (in *instruments) callAttrs(status string) []metric.AddOption {
-	return in.cached(status, func() string { return status })
+// callKey is one gateway.vendor.calls series: the vendor and either an
+// HTTP status code or a word (rate_limited, circuit_open, error). Both
+// are bounded.
+type callKey struct {
+	vendor string
+	code   int
+	word   string
 }
 
-// codeAttrs is callAttrs for an HTTP status code, without formatting it on
-// every call.
-func (in *instruments) codeAttrs(code int) []metric.AddOption {
-	return in.cached(code, func() string { return strconv.Itoa(code) })
+// call counts one vendor call that ended with status, a word.
+func (in *instruments) call(status string) {
+	in.calls.Add(callKey{vendor: in.name, word: status}, 1, func() []attribute.KeyValue {
+		return []attribute.KeyValue{in.vendor, attribute.String("status", status)}
+	})
 }
 
-func (in *instruments) cached(key any, label func() string) []metric.AddOption {
-	return in.byStatus.Get(key, func() []attribute.KeyValue {
-		return []attribute.KeyValue{in.vendor, attribute.String("status", label())}
-	}).Add
+// callCode counts one vendor call answered with an HTTP status code,
+// formatted only the first time it is seen.
+func (in *instruments) callCode(code int) {
+	in.calls.Add(callKey{vendor: in.name, code: code}, 1, func() []attribute.KeyValue {
+		return []attribute.KeyValue{in.vendor, attribute.String("status", strconv.Itoa(code))}
+	})
 }
 
 // newInstruments creates the vendor-call metrics; label values are the
 // vendor name and HTTP status only, so cardinality stays bounded. The
-// breaker state gauge is BreakerStates's, shared by every vendor.
-func newInstruments(mp metric.MeterProvider, vendor string) (*instruments, error) {
+// call counter and the breaker state gauge are Shared's, one for every
+// vendor.
+func newInstruments(mp metric.MeterProvider, vendor string, shared *Shared) (*instruments, error) {
 	m := mp.Meter(meterName)
-	in := &instruments{vendor: attribute.String("vendor", vendor)}
+	in := &instruments{name: vendor, vendor: attribute.String("vendor", vendor), calls: shared.calls}
 	in.vendorOnly = telemetry.NewOpts(in.vendor)
 	var err error
-	if in.calls, err = m.Int64Counter("gateway.vendor.calls", metric.WithDescription("Vendor calls by vendor and final HTTP status.")); err != nil {
-		return in, err
-	}
 	if in.duration, err = m.Float64Histogram("gateway.vendor.call.duration", metric.WithUnit("s"),
 		metric.WithDescription("Vendor call latency, retries included."),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
@@ -61,15 +65,18 @@ func newInstruments(mp metric.MeterProvider, vendor string) (*instruments, error
 
 const meterName = "github.com/identity-gateway/identity-gateway/internal/upstream"
 
-// BreakerStates exports gateway.vendor.breaker.state for every vendor:
-// one observable gauge with one callback that observes each registered
-// breaker. Registering the gauge once per vendor does not work: the meter
-// hands back the same instrument and only the first vendor's callback was
-// ever observed. Build one per MeterProvider and pass it to every Client
-// through Options.Breakers.
-type BreakerStates struct {
+// Shared holds the instruments every vendor's Client reports through one
+// observable callback: gateway.vendor.breaker.state, whose callback
+// observes each registered breaker, and gateway.vendor.calls, counted with
+// atomic adds (telemetry.Counter) and read when the SDK collects.
+// Registering either once per vendor does not work: the meter hands back
+// the same instrument and only the first vendor's callback was ever
+// observed. Build one per MeterProvider and pass it to every Client
+// through Options.Shared.
+type Shared struct {
 	mu     sync.Mutex
 	series []breakerSeries
+	calls  *telemetry.Counter[callKey]
 }
 
 type breakerSeries struct {
@@ -77,26 +84,30 @@ type breakerSeries struct {
 	state func() int64
 }
 
-// NewBreakerStates registers the gauge and its callback on mp.
-func NewBreakerStates(mp metric.MeterProvider) (*BreakerStates, error) {
-	b := &BreakerStates{}
-	_, err := mp.Meter(meterName).Int64ObservableGauge("gateway.vendor.breaker.state",
+// NewShared registers the shared instruments and their callbacks on mp.
+func NewShared(mp metric.MeterProvider) (*Shared, error) {
+	b := &Shared{}
+	m := mp.Meter(meterName)
+	_, err := m.Int64ObservableGauge("gateway.vendor.breaker.state",
 		metric.WithDescription("Breaker state per vendor: 0 closed, 1 half-open, 2 open."),
 		metric.WithInt64Callback(b.observe))
 	if err != nil {
+		return nil, err
+	}
+	if b.calls, err = telemetry.NewCounter[callKey](m, "gateway.vendor.calls", "Vendor calls by vendor and final HTTP status."); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
 // add registers one vendor's breaker.
-func (b *BreakerStates) add(vendor string, state func() int64) {
+func (b *Shared) add(vendor string, state func() int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.series = append(b.series, breakerSeries{attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("vendor", vendor))), state: state})
 }
 
-func (b *BreakerStates) observe(_ context.Context, o metric.Int64Observer) error {
+func (b *Shared) observe(_ context.Context, o metric.Int64Observer) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range b.series {

@@ -99,10 +99,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
-	// Breakers exports this client's breaker state. Clients sharing a
-	// MeterProvider must share one (NewBreakerStates); nil builds one of
-	// this client's own on MeterProvider.
-	Breakers *BreakerStates
+	// Shared exports this client's breaker state and counts its calls.
+	// Clients sharing a MeterProvider must share one (NewShared); nil
+	// builds one of this client's own on MeterProvider.
+	Shared *Shared
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MaxBody caps a response body read (default 4 MiB).
@@ -257,18 +257,19 @@ func New(o Options) (*Client, error) {
 		t.IdleConnTimeout = o.Pool.IdleTimeout
 		o.Transport = t
 	}
+	if o.Shared == nil {
+		var err error
+		if o.Shared, err = NewShared(o.MeterProvider); err != nil {
+			return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
+		}
+	}
 	c := &Client{o: o, base: strings.TrimSuffix(o.BaseURL.String(), "/")}
-	m, err := newInstruments(o.MeterProvider, o.Vendor)
+	m, err := newInstruments(o.MeterProvider, o.Vendor, o.Shared)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
 	}
 	c.m = m
-	if o.Breakers == nil {
-		if o.Breakers, err = NewBreakerStates(o.MeterProvider); err != nil {
-			return nil, fmt.Errorf("upstream %s: metrics: %w", o.Vendor, err)
-		}
-	}
-	o.Breakers.add(o.Vendor, c.stateValue)
+	o.Shared.add(o.Vendor, c.stateValue)
 
 	// The attempt timeout is a context deadline set in the transport chain
 	// rather than http.Client.Timeout: with a wrapped transport the client
@@ -524,14 +525,14 @@ func (c *Client) Do(ctx context.Context, call *adapters.Call) (*adapters.Respons
 		// wait says nothing about the vendor's health.
 		release, err := c.o.Limit.Acquire(ctx)
 		if err != nil {
-			c.m.calls.Add(ctx, 1, c.m.callAttrs("rate_limited")...)
+			c.m.call("rate_limited")
 			return nil, err
 		}
 		defer release()
 	}
 	done, err := c.breaker.Allow()
 	if err != nil {
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("circuit_open")...)
+		c.m.call("circuit_open")
 		err := &canonical.Error{Code: canonical.CodeCircuitOpen,
 			Message: c.o.Vendor + ": circuit breaker open after repeated vendor failures", RetryAfter: c.untilHalfOpen()}
 		c.record(call, nil, err, nil)
@@ -599,7 +600,7 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 		if hresp != nil {
 			hresp.Body.Close()
 		}
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("error")...)
+		c.m.call("error")
 		*cause = err
 		return nil, c.callError(ctx, st, call, err)
 	}
@@ -607,7 +608,7 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	body, rerr := readBody(hresp, c.o.MaxBody)
 	if rerr != nil {
 		st.fail(TransportOutcome(rerr))
-		c.m.calls.Add(ctx, 1, c.m.callAttrs("error")...)
+		c.m.call("error")
 		*cause = rerr
 		return nil, c.callError(ctx, st, call, rerr)
 	}
@@ -619,7 +620,7 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 		return nil, &adapters.CallError{Attempts: attempts, AttemptStatuses: statuses, AttemptOutcomes: outcomes,
 			Err: &canonical.Error{Code: canonical.CodeUpstreamError, Message: c.o.Vendor + ": response body too large", VendorStatus: hresp.StatusCode}}
 	}
-	c.m.calls.Add(ctx, 1, c.m.codeAttrs(hresp.StatusCode)...)
+	c.m.callCode(hresp.StatusCode)
 	return &adapters.Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body,
 		Attempts: max(attempts, 1), AttemptStatuses: statuses, AttemptOutcomes: outcomes, RetryAfter: c.retryAfter(hresp, retries)}, nil
 }
