@@ -6,7 +6,9 @@ package session
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -103,12 +105,19 @@ func (m *Manager) Invalidate() {
 	m.mu.Unlock()
 }
 
+// withToken is c with the token's headers: a header map of its own, whose
+// value slices are shared with c and the token, since nothing below a Doer
+// changes a header's values in place (Call.Clone copied every one, on every
+// vendor call).
 func withToken(c *adapters.Call, tok Token) *adapters.Call {
-	cp := c.Clone()
-	for k, vs := range tok.Header {
-		cp.Header[k] = append([]string(nil), vs...)
-	}
-	return cp
+	cp := *c
+	cp.Header = make(http.Header, len(c.Header)+len(tok.Header))
+	maps.Copy(cp.Header, c.Header)
+	maps.Copy(cp.Header, tok.Header)
+	// Clipped, so an append by a Doer below copies instead of writing
+	// into c's array.
+	cp.Secrets = slices.Clip(c.Secrets)
+	return &cp
 }
 
 // current returns a valid token and its generation, logging in or renewing
