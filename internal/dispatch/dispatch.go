@@ -77,7 +77,9 @@ type Options struct {
 
 // Dispatcher is safe for concurrent use.
 type Dispatcher struct {
-	targets map[string]Target
+	// By pointer: a plan and every lookup would otherwise copy the whole
+	// Target, its capabilities included, on every update.
+	targets map[string]*Target
 	names   []string
 	o       Options
 	workers *workers
@@ -86,7 +88,7 @@ type Dispatcher struct {
 
 // New validates the targets and options.
 func New(targets []Target, o Options) (*Dispatcher, error) {
-	d := &Dispatcher{targets: make(map[string]Target, len(targets)), o: o, workers: newWorkers(256, 10*time.Second)}
+	d := &Dispatcher{targets: make(map[string]*Target, len(targets)), o: o, workers: newWorkers(256, 10*time.Second)}
 	for _, t := range targets {
 		if t.Name == "" || t.Adapter == nil || t.Doer == nil {
 			return nil, fmt.Errorf("dispatch: target %q needs a name, an adapter and a doer", t.Name)
@@ -98,7 +100,7 @@ func New(targets []Target, o Options) (*Dispatcher, error) {
 			t.Deadline = 15 * time.Second
 		}
 		t.caps = t.Adapter.Capabilities()
-		d.targets[t.Name] = t
+		d.targets[t.Name] = &t
 		d.names = append(d.names, t.Name)
 	}
 	sort.Strings(d.names)
@@ -188,7 +190,7 @@ type Output struct {
 
 // plan is one target's share of the update.
 type plan struct {
-	target Target
+	target *Target
 	op     adapters.Op
 	skip   bool // nothing left to change after skipping
 	addr   address

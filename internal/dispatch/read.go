@@ -239,7 +239,7 @@ func namesVendorID(e *canonical.Error) bool {
 }
 
 // read runs the adapter's Read through the target's Doer.
-func (d *Dispatcher) read(ctx context.Context, t Target, op adapters.Op) TargetRead {
+func (d *Dispatcher) read(ctx context.Context, t *Target, op adapters.Op) TargetRead {
 	start := time.Now()
 	ctx, span := d.o.Tracer.Start(ctx, "read "+t.Name, trace.WithAttributes(attribute.String("gateway.vendor", t.Name)))
 	defer span.End()
