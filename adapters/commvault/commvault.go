@@ -20,10 +20,15 @@ type Adapter struct {
 	// reads is what Read says each field is read from: built once, not
 	// on every read.
 	reads map[canonical.Field]adapters.ReadSupport
-	name  string
-	cfg   Config
-	cred  adapters.Credential
-	sess  *session.Manager
+	// jsonHeader is an update's request header, built once and shared
+	// by every update: nothing below a Doer changes a call's header in
+	// place (a Doer that would copies it, adapters.Call.Clone), and it
+	// carries no credential (the session adds the token to a copy).
+	jsonHeader http.Header
+	name       string
+	cfg        Config
+	cred       adapters.Credential
+	sess       *session.Manager
 }
 
 var (
@@ -146,7 +151,7 @@ func (a *Adapter) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (
 		return out, fmt.Errorf("commvault: encode: %w", &canonical.Error{Code: canonical.CodeInternal, Message: "encoding the update failed"})
 	}
 	resp, err := do.Do(ctx, &adapters.Call{Name: "put user", Kind: adapters.Write, Method: http.MethodPut, Path: "/V4/user/" + op.UserID,
-		Header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}, Body: raw, Secrets: secrets})
+		Header: a.jsonHeader, Body: raw, Secrets: secrets})
 	if err != nil {
 		return out, fmt.Errorf("commvault: put user: %w", err)
 	}

@@ -2,6 +2,7 @@ package commvault
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/adapters/session"
@@ -41,7 +42,8 @@ func (c *Config) Open(name string, deps adapters.Deps) (adapters.Adapter, error)
 	if len(c.AuthMethods) == 0 {
 		c.AuthMethods = []string{"LOCAL", "AD", "SAML"}
 	}
-	a := &Adapter{name: name, cfg: *c, cred: deps.Credential, reads: reads()}
+	a := &Adapter{name: name, cfg: *c, cred: deps.Credential, reads: reads(),
+		jsonHeader: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}}
 	a.sess = session.New(session.Options{Login: a.login})
 	return a, nil
 }
