@@ -2,11 +2,10 @@ package result
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/canonical/jsonenc"
 )
 
 // AppendJSON appends r's JSON encoding to b and returns the extended slice.
@@ -37,9 +36,9 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 		b = nb
 	}
 	b = append(b, `{"id":`...)
-	b = appendString(b, r.ID)
+	b = jsonenc.AppendString(b, r.ID)
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(r.Status))
+	b = jsonenc.AppendString(b, string(r.Status))
 	if r.DryRun {
 		b = append(b, `,"dry_run":true`...)
 	}
@@ -49,11 +48,11 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 	} else {
 		b = append(b, '{')
 		var buf [8]string
-		for i, name := range sortedKeys(r.Results, buf[:0]) {
+		for i, name := range jsonenc.SortedKeys(r.Results, buf[:0]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, name)
+			b = jsonenc.AppendString(b, name)
 			b = append(b, ':')
 			t := r.Results[name]
 			var err error
@@ -69,11 +68,11 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 	} else {
 		b = append(b, '{')
 		var buf [8]string
-		for i, name := range sortedKeys(r.SkippedFields, buf[:0]) {
+		for i, name := range jsonenc.SortedKeys(r.SkippedFields, buf[:0]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, name)
+			b = jsonenc.AppendString(b, name)
 			b = append(b, ':')
 			// Not omitempty: a nil list in the map is null, an empty one [].
 			b = appendFields(b, r.SkippedFields[name])
@@ -82,7 +81,7 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 	}
 	if r.TraceID != "" {
 		b = append(b, `,"trace_id":`...)
-		b = appendString(b, r.TraceID)
+		b = jsonenc.AppendString(b, r.TraceID)
 	}
 	return append(b, '}'), nil
 }
@@ -145,10 +144,10 @@ func (t *Target) sizeHint() int {
 
 func (t *Target) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"status":`...)
-	b = appendString(b, string(t.Status))
+	b = jsonenc.AppendString(b, string(t.Status))
 	if t.VendorID != "" {
 		b = append(b, `,"vendor_id":`...)
-		b = appendString(b, t.VendorID)
+		b = jsonenc.AppendString(b, t.VendorID)
 	}
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(t.Attempts), 10)
@@ -189,13 +188,13 @@ func (c *CallSummary) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '{')
 	if c.Name != "" {
 		b = append(b, `"name":`...)
-		b = appendString(b, c.Name)
+		b = jsonenc.AppendString(b, c.Name)
 		b = append(b, ',')
 	}
 	b = append(b, `"method":`...)
-	b = appendString(b, c.Method)
+	b = jsonenc.AppendString(b, c.Method)
 	b = append(b, `,"path":`...)
-	b = appendString(b, c.Path)
+	b = jsonenc.AppendString(b, c.Path)
 	if c.Status != 0 {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(c.Status), 10)
@@ -216,13 +215,13 @@ func (c *CallSummary) appendJSON(b []byte) ([]byte, error) {
 	if len(c.Header) > 0 {
 		b = append(b, `,"header":{`...)
 		var buf [8]string
-		for i, k := range sortedKeys(c.Header, buf[:0]) {
+		for i, k := range jsonenc.SortedKeys(c.Header, buf[:0]) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, c.Header[k])
+			b = jsonenc.AppendString(b, c.Header[k])
 		}
 		b = append(b, '}')
 	}
@@ -250,14 +249,14 @@ func (a AttemptStatus) appendJSON(b []byte) []byte {
 	case a.Outcome == "":
 		return append(b, `"error"`...)
 	}
-	return appendString(b, a.Outcome)
+	return jsonenc.AppendString(b, a.Outcome)
 }
 
 func (e *ErrorBody) appendJSON(b []byte) []byte {
 	b = append(b, `{"code":`...)
-	b = appendString(b, string(e.Code))
+	b = jsonenc.AppendString(b, string(e.Code))
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.Message)
+	b = jsonenc.AppendString(b, e.Message)
 	if e.VendorStatus != 0 {
 		b = append(b, `,"vendor_status":`...)
 		b = strconv.AppendInt(b, int64(e.VendorStatus), 10)
@@ -273,13 +272,13 @@ func (e *ErrorBody) appendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"field":`...)
-			b = appendString(b, f.Field)
+			b = jsonenc.AppendString(b, f.Field)
 			if f.Target != "" {
 				b = append(b, `,"target":`...)
-				b = appendString(b, f.Target)
+				b = jsonenc.AppendString(b, f.Target)
 			}
 			b = append(b, `,"message":`...)
-			b = appendString(b, f.Message)
+			b = jsonenc.AppendString(b, f.Message)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -298,77 +297,7 @@ func appendFields(b []byte, fs []canonical.Field) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, string(f))
+		b = jsonenc.AppendString(b, string(f))
 	}
 	return append(b, ']')
-}
-
-// sortedKeys appends m's keys to keys in the order encoding/json writes
-// them: by the key string, byte by byte (strings.Compare), before any
-// escaping. Callers pass a small array's slice so that a map of a few
-// targets needs no allocation.
-func sortedKeys[V any](m map[string]V, keys []string) []string {
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-const hex = "0123456789abcdef"
-
-// appendString is encoding/json's appendString with escapeHTML set, as
-// json.Marshal uses it: ", \ and control characters are escaped (\b, \f,
-// \n, \r, \t by name, the rest as \u00XX), so are <, > and & (\u003c,
-// \u003e, \u0026) and U+2028, U+2029; each byte of invalid UTF-8 becomes
-// \ufffd. DEL (0x7f) and every other valid rune is written as is.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
@@ -163,30 +162,6 @@ func TestAppendJSONInvalidBody(t *testing.T) {
 	}
 	if string(b) != "kept" {
 		t.Errorf("buffer after the error: %q", b)
-	}
-}
-
-// TestAppendStringEveryByteAndRune compares the string encoder with
-// encoding/json's on every byte alone and in context, and on runes.
-func TestAppendStringEveryByteAndRune(t *testing.T) {
-	var in []string
-	for c := range 256 {
-		in = append(in, string([]byte{byte(c)}), "a"+string([]byte{byte(c)})+"z")
-	}
-	// Every rune of the Basic Multilingual Plane (the surrogates among them
-	// become U+FFFD), then a sample of the rest, which is all written as is.
-	for r := rune(0); r <= utf8.MaxRune; r++ {
-		if r > 0xffff {
-			r += 250
-		}
-		in = append(in, string(r))
-	}
-	in = append(in, string(rune(0x2028)), string(rune(0x2029)), string(rune(utf8.MaxRune)))
-	for _, s := range in {
-		want, _ := json.Marshal(s)
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("%q: got %s, want %s", s, got, want)
-		}
 	}
 }
 

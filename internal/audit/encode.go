@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/identity-gateway/identity-gateway/canonical/jsonenc"
 )
 
 // AppendJSON appends r's JSON encoding to b: the bytes json.Marshal(r)
@@ -47,20 +48,20 @@ func (r *Record) appendFields(b []byte) (_ []byte, ok bool) {
 		return b, false
 	}
 	b = append(b, `,"action":`...)
-	b = appendString(b, r.Action)
+	b = jsonenc.AppendString(b, r.Action)
 	b = append(b, `,"user":`...)
-	b = appendString(b, r.User)
+	b = jsonenc.AppendString(b, r.User)
 	b = append(b, `,"client":`...)
-	b = appendString(b, r.Client)
+	b = jsonenc.AppendString(b, r.Client)
 	b = append(b, `,"auth_method":`...)
-	b = appendString(b, r.AuthMethod)
+	b = jsonenc.AppendString(b, r.AuthMethod)
 	if len(r.Fields) > 0 {
 		b = append(b, `,"fields":[`...)
 		for i, f := range r.Fields {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, f)
+			b = jsonenc.AppendString(b, f)
 		}
 		b = append(b, ']')
 	}
@@ -73,7 +74,7 @@ func (r *Record) appendFields(b []byte) (_ []byte, ok bool) {
 		b = appendTargets(b, r.Targets)
 	}
 	b = append(b, `,"status":`...)
-	b = appendString(b, r.Status)
+	b = jsonenc.AppendString(b, r.Status)
 	if r.HTTPStatus != 0 {
 		b = append(b, `,"http_status":`...)
 		b = strconv.AppendInt(b, int64(r.HTTPStatus), 10)
@@ -83,11 +84,11 @@ func (r *Record) appendFields(b []byte) (_ []byte, ok bool) {
 	}
 	if r.IdempotencyKey != "" {
 		b = append(b, `,"idempotency_key":`...)
-		b = appendString(b, r.IdempotencyKey)
+		b = jsonenc.AppendString(b, r.IdempotencyKey)
 	}
 	if r.TraceID != "" {
 		b = append(b, `,"trace_id":`...)
-		b = appendString(b, r.TraceID)
+		b = jsonenc.AppendString(b, r.TraceID)
 	}
 	if len(r.Detail) > 0 {
 		b = append(b, `,"detail":`...)
@@ -101,14 +102,14 @@ func appendTarget(b []byte, t TargetOutcome) []byte {
 	b = append(b, '{')
 	if t.VendorID != "" {
 		b = append(b, `"vendor_id":`...)
-		b = appendString(b, t.VendorID)
+		b = jsonenc.AppendString(b, t.VendorID)
 		b = append(b, ',')
 	}
 	b = append(b, `"status":`...)
-	b = appendString(b, t.Status)
+	b = jsonenc.AppendString(b, t.Status)
 	if t.Code != "" {
 		b = append(b, `,"code":`...)
-		b = appendString(b, t.Code)
+		b = jsonenc.AppendString(b, t.Code)
 	}
 	return append(b, '}')
 }
@@ -144,9 +145,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
 	if len(m) == 1 {
 		for k, v := range m {
-			b = appendString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, v)
+			b = jsonenc.AppendString(b, v)
 		}
 		return append(b, '}')
 	}
@@ -161,9 +162,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, e.k)
+		b = jsonenc.AppendString(b, e.k)
 		b = append(b, ':')
-		b = appendString(b, e.v)
+		b = jsonenc.AppendString(b, e.v)
 	}
 	return append(b, '}')
 }
@@ -173,7 +174,7 @@ func appendTargets(b []byte, m map[string]TargetOutcome) []byte {
 	b = append(b, '{')
 	if len(m) == 1 {
 		for k, v := range m {
-			b = appendString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
 			b = appendTarget(b, v)
 		}
@@ -189,79 +190,9 @@ func appendTargets(b []byte, m map[string]TargetOutcome) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonenc.AppendString(b, k)
 		b = append(b, ':')
 		b = appendTarget(b, m[k])
 	}
 	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// jsonSafe holds, for each ASCII byte, whether encoding/json writes it as it
-// is with HTML escaping on (its default): all but the control characters,
-// '"', '\\', '<', '>' and '&'.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()
-
-// appendString appends s quoted as encoding/json does by default: '"' and
-// '\\' backslashed; \b \f \n \r \t by name and the other control
-// characters, '<', '>' and '&' as \u00XX; each byte of invalid UTF-8 as
-// \ufffd; U+2028 and U+2029 as \u2028 and \u2029; the rest as it is.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
