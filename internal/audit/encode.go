@@ -2,9 +2,7 @@ package audit
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/identity-gateway/identity-gateway/canonical/jsonenc"
@@ -139,54 +137,27 @@ func appendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 // smallMap is how many map entries are sorted on the stack.
 const smallMap = 8
 
-// appendStringMap appends m (not empty) with its keys in byte order, as
-// json.Marshal sorts them (by the key itself, before escaping).
+// appendStringMap appends m (not empty) with its keys in json.Marshal's
+// order (jsonenc.SortedKeys).
 func appendStringMap(b []byte, m map[string]string) []byte {
+	var buf [smallMap]string
 	b = append(b, '{')
-	if len(m) == 1 {
-		for k, v := range m {
-			b = jsonenc.AppendString(b, k)
-			b = append(b, ':')
-			b = jsonenc.AppendString(b, v)
-		}
-		return append(b, '}')
-	}
-	type kv struct{ k, v string }
-	var buf [smallMap]kv
-	s := buf[:0]
-	for k, v := range m {
-		s = append(s, kv{k, v})
-	}
-	slices.SortFunc(s, func(x, y kv) int { return strings.Compare(x.k, y.k) })
-	for i, e := range s {
+	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.AppendString(b, e.k)
+		b = jsonenc.AppendString(b, k)
 		b = append(b, ':')
-		b = jsonenc.AppendString(b, e.v)
+		b = jsonenc.AppendString(b, m[k])
 	}
 	return append(b, '}')
 }
 
 // appendTargets is appendStringMap for Targets.
 func appendTargets(b []byte, m map[string]TargetOutcome) []byte {
-	b = append(b, '{')
-	if len(m) == 1 {
-		for k, v := range m {
-			b = jsonenc.AppendString(b, k)
-			b = append(b, ':')
-			b = appendTarget(b, v)
-		}
-		return append(b, '}')
-	}
 	var buf [smallMap]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // strings compare bytewise, as strings.Compare
-	for i, k := range keys {
+	b = append(b, '{')
+	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}
