@@ -60,7 +60,7 @@ func (d *Dispatcher) address(ctx context.Context, in Input, names []string) (map
 	req := in.Request
 	out := make(map[string]address, len(names))
 	var (
-		rec     *links.Record
+		rec     *stored
 		fails   []canonical.FieldError
 		codes   []canonical.Code
 		storeUp = true
@@ -76,12 +76,12 @@ func (d *Dispatcher) address(ctx context.Context, in Input, names []string) (map
 			continue
 		}
 		if rec == nil && storeUp {
-			r, err := d.links.Get(ctx, req.UserID)
+			r, err := d.stored(ctx, req.UserID, names, req.VendorIDs)
 			if err != nil {
 				d.o.Logger.ErrorContext(ctx, "links: store unavailable", "err", err)
 				storeUp = false
 			} else {
-				rec = &r
+				rec = r
 			}
 		}
 		if !storeUp {
@@ -89,12 +89,12 @@ func (d *Dispatcher) address(ctx context.Context, in Input, names []string) (map
 			fail(n, canonical.CodeUpstreamUnavailable, "the link store is unavailable, and the request names no vendor_ids."+n)
 			continue
 		}
-		if l, ok := rec.Links[n]; ok {
+		if l, ok := rec.link(n); ok {
 			out[n] = address{id: l.VendorID, source: string(l.Source)}
 			d.observeLink(ctx, n, "hit")
 			continue
 		}
-		a, code, msg := d.resolve(ctx, in, n, rec)
+		a, code, msg := d.resolve(ctx, in, n, rec.attrs)
 		if code != "" {
 			fail(n, code, msg)
 			continue
@@ -106,6 +106,59 @@ func (d *Dispatcher) address(ctx context.Context, in Input, names []string) (map
 	}
 	return nil, &canonical.Error{Code: addressCode(codes), RetryAfter: retryFor(codes),
 		Message: "some targets cannot be addressed; nothing was written", Fields: fails}
+}
+
+// stored is what address reads of the path id's link record: its links
+// at the targets the request names no vendor id for, and its attributes
+// (resolution's fallback).
+type stored struct {
+	links []namedLink
+	attrs links.Attributes
+}
+
+type namedLink struct {
+	target string
+	link   links.Link
+}
+
+func (s *stored) link(target string) (links.Link, bool) {
+	for _, l := range s.links {
+		if l.target == target {
+			return l.link, true
+		}
+	}
+	return links.Link{}, false
+}
+
+// stored reads id's links at the names given no vendor id in ids, and its
+// attributes.
+func (d *Dispatcher) stored(ctx context.Context, id string, names []string, ids map[string]string) (*stored, error) {
+	s := &stored{}
+	pick := func(r *links.Record) {
+		s.attrs = r.Attributes
+		for _, n := range names {
+			if _, given := ids[n]; given {
+				continue
+			}
+			if l, ok := r.Links[n]; ok {
+				s.links = append(s.links, namedLink{target: n, link: l})
+			}
+		}
+	}
+	// The memory store shows its record without copying it: Get copies the
+	// whole record, its map and held value, so a caller cannot change the
+	// store's, which on every update cost more than the few links read out
+	// of it. Only the store itself: a type wrapping it may have replaced
+	// Get (a test's failing store does), and View would go around that.
+	if m, ok := d.links.(*links.MemoryStore); ok {
+		return s, m.View(ctx, id, pick)
+	}
+	r, err := d.links.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	pick(&r)
+	return s, nil
 }
 
 // addressCode picks one status for several targets' failures: a vendor or
@@ -136,7 +189,7 @@ func retryFor(codes []canonical.Code) time.Duration {
 }
 
 // resolve is step 3 of the rule for one target with no link.
-func (d *Dispatcher) resolve(ctx context.Context, in Input, n string, rec *links.Record) (address, canonical.Code, string) {
+func (d *Dispatcher) resolve(ctx context.Context, in Input, n string, attrs links.Attributes) (address, canonical.Code, string) {
 	t := d.targets[n]
 	uid := in.Request.UserID
 	notLinked := fmt.Sprintf("%q is not linked to any %s account (no vendor_ids.%s, no stored link", uid, n, n)
@@ -146,7 +199,7 @@ func (d *Dispatcher) resolve(ctx context.Context, in Input, n string, rec *links
 		return address{}, canonical.CodeNotLinked, notLinked + ", and resolution is off for this target)"
 	}
 	by := t.Resolve
-	value := rec.Attributes.Get(by)
+	value := attrs.Get(by)
 	if value == "" {
 		value = requestAttribute(in.Request.User, by)
 	}

@@ -39,6 +39,22 @@ func (m *MemoryStore) Get(_ context.Context, id string) (Record, error) {
 	return Record{CanonicalID: id, Links: map[string]Link{}}, nil
 }
 
+// View calls f with id's record (an empty one when none is stored) under
+// the store's read lock, without copying it: f must neither change the
+// record nor keep it, its map or its bytes after it returns. Get copies
+// the record so that a caller cannot change the store's; a caller that
+// only reads a few fields on every request (the dispatcher) skips that copy.
+func (m *MemoryStore) View(_ context.Context, id string, f func(*Record)) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if r, ok := m.records[id]; ok {
+		f(r)
+		return nil
+	}
+	f(&Record{CanonicalID: id})
+	return nil
+}
+
 // Put implements Store.
 func (m *MemoryStore) Put(_ context.Context, id string, c Change) (Record, error) {
 	if err := check(id, c); err != nil {
