@@ -18,6 +18,9 @@ func TestAppendMetaMatchesJSON(t *testing.T) {
 		{"claim", Record{Fingerprint: fp, Started: 1}},
 		{"zero", Record{}},
 		{"applied", Record{Fingerprint: fp, Done: true, Status: 200, Started: 1, Body: []byte(`{"id":"x"}`)}},
+		{"binary body", Record{Fingerprint: fp, Done: true, Status: 502, Body: []byte{0, 0xff, '<', '&', 0xfb, 0xef}}},
+		{"body of every length mod 3", Record{Fingerprint: fp, Done: true, Body: []byte("ab")}},
+		{"empty body", Record{Fingerprint: fp, Done: true, Body: []byte{}}},
 		{"retry after", Record{Fingerprint: fp, Done: true, Status: 503, RetryAfter: 1500 * time.Millisecond, Started: 3}},
 		{"negative", Record{Fingerprint: fp, Status: -1, RetryAfter: -time.Second, Started: -2}},
 		{"empty targets", Record{Fingerprint: fp, Targets: map[string]result.Target{}}},
@@ -31,6 +34,13 @@ func TestAppendMetaMatchesJSON(t *testing.T) {
 			want, err := json.Marshal(c)
 			if err != nil {
 				t.Fatal(err)
+			}
+			full, err := json.Marshal(tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tc.r.AppendJSON([]byte("prefix")); err != nil || !bytes.Equal(got, append([]byte("prefix"), full...)) {
+				t.Errorf("AppendJSON: %v\n got %s\nwant prefix%s", err, got, full)
 			}
 			got, err := appendMeta([]byte("prefix"), &tc.r)
 			if err != nil {

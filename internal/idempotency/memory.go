@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -186,16 +187,23 @@ func encode(r Record) ([]byte, error) {
 	return append(out, body...), nil
 }
 
-// appendMeta appends r's JSON without its body. The records written on
-// every update (a claim's first record, a fully applied answer) have no
-// per-target results and our own hex fingerprint: those are written here,
-// the same bytes json.Marshal writes at a fraction of its cost
-// (BenchmarkEncode); any other record goes through json.Marshal.
+// appendMeta appends r's JSON without its body (the memory store keeps
+// the body's bytes after it).
 func appendMeta(b []byte, r *Record) ([]byte, error) {
+	c := *r
+	c.Body = nil
+	return c.AppendJSON(b)
+}
+
+// AppendJSON appends what json.Marshal(r) writes. The records written on
+// every update (a claim's first record, a fully applied answer) have no
+// per-target results and the gateway's own hex fingerprint: those are
+// written here, at a fraction of json.Marshal's cost (BenchmarkEncode);
+// any other record goes through json.Marshal. The Redis store keeps this
+// JSON as it is, the memory store without the body.
+func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	if len(r.Targets) > 0 || !plainASCII(r.Fingerprint) {
-		c := *r
-		c.Body = nil
-		meta, err := json.Marshal(c)
+		meta, err := json.Marshal(r)
 		return append(b, meta...), err
 	}
 	b = append(b, `{"fp":"`...)
@@ -207,6 +215,10 @@ func appendMeta(b []byte, r *Record) ([]byte, error) {
 	if r.Status != 0 {
 		b = strconv.AppendInt(append(b, `,"status":`...), int64(r.Status), 10)
 	}
+	if len(r.Body) > 0 {
+		// encoding/json writes a []byte as standard base64.
+		b = append(base64.StdEncoding.AppendEncode(append(b, `,"body":"`...), r.Body), '"')
+	}
 	if r.RetryAfter != 0 {
 		b = strconv.AppendInt(append(b, `,"retry_after":`...), int64(r.RetryAfter), 10)
 	}
@@ -214,6 +226,11 @@ func appendMeta(b []byte, r *Record) ([]byte, error) {
 		b = strconv.AppendInt(append(b, `,"started":`...), int64(r.Started), 10)
 	}
 	return append(b, '}'), nil
+}
+
+// JSONSize is about the length of r's AppendJSON, to size a buffer once.
+func (r *Record) JSONSize() int {
+	return 96 + len(r.Fingerprint) + base64.StdEncoding.EncodedLen(len(r.Body))
 }
 
 // plainASCII: s needs no escaping in JSON (letters, digits and a few

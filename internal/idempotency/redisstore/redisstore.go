@@ -275,7 +275,7 @@ func (s *Store) Claim(ctx context.Context, key string, a idempotency.ClaimArgs) 
 	}
 	token := lockValue(s.token(), a.Until)
 	lk, rk := s.keys(key)
-	init, err := json.Marshal(a.Initial)
+	init, err := a.Initial.AppendJSON(make([]byte, 0, a.Initial.JSONSize()))
 	if err != nil {
 		return idempotency.Claim{}, err
 	}
@@ -342,7 +342,7 @@ func (s *Store) Claim(ctx context.Context, key string, a idempotency.ClaimArgs) 
 
 // Finish implements idempotency.Store: records and releases in one script.
 func (s *Store) Finish(ctx context.Context, key, token string, r idempotency.Record, retention time.Duration) error {
-	b, err := json.Marshal(r)
+	b, err := r.AppendJSON(make([]byte, 0, r.JSONSize()))
 	if err != nil {
 		return err
 	}
@@ -389,7 +389,7 @@ var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then ret
 
 // Save implements idempotency.Store.
 func (s *Store) Save(ctx context.Context, key string, r idempotency.Record, ttl time.Duration) error {
-	b, err := json.Marshal(r)
+	b, err := r.AppendJSON(make([]byte, 0, r.JSONSize()))
 	if err != nil {
 		return err
 	}
