@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -589,10 +588,12 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	if err != nil {
 		return nil, &canonical.Error{Code: canonical.CodeInternal, Message: "building the vendor request failed"}
 	}
-	// The values are shared, not copied: nothing below changes a header's
-	// values in place (net/http and retryablehttp only read them, and the
-	// attempt layer sets its trace headers in a map of its own).
-	maps.Copy(req.Header, call.Header)
+	// The call's header itself, not a copy: nothing below changes it
+	// (net/http and retryablehttp only read it, and the attempt layer sets
+	// its trace headers in a map of its own, copied from this one).
+	if call.Header != nil {
+		req.Header = call.Header
+	}
 	start := c.o.Now()
 	hresp, err := c.retry.Do(req)
 	c.m.duration.Record(ctx, c.o.Now().Sub(start).Seconds(), c.m.vendorOnly.Record...)
