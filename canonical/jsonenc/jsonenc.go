@@ -90,3 +90,25 @@ func SortedKeys[V any](m map[string]V, keys []string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// AppendObject appends m as json.Marshal writes a map with string keys:
+// the keys in SortedKeys order, each value written by value. A map of up to
+// eight keys is sorted without allocating. On value's error it returns b
+// as it was given and the error.
+func AppendObject[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	n := len(b)
+	var buf [8]string
+	b = append(b, '{')
+	for i, k := range SortedKeys(m, buf[:0]) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = value(b, m[k]); err != nil {
+			return b[:n], err
+		}
+	}
+	return append(b, '}'), nil
+}

@@ -2,6 +2,7 @@ package jsonenc
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -52,4 +53,21 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { check(t, s) })
+}
+
+func TestAppendObject(t *testing.T) {
+	str := func(b []byte, v string) ([]byte, error) { return AppendString(b, v), nil }
+	for _, m := range []map[string]string{{}, {"a": "1"}, {"b": "<", "a": "&", "\xff": "x", "A": "\u2028"},
+		{"k1": "", "k2": "", "k3": "", "k4": "", "k5": "", "k6": "", "k7": "", "k8": "", "k9": "", "k10": ""}} {
+		want, _ := json.Marshal(m)
+		got, err := AppendObject([]byte("x"), m, str)
+		if err != nil || string(got) != "x"+string(want) {
+			t.Errorf("AppendObject(%q) = %s, %v; want x%s", m, got, err, want)
+		}
+	}
+	boom := errors.New("boom")
+	got, err := AppendObject([]byte("x"), map[string]string{"a": "1"}, func(b []byte, _ string) ([]byte, error) { return append(b, "partial"...), boom })
+	if !errors.Is(err, boom) || string(got) != "x" {
+		t.Errorf("on error: %q, %v; want the input back and the error", got, err)
+	}
 }

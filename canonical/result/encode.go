@@ -46,38 +46,17 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 	if r.Results == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '{')
-		var buf [8]string
-		for i, name := range jsonenc.SortedKeys(r.Results, buf[:0]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonenc.AppendString(b, name)
-			b = append(b, ':')
-			t := r.Results[name]
-			var err error
-			if b, err = t.appendJSON(b); err != nil {
-				return b[:orig], err
-			}
+		var err error
+		if b, err = jsonenc.AppendObject(b, r.Results, func(b []byte, t Target) ([]byte, error) { return t.appendJSON(b) }); err != nil {
+			return b[:orig], err
 		}
-		b = append(b, '}')
 	}
 	b = append(b, `,"skipped_fields":`...)
 	if r.SkippedFields == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '{')
-		var buf [8]string
-		for i, name := range jsonenc.SortedKeys(r.SkippedFields, buf[:0]) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonenc.AppendString(b, name)
-			b = append(b, ':')
-			// Not omitempty: a nil list in the map is null, an empty one [].
-			b = appendFields(b, r.SkippedFields[name])
-		}
-		b = append(b, '}')
+		// Not omitempty: a nil list in the map is null, an empty one [].
+		b, _ = jsonenc.AppendObject(b, r.SkippedFields, func(b []byte, fs []canonical.Field) ([]byte, error) { return appendFields(b, fs), nil })
 	}
 	if r.TraceID != "" {
 		b = append(b, `,"trace_id":`...)

@@ -134,36 +134,14 @@ func appendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	return append(b, '"'), true
 }
 
-// smallMap is how many map entries are sorted on the stack.
-const smallMap = 8
-
-// appendStringMap appends m (not empty) with its keys in json.Marshal's
-// order (jsonenc.SortedKeys).
+// appendStringMap appends m (not empty) as json.Marshal does.
 func appendStringMap(b []byte, m map[string]string) []byte {
-	var buf [smallMap]string
-	b = append(b, '{')
-	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonenc.AppendString(b, k)
-		b = append(b, ':')
-		b = jsonenc.AppendString(b, m[k])
-	}
-	return append(b, '}')
+	b, _ = jsonenc.AppendObject(b, m, func(b []byte, v string) ([]byte, error) { return jsonenc.AppendString(b, v), nil })
+	return b
 }
 
-// appendTargets is appendStringMap for Targets.
+// appendTargets appends m (not empty) as json.Marshal does.
 func appendTargets(b []byte, m map[string]TargetOutcome) []byte {
-	var buf [smallMap]string
-	b = append(b, '{')
-	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonenc.AppendString(b, k)
-		b = append(b, ':')
-		b = appendTarget(b, m[k])
-	}
-	return append(b, '}')
+	b, _ = jsonenc.AppendObject(b, m, func(b []byte, t TargetOutcome) ([]byte, error) { return appendTarget(b, t), nil })
+	return b
 }

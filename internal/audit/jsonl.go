@@ -29,26 +29,14 @@ type jsonlLine struct {
 	*Record
 }
 
-// jsonlBufs holds line buffers: a writer must not keep what it was given.
-var jsonlBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
 // Append implements Sink. The line carries "audit": true so a pipeline can
 // tell it from request logs on a shared stdout. It is the bytes
 // json.Marshal(jsonlLine{true, r}) and a newline, written by
 // Record.appendFields.
 func (s *JSONLSink) Append(_ context.Context, r *Record) error {
-	bp := jsonlBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 {
-			jsonlBufs.Put(bp)
-		}
-	}()
-	b := *bp
-	var ok bool
-	if r == nil {
-		b, ok = append(b[:0], `{"audit":true}`...), true
-	} else {
-		b, ok = r.appendFields(append(b[:0], `{"audit":true,`...))
+	b, ok := []byte(`{"audit":true}`), true
+	if r != nil {
+		b, ok = r.appendFields(append(make([]byte, 0, 1024), `{"audit":true,`...))
 	}
 	if !ok {
 		// json.Marshal fails on this record: its error, in its own words.
@@ -59,7 +47,6 @@ func (s *JSONLSink) Append(_ context.Context, r *Record) error {
 		b = append(b[:0], raw...)
 	}
 	b = append(b, '\n')
-	*bp = b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, s.err = s.w.Write(b)

@@ -65,16 +65,16 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	return &out, nil
 }
 
+// The kinds of the histograms' and drift's keys in sets.
 const (
-	kindRequest uint8 = iota
-	kindRoute
+	kindRoute uint8 = iota
 	kindVendor
 	kindDrift
 )
 
 // Request records one HTTP request.
 func (m *Metrics) Request(ctx context.Context, route, outcome string, status int, d time.Duration) {
-	m.requests.Add(attrKey{kind: kindRequest, a: route, b: outcome, statusCode: status}, 1, func() []attribute.KeyValue {
+	m.requests.Add(attrKey{a: route, b: outcome, statusCode: status}, 1, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("route", route), attribute.String("outcome", outcome), attribute.String("status", strconv.Itoa(status))}
 	})
 	m.reqDuration.Record(ctx, d.Seconds(), m.sets.Get(attrKey{kind: kindRoute, a: route}, func() []attribute.KeyValue {
