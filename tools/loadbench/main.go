@@ -10,9 +10,10 @@
 //     simulator (a closed loop here, since vegeta sends single requests);
 //
 //   - passthrough: a minimal Fiber server with the same upstream net/http
-//     transport settings forwarding one fixed request: the floor cost of a
-//     hop, with no decoding, adapters, idempotency, breaker, retries or
-//     telemetry.
+//     transport settings forwarding one fixed request through a default
+//     go-retryablehttp client (issue 25's "bare Fiber + go-retryablehttp
+//     hop"; -passthrough nethttp drops go-retryablehttp): the floor cost of
+//     a hop, with no decoding, adapters, idempotency, breaker or telemetry.
 //
 //     go run -C tools/loadbench . [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
 //     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hashicorp/go-retryablehttp"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/identity-gateway/identity-gateway/adapters/builtin"
@@ -96,6 +98,7 @@ func run() error {
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load (and under one connection, the fan-out and the Redis store when those scenarios run) to this directory")
+	ptClient := flag.String("passthrough", "retryablehttp", "the passthrough's upstream client: retryablehttp (the bare Fiber + go-retryablehttp hop issue 25 compares against) or nethttp (net/http alone, the floor this benchmark used before)")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured load on the gateway and the passthrough before the throughput scenario's runs (connections opened, pools and heap grown), so its first run does not measure a cold process")
 	flag.Parse()
 	// The benchmark is its own module (tools/loadbench): `go run -C
@@ -269,7 +272,7 @@ func run() error {
 	}
 	putURL := commvault + "/V4/user/" + vars["COMMVAULT_DEMO_ID"]
 	putBody := []byte(`{"fullName":"Load 1"}`)
-	pt, ptProc, stopPT, err := passthrough(putURL, token, putBody)
+	pt, ptProc, stopPT, err := passthrough(putURL, token, putBody, *ptClient)
 	if err != nil {
 		return err
 	}
@@ -893,20 +896,28 @@ func cpuString(cpu map[string]time.Duration) string {
 	return "cpu/req: " + strings.Join(parts, ", ")
 }
 
-// profile records CPU and allocation profiles of the gateway at addr while
-// load runs (outside the measured runs: profiling slows the process down).
+// profile records CPU and allocation profiles and an execution trace of the
+// gateway at addr while load runs (outside the measured runs: profiling slows
+// the process down).
 func profile(dir, name, addr string, d time.Duration, load func()) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	secs := max(1, int(d.Seconds()))
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, kind := range []string{"profile", "allocs"} {
+	errs := make([]error, 3)
+	// The execution trace covers one second: enough to follow single
+	// requests across goroutines, short enough to stay a few MB.
+	files := map[string]string{"profile": "cpu.pprof", "allocs": "allocs.pprof", "trace": "trace.out"}
+	for i, kind := range []string{"profile", "allocs", "trace"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, secs))
+			s := secs
+			if kind == "trace" {
+				s = 1
+			}
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, s))
 			if err != nil {
 				errs[i] = err
 				return
@@ -916,7 +927,7 @@ func profile(dir, name, addr string, d time.Duration, load func()) error {
 				errs[i] = fmt.Errorf("pprof %s: status %d", kind, resp.StatusCode)
 				return
 			}
-			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("gateway-%s-%s.pprof", name, map[string]string{"profile": "cpu", "allocs": "allocs"}[kind])))
+			f, err := os.Create(filepath.Join(dir, "gateway-"+name+"-"+files[kind]))
 			if err != nil {
 				errs[i] = err
 				return
@@ -978,7 +989,12 @@ const passthroughCmd = "__passthrough"
 // passthrough starts the floor as a process of its own: a Fiber server that
 // forwards one fixed request (the Commvault PUT) with the same upstream
 // transport settings, and nothing else. It returns its URL and its process.
-func passthrough(target, token string, body []byte) (string, *os.Process, func(), error) {
+// client is retryablehttp (a bare Fiber + go-retryablehttp hop, as issue 25
+// defines the baseline) or nethttp (net/http's client alone).
+func passthrough(target, token string, body []byte, client string) (string, *os.Process, func(), error) {
+	if client != "retryablehttp" && client != "nethttp" {
+		return "", nil, nil, fmt.Errorf("-passthrough: %q is neither retryablehttp nor nethttp", client)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, nil, err
@@ -988,7 +1004,7 @@ func passthrough(target, token string, body []byte) (string, *os.Process, func()
 		return "", nil, nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(self, passthroughCmd, "-listen", addr, "-target", target, "-body", string(body))
+	cmd := exec.Command(self, passthroughCmd, "-listen", addr, "-target", target, "-body", string(body), "-client", client)
 	cmd.Env = append(os.Environ(), "LOADBENCH_PASSTHROUGH_TOKEN="+token)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -1009,6 +1025,7 @@ func servePassthrough(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
 	target := fs.String("target", "", "the URL every request is forwarded to (PUT)")
 	body := fs.String("body", "", "the body forwarded")
+	client := fs.String("client", "retryablehttp", "retryablehttp or nethttp")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -1016,13 +1033,35 @@ func servePassthrough(args []string) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 256
 	cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	// The bare hop as someone would write it with go-retryablehttp: its
+	// defaults (retries, backoff, the error handler), minus the debug line it
+	// would log per request (the gateway logs one line too, but its own).
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient, rc.Logger = cl, nil
+	send := func(ctx context.Context) (*http.Response, error) {
+		req, err := retryablehttp.NewRequestWithContext(ctx, "PUT", *target, []byte(*body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authtoken", token)
+		req.Header.Set("Content-Type", "application/json")
+		return rc.Do(req)
+	}
+	if *client == "nethttp" {
+		send = func(ctx context.Context) (*http.Response, error) {
+			req, err := http.NewRequestWithContext(ctx, "PUT", *target, strings.NewReader(*body))
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authtoken", token)
+			req.Header.Set("Content-Type", "application/json")
+			return cl.Do(req)
+		}
+	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendStatus(http.StatusNoContent) })
 	app.Patch("/forward", func(c *fiber.Ctx) error {
-		req, _ := http.NewRequestWithContext(context.Background(), "PUT", *target, strings.NewReader(*body))
-		req.Header.Set("Authtoken", token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := cl.Do(req)
+		resp, err := send(context.Background())
 		if err != nil {
 			return c.SendStatus(502)
 		}
