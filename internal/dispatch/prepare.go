@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -89,6 +88,7 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 		plans       = make([]plan, 0, len(names))
 		unsupported []canonical.FieldError
 		skipped     = map[string][]canonical.Field{}
+		refuse      = req.OnUnsupported != canonical.PolicySkip // unsupported fields fail the update
 	)
 	for _, n := range names {
 		t := d.targets[n]
@@ -123,24 +123,31 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 			uns = append(uns, vals...)
 			op.Update = op.Update.Without(fieldsOf(vals)...)
 		}
-		for _, u := range uns {
-			unsupported = append(unsupported, canonical.FieldError{Field: u.Field.Path(), Target: n, Message: u.Reason})
-			if !slices.Contains(skipped[n], u.Field) {
-				skipped[n] = append(skipped[n], u.Field)
+		if len(uns) > 0 {
+			// Sized once: appended one by one, the list grew (and the map
+			// entry was rewritten) per field on every update that skips.
+			fs := make([]canonical.Field, 0, len(uns))
+			for _, u := range uns {
+				if refuse {
+					// Built only for the refusal: with on_unsupported: skip
+					// it was built and dropped.
+					unsupported = append(unsupported, canonical.FieldError{Field: u.Field.Path(), Target: n, Message: u.Reason})
+				}
+				if !slices.Contains(fs, u.Field) {
+					fs = append(fs, u.Field)
+				}
 			}
+			slices.SortFunc(fs, func(a, b canonical.Field) int { return fieldIndex(a) - fieldIndex(b) })
+			skipped[n] = fs
 		}
 		plans = append(plans, plan{target: t, op: op, skip: op.Update.IsEmpty() && len(op.Extensions) == 0, addr: addrs[n]})
 	}
 	if err := fe.Err("the request cannot be applied to its targets"); err != nil {
 		return nil, nil, err
 	}
-	if len(unsupported) > 0 && req.OnUnsupported != canonical.PolicySkip {
+	if len(unsupported) > 0 {
 		return nil, nil, &canonical.Error{Code: canonical.CodeUnsupportedField,
 			Message: "some targets cannot take some fields; nothing was written (send on_unsupported: skip to write the rest)", Fields: unsupported}
-	}
-	for n, fs := range skipped {
-		sort.Slice(fs, func(i, j int) bool { return fieldIndex(fs[i]) < fieldIndex(fs[j]) })
-		skipped[n] = fs
 	}
 	return plans, skipped, nil
 }
