@@ -371,7 +371,11 @@ type Credential struct {
 // alive and reused; a busy gateway needs as many idle ones as it has calls
 // in flight to that vendor, or it dials (and, over TLS, handshakes) again.
 type Connections struct {
-	// MaxIdle keeps at most this many idle connections; default 256.
+	// MaxIdle keeps at most this many idle connections; default 256. It
+	// applies to a vendor reached through a proxy (HTTP_PROXY and the
+	// like), whose calls go through net/http's transport; otherwise a
+	// connection stays until it has been idle IdleTimeout, and MaxPerHost
+	// caps them all.
 	MaxIdle int `yaml:"max_idle"`
 	// MaxPerHost caps all connections (idle and busy) to the vendor; 0,
 	// the default, means no cap. A cap makes calls beyond it wait for a free

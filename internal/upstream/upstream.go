@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	nooptrace "go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -69,7 +70,8 @@ type BreakerPolicy struct {
 // Pool sizes one vendor's connection pool.
 type Pool struct {
 	// MaxIdle idle connections kept for reuse (default
-	// config.DefaultPoolMaxIdle).
+	// config.DefaultPoolMaxIdle), with net/http's transport (a vendor
+	// behind a proxy); fasthttp's keeps each until IdleTimeout.
 	MaxIdle int
 	// MaxPerHost caps all connections to the vendor; 0: no cap.
 	MaxPerHost int
@@ -246,15 +248,21 @@ func New(o Options) (*Client, error) {
 		o.Pool.IdleTimeout = config.DefaultPoolIdleTimeout
 	}
 	if o.Transport == nil {
-		// One transport per vendor: its pool serves one host, so the
-		// per-host idle limit is the pool size (net/http's default of 2
-		// would close and redial connections under any concurrency).
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = o.Pool.MaxIdle
-		t.MaxIdleConnsPerHost = o.Pool.MaxIdle
-		t.MaxConnsPerHost = o.Pool.MaxPerHost
-		t.IdleConnTimeout = o.Pool.IdleTimeout
-		o.Transport = t
+		o.Transport = newFastTransport(o.Pool, o.MaxBody)
+		// Read afresh (net/http's ProxyFromEnvironment reads it once per
+		// process): the same variables, the same rules.
+		if proxy, err := httpproxy.FromEnvironment().ProxyFunc()(o.BaseURL); err != nil || proxy != nil {
+			// fasthttp has no proxy support: a vendor reached through one
+			// keeps net/http's transport. One per vendor: its pool serves
+			// one host, so the per-host idle limit is the pool size
+			// (net/http's default of 2 would redial under any load).
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.MaxIdleConns = o.Pool.MaxIdle
+			t.MaxIdleConnsPerHost = o.Pool.MaxIdle
+			t.MaxConnsPerHost = o.Pool.MaxPerHost
+			t.IdleConnTimeout = o.Pool.IdleTimeout
+			o.Transport = t
+		}
 	}
 	if o.Shared == nil {
 		var err error
@@ -418,14 +426,15 @@ func TransportOutcome(err error) string {
 // tracerName names the attempt spans' instrumentation scope.
 const tracerName = "github.com/identity-gateway/identity-gateway/internal/upstream"
 
-// attempt is one HTTP attempt's own layer, right above net/http: its
+// attempt is one HTTP attempt's own layer, right above the transport: its
 // timeout, which lasts until the body is closed (reading it included); its
 // client span, whose W3C trace context is sent to the vendor (traceparent,
 // and baggage when the propagator carries it); and its record, the status
-// or, when no answer came, the transport outcome. net/http may itself
+// or, when no answer came, the transport outcome. The transport may itself
 // re-send a request (a GET on a kept-alive connection the vendor closed
-// before answering): an httptrace hook counts the requests really written,
-// so each of those is an attempt too.
+// before answering): an httptrace hook, which net/http and fastTransport
+// both call, counts the requests really written, so each of those is an
+// attempt too.
 //
 // It takes the place of otelhttp's transport, which on every attempt cloned
 // the request, wrapped both bodies to count their bytes, built a dozen

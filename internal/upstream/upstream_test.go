@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,11 +283,11 @@ func TestStalledBodyHitsAttemptTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The body is read after the retry loop: a stalled body is a
-	// timed-out call, not a hang.
-	_, err = c.Do(context.Background(), put(`{}`))
-	if code(err) != canonical.CodeUpstreamTimeout {
-		t.Fatalf("err %v (calls %d)", err, calls.Load())
+	// The body is read within the attempt: a stalled body is a timed-out
+	// attempt, not a hang, and is retried as one.
+	resp, err := c.Do(context.Background(), put(`{}`))
+	if err != nil || resp.Status != 200 || resp.Attempts != 2 || !slices.Equal(resp.AttemptOutcomes, []string{OutcomeTimeout, ""}) {
+		t.Fatalf("resp %+v err %v (calls %d)", resp, err, calls.Load())
 	}
 }
 

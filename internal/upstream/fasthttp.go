@@ -1,0 +1,197 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptrace"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// fastTransport is the vendor calls' http.RoundTripper: go-retryablehttp
+// and net/http's Client stay above it (retries, backoff, redirects), and
+// fasthttp's client, already in the build under Fiber, sends the request.
+//
+// net/http's Transport hands every request to two goroutines of its
+// connection (a writer and a reader) and back: on this path those
+// hand-offs, their channel operations and their wake-ups cost more than the
+// gateway's own work (issue 25: about a fifth of its CPU under load, and
+// 120-150 µs of its latency at one connection). fasthttp writes the request
+// and reads the answer on the caller's goroutine. BenchmarkTransport
+// compares the two.
+//
+// What net/http did that is kept:
+//   - the attempt's deadline (its context's) bounds dialling, waiting for a
+//     free connection, writing and reading;
+//   - a request the vendor dropped unanswered is sent once more at once if
+//     net/http would have (a GET, say), and each send is reported to the
+//     context's httptrace WroteRequest hook, so the attempt counts it;
+//   - the pool: at most Pool.MaxPerHost connections, idle ones closed after
+//     Pool.IdleTimeout;
+//   - answers are bounded: a body over maxBody fails the call.
+//
+// Not kept: HTTP/2 (vendors are called over HTTP/1.1), proxies (New uses
+// net/http's Transport when HTTP_PROXY, HTTPS_PROXY or NO_PROXY select one
+// for the vendor), cancellation other than by deadline (an attempt always
+// has one), and transparent gzip (the gateway never asks for it).
+type fastTransport struct {
+	c       *fasthttp.Client
+	maxBody int64
+}
+
+func newFastTransport(p Pool, maxBody int64) *fastTransport {
+	maxConns := p.MaxPerHost
+	if maxConns <= 0 {
+		maxConns = math.MaxInt32 // net/http's 0: no cap
+	}
+	return &fastTransport{maxBody: maxBody, c: &fasthttp.Client{
+		MaxConnsPerHost:     maxConns,
+		MaxIdleConnDuration: p.IdleTimeout,
+		// Wait for a free connection as net/http does, bounded by the
+		// request's deadline (fasthttp takes the shorter of the two).
+		MaxConnWaitTimeout: time.Hour,
+		// One send per Do: RoundTrip decides on the second itself.
+		MaxIdemponentCallAttempts: 1,
+		RetryIf:                   func(*fasthttp.Request) bool { return false },
+		// One byte over the gateway's cap is enough to refuse the body.
+		MaxResponseBodySize: int(min(maxBody+1, math.MaxInt32)),
+		// Headers and path go as the adapter wrote them (net/http's
+		// Header keys are canonical already).
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		NoDefaultUserAgentHeader:      true,
+	}}
+}
+
+// zeros stands in for a body over the cap.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI(r.URL.String())
+	req.Header.SetMethod(r.Method)
+	if r.Host != "" {
+		req.Header.SetHost(r.Host)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if r.Header.Get("User-Agent") == "" {
+		req.Header.SetUserAgent("Go-http-client/1.1") // what net/http sent
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		_ = r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.SetBodyRaw(b)
+	}
+	ctx := r.Context()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		// The attempt layer always sets one; a caller without it gets
+		// net/http's behaviour of waiting (bounded here by a day).
+		deadline = time.Now().Add(24 * time.Hour)
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	resp := fasthttp.AcquireResponse()
+	var err error
+	for sent := 0; ; sent++ {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		err = t.c.DoDeadline(req, resp, deadline)
+		if trace != nil && trace.WroteRequest != nil && !errors.Is(err, fasthttp.ErrNoFreeConns) {
+			trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+		}
+		// A kept-alive connection the vendor closed before answering:
+		// net/http sends a replayable request once more at once, and so
+		// do we. Anything else is the retry policy's to decide.
+		if sent > 0 || !errors.Is(err, fasthttp.ErrConnectionClosed) || !replayable(r) {
+			break
+		}
+	}
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) && resp.StatusCode() > 0 {
+		// The answer came, its body is over the cap: as with net/http,
+		// the call sees the status and a body one byte over the cap, which
+		// it refuses ("response body too large"); the attempt is not a
+		// transport failure to retry. fasthttp closed the connection.
+		code := resp.StatusCode()
+		fasthttp.ReleaseResponse(resp)
+		return &http.Response{Status: http.StatusText(code), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{}, ContentLength: -1, Request: r,
+			Body: io.NopCloser(io.LimitReader(zeros{}, t.maxBody+1))}, nil
+	}
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		return nil, mapFastError(ctx, err)
+	}
+	out := &http.Response{
+		Status: http.StatusText(resp.StatusCode()), StatusCode: resp.StatusCode(),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        make(http.Header, resp.Header.Len()),
+		ContentLength: int64(len(resp.Body())),
+		Request:       r,
+	}
+	resp.Header.VisitAll(func(k, v []byte) {
+		key := http.CanonicalHeaderKey(string(k))
+		out.Header[key] = append(out.Header[key], string(v))
+	})
+	if r.Method == http.MethodHead {
+		out.ContentLength = int64(resp.Header.ContentLength())
+	}
+	out.Body = &fastBody{Reader: bytes.NewReader(resp.Body()), resp: resp}
+	return out, nil
+}
+
+// replayable is net/http's rule for sending a request again on its own:
+// a method without side effects, or a request carrying an idempotency key.
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return r.Header.Get("Idempotency-Key") != "" || r.Header.Get("X-Idempotency-Key") != ""
+}
+
+// mapFastError gives fasthttp's errors the meaning net/http's had, for
+// TransportOutcome and the callers' errors.Is.
+func mapFastError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrTLSHandshakeTimeout):
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return context.DeadlineExceeded
+	case errors.Is(err, fasthttp.ErrConnectionClosed):
+		return io.ErrUnexpectedEOF // closed before the first byte of an answer
+	}
+	return err
+}
+
+// fastBody reads the answer in place and gives fasthttp its buffer back
+// when closed.
+type fastBody struct {
+	*bytes.Reader
+	resp *fasthttp.Response
+}
+
+func (b *fastBody) Close() error {
+	if b.resp != nil {
+		b.Reader.Reset(nil)
+		fasthttp.ReleaseResponse(b.resp)
+		b.resp = nil
+	}
+	return nil
+}

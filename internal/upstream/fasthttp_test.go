@@ -1,0 +1,202 @@
+package upstream
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/identity-gateway/identity-gateway/adapters"
+	"github.com/identity-gateway/identity-gateway/canonical"
+)
+
+// The vendor calls go through fasthttp unless a proxy is configured for
+// the vendor, which only net/http's transport can use.
+func TestTransportFollowsProxyVariables(t *testing.T) {
+	for _, tc := range []struct {
+		name, base string
+		env        map[string]string
+		wantNet    bool
+	}{
+		{"no proxy", "http://vendor.example", nil, false},
+		{"HTTP_PROXY", "http://vendor.example", map[string]string{"HTTP_PROXY": "http://proxy.example:3128"}, true},
+		{"HTTPS_PROXY, https vendor", "https://vendor.example", map[string]string{"HTTPS_PROXY": "http://proxy.example:3128"}, true},
+		{"HTTPS_PROXY, http vendor", "http://vendor.example", map[string]string{"HTTPS_PROXY": "http://proxy.example:3128"}, false},
+		{"NO_PROXY names the vendor", "http://vendor.example", map[string]string{"HTTP_PROXY": "http://proxy.example:3128", "NO_PROXY": "vendor.example"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "REQUEST_METHOD"} {
+				t.Setenv(k, tc.env[k])
+			}
+			u, _ := url.Parse(tc.base)
+			c, err := New(Options{Vendor: "acme", BaseURL: u})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, isNet := c.o.Transport.(*http.Transport)
+			_, isFast := c.o.Transport.(*fastTransport)
+			if isNet != tc.wantNet || isFast == tc.wantNet {
+				t.Fatalf("transport %T, want net/http: %v", c.o.Transport, tc.wantNet)
+			}
+		})
+	}
+}
+
+// A request the vendor drops unanswered is sent once more at once when
+// net/http would have (a GET), without the retry policy (Max 0 here); a
+// PUT is left to the policy. Either way every send is an attempt.
+func TestTransportResendsLikeNetHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		method       string
+		wantAttempts int
+		wantOK       bool
+	}{
+		{http.MethodGet, 2, true},
+		{http.MethodPut, 1, false},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			var seen atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				if seen.Add(1) == 1 {
+					conn, _, err := w.(http.Hijacker).Hijack()
+					if err == nil {
+						_ = conn.Close() // no answer at all
+					}
+					return
+				}
+				_, _ = w.Write([]byte(`{}`))
+			}))
+			t.Cleanup(srv.Close)
+			u, _ := url.Parse(srv.URL)
+			c, err := New(Options{Vendor: "acme", BaseURL: u, Retry: RetryPolicy{Max: 0}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			call := &adapters.Call{Name: "user", Kind: adapters.Read, Method: tc.method, Path: "/v1/users/1"}
+			if tc.method == http.MethodPut {
+				call.Kind, call.Body = adapters.Write, []byte(`{}`)
+			}
+			resp, err := c.Do(context.Background(), call)
+			n, statuses, outcomes := attemptsOf(t, resp, err)
+			if (err == nil) != tc.wantOK || n != tc.wantAttempts || int(seen.Load()) != n {
+				t.Fatalf("err %v, attempts %d (%v %v), the vendor saw %d", err, n, statuses, outcomes, seen.Load())
+			}
+			if outcomes[0] != OutcomeReset {
+				t.Fatalf("first attempt %q, want %q", outcomes[0], OutcomeReset)
+			}
+		})
+	}
+}
+
+// An answer over the body cap is refused as before, with its status, and
+// not retried: it was an answer.
+func TestTransportBodyOverCap(t *testing.T) {
+	var seen atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		_, _ = w.Write([]byte(strings.Repeat("x", 2048)))
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Options{Vendor: "acme", BaseURL: u, MaxBody: 1024, Retry: RetryPolicy{Max: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(context.Background(), put(`{}`))
+	ce := canonical.AsError(err)
+	if ce.Code != canonical.CodeUpstreamError || ce.VendorStatus != 200 || !strings.Contains(ce.Message, "too large") || seen.Load() != 1 {
+		t.Fatalf("err %v (vendor status %d), the vendor saw %d", err, ce.VendorStatus, seen.Load())
+	}
+}
+
+// The answer's status, headers and body reach the caller as net/http's
+// did, and the request's headers, path and body reach the vendor as sent.
+func TestTransportCarriesRequestAndAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPut || r.URL.EscapedPath() != "/v1/users/a%2Fb" || r.URL.RawQuery != "x=1&y=%20" ||
+			r.Header.Get("Authtoken") != "QSDK t" || string(b) != `{"a":1}` ||
+			r.Header.Get("User-Agent") != "Go-http-client/1.1" {
+			t.Errorf("vendor got %s %s?%s %v %q", r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, b)
+		}
+		w.Header().Add("Set-Cookie", "a=1")
+		w.Header().Add("Set-Cookie", "b=2")
+		w.Header().Set("X-Vendor-Id", "42")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Options{Vendor: "acme", BaseURL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(context.Background(), &adapters.Call{Name: "put user", Kind: adapters.Write, Method: "PUT", Path: "/v1/users/a%2Fb?x=1&y=%20",
+		Body: []byte(`{"a":1}`), Header: http.Header{"Authtoken": {"QSDK t"}, "Content-Type": {"application/json"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 201 || string(resp.Body) != `{"ok":true}` || resp.Header.Get("X-Vendor-Id") != "42" ||
+		!slices.Equal(resp.Header.Values("Set-Cookie"), []string{"a=1", "b=2"}) {
+		t.Fatalf("answer %d %v %q", resp.Status, resp.Header, resp.Body)
+	}
+}
+
+// BenchmarkTransport sends one PUT and reads its answer through net/http's
+// Transport and through fastTransport, from one goroutine and from many, to
+// a fasthttp server on loopback in the same process (the cheapest server at
+// hand, so the clients' difference is most of what is left).
+func BenchmarkTransport(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) { c.SetBodyString(`{"errorMessage":"","errorCode":0}`) }}
+	go func() { _ = fs.Serve(ln) }()
+	b.Cleanup(func() { _ = fs.Shutdown() })
+	srv := struct{ URL string }{"http://" + ln.Addr().String()}
+	nt := http.DefaultTransport.(*http.Transport).Clone()
+	nt.MaxIdleConns, nt.MaxIdleConnsPerHost = 256, 256
+	for _, tr := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net-http", nt}, {"fasthttp", newFastTransport(Pool{MaxIdle: 256, IdleTimeout: time.Minute}, 4<<20)}} {
+		send := func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/V4/user/42", strings.NewReader(`{"users":[{"email":"a@b"}]}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := tr.rt.RoundTrip(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		b.Run(tr.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				send(b)
+			}
+		})
+		b.Run(tr.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					send(b)
+				}
+			})
+		})
+	}
+}
