@@ -65,6 +65,8 @@ func newFastTransport(p Pool, maxBody int64) *fastTransport {
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 		NoDefaultUserAgentHeader:      true,
+		// IPv6 too, as net/http dials (fasthttp's default is IPv4 only).
+		DialDualStack: true,
 	}}
 }
 

@@ -152,6 +152,26 @@ func TestTransportCarriesRequestAndAnswer(t *testing.T) {
 	}
 }
 
+// A vendor on IPv6 is reached, as it was through net/http.
+func TestTransportDialsIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) }))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Options{Vendor: "acme", BaseURL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Do(context.Background(), put(`{}`)); err != nil || resp.Status != 200 {
+		t.Fatalf("%s: %+v %v", srv.URL, resp, err)
+	}
+}
+
 // BenchmarkTransport sends one PUT and reads its answer through net/http's
 // Transport and through fastTransport, from one goroutine and from many, to
 // a fasthttp server on loopback in the same process (the cheapest server at
