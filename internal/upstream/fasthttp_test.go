@@ -152,6 +152,23 @@ func TestTransportCarriesRequestAndAnswer(t *testing.T) {
 	}
 }
 
+// A cancelled request sends nothing.
+func TestTransportSendsNothingOnceCancelled(t *testing.T) {
+	var seen atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Add(1) }))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Options{Vendor: "acme", BaseURL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Do(ctx, put(`{}`)); err == nil || seen.Load() != 0 {
+		t.Fatalf("err %v, the vendor saw %d requests", err, seen.Load())
+	}
+}
+
 // A vendor on IPv6 is reached, as it was through net/http.
 func TestTransportDialsIPv6(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
