@@ -92,7 +92,16 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		req.Header.SetUserAgent("Go-http-client/1.1") // what net/http sent
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(r.Body)
+		var b []byte
+		var err error
+		if r.ContentLength > 0 {
+			// The length is known (go-retryablehttp always sets it): one
+			// exact buffer instead of io.ReadAll's growing ones.
+			b = make([]byte, r.ContentLength)
+			_, err = io.ReadFull(r.Body, b)
+		} else {
+			b, err = io.ReadAll(r.Body)
+		}
 		_ = r.Body.Close()
 		if err != nil {
 			return nil, err
@@ -147,7 +156,7 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Request:       r,
 	}
 	resp.Header.VisitAll(func(k, v []byte) {
-		key := http.CanonicalHeaderKey(string(k))
+		key := headerKey(k)
 		out.Header[key] = append(out.Header[key], string(v))
 	})
 	if r.Method == http.MethodHead {
@@ -155,6 +164,26 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	out.Body = &fastBody{Reader: bytes.NewReader(resp.Body()), resp: resp}
 	return out, nil
+}
+
+// headerKey is k in net/http's canonical form, without allocating for the
+// headers every answer carries.
+func headerKey(k []byte) string {
+	switch string(k) { // compiled without a conversion
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Length":
+		return "Content-Length"
+	case "Date":
+		return "Date"
+	case "Server":
+		return "Server"
+	case "Connection":
+		return "Connection"
+	case "Retry-After":
+		return "Retry-After"
+	}
+	return http.CanonicalHeaderKey(string(k))
 }
 
 // replayable is net/http's rule for sending a request again on its own:
