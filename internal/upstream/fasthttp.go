@@ -138,23 +138,16 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		// the call sees the status and a body one byte over the cap, which
 		// it refuses ("response body too large"); the attempt is not a
 		// transport failure to retry. fasthttp closed the connection.
-		code := resp.StatusCode()
+		out := answer(r, resp.StatusCode(), 0, -1)
 		fasthttp.ReleaseResponse(resp)
-		return &http.Response{Status: http.StatusText(code), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{}, ContentLength: -1, Request: r,
-			Body: io.NopCloser(io.LimitReader(zeros{}, t.maxBody+1))}, nil
+		out.Body = io.NopCloser(io.LimitReader(zeros{}, t.maxBody+1))
+		return out, nil
 	}
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return nil, mapFastError(ctx, err)
 	}
-	out := &http.Response{
-		Status: http.StatusText(resp.StatusCode()), StatusCode: resp.StatusCode(),
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        make(http.Header, resp.Header.Len()),
-		ContentLength: int64(len(resp.Body())),
-		Request:       r,
-	}
+	out := answer(r, resp.StatusCode(), resp.Header.Len(), int64(len(resp.Body())))
 	resp.Header.VisitAll(func(k, v []byte) {
 		key := headerKey(k)
 		out.Header[key] = append(out.Header[key], string(v))
@@ -164,6 +157,12 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	out.Body = &fastBody{Reader: bytes.NewReader(resp.Body()), resp: resp}
 	return out, nil
+}
+
+// answer is the http.Response for r's answer, without its body.
+func answer(r *http.Request, code, headers int, length int64) *http.Response {
+	return &http.Response{Status: http.StatusText(code), StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, headers), ContentLength: length, Request: r}
 }
 
 // headerKey is k in net/http's canonical form, without allocating for the
