@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/canonical/decode"
+	"github.com/identity-gateway/identity-gateway/internal/sortedkeys"
 )
 
 // prepare does every check that needs no vendor call and builds one plan per
@@ -36,12 +36,12 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 			}
 		}
 	}
-	for _, n := range sortedKeys(req.VendorIDs) {
+	for _, n := range sortedkeys.Of(req.VendorIDs) {
 		if _, ok := d.targets[n]; !ok {
 			fe.Add("vendor_ids."+n, "unknown target%s", didYouMean(n, d.names))
 		}
 	}
-	for _, n := range sortedKeys(req.Extensions) {
+	for _, n := range sortedkeys.Of(req.Extensions) {
 		if !slices.Contains(names, n) {
 			fe.Add("extensions."+n, "extensions for a vendor that is not a target of this request")
 		}
@@ -67,8 +67,8 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 		}
 		// An extension field is allowed by its full path,
 		// extensions.<vendor>.<name>, in the client's fields list.
-		for _, vendor := range sortedKeys(req.Extensions) {
-			for _, k := range sortedKeys(req.Extensions[vendor]) {
+		for _, vendor := range sortedkeys.Of(req.Extensions) {
+			for _, k := range sortedkeys.Of(req.Extensions[vendor]) {
 				if p := "extensions." + vendor + "." + k; !slices.Contains(in.AllowedFields, p) {
 					denied = append(denied, canonical.FieldError{Field: p, Target: vendor, Message: "this client may not send this extension field"})
 				}
@@ -96,7 +96,7 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 		op := adapters.Op{UserID: addrs[n].id, PassThrough: in.PassThrough[n]}
 		if ext := req.Extensions[n]; len(ext) > 0 {
 			op.Extensions = make(map[string]json.RawMessage, len(ext))
-			for _, k := range sortedKeys(ext) {
+			for _, k := range sortedkeys.Of(ext) {
 				if !caps.AllowsExtension(k) {
 					fe.Add("extensions."+n+"."+k, "not an allowed extension field for %s (allowed: %v)%s", n, caps.Extensions, didYouMean(k, caps.Extensions))
 					continue
@@ -172,5 +172,3 @@ func fieldsOf(us []canonical.Unsupported) []canonical.Field {
 func fieldIndex(f canonical.Field) int {
 	return slices.Index(canonical.AllFields(), f)
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -18,6 +18,7 @@ import (
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/canonical/result"
+	"github.com/identity-gateway/identity-gateway/internal/sortedkeys"
 )
 
 // ReadInput is one GET /v1/users/{id} as the HTTP layer hands it over.
@@ -144,7 +145,7 @@ func (d *Dispatcher) Read(ctx context.Context, in ReadInput) (ReadResult, error)
 	obs, _ := d.o.Observer.(DriftObserver)
 	for _, df := range res.Drift {
 		if obs != nil {
-			obs.Drift(ctx, string(df.Field), strings.Join(sortedKeys(df.Values), ","))
+			obs.Drift(ctx, string(df.Field), strings.Join(sortedkeys.Of(df.Values), ","))
 		}
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("gateway.drift_fields", len(res.Drift)))
@@ -160,7 +161,7 @@ func (d *Dispatcher) readTargets(in ReadInput) ([]string, error) {
 			fe.Add(fmt.Sprintf("targets[%d]", i), "unknown target %q (configured: %v)", n, d.names)
 		}
 	}
-	for _, n := range sortedKeys(in.VendorIDs) {
+	for _, n := range sortedkeys.Of(in.VendorIDs) {
 		if _, ok := d.targets[n]; !ok {
 			fe.Add("vendor_ids."+n, "unknown target")
 		}

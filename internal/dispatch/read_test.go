@@ -13,6 +13,7 @@ import (
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
+	"github.com/identity-gateway/identity-gateway/internal/sortedkeys"
 )
 
 // record is one user at a readable fake vendor.
@@ -260,7 +261,7 @@ func TestReadTargetsAndACL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, sortedKeys(res.Results)); diff != "" {
+			if diff := cmp.Diff(tc.want, sortedkeys.Of(res.Results)); diff != "" {
 				t.Errorf("targets (-want +got):\n%s", diff)
 			}
 		})
