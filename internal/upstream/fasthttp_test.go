@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/valyala/fasthttp"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
@@ -234,6 +236,71 @@ func BenchmarkTransport(b *testing.B) {
 					send(b)
 				}
 			})
+		})
+	}
+}
+
+// copyHeader shares one string and one slice among the answer's values; a
+// repeated name, an empty value or a later append must not see another
+// header's values.
+func TestCopyHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  string // the answer's header lines
+		want http.Header
+	}{
+		{"none", "", http.Header{}},
+		{"common and custom", "Content-Type: application/json\r\nX-Vendor-Id: 42\r\n",
+			http.Header{"Content-Type": {"application/json"}, "X-Vendor-Id": {"42"}}},
+		{"repeated, interleaved", "Warning: 1\r\nX-A: a\r\nWarning: 2\r\nX-B: \r\nWarning: 3\r\n",
+			http.Header{"Warning": {"1", "2", "3"}, "X-A": {"a"}, "X-B": {""}}},
+		{"cookies", "Set-Cookie: a=1\r\nX-A: a\r\nSet-Cookie: b=2\r\n",
+			http.Header{"Set-Cookie": {"a=1", "b=2"}, "X-A": {"a"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var resp fasthttp.Response
+			resp.Header.DisableNormalizing()
+			if err := resp.Header.Read(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + tc.raw + "\r\n"))); err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{}
+			copyHeader(h, &resp.Header)
+			h.Del("Content-Length")
+			if diff := cmp.Diff(tc.want, h); diff != "" {
+				t.Fatalf("header (-want +got):\n%s", diff)
+			}
+			// Appending to one name's values leaves every other's alone.
+			for k := range h {
+				h[k] = append(h[k], "appended")
+			}
+			for k, vs := range h {
+				if want := append(slices.Clone(tc.want[k]), "appended"); !slices.Equal(vs, want) {
+					t.Errorf("after appends, %s = %q, want %q", k, vs, want)
+				}
+			}
+		})
+	}
+}
+
+// An answer without a Content-Type reaches the adapter without one, as
+// through net/http, not with fasthttp's default.
+func TestTransportAddsNoContentType(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	for name, tr := range map[string]http.RoundTripper{"net/http": http.DefaultTransport, "fasthttp": newFastTransport(Pool{IdleTimeout: time.Minute}, 1<<20)} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPut, u.String()+"/v1/users/1", strings.NewReader(`{}`))
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent || resp.Header.Values("Content-Type") != nil {
+				t.Fatalf("answer %d %v, want 204 without Content-Type", resp.StatusCode, resp.Header)
+			}
 		})
 	}
 }
