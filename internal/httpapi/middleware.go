@@ -56,7 +56,7 @@ func (s *server) telemetry(c *fiber.Ctx) error {
 		s.o.Observer.Request(ctx, route, outcome, status, d)
 	}
 	if route != "/healthz" && route != "/readyz" && route != "/metrics" {
-		s.logRequest(ctx, c, method, route, status, outcome, d)
+		s.logRequest(ctx, c, method, route, status, outcome, start.Add(d), d)
 	}
 	return nil
 }
@@ -89,7 +89,15 @@ func outcomeOf(c *fiber.Ctx, status int) string {
 	return "ok"
 }
 
-func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route string, status int, outcome string, d time.Duration) {
+// logRequest writes the request's line straight to the handler, stamped
+// with the request's end: Logger.LogAttrs would also look up its caller's
+// program counter, which no handler here prints and which for this line
+// is always this function (a fifth of the line's cost under load).
+func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route string, status int, outcome string, end time.Time, d time.Duration) {
+	h := s.o.Logger.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
 	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs,
 		slog.String("method", method),
@@ -120,5 +128,7 @@ func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, method, route str
 	if e, ok := c.Locals(problemKey).(*canonical.Error); ok && e != nil {
 		attrs = append(attrs, slog.String("error_code", string(e.Code)))
 	}
-	s.o.Logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	r := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r) // as Logger drops it: a log line's failure is not the request's
 }

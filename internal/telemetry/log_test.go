@@ -101,3 +101,18 @@ func TestLogMatchesJSONHandler(t *testing.T) {
 		t.Error("info is enabled at level warn")
 	}
 }
+
+// The keys secretKey passes without a search would pass the search too,
+// and a secret-looking key still does not.
+func TestPlainKeysAreNotSecret(t *testing.T) {
+	for _, k := range plainKeys {
+		if namesSecret(k) {
+			t.Errorf("plain key %q names a secret", k)
+		}
+	}
+	for _, k := range []string{"password", "X-Api-Key", "session_token", "Email", "avatar_bytes"} {
+		if !secretKey(k) {
+			t.Errorf("secretKey(%q) = false", k)
+		}
+	}
+}
