@@ -68,8 +68,27 @@ func newFastTransport(p Pool, maxBody int64) *fastTransport {
 		NoDefaultUserAgentHeader:      true,
 		// IPv6 too, as net/http dials (fasthttp's default is IPv4 only).
 		DialDualStack: true,
+		// The answer's header block is read into this buffer, so it is
+		// also the header limit (fasthttp's default, 4 KB, refused a
+		// session cookie carrying a JWT). One buffer per call in flight,
+		// pooled.
+		ReadBufferSize: maxAnswerHeader,
+		// fasthttp's errors would quote the answer's header bytes: its
+		// cookies and tokens must not reach a log or the vendor status.
+		ConfigureClient: func(hc *fasthttp.HostClient) error {
+			hc.SecureErrorLogMessage = true
+			return nil
+		},
 	}}
 }
+
+// maxAnswerHeader bounds a vendor answer's status line and headers, on
+// both transports (net/http's default was 10 MB).
+const maxAnswerHeader = 64 << 10
+
+// errAnswerHeaderTooLarge is an answer whose headers are over
+// maxAnswerHeader: the vendor answered, so the call is not retried.
+var errAnswerHeaderTooLarge = errors.New("the answer's headers are over 64 KiB")
 
 // zeros stands in for a body over the cap.
 type zeros struct{}
@@ -237,6 +256,9 @@ func mapFastError(ctx context.Context, err error) error {
 		return context.DeadlineExceeded
 	case errors.Is(err, fasthttp.ErrConnectionClosed):
 		return io.ErrUnexpectedEOF // closed before the first byte of an answer
+	}
+	if sb := (*fasthttp.ErrSmallBuffer)(nil); errors.As(err, &sb) {
+		return errAnswerHeaderTooLarge
 	}
 	return err
 }

@@ -3,12 +3,14 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -300,6 +302,92 @@ func TestTransportAddsNoContentType(t *testing.T) {
 			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusNoContent || resp.Header.Values("Content-Type") != nil {
 				t.Fatalf("answer %d %v, want 204 without Content-Type", resp.StatusCode, resp.Header)
+			}
+		})
+	}
+}
+
+// A vendor's answer headers may be large (a session cookie carrying a JWT,
+// a long Content-Security-Policy): net/http read up to 10 MB of them, and
+// fasthttp's default buffer stopped at 4 KB.
+func TestTransportReadsLargeAnswerHeaders(t *testing.T) {
+	for _, size := range []int{3 << 10, 8 << 10, 48 << 10} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			big := strings.Repeat("a", size)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Add("Set-Cookie", "AtmoAuthToken="+big+"; Path=/")
+				w.Header().Set("Content-Security-Policy", "default-src 'self'")
+				_, _ = w.Write([]byte(`{}`))
+			}))
+			t.Cleanup(srv.Close)
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(`{}`))
+			resp, err := newFastTransport(Pool{IdleTimeout: time.Minute}, 1<<20).RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if got := resp.Header.Get("Set-Cookie"); got != "AtmoAuthToken="+big+"; Path=/" {
+				t.Fatalf("Set-Cookie has %d bytes, want %d", len(got), len("AtmoAuthToken="+big+"; Path=/"))
+			}
+		})
+	}
+}
+
+// An answer whose headers are over the limit fails the call once, named as
+// such and not retried, on either transport; a malformed answer's error
+// does not quote its bytes (a cookie in it is a secret).
+func TestTransportAnswerHeaderLimits(t *testing.T) {
+	const secret = "s3cr3t-session-token"
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Set-Cookie", "AtmoAuthToken="+secret+strings.Repeat("a", maxAnswerHeader)+"; Path=/")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(big.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nSet-Cookie: AtmoAuthToken=" + secret + "\r\nno colon in this line\r\n\r\n"))
+			}()
+		}
+	}()
+	proxy := &http.Transport{MaxResponseHeaderBytes: maxAnswerHeader} // what New builds behind a proxy
+	for _, tc := range []struct {
+		name, base string
+		transport  http.RoundTripper
+		attempts   int
+		want       string
+	}{
+		{"over the limit, fasthttp", big.URL, nil, 1, "over 64 KiB"},
+		{"over the limit, net/http", big.URL, proxy, 1, "over 64 KiB"},
+		{"malformed, fasthttp", "http://" + ln.Addr().String(), nil, 3, "vendor unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, _ := url.Parse(tc.base)
+			c, err := New(Options{Vendor: "acme", BaseURL: u, Transport: tc.transport,
+				Retry: RetryPolicy{Max: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Do(context.Background(), &adapters.Call{Name: "login", Kind: adapters.Auth, Method: "POST", Path: "/login", Body: []byte(`{}`)})
+			var ce *adapters.CallError
+			if !errors.As(err, &ce) || ce.Attempts != tc.attempts || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v (%+v), want %q after %d attempts", err, ce, tc.want, tc.attempts)
+			}
+			st := c.Status()
+			if st.LastCall == nil || strings.Contains(st.LastCall.Cause, secret) || strings.Contains(err.Error(), secret) {
+				t.Fatalf("the answer's bytes leaked: err %q, last call %+v", err, st.LastCall)
 			}
 		})
 	}

@@ -261,6 +261,7 @@ func New(o Options) (*Client, error) {
 			t.MaxIdleConnsPerHost = o.Pool.MaxIdle
 			t.MaxConnsPerHost = o.Pool.MaxPerHost
 			t.IdleConnTimeout = o.Pool.IdleTimeout
+			t.MaxResponseHeaderBytes = maxAnswerHeader
 			o.Transport = t
 		}
 	}
@@ -685,8 +686,16 @@ func (c *Client) transportError(ctx context.Context, call *adapters.Call, err er
 		return fmt.Errorf("%w: %w", &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: what + "the request was cancelled"}, ctx.Err())
 	case errors.As(err, &ne) && ne.Timeout():
 		return &canonical.Error{Code: canonical.CodeUpstreamTimeout, Message: fmt.Sprintf("%sno answer within the attempt timeout (%d attempts)", what, attempts)}
+	case headerTooLarge(err):
+		return &canonical.Error{Code: canonical.CodeUpstreamError, Message: what + errAnswerHeaderTooLarge.Error()}
 	}
 	return &canonical.Error{Code: canonical.CodeUpstreamUnavailable, Message: fmt.Sprintf("%svendor unreachable after %d attempts", what, attempts)}
+}
+
+// headerTooLarge reports an answer whose headers are over maxAnswerHeader,
+// from either transport (net/http's error has no sentinel).
+func headerTooLarge(err error) bool {
+	return errors.Is(err, errAnswerHeaderTooLarge) || strings.Contains(err.Error(), "server response headers exceeded")
 }
 
 // checkRetry is the retry policy. It also stops retrying when the next wait
@@ -698,7 +707,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	st := stateOf(ctx)
 	retry := false
 	if err != nil {
-		retry = true
+		// An answer too large to read came all the same: sending again
+		// brings the same answer.
+		retry = !headerTooLarge(err)
 	} else {
 		retry = c.retryableStatus(resp)
 	}
