@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func TestAuditRoute(t *testing.T) {
 		}
 	}
 	get := func(q, tok string) *http.Response {
-		r, _ := http.NewRequest(http.MethodGet, "/v1/audit"+q, nil)
+		r := httptest.NewRequest(http.MethodGet, "/v1/audit"+q, nil) // with a Host, as HTTP/1.1 requires
 		r.Header.Set("Authorization", "Bearer "+tok)
 		return f.do(r)
 	}

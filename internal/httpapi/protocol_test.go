@@ -120,6 +120,10 @@ func TestProtocolErrorsAreProblems(t *testing.T) {
 		{"no method", "/healthz\r\nHost: x\r\n\r\n", 400},
 		{"space in target", "GET /healthz x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"space in header name", "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", 400},
+		{"space before the colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nBad-Name : y\r\n\r\n", 400},
+		{"separator in header name", "GET /healthz HTTP/1.1\r\nHost: x\r\nBad(Name): y\r\n\r\n", 400},
+		{"absolute-form target", "GET http://x/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200},
+		{"HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 400},
 		{"unknown method", "FOO /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405},
 	}
 	for _, tc := range cases {

@@ -392,3 +392,45 @@ func TestTransportAnswerHeaderLimits(t *testing.T) {
 		})
 	}
 }
+
+// Interim 1xx answers (103 Early Hints before the real one) are skipped, as
+// net/http does, and the connection stays in step: each call gets its own
+// final answer.
+func TestTransportSkipsInterimAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept() // one connection for every call
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for n := 1; ; n++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			body := `{"n":` + strconv.Itoa(n) + `}`
+			_, _ = c.Write([]byte("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"))
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+		}
+	}()
+	tr := newFastTransport(Pool{MaxPerHost: 1, IdleTimeout: time.Minute}, 1<<20)
+	for n := 1; n <= 3; n++ {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+ln.Addr().String()+"/v1/users/1", strings.NewReader(`{}`))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if want := `{"n":` + strconv.Itoa(n) + `}`; resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("call %d: %d %s, want 200 %s", n, resp.StatusCode, b, want)
+		}
+	}
+}
