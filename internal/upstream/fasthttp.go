@@ -34,7 +34,11 @@ import (
 //     context's httptrace WroteRequest hook, so the attempt counts it;
 //   - the pool: at most Pool.MaxPerHost connections, idle ones closed after
 //     Pool.IdleTimeout;
-//   - answers are bounded: a body over maxBody fails the call.
+//   - answers are bounded: a body over maxBody fails the call, and so do
+//     headers over maxAnswerHeader (net/http's limit was 10 MB; fasthttp's
+//     default buffer stopped at 4 KB);
+//   - interim 1xx answers are skipped for the final one (fasthttp v1.79);
+//   - an answer without a Content-Type has none (copyHeader).
 //
 // Not kept: HTTP/2 (vendors are called over HTTP/1.1), proxies (New uses
 // net/http's Transport when HTTP_PROXY, HTTPS_PROXY or NO_PROXY select one
