@@ -952,6 +952,10 @@ func TestOpenAPIContract(t *testing.T) {
 		c.raw(t, "HTTP/9.9", "HTTPVersionNotSupported", base, "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505, canonical.CodeHTTPVersionNotSupported)
 		c.raw(t, "ambiguous framing", "InvalidRequest", base,
 			"PATCH /v1/users/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, canonical.CodeInvalidRequest)
+		c.raw(t, "header name not a token", "InvalidRequest", base,
+			"PATCH /v1/users/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nBad Name: y\r\nContent-Length: 2\r\n\r\n{}", 400, canonical.CodeInvalidRequest)
+		c.raw(t, "HTTP/1.1 without Host", "InvalidRequest", base,
+			"PATCH /v1/users/demo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400, canonical.CodeInvalidRequest)
 		// Every route answers a method it does not take with 405 and Allow.
 		methods := map[string][]string{}
 		for _, r := range app.Routes() {
