@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/identity-gateway/identity-gateway/canonical"
 )
@@ -97,20 +98,6 @@ func checkRequest(app *fiber.App, fctx *fasthttp.RequestCtx) error {
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
-// isToken reports whether b is a non-empty RFC 9110 token: visible ASCII
-// other than the separators "(),/:;<=>?@[\]{}.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func malformed(msg string) error {
 	return &requestError{close: true, err: &canonical.Error{Code: canonical.CodeInvalidRequest, Message: "malformed request: " + msg}}
 }
@@ -128,7 +115,7 @@ func checkFraming(raw []byte) error {
 		// A field name is a token (RFC 9110 section 5.1): fasthttp reads
 		// "Bad Name: y" as a header named "Bad Name", which another hop
 		// might read otherwise.
-		if !isToken(k) {
+		if !httpguts.ValidHeaderFieldName(string(k)) {
 			return malformed("a header name is not a token (a space, a control byte or a separator in it)")
 		}
 		// A field value holds visible characters, spaces and tabs only

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -92,7 +93,7 @@ const maxAnswerHeader = 64 << 10
 
 // errAnswerHeaderTooLarge is an answer whose headers are over
 // maxAnswerHeader: the vendor answered, so the call is not retried.
-var errAnswerHeaderTooLarge = errors.New("the answer's headers are over 64 KiB")
+var errAnswerHeaderTooLarge = fmt.Errorf("the answer's headers are over %d KiB", maxAnswerHeader>>10)
 
 // zeros stands in for a body over the cap.
 type zeros struct{}
