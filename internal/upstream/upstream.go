@@ -284,6 +284,7 @@ func New(o Options) (*Client, error) {
 	// would start a timer goroutine per attempt to enforce it.
 	traced := attempt{timeout: o.AttemptTimeout, vendor: o.Vendor, prop: o.Propagator,
 		tracer: o.TracerProvider.Tracer(tracerName), client: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}, next: o.Transport}
+	_, traced.ownDeadline = o.Transport.(*fastTransport)
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
@@ -428,7 +429,8 @@ func TransportOutcome(err error) string {
 const tracerName = "github.com/identity-gateway/identity-gateway/internal/upstream"
 
 // attempt is one HTTP attempt's own layer, right above the transport: its
-// timeout, which lasts until the body is closed (reading it included); its
+// timeout, which lasts until the body is closed (reading it included:
+// fastTransport has read it before it returns); its
 // client span, whose W3C trace context is sent to the vendor (traceparent,
 // and baggage when the propagator carries it); and its record, the status
 // or, when no answer came, the transport outcome. The transport may itself
@@ -453,10 +455,53 @@ type attempt struct {
 	client []trace.SpanStartOption
 	prop   propagation.TextMapPropagator
 	next   http.RoundTripper
+	// ownDeadline: next enforces the context's deadline itself and has
+	// read the whole answer when it returns (fastTransport), so the
+	// attempt sets the deadline without context.WithTimeout's timer and
+	// registration with its parent (2-3% of the gateway's CPU under load,
+	// BENCHMARKS.md, session 12).
+	ownDeadline bool
 }
 
+// deadlineCtx is parent with an earlier deadline and no timer of its own:
+// Done closes only with parent's, so it is given only to a transport that
+// enforces the deadline itself (attempt.ownDeadline).
+type deadlineCtx struct {
+	context.Context
+	at time.Time
+}
+
+func withDeadline(parent context.Context, at time.Time) context.Context {
+	if d, ok := parent.Deadline(); ok && !d.After(at) {
+		return parent
+	}
+	return deadlineCtx{Context: parent, at: at}
+}
+
+func (c deadlineCtx) Deadline() (time.Time, bool) { return c.at, true }
+
+func (c deadlineCtx) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.at) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func noCancel() {}
+
 func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
+	if a.ownDeadline {
+		ctx, cancel = withDeadline(r.Context(), time.Now().Add(a.timeout)), noCancel
+	} else {
+		ctx, cancel = context.WithTimeout(r.Context(), a.timeout)
+	}
 	st := stateOf(ctx)
 	name := a.vendor + " " + r.Method
 	if st != nil {

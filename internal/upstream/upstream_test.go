@@ -618,3 +618,60 @@ func TestFinal429CarriesRetryAfter(t *testing.T) {
 		t.Errorf("mapped %+v", mapped)
 	}
 }
+
+// TestAttemptDeadline: the attempt context fastTransport gets keeps the
+// earlier of its own and its parent's deadlines, and reports them through
+// Err as context.WithTimeout would.
+func TestAttemptDeadline(t *testing.T) {
+	now := time.Now()
+	early, cancelEarly := context.WithDeadline(context.Background(), now.Add(time.Minute))
+	defer cancelEarly()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name   string
+		parent context.Context
+		at     time.Time
+		want   time.Time
+		err    error
+	}{
+		{"no parent deadline", context.Background(), now.Add(time.Hour), now.Add(time.Hour), nil},
+		{"parent's is earlier", early, now.Add(time.Hour), now.Add(time.Minute), nil},
+		{"own is earlier", early, now.Add(time.Second), now.Add(time.Second), nil},
+		{"passed", context.Background(), now.Add(-time.Millisecond), now.Add(-time.Millisecond), context.DeadlineExceeded},
+		{"parent cancelled", cancelled, now.Add(time.Hour), now.Add(time.Hour), context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := withDeadline(tc.parent, tc.at)
+			if d, ok := ctx.Deadline(); !ok || !d.Equal(tc.want) {
+				t.Errorf("deadline %v %v, want %v", d, ok, tc.want)
+			}
+			if err := ctx.Err(); !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+				t.Errorf("err %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+// BenchmarkAttemptContext: an attempt's context under a parent that can be
+// cancelled (dispatch's per-target deadline), with a timer as net/http's
+// transport needs and with the deadline alone as fastTransport needs.
+func BenchmarkAttemptContext(b *testing.B) {
+	parent, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.Run("WithTimeout", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(parent, time.Minute)
+			_, _ = ctx.Deadline()
+			cancel()
+		}
+	})
+	b.Run("withDeadline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ctx := withDeadline(parent, time.Now().Add(time.Minute))
+			_, _ = ctx.Deadline()
+		}
+	})
+}
