@@ -147,7 +147,7 @@ func spanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, error) 
 			if c.Insecure {
 				o = append(o, otlptracehttp.WithInsecure())
 			}
-			return otlptracehttp.New(ctx, o...)
+			return newOTLPExporter(ctx, otlptracehttp.NewClient(o...))
 		case "grpc":
 			var o []otlptracegrpc.Option
 			if c.Endpoint != "" {
@@ -156,7 +156,7 @@ func spanExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, error) 
 			if c.Insecure {
 				o = append(o, otlptracegrpc.WithInsecure())
 			}
-			return otlptracegrpc.New(ctx, o...)
+			return newOTLPExporter(ctx, otlptracegrpc.NewClient(o...))
 		}
 		return nil, fmt.Errorf("telemetry.protocol: %q is not http/protobuf or grpc", proto)
 	}
