@@ -36,7 +36,7 @@ import (
 // The encoding is the library's own (TestOTLPEncodingMatchesTheLibrary),
 // but for text that is not valid UTF-8, which the library cannot encode at
 // all: one such attribute (a client's User-Agent, say) failed the whole
-// batch. Here it is sent with U+FFFD in place of the bad bytes.
+// batch. Here it is sent with U+FFFD in place of each run of bad bytes.
 type otlpExporter struct {
 	client   otlptrace.Client
 	stopOnce sync.Once
