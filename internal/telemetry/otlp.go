@@ -24,14 +24,14 @@ import (
 // otlptracegrpc's client, in place of otlptrace.Exporter. That one builds a
 // tree of protobuf structs for every batch (sixteen allocations and about
 // 1 KB per span, for three attributes) which proto.Marshal then walks by
-// reflection: 4.7 µs of CPU per span together, a tenth of the gateway's
-// CPU per update with every span exported (BENCHMARKS.md, issue 25,
-// session 12). Here each span is written in protobuf's wire format
-// straight from the SDK's snapshot, into one buffer per batch, and handed
-// to the client as the unknown fields of otherwise empty messages, which
-// proto.Marshal copies as they are (BenchmarkOTLPEncode). The client is the
-// library's: endpoint, headers, TLS, compression, retries and the
-// OTEL_EXPORTER_OTLP_* variables work as before.
+// reflection: 5.5-6 µs of CPU per span, and 21-51 µs of the gateway's CPU
+// per update under load (BENCHMARKS.md, issue 25, session 12). Here each
+// span is written in protobuf's wire format straight from the SDK's
+// snapshot, into a buffer reused batch after batch, and handed to the
+// client as the unknown fields of otherwise empty messages, which
+// proto.Marshal copies as they are: 1.3 µs per span (BenchmarkOTLPEncode).
+// The client is the library's: endpoint, headers, TLS, compression,
+// retries and the OTEL_EXPORTER_OTLP_* variables work as before.
 //
 // The encoding is the library's own (TestOTLPEncodingMatchesTheLibrary),
 // but for text that is not valid UTF-8, which the library cannot encode at
@@ -148,21 +148,28 @@ func (e *otlpExporter) encode(spans []sdktrace.ReadOnlySpan) []*tracepb.Resource
 		}
 	}
 	e.ends = ends
-	if cap(buf) <= maxKeptBuffer {
+	// A buffer over the bound is not kept, nor the messages that point
+	// into it.
+	keep := cap(buf) <= maxKeptBuffer
+	e.buf = nil
+	if keep {
 		e.buf = buf
-	} else {
-		e.buf = nil
 	}
 
 	// Messages with the pieces as their unknown fields, cut from buf now
 	// that it no longer grows. Every span is a message of its own, so the
 	// client's span count (its self-observability metrics) stays right.
-	if cap(e.arena) < n {
-		e.arena = make([]tracepb.Span, n)
+	arena := e.arena
+	if cap(arena) < n {
+		arena = make([]tracepb.Span, n)
+	}
+	e.arena = nil
+	if keep {
+		e.arena = arena
 	}
 	// A reused message keeps no field but its unknown ones, which
 	// SetUnknown replaces; its size is computed afresh by each Marshal.
-	pbSpans := e.arena[:n]
+	pbSpans := arena[:n]
 	ptrs := make([]*tracepb.Span, 0, n)
 	at, p := 0, 0
 	piece := func() []byte {

@@ -396,3 +396,80 @@ func TestOTLPOverGRPC(t *testing.T) {
 		t.Errorf("spans %q, want %q", names, want)
 	}
 }
+
+// TestOTLPLargeBatch: a batch over maxKeptBuffer is encoded as the library
+// would (lengths of three and four bytes), and its memory is not kept.
+func TestOTLPLargeBatch(t *testing.T) {
+	big := tracetest.SpanStubs{}
+	for i := range 5 {
+		big = append(big, tracetest.SpanStub{Name: fmt.Sprint("big ", i),
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid1, SpanID: sid1}),
+			Attributes:  []attribute.KeyValue{attribute.String("blob", strings.Repeat("x", 1<<20+i)), attribute.StringSlice("list", []string{strings.Repeat("y", 3<<20)})},
+		})
+	}
+	var lib, ours captureClient
+	libExp, _ := otlptrace.New(context.Background(), &lib)
+	if err := libExp.ExportSpans(context.Background(), big.Snapshots()); err != nil {
+		t.Fatal(err)
+	}
+	exp, _ := newOTLPExporter(context.Background(), &ours)
+	if err := exp.ExportSpans(context.Background(), big.Snapshots()); err != nil {
+		t.Fatal(err)
+	}
+	if want, got := decoded(t, lib.sent[0]), decoded(t, ours.sent[0]); !proto.Equal(want, got) {
+		t.Error("the large batch differs from the library's")
+	}
+	if exp.buf != nil || exp.arena != nil {
+		t.Errorf("kept %d bytes of buffer and %d messages", cap(exp.buf), cap(exp.arena))
+	}
+	if err := exp.ExportSpans(context.Background(), requestStubs(resource.Empty(), 1).Snapshots()); err != nil || len(ours.sent) != 2 {
+		t.Fatalf("the next batch: err %v", err)
+	}
+	if exp.buf == nil {
+		t.Error("a small batch's buffer is not kept")
+	}
+}
+
+// FuzzOTLPEncoding: for any name, keys and values the exporter's request
+// decodes, and where the library can encode the span at all (valid UTF-8)
+// it decodes to the library's request; elsewhere every string arrives as
+// the valid UTF-8 the exporter promises.
+func FuzzOTLPEncoding(f *testing.F) {
+	f.Add("PATCH", "user_agent.original", "Go-http-client/1.1", int64(200), 0.5, true, "")
+	f.Add("bad \xff", "k\xfe", "a\xffb", int64(-1), -0.0, false, "\xc0")
+	f.Add("", "", "", int64(math.MinInt64), math.Inf(1), false, strings.Repeat("é", 200))
+	f.Fuzz(func(t *testing.T, name, key, val string, n int64, fl float64, b bool, extra string) {
+		if math.IsNaN(fl) {
+			fl = 0 // proto.Equal never finds NaN equal to itself
+		}
+		stub := tracetest.SpanStub{
+			Name:        name,
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid1, SpanID: sid1, TraceFlags: trace.FlagsSampled}),
+			Attributes: []attribute.KeyValue{attribute.String(key, val), attribute.Int64(key+"n", n), attribute.Float64("f", fl), attribute.Bool("b", b),
+				attribute.StringSlice("s", []string{val, extra}), attribute.Map("m", attribute.String(extra, val))},
+			Events:   []sdktrace.Event{{Name: extra, Attributes: []attribute.KeyValue{attribute.String(key, extra)}}},
+			Status:   sdktrace.Status{Code: codes.Error, Description: extra},
+			Resource: resource.NewSchemaless(attribute.String("service.name", val)),
+		}
+		spans := tracetest.SpanStubs{stub}.Snapshots()
+		var ours captureClient
+		exp, _ := newOTLPExporter(context.Background(), &ours)
+		if err := exp.ExportSpans(context.Background(), spans); err != nil {
+			t.Fatal(err)
+		}
+		got := decoded(t, ours.sent[0])
+		var lib captureClient
+		libExp, _ := otlptrace.New(context.Background(), &lib)
+		if err := libExp.ExportSpans(context.Background(), spans); err == nil {
+			if want := decoded(t, lib.sent[0]); !proto.Equal(want, got) {
+				t.Fatalf("differs from the library\nlibrary: %s\nours:    %s", protojson.Format(want), protojson.Format(got))
+			}
+			return
+		}
+		s := got.ResourceSpans[0].ScopeSpans[0].Spans[0]
+		if s.Name != strings.ToValidUTF8(name, "\uFFFD") || s.Attributes[0].Key != strings.ToValidUTF8(key, "\uFFFD") ||
+			s.Attributes[0].Value.GetStringValue() != strings.ToValidUTF8(val, "\uFFFD") || s.Status.Message != strings.ToValidUTF8(extra, "\uFFFD") {
+			t.Fatalf("span %v", s)
+		}
+	})
+}
