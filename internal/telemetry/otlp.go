@@ -412,35 +412,15 @@ func pbValue(b []byte, v attribute.Value) []byte {
 		b = protowire.AppendTag(b, anyBytes, protowire.BytesType)
 		return protowire.AppendBytes(b, v.AsByteSlice())
 	case attribute.BOOLSLICE:
-		b, at := pbOpen(b, anyArray)
-		for _, x := range v.AsBoolSlice() {
-			b = pbElement(b, attribute.BoolValue(x))
-		}
-		return pbClose(b, at)
+		return pbArray(b, v.AsBoolSlice(), attribute.BoolValue)
 	case attribute.INT64SLICE:
-		b, at := pbOpen(b, anyArray)
-		for _, x := range v.AsInt64Slice() {
-			b = pbElement(b, attribute.Int64Value(x))
-		}
-		return pbClose(b, at)
+		return pbArray(b, v.AsInt64Slice(), attribute.Int64Value)
 	case attribute.FLOAT64SLICE:
-		b, at := pbOpen(b, anyArray)
-		for _, x := range v.AsFloat64Slice() {
-			b = pbElement(b, attribute.Float64Value(x))
-		}
-		return pbClose(b, at)
+		return pbArray(b, v.AsFloat64Slice(), attribute.Float64Value)
 	case attribute.STRINGSLICE:
-		b, at := pbOpen(b, anyArray)
-		for _, x := range v.AsStringSlice() {
-			b = pbElement(b, attribute.StringValue(x))
-		}
-		return pbClose(b, at)
+		return pbArray(b, v.AsStringSlice(), attribute.StringValue)
 	case attribute.SLICE:
-		b, at := pbOpen(b, anyArray)
-		for _, x := range v.AsSlice() {
-			b = pbElement(b, x)
-		}
-		return pbClose(b, at)
+		return pbArray(b, v.AsSlice(), func(x attribute.Value) attribute.Value { return x })
 	case attribute.MAP:
 		b, at := pbOpen(b, anyKVList)
 		for _, kv := range v.AsMap() {
@@ -453,10 +433,15 @@ func pbValue(b []byte, v attribute.Value) []byte {
 	return pbStringAlways(b, anyString, "INVALID") // as the library does
 }
 
-// pbElement writes one AnyValue of an ArrayValue.
-func pbElement(b []byte, v attribute.Value) []byte {
-	b, at := pbOpen(b, listValues)
-	b = pbValue(b, v)
+// pbArray writes an ArrayValue of xs, each element as value makes it.
+func pbArray[T any](b []byte, xs []T, value func(T) attribute.Value) []byte {
+	b, at := pbOpen(b, anyArray)
+	for _, x := range xs {
+		var el int
+		b, el = pbOpen(b, listValues)
+		b = pbValue(b, value(x))
+		b = pbClose(b, el)
+	}
 	return pbClose(b, at)
 }
 
