@@ -134,14 +134,36 @@ func appendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	return append(b, '"'), true
 }
 
-// appendStringMap appends m (not empty) as json.Marshal does.
+// appendStringMap appends m (not empty) as json.Marshal does. The loop is
+// written out rather than given to jsonenc.AppendObject as a func value:
+// through one, b escapes, and MemoryStore.Append's stack buffer with it (a
+// 1 KB heap allocation per update; TestMemoryAppendAllocations).
 func appendStringMap(b []byte, m map[string]string) []byte {
-	b, _ = jsonenc.AppendObject(b, m, func(b []byte, v string) ([]byte, error) { return jsonenc.AppendString(b, v), nil })
-	return b
+	var buf [8]string
+	b = append(b, '{')
+	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, k)
+		b = append(b, ':')
+		b = jsonenc.AppendString(b, m[k])
+	}
+	return append(b, '}')
 }
 
-// appendTargets appends m (not empty) as json.Marshal does.
+// appendTargets appends m (not empty) as json.Marshal does, its loop written
+// out for the reason appendStringMap's is.
 func appendTargets(b []byte, m map[string]TargetOutcome) []byte {
-	b, _ = jsonenc.AppendObject(b, m, func(b []byte, t TargetOutcome) ([]byte, error) { return appendTarget(b, t), nil })
-	return b
+	var buf [8]string
+	b = append(b, '{')
+	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, k)
+		b = append(b, ':')
+		b = appendTarget(b, m[k])
+	}
+	return append(b, '}')
 }
