@@ -100,7 +100,21 @@ type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
+// RoundTrip implements http.RoundTripper: each request written is reported
+// to the context's httptrace WroteRequest hook.
 func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	var wrote func(error)
+	if trace := httptrace.ContextClientTrace(r.Context()); trace != nil && trace.WroteRequest != nil {
+		wrote = func(err error) { trace.WroteRequest(httptrace.WroteRequestInfo{Err: err}) }
+	}
+	return t.send(r.Context(), r, nil, wrote)
+}
+
+// send is RoundTrip with what the attempt layer would otherwise put on a
+// copy of r, given directly: ctx in place of r's context, header (when not
+// nil) called to add the trace headers to the request sent, and wrote
+// (when not nil) called for each request written.
+func (t *fastTransport) send(ctx context.Context, r *http.Request, header func(*fasthttp.RequestHeader), wrote func(error)) (*http.Response, error) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	req.SetRequestURI(r.URL.String())
@@ -115,6 +129,9 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	if r.Header.Get("User-Agent") == "" {
 		req.Header.SetUserAgent("Go-http-client/1.1") // what net/http sent
+	}
+	if header != nil {
+		header(&req.Header)
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		var b []byte
@@ -133,14 +150,12 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		req.SetBodyRaw(b)
 	}
-	ctx := r.Context()
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		// The attempt layer always sets one; a caller without it gets
 		// net/http's behaviour of waiting (bounded here by a day).
 		deadline = time.Now().Add(24 * time.Hour)
 	}
-	trace := httptrace.ContextClientTrace(ctx)
 	resp := fasthttp.AcquireResponse()
 	var err error
 	for sent := 0; ; sent++ {
@@ -148,8 +163,8 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			break
 		}
 		err = t.c.DoDeadline(req, resp, deadline)
-		if trace != nil && trace.WroteRequest != nil && !errors.Is(err, fasthttp.ErrNoFreeConns) {
-			trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+		if wrote != nil && !errors.Is(err, fasthttp.ErrNoFreeConns) {
+			wrote(err)
 		}
 		// A kept-alive connection the vendor closed before answering:
 		// net/http sends a replayable request once more at once, and so
@@ -266,6 +281,21 @@ func mapFastError(ctx context.Context, err error) error {
 		return errAnswerHeaderTooLarge
 	}
 	return err
+}
+
+// fastHeaderCarrier is a propagation.TextMapCarrier writing into the
+// request fastTransport sends. fasthttp puts each name in canonical form,
+// as http.Header.Set does.
+type fastHeaderCarrier struct{ h *fasthttp.RequestHeader }
+
+func (c fastHeaderCarrier) Get(key string) string { return string(c.h.Peek(key)) }
+func (c fastHeaderCarrier) Set(key, value string) { c.h.Set(key, value) }
+func (c fastHeaderCarrier) Keys() []string {
+	keys := make([]string, 0, c.h.Len())
+	for k := range c.h.All() {
+		keys = append(keys, string(k))
+	}
+	return keys
 }
 
 // fastBody reads the answer in place and gives fasthttp its buffer back

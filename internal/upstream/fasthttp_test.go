@@ -18,6 +18,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -432,5 +435,40 @@ func TestTransportSkipsInterimAnswers(t *testing.T) {
 		if want := `{"n":` + strconv.Itoa(n) + `}`; resp.StatusCode != 200 || string(b) != want {
 			t.Fatalf("call %d: %d %s, want 200 %s", n, resp.StatusCode, b, want)
 		}
+	}
+}
+
+// The attempt writes its trace headers straight into fasthttp's request:
+// what the propagator injects there is what it extracts, under the names
+// http.Header would have used, replacing a header of the same name.
+func TestFastHeaderCarrier(t *testing.T) {
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5}, TraceFlags: trace.FlagsSampled})
+	m, _ := baggage.NewMember("tenant", "acme")
+	bag, _ := baggage.New(m)
+	ctx := baggage.ContextWithBaggage(trace.ContextWithSpanContext(context.Background(), sc), bag)
+
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.Set("Traceparent", "00-stale")
+	prop.Inject(ctx, fastHeaderCarrier{&req.Header})
+	want := http.Header{}
+	prop.Inject(ctx, propagation.HeaderCarrier(want))
+
+	got := http.Header{}
+	for k, v := range req.Header.All() {
+		got.Add(string(k), string(v))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("headers (-http.Header +fasthttp):\n%s", diff)
+	}
+	keys := fastHeaderCarrier{&req.Header}.Keys()
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"Baggage", "Traceparent"}) {
+		t.Errorf("keys %v", keys)
+	}
+	back := prop.Extract(context.Background(), fastHeaderCarrier{&req.Header})
+	if trace.SpanContextFromContext(back).SpanID() != sc.SpanID() || baggage.FromContext(back).Member("tenant").Value() != "acme" {
+		t.Errorf("extracted %v %v", trace.SpanContextFromContext(back), baggage.FromContext(back))
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sony/gobreaker/v2"
+	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -284,7 +285,7 @@ func New(o Options) (*Client, error) {
 	// would start a timer goroutine per attempt to enforce it.
 	traced := attempt{timeout: o.AttemptTimeout, vendor: o.Vendor, prop: o.Propagator,
 		tracer: o.TracerProvider.Tracer(tracerName), client: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}, next: o.Transport}
-	_, traced.ownDeadline = o.Transport.(*fastTransport)
+	traced.fast, _ = o.Transport.(*fastTransport)
 	c.retry = &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: traced},
 		Logger:       nil,
@@ -455,17 +456,20 @@ type attempt struct {
 	client []trace.SpanStartOption
 	prop   propagation.TextMapPropagator
 	next   http.RoundTripper
-	// ownDeadline: next enforces the context's deadline itself and has
-	// read the whole answer when it returns (fastTransport), so the
-	// attempt sets the deadline without context.WithTimeout's timer and
-	// registration with its parent (2-3% of the gateway's CPU under load,
-	// BENCHMARKS.md, session 12).
-	ownDeadline bool
+	// fast is next when it is a fastTransport, which enforces the
+	// context's deadline itself and has read the whole answer when it
+	// returns: the attempt sets the deadline without context.WithTimeout's
+	// timer and registration with its parent (2-3% of the gateway's CPU
+	// under load, BENCHMARKS.md, session 12), and hands it the request with
+	// the attempt's context, trace headers and send count directly
+	// (fastTransport.send), without a copy of the request and of its
+	// header map, nor an httptrace context (session 13).
+	fast *fastTransport
 }
 
 // deadlineCtx is parent with an earlier deadline and no timer of its own:
 // Done closes only with parent's, so it is given only to a transport that
-// enforces the deadline itself (attempt.ownDeadline).
+// enforces the deadline itself (attempt.fast).
 type deadlineCtx struct {
 	context.Context
 	at time.Time
@@ -497,7 +501,7 @@ func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
 		ctx    context.Context
 		cancel context.CancelFunc
 	)
-	if a.ownDeadline {
+	if a.fast != nil {
 		ctx, cancel = withDeadline(r.Context(), time.Now().Add(a.timeout)), noCancel
 	} else {
 		ctx, cancel = context.WithTimeout(r.Context(), a.timeout)
@@ -508,24 +512,37 @@ func (a attempt) RoundTrip(r *http.Request) (*http.Response, error) {
 		name = st.span
 	}
 	ctx, span := a.tracer.Start(ctx, name, a.client...)
-	var written atomic.Int32
-	if st != nil {
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
-		})
+	var (
+		resp *http.Response
+		err  error
+		sent int32 // requests written: the transport may re-send one
+	)
+	if a.fast != nil {
+		prop := a.prop
+		resp, err = a.fast.send(ctx, r,
+			func(h *fasthttp.RequestHeader) { prop.Inject(ctx, fastHeaderCarrier{h}) },
+			func(error) { sent++ })
+	} else {
+		var written atomic.Int32
+		if st != nil {
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+				WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
+			})
+		}
+		// A shallow copy with its own header map: a RoundTripper must not
+		// change the request it was given.
+		cp := r.WithContext(ctx)
+		cp.Header = make(http.Header, len(r.Header)+2)
+		for k, v := range r.Header {
+			cp.Header[k] = v
+		}
+		a.prop.Inject(ctx, propagation.HeaderCarrier(cp.Header))
+		resp, err = a.next.RoundTrip(cp)
+		sent = written.Load()
 	}
-	// A shallow copy with its own header map: a RoundTripper must not
-	// change the request it was given.
-	cp := r.WithContext(ctx)
-	cp.Header = make(http.Header, len(r.Header)+2)
-	for k, v := range r.Header {
-		cp.Header[k] = v
-	}
-	a.prop.Inject(ctx, propagation.HeaderCarrier(cp.Header))
-	resp, err := a.next.RoundTrip(cp)
 	if st != nil {
-		for n := written.Load(); n > 1; n-- {
-			st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by net/http
+		for n := sent; n > 1; n-- {
+			st.record(0, OutcomeReset) // sent, dropped unanswered, re-sent by the transport
 		}
 	}
 	if err != nil {
