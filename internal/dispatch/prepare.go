@@ -90,10 +90,10 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 		skipped     = map[string][]canonical.Field{}
 		refuse      = req.OnUnsupported != canonical.PolicySkip // unsupported fields fail the update
 	)
-	for _, n := range names {
+	for i, n := range names {
 		t := d.targets[n]
 		caps := t.caps
-		op := adapters.Op{UserID: addrs[n].id, PassThrough: in.PassThrough[n]}
+		op := adapters.Op{UserID: addrs[i].id, PassThrough: in.PassThrough[n]}
 		if ext := req.Extensions[n]; len(ext) > 0 {
 			op.Extensions = make(map[string]json.RawMessage, len(ext))
 			for _, k := range sortedkeys.Of(ext) {
@@ -140,7 +140,7 @@ func (d *Dispatcher) prepare(ctx context.Context, in Input) ([]plan, map[string]
 			slices.SortFunc(fs, func(a, b canonical.Field) int { return fieldIndex(a) - fieldIndex(b) })
 			skipped[n] = fs
 		}
-		plans = append(plans, plan{target: t, op: op, skip: op.Update.IsEmpty() && len(op.Extensions) == 0, addr: addrs[n]})
+		plans = append(plans, plan{target: t, op: op, skip: op.Update.IsEmpty() && len(op.Extensions) == 0, addr: addrs[i]})
 	}
 	if err := fe.Err("the request cannot be applied to its targets"); err != nil {
 		return nil, nil, err

@@ -218,7 +218,7 @@ func (d *Dispatcher) readOne(ctx context.Context, in ReadInput, name string) Tar
 		}
 		return TargetRead{Status: ReadFailed, Error: result.NewErrorBody(e)}
 	}
-	op := adapters.Op{UserID: addrs[name].id, PassThrough: in.PassThrough[name], Fields: in.Fields}
+	op := adapters.Op{UserID: addrs[0].id, PassThrough: in.PassThrough[name], Fields: in.Fields}
 	if pf, ok := t.Adapter.(adapters.Preflighter); ok {
 		// Only the id's shape and the credential are checked: the op
 		// carries no update.
