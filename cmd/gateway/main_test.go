@@ -39,7 +39,7 @@ func devGatewayWith(t *testing.T, mod func(*config.Config)) (base string, sims *
 
 // devSims starts the simulators (stopped when the test ends) and returns
 // the dev config pointing at them, listening on a free port.
-func devSims(t *testing.T) (*simSet, *config.Config) {
+func devSims(t testing.TB) (*simSet, *config.Config) {
 	t.Helper()
 	sims, err := startSims(context.Background(), "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +56,7 @@ func devSims(t *testing.T) (*simSet, *config.Config) {
 
 // startGateway serves cfg until the test ends or shutdown is called (the
 // SIGTERM path: stop accepting, finish in-flight requests, flush).
-func startGateway(t *testing.T, cfg *config.Config, o buildOptions) (base string, shutdown func() error) {
+func startGateway(t testing.TB, cfg *config.Config, o buildOptions) (base string, shutdown func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)

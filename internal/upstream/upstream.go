@@ -436,9 +436,9 @@ const tracerName = "github.com/identity-gateway/identity-gateway/internal/upstre
 // and baggage when the propagator carries it); and its record, the status
 // or, when no answer came, the transport outcome. The transport may itself
 // re-send a request (a GET on a kept-alive connection the vendor closed
-// before answering): an httptrace hook, which net/http and fastTransport
-// both call, counts the requests really written, so each of those is an
-// attempt too.
+// before answering): the requests really written are counted (by an
+// httptrace hook under net/http, by fastTransport.send's callback), so
+// each of those is an attempt too.
 //
 // It takes the place of otelhttp's transport, which on every attempt cloned
 // the request, wrapped both bodies to count their bytes, built a dozen
@@ -662,7 +662,8 @@ func (c *Client) send(ctx context.Context, call *adapters.Call, cause *error) (*
 	}
 	// The call's header itself, not a copy: nothing below changes it
 	// (net/http and retryablehttp only read it, and the attempt layer sets
-	// its trace headers in a map of its own, copied from this one).
+	// its trace headers in the request fastTransport sends, or, for
+	// net/http's transport, in a map of its own copied from this one).
 	if call.Header != nil {
 		req.Header = call.Header
 	}
