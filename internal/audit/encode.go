@@ -28,8 +28,10 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 		return out, nil
 	}
 	// json.Marshal fails on this record: let it say why, in its own words.
-	// (Were it to succeed after all, its bytes are the answer.)
-	raw, err := json.Marshal(r)
+	// (Were it to succeed after all, its bytes are the answer.) It is given
+	// a copy: given r, it would make every caller's record escape to the
+	// heap, this rare path or not.
+	raw, err := json.Marshal(*r)
 	if err != nil {
 		return nil, err
 	}
