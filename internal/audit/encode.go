@@ -67,11 +67,11 @@ func (r *Record) appendFields(b []byte) (_ []byte, ok bool) {
 	}
 	if len(r.Values) > 0 {
 		b = append(b, `,"values":`...)
-		b = appendStringMap(b, r.Values)
+		b = appendObject(b, r.Values)
 	}
 	if len(r.Targets) > 0 {
 		b = append(b, `,"targets":`...)
-		b = appendTargets(b, r.Targets)
+		b = appendObject(b, r.Targets)
 	}
 	b = append(b, `,"status":`...)
 	b = jsonenc.AppendString(b, r.Status)
@@ -92,7 +92,7 @@ func (r *Record) appendFields(b []byte) (_ []byte, ok bool) {
 	}
 	if len(r.Detail) > 0 {
 		b = append(b, `,"detail":`...)
-		b = appendStringMap(b, r.Detail)
+		b = appendObject(b, r.Detail)
 	}
 	return append(b, '}'), true
 }
@@ -136,11 +136,12 @@ func appendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	return append(b, '"'), true
 }
 
-// appendStringMap appends m (not empty) as json.Marshal does. The loop is
+// appendObject appends m (not empty) as json.Marshal does: its keys
+// sorted, each value as a string or as appendTarget writes it. The loop is
 // written out rather than given to jsonenc.AppendObject as a func value:
 // through one, b escapes, and MemoryStore.Append's stack buffer with it (a
 // 1 KB heap allocation per update; TestMemoryAppendAllocations).
-func appendStringMap(b []byte, m map[string]string) []byte {
+func appendObject[V string | TargetOutcome](b []byte, m map[string]V) []byte {
 	var buf [8]string
 	b = append(b, '{')
 	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
@@ -149,23 +150,12 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		}
 		b = jsonenc.AppendString(b, k)
 		b = append(b, ':')
-		b = jsonenc.AppendString(b, m[k])
-	}
-	return append(b, '}')
-}
-
-// appendTargets appends m (not empty) as json.Marshal does, its loop written
-// out for the reason appendStringMap's is.
-func appendTargets(b []byte, m map[string]TargetOutcome) []byte {
-	var buf [8]string
-	b = append(b, '{')
-	for i, k := range jsonenc.SortedKeys(m, buf[:0]) {
-		if i > 0 {
-			b = append(b, ',')
+		switch v := any(m[k]).(type) {
+		case string:
+			b = jsonenc.AppendString(b, v)
+		case TargetOutcome:
+			b = appendTarget(b, v)
 		}
-		b = jsonenc.AppendString(b, k)
-		b = append(b, ':')
-		b = appendTarget(b, m[k])
 	}
 	return append(b, '}')
 }
