@@ -242,14 +242,10 @@ func (t *Trail) Record(ctx context.Context, r Record) {
 // wrapper was another (TestTrailRecordAllocations).
 func appendNow(ctx context.Context, s Sink, r Record) (Record, error) {
 	if m, ok := s.(*MemoryStore); ok {
-		return appendMemory(m, r)
+		err := m.Append(context.Background(), &r)
+		return r, err
 	}
 	return appendTo(context.WithoutCancel(ctx), s, r)
-}
-
-func appendMemory(m *MemoryStore, r Record) (Record, error) {
-	err := m.Append(context.Background(), &r)
-	return r, err
 }
 
 // appendTo appends r to s and returns it as s left it.
