@@ -42,6 +42,9 @@ type Target struct {
 	Resolve string
 
 	caps adapters.Capabilities // cached at New: capabilities never change
+	// spanName names the update's span for this target, made once rather
+	// than concatenated on every update.
+	spanName string
 }
 
 // Observer receives per-target and idempotency outcomes for metrics.
@@ -100,6 +103,7 @@ func New(targets []Target, o Options) (*Dispatcher, error) {
 			t.Deadline = 15 * time.Second
 		}
 		t.caps = t.Adapter.Capabilities()
+		t.spanName = "target " + t.Name
 		d.targets[t.Name] = &t
 		d.names = append(d.names, t.Name)
 	}
@@ -423,7 +427,7 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 	// call grows the span's slice, and every attribute is encoded again in
 	// the export. The skipped-field count and the dry-run flag are only set
 	// when they say something (not 0, true).
-	ctx, span := d.o.Tracer.Start(ctx, "target "+p.target.Name)
+	ctx, span := d.o.Tracer.Start(ctx, p.target.spanName)
 	defer span.End()
 	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs, attribute.String("gateway.vendor", p.target.Name), attribute.String("gateway.link_source", p.addr.source))

@@ -110,15 +110,7 @@ func (s *server) batchUsers(c *fiber.Ctx) error {
 	if err := s.auditReady(c); err != nil {
 		return err
 	}
-	var pass map[string]canonical.Secret
-	for target, header := range s.o.Dispatcher.PassThroughHeaders() {
-		if v := c.Get(header); v != "" {
-			if pass == nil {
-				pass = map[string]canonical.Secret{}
-			}
-			pass[target] = canonical.Secret(strings.Clone(v))
-		}
-	}
+	pass := s.passThroughOf(c)
 	method, _ := c.Locals(authMethodKey).(string)
 	run := &batchRun{s: s, cl: cl, method: method, dry: dry, key: batchKey, pass: pass, items: items}
 	// The stream writer runs after this handler returns, when c is no

@@ -74,14 +74,7 @@ func (s *server) getUser(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	for target, header := range s.o.Dispatcher.PassThroughHeaders() {
-		if v := c.Get(header); v != "" {
-			if in.PassThrough == nil {
-				in.PassThrough = map[string]canonical.Secret{}
-			}
-			in.PassThrough[target] = canonical.Secret(strings.Clone(v))
-		}
-	}
+	in.PassThrough = s.passThroughOf(c)
 	res, err := s.o.Dispatcher.Read(c.UserContext(), in)
 	if err != nil {
 		return err

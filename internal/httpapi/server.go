@@ -129,6 +129,12 @@ type server struct {
 	// passed to the (interface) Start allocates its slice on every call.
 	serverSpan []trace.SpanStartOption
 	auth       *authState
+	// anonymous is auth mode none's client, one for every request: it is
+	// only read, and a fresh one cost an allocation per request.
+	anonymous *Client
+	// passThrough maps target -> the header carrying a caller's credential
+	// for it; the targets are fixed once the dispatcher is built.
+	passThrough map[string]string
 }
 
 // buildApp builds the Fiber app; NewServer wraps it, so no caller outside
@@ -151,7 +157,11 @@ func buildApp(o Options) *fiber.App {
 	}
 	s := &server{o: o, tracer: o.TracerProvider.Tracer("github.com/identity-gateway/identity-gateway/internal/httpapi"),
 		serverSpan: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
-		auth:       &authState{notified: map[string]time.Time{}}}
+		auth:       &authState{notified: map[string]time.Time{}},
+		anonymous:  &Client{Name: "anonymous", AllPermissions: true}}
+	if o.Dispatcher != nil {
+		s.passThrough = o.Dispatcher.PassThroughHeaders()
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "identity-gateway",
 		BodyLimit:             o.BodyLimit,
@@ -316,11 +326,26 @@ const clientKey = "gateway.client"
 // Authorization: Bearer, or a client certificate (authn.go).
 func (s *server) authenticate(c *fiber.Ctx) error {
 	if s.o.AuthNone {
-		c.Locals(clientKey, &Client{Name: "anonymous", AllPermissions: true})
+		c.Locals(clientKey, s.anonymous)
 		c.Locals(authMethodKey, MethodNone)
 		return c.Next()
 	}
 	return s.authenticateAny(c)
+}
+
+// passThroughOf collects the callers' credentials for the targets that
+// accept one; nil when the request carries none.
+func (s *server) passThroughOf(c *fiber.Ctx) map[string]canonical.Secret {
+	var pass map[string]canonical.Secret
+	for target, header := range s.passThrough {
+		if v := c.Get(header); v != "" {
+			if pass == nil {
+				pass = map[string]canonical.Secret{}
+			}
+			pass[target] = canonical.Secret(strings.Clone(v))
+		}
+	}
+	return pass
 }
 
 func (s *server) patchUser(c *fiber.Ctx) error {
@@ -359,14 +384,7 @@ func (s *server) patchUser(c *fiber.Ctx) error {
 		DryRun:         dry,
 		IfMatch:        strings.Clone(c.Get(fiber.HeaderIfMatch)),
 	}
-	for target, header := range s.o.Dispatcher.PassThroughHeaders() {
-		if v := c.Get(header); v != "" {
-			if in.PassThrough == nil {
-				in.PassThrough = map[string]canonical.Secret{}
-			}
-			in.PassThrough[target] = canonical.Secret(strings.Clone(v))
-		}
-	}
+	in.PassThrough = s.passThroughOf(c)
 	if err := s.auditReady(c); err != nil {
 		return err
 	}
