@@ -109,6 +109,14 @@ func TestPlainKeysAreNotSecret(t *testing.T) {
 		if namesSecret(k) {
 			t.Errorf("plain key %q names a secret", k)
 		}
+		if !plainKey(k) {
+			t.Errorf("plainKey(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"", "Method", "methods", "route_token", "email"} {
+		if plainKey(k) {
+			t.Errorf("plainKey(%q) = true", k)
+		}
 	}
 	for _, k := range []string{"password", "X-Api-Key", "session_token", "Email", "avatar_bytes"} {
 		if !secretKey(k) {
