@@ -1,9 +1,11 @@
 package commvault
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/identity-gateway/identity-gateway/adapters"
 	"github.com/identity-gateway/identity-gateway/canonical"
@@ -11,11 +13,121 @@ import (
 
 // parseGeneric reads GenericResp; ok is false when the body is not one.
 func parseGeneric(b []byte) (genericResp, bool) {
+	if g, ok := parsePlainGeneric(b); ok {
+		return g, true
+	}
 	var g genericResp
 	if err := json.Unmarshal(b, &g); err != nil {
 		return g, false
 	}
 	return g, true
+}
+
+// parsePlainGeneric reads the GenericResp every update is answered with,
+// {"errorMessage": "", "errorCode": 0} in any order and spacing, without
+// json.Unmarshal's reflection: its six allocations and 0.9 µs were 2% of a
+// loaded gateway's CPU (BenchmarkParseGeneric). It takes only an object of
+// these two exact keys, with a plain integer of up to nine digits (or
+// null) and a string with no escape, and says false for anything else,
+// which json.Unmarshal then reads; what it reads is what json.Unmarshal
+// reads (FuzzParseGeneric).
+func parsePlainGeneric(b []byte) (genericResp, bool) {
+	var g genericResp
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return g, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return g, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		key, j, ok := plainString(b, i)
+		if !ok {
+			return g, false
+		}
+		i = skipSpace(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return g, false
+		}
+		i = skipSpace(b, i+1)
+		switch string(key) {
+		case "errorMessage":
+			var msg []byte
+			if msg, i, ok = plainString(b, i); !ok {
+				return g, false
+			}
+			g.ErrorMessage = string(msg)
+		case "errorCode":
+			if g.ErrorCode, i, ok = plainInt(b, i); !ok {
+				return g, false
+			}
+		default:
+			return g, false
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return g, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return g, skipSpace(b, i+1) == len(b)
+		default:
+			return g, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads a string at b[i] with no escape, control character or
+// invalid UTF-8 (which json.Unmarshal would rewrite) and returns its bytes
+// and the index after it.
+func plainString(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			s := b[i+1 : j]
+			return s, j + 1, utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, j, false
+		}
+	}
+	return nil, len(b), false
+}
+
+// plainInt reads null or an integer of at most nine digits (no fraction,
+// exponent or leading zero) at b[i].
+func plainInt(b []byte, i int) (*int, int, bool) {
+	if bytes.HasPrefix(b[i:], []byte("null")) {
+		return nil, i + 4, true
+	}
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	start := j
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		j++
+	}
+	if n := j - start; n == 0 || n > 9 || (n > 1 && b[start] == '0') {
+		return nil, j, false
+	}
+	if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+		return nil, j, false
+	}
+	v, err := strconv.Atoi(string(b[i:j]))
+	return &v, j, err == nil
 }
 
 // outcome maps a PUT response: success only for 2xx with errorCode 0 or
