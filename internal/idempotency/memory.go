@@ -338,6 +338,12 @@ func (m *MemoryStore) Evicted() uint64 {
 // key's lock, to be replaced when its request finishes.
 func (m *MemoryStore) set(key memKey, data []byte, expires int64, now time.Time, young bool) {
 	old, exists := m.records[key]
+	m.store(key, old, exists, data, expires, now, young)
+}
+
+// store is set for a caller that has looked key up already (old, exists):
+// a lookup in a map of a day's keys is a cache miss or two.
+func (m *MemoryStore) store(key memKey, old memRecord, exists bool, data []byte, expires int64, now time.Time, young bool) {
 	if exists {
 		m.release(old)
 	} else {
@@ -550,8 +556,8 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, a ClaimArgs) (Claim,
 	key := mkey(skey)
 	m.mu.Lock()
 	now := m.now()
-	r, found := m.records[key]
-	found = found && live(r.expires, now)
+	r, exists := m.records[key]
+	found := exists && live(r.expires, now)
 	var data []byte
 	if found {
 		data = m.bytesOf(r)
@@ -584,7 +590,11 @@ func (m *MemoryStore) Claim(_ context.Context, skey string, a ClaimArgs) (Claim,
 			m.mu.Unlock()
 			return Claim{}, err
 		}
-		m.set(key, init, now.Add(a.Retention).UnixNano(), now, true)
+		if exists {
+			m.set(key, init, now.Add(a.Retention).UnixNano(), now, true) // gc may have dropped it
+		} else {
+			m.store(key, memRecord{}, false, init, now.Add(a.Retention).UnixNano(), now, true)
+		}
 	}
 	m.mu.Unlock()
 	c := Claim{Found: found, Token: strconv.FormatUint(token, 36)}
