@@ -34,8 +34,8 @@ type MemoryStore struct {
 	seq     int64
 	max     int // 0: unbounded
 	// chunks hold the entries' bytes; an entry names its chunk by index.
-	// cur is the chunk being filled; free lists the indices of chunks
-	// whose entries have all gone, for reuse.
+	// cur is the chunk being filled; free lists the indices of dropped
+	// chunks, for reuse by new ones (a dropped chunk's buffer is not).
 	chunks []memChunk
 	cur    uint32
 	free   []uint32
@@ -151,7 +151,7 @@ func (m *MemoryStore) newChunk(size int) {
 		m.cur = uint32(len(m.chunks))
 		m.chunks = append(m.chunks, c)
 	}
-	if m.cur != old && m.chunks[old].live == 0 && m.chunks[old].buf != nil {
+	if m.cur != old && m.chunks[old].live == 0 {
 		m.drop(old)
 	}
 }

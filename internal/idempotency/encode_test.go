@@ -49,7 +49,7 @@ func TestAppendMetaMatchesJSON(t *testing.T) {
 			if !bytes.Equal(got, append([]byte("prefix"), want...)) {
 				t.Errorf("appendMeta:\n got %s\nwant prefix%s", got, want)
 			}
-			data, err := encode(tc.r)
+			data, err := appendEncoded(nil, &tc.r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := encode(r); err != nil {
+			if _, err := appendEncoded(nil, &r); err != nil {
 				b.Fatal(err)
 			}
 		}

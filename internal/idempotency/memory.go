@@ -229,12 +229,9 @@ func (m *MemoryStore) Bytes() int64 {
 	return m.bytes
 }
 
-// encode is r's stored form: a 4-byte length, r's JSON without the body,
-// then the body's bytes.
-func encode(r Record) ([]byte, error) { return appendEncoded(nil, &r) }
-
-// appendEncoded appends r's stored form to b: the store encodes into a
-// buffer on its stack, then copies the bytes into a chunk.
+// appendEncoded appends r's stored form to b: a 4-byte length, r's JSON
+// without the body, then the body's bytes. The store encodes into a buffer
+// on its stack, then copies the bytes into a chunk.
 func appendEncoded(b []byte, r *Record) ([]byte, error) {
 	var buf [128]byte
 	meta, err := appendMeta(buf[:0], r)
