@@ -47,7 +47,7 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 	} else {
 		var err error
-		if b, err = jsonenc.AppendObject(b, r.Results, func(b []byte, t Target) ([]byte, error) { return t.appendJSON(b) }); err != nil {
+		if b, err = AppendTargets(b, r.Results); err != nil {
 			return b[:orig], err
 		}
 	}
@@ -63,6 +63,29 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 		b = jsonenc.AppendString(b, r.TraceID)
 	}
 	return append(b, '}'), nil
+}
+
+// AppendTargets appends what json.Marshal(m) writes for a result's
+// per-target map (keys sorted, each Target as Result.AppendJSON writes
+// it). The idempotency store records the targets of a multi-target update
+// one by one as each applies, the whole map every time: through
+// json.Marshal that was 7-8% of the gateway's CPU on a four-target update
+// (loadbench, fan-out). On error it returns b as it was given.
+func AppendTargets(b []byte, m map[string]Target) ([]byte, error) {
+	if m == nil {
+		return append(b, "null"...), nil
+	}
+	return jsonenc.AppendObject(b, m, func(b []byte, t Target) ([]byte, error) { return t.appendJSON(b) })
+}
+
+// TargetsSizeHint estimates the length of AppendTargets' output for m, to
+// size a buffer once (as Result.AppendJSON does).
+func TargetsSizeHint(m map[string]Target) int {
+	n := len(`{}`)
+	for name, t := range m {
+		n += len(name) + len(`"":,`) + t.sizeHint()
+	}
+	return n
 }
 
 // sizeHint estimates the length of r's encoding: the strings' lengths plus

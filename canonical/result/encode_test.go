@@ -70,6 +70,21 @@ func checkSame(t testing.TB, r *Result) {
 	if !bytes.Equal(got, wantPrefixed) {
 		t.Fatalf("appending to a prefix: got %q, want %q", got, wantPrefixed)
 	}
+
+	// The per-target map alone, as the idempotency store encodes it.
+	if r == nil {
+		return
+	}
+	wantT, wantTErr := json.Marshal(r.Results)
+	gotT, gotTErr := AppendTargets([]byte("prefix"), r.Results)
+	switch {
+	case (wantTErr != nil) != (gotTErr != nil):
+		t.Fatalf("targets: errors differ: json.Marshal %v, AppendTargets %v", wantTErr, gotTErr)
+	case wantTErr != nil && string(gotT) != "prefix":
+		t.Fatalf("targets: AppendTargets returned %q with its error", gotT)
+	case wantTErr == nil && !bytes.Equal(gotT, append([]byte("prefix"), wantT...)):
+		t.Fatalf("targets: output differs:\njson.Marshal:  %s\nAppendTargets: %s", wantT, gotT)
+	}
 }
 
 func TestAppendJSONCases(t *testing.T) {

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/canonical/result"
 )
 
@@ -25,6 +28,10 @@ func TestAppendMetaMatchesJSON(t *testing.T) {
 		{"negative", Record{Fingerprint: fp, Status: -1, RetryAfter: -time.Second, Started: -2}},
 		{"empty targets", Record{Fingerprint: fp, Targets: map[string]result.Target{}}},
 		{"targets", Record{Fingerprint: fp, Started: 2, Targets: map[string]result.Target{"commvault": {Status: result.StatusApplied, VendorID: "42", Attempts: 1}}}},
+		{"targets one by one", Record{Fingerprint: fp, Started: 1, Targets: fanOutTargets()}},
+		{"targets and answer", Record{Fingerprint: fp, Done: true, Status: 207, Started: 2, RetryAfter: 30 * time.Second,
+			Body: []byte(`{"id":"jdoe"}`), Targets: fanOutTargets()}},
+		{"escaped target names", Record{Fingerprint: fp, Targets: map[string]result.Target{"a\"<b>\u2028": {Status: "x&é"}, "": {}}}},
 		{"escaped fingerprint", Record{Fingerprint: "a\"b<c>\u2028é", Done: true}},
 		{"punctuated fingerprint", Record{Fingerprint: "v2:abc-DEF_1.2", Done: true}},
 	} {
@@ -62,7 +69,35 @@ func TestAppendMetaMatchesJSON(t *testing.T) {
 				len(back.Targets) != len(tc.r.Targets) {
 				t.Errorf("round trip: %+v, want %+v", back, tc.r)
 			}
+			if d := cmp.Diff(tc.r.Targets, back.Targets, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("round trip: targets differ (-want +got):\n%s", d)
+			}
 		})
+	}
+}
+
+// fanOutTargets are the results a four-target update records as each
+// target applies (and one that failed, as a partial answer keeps).
+func fanOutTargets() map[string]result.Target {
+	call := func(name, method, path string, statuses ...int) result.CallSummary {
+		c := result.CallSummary{Name: name, Method: method, Path: path, Status: statuses[len(statuses)-1]}
+		for _, s := range statuses {
+			c.AttemptStatuses = append(c.AttemptStatuses, result.AttemptStatus{Status: s})
+		}
+		return c
+	}
+	return map[string]result.Target{
+		"akana": {Status: result.StatusApplied, VendorID: "u-1", Attempts: 2, DurationMS: 3, Applied: []canonical.Field{canonical.FieldDisplayName},
+			Calls: []result.CallSummary{call("get user", "GET", "/api/users/u-1", 200), call("put user", "PUT", "/api/users/u-1/settings", 200)}},
+		"commvault": {Status: result.StatusApplied, VendorID: "42", Attempts: 1, DurationMS: 1, Applied: []canonical.Field{canonical.FieldDisplayName, canonical.FieldGivenName},
+			Calls: []result.CallSummary{call("put user", "PUT", "/v4/user/42", 200)}, Verified: true},
+		"frontier": {Status: result.StatusFailed, VendorID: "7c9e", Attempts: 3, DurationMS: 2500,
+			Calls: []result.CallSummary{{Name: "get user", Method: "GET", Path: "/v1beta1/users/7c9e",
+				AttemptStatuses: []result.AttemptStatus{{Status: 503}, {Outcome: "timeout"}, {Status: 503}}}},
+			Error: &result.ErrorBody{Code: canonical.CodeUpstreamUnavailable, Message: "frontier answered 503 <again>", VendorStatus: 503, RetryAfter: 30,
+				Fields: []canonical.FieldError{{Field: "user.display_name", Target: "frontier", Message: "refused"}}}},
+		"volterra": {Status: result.StatusApplied, Attempts: 2, DurationMS: 4, Replayed: true,
+			Calls: []result.CallSummary{call("get settings", "GET", "/api/web/namespaces/system/user/settings", 200)}},
 	}
 }
 
@@ -82,6 +117,31 @@ func BenchmarkEncode(b *testing.B) {
 			}
 			out := make([]byte, 0, 4+len(meta)+len(r.Body))
 			_ = append(append(out, meta...), r.Body...)
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := appendEncoded(nil, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkEncodeTargets is a four-target update's record as its last
+// target applies: through json.Marshal as before, and now.
+func BenchmarkEncodeTargets(b *testing.B) {
+	r := Record{Fingerprint: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Started: 1, Targets: fanOutTargets()}
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			meta, err := json.Marshal(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := make([]byte, 0, 4+len(meta))
+			_ = append(out, meta...)
 		}
 	})
 	b.Run("encode", func(b *testing.B) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/identity-gateway/identity-gateway/canonical/result"
 )
 
 // MemoryStore keeps records in process: the embedded default for `gateway
@@ -234,7 +236,11 @@ func (m *MemoryStore) Bytes() int64 {
 // on its stack, then copies the bytes into a chunk.
 func appendEncoded(b []byte, r *Record) ([]byte, error) {
 	var buf [128]byte
-	meta, err := appendMeta(buf[:0], r)
+	to := buf[:0]
+	if len(r.Targets) > 0 {
+		to = make([]byte, 0, r.JSONSize()) // grown once, not doubled from 128
+	}
+	meta, err := appendMeta(to, r)
 	if err != nil {
 		return nil, err
 	}
@@ -252,17 +258,18 @@ func appendMeta(b []byte, r *Record) ([]byte, error) {
 	return c.AppendJSON(b)
 }
 
-// AppendJSON appends what json.Marshal(r) writes. The records written on
-// every update (a claim's first record, a fully applied answer) have no
-// per-target results and the gateway's own hex fingerprint: those are
-// written here, at a fraction of json.Marshal's cost (BenchmarkEncode);
-// any other record goes through json.Marshal. The Redis store keeps this
-// JSON as it is, the memory store without the body.
+// AppendJSON appends what json.Marshal(r) writes, at a fraction of its
+// cost (BenchmarkEncode): every update writes a claim's first record and
+// its answer, and a multi-target update its targets as each applies
+// (result.AppendTargets). A fingerprint other than the gateway's own
+// plain ASCII goes through json.Marshal. The Redis store keeps this JSON
+// as it is, the memory store without the body.
 func (r *Record) AppendJSON(b []byte) ([]byte, error) {
-	if len(r.Targets) > 0 || !plainASCII(r.Fingerprint) {
+	if !plainASCII(r.Fingerprint) {
 		meta, err := json.Marshal(r)
 		return append(b, meta...), err
 	}
+	orig := len(b)
 	b = append(b, `{"fp":"`...)
 	b = append(b, r.Fingerprint...)
 	b = append(b, '"')
@@ -279,6 +286,12 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	if r.RetryAfter != 0 {
 		b = strconv.AppendInt(append(b, `,"retry_after":`...), int64(r.RetryAfter), 10)
 	}
+	if len(r.Targets) > 0 {
+		var err error
+		if b, err = result.AppendTargets(append(b, `,"targets":`...), r.Targets); err != nil {
+			return b[:orig], err
+		}
+	}
 	if r.Started != 0 {
 		b = strconv.AppendInt(append(b, `,"started":`...), int64(r.Started), 10)
 	}
@@ -287,7 +300,11 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 
 // JSONSize is about the length of r's AppendJSON, to size a buffer once.
 func (r *Record) JSONSize() int {
-	return 96 + len(r.Fingerprint) + base64.StdEncoding.EncodedLen(len(r.Body))
+	n := 96 + len(r.Fingerprint) + base64.StdEncoding.EncodedLen(len(r.Body))
+	if len(r.Targets) > 0 {
+		n += len(`,"targets":`) + result.TargetsSizeHint(r.Targets)
+	}
+	return n
 }
 
 // plainASCII: s needs no escaping in JSON (letters, digits and a few
