@@ -236,11 +236,7 @@ func (m *MemoryStore) Bytes() int64 {
 // on its stack, then copies the bytes into a chunk.
 func appendEncoded(b []byte, r *Record) ([]byte, error) {
 	var buf [128]byte
-	to := buf[:0]
-	if len(r.Targets) > 0 {
-		to = make([]byte, 0, r.JSONSize()) // grown once, not doubled from 128
-	}
-	meta, err := appendMeta(to, r)
+	meta, err := appendMeta(buf[:0], r)
 	if err != nil {
 		return nil, err
 	}
@@ -252,11 +248,7 @@ func appendEncoded(b []byte, r *Record) ([]byte, error) {
 
 // appendMeta appends r's JSON without its body (the memory store keeps
 // the body's bytes after it).
-func appendMeta(b []byte, r *Record) ([]byte, error) {
-	c := *r
-	c.Body = nil
-	return c.AppendJSON(b)
-}
+func appendMeta(b []byte, r *Record) ([]byte, error) { return r.appendJSON(b, false) }
 
 // AppendJSON appends what json.Marshal(r) writes, at a fraction of its
 // cost (BenchmarkEncode): every update writes a claim's first record and
@@ -264,9 +256,18 @@ func appendMeta(b []byte, r *Record) ([]byte, error) {
 // (result.AppendTargets). A fingerprint other than the gateway's own
 // plain ASCII goes through json.Marshal. The Redis store keeps this JSON
 // as it is, the memory store without the body.
-func (r *Record) AppendJSON(b []byte) ([]byte, error) {
+func (r *Record) AppendJSON(b []byte) ([]byte, error) { return r.appendJSON(b, true) }
+
+// appendJSON is AppendJSON, without the body unless body. Only its rare
+// path copies r (to drop the body for json.Marshal): a copy made for
+// every record was a heap allocation on every write.
+func (r *Record) appendJSON(b []byte, body bool) ([]byte, error) {
 	if !plainASCII(r.Fingerprint) {
-		meta, err := json.Marshal(r)
+		c := *r
+		if !body {
+			c.Body = nil
+		}
+		meta, err := json.Marshal(&c)
 		return append(b, meta...), err
 	}
 	orig := len(b)
@@ -279,7 +280,7 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	if r.Status != 0 {
 		b = strconv.AppendInt(append(b, `,"status":`...), int64(r.Status), 10)
 	}
-	if len(r.Body) > 0 {
+	if body && len(r.Body) > 0 {
 		// encoding/json writes a []byte as standard base64.
 		b = append(base64.StdEncoding.AppendEncode(append(b, `,"body":"`...), r.Body), '"')
 	}
@@ -287,10 +288,14 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 		b = strconv.AppendInt(append(b, `,"retry_after":`...), int64(r.RetryAfter), 10)
 	}
 	if len(r.Targets) > 0 {
-		var err error
-		if b, err = result.AppendTargets(append(b, `,"targets":`...), r.Targets); err != nil {
+		// Encoded apart and copied: b, handed to AppendTargets' callback,
+		// would escape, and with it the stack buffer of every record's
+		// encoding, targets or not.
+		t, err := result.AppendTargets(make([]byte, 0, result.TargetsSizeHint(r.Targets)), r.Targets)
+		if err != nil {
 			return b[:orig], err
 		}
+		b = append(append(b, `,"targets":`...), t...)
 	}
 	if r.Started != 0 {
 		b = strconv.AppendInt(append(b, `,"started":`...), int64(r.Started), 10)
