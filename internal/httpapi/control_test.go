@@ -58,3 +58,30 @@ func BenchmarkHeaderControl(b *testing.B) {
 		}
 	})
 }
+
+// TestCheckJSON: the plain type's shortcut agrees with the parse, and the
+// parse still decides every other spelling.
+func TestCheckJSON(t *testing.T) {
+	for ct, ok := range map[string]bool{
+		"application/json": true, "Application/JSON": true, "application/json; charset=utf-8": true,
+		"application/json;charset=UTF-8": true, "application/scim+json": true, "application/json; charset=latin1": false,
+		"application/jsonx": false, "text/plain": false, "": false, "application/json;": true, "application/json ": true,
+	} {
+		if err := checkJSON(ct); (err == nil) != ok {
+			t.Errorf("checkJSON(%q) = %v, want accepted %v", ct, err, ok)
+		}
+	}
+}
+
+func BenchmarkCheckJSON(b *testing.B) {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8"} {
+		b.Run(ct, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if checkJSON(ct) != nil {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
