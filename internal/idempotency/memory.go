@@ -232,17 +232,18 @@ func (m *MemoryStore) Bytes() int64 {
 }
 
 // appendEncoded appends r's stored form to b: a 4-byte length, r's JSON
-// without the body, then the body's bytes. The store encodes into a buffer
-// on its stack, then copies the bytes into a chunk.
+// without the body, then the body's bytes. The JSON is written in place
+// and its length filled in after, so the stores' stack buffers are the
+// only ones: no copy of the JSON, and none of it on the heap unless a
+// record outgrows them.
 func appendEncoded(b []byte, r *Record) ([]byte, error) {
-	var buf [128]byte
-	meta, err := appendMeta(buf[:0], r)
+	at := len(b)
+	b = slices.Grow(b, 4+r.metaSize()+len(r.Body)) // once, if at all
+	b, err := appendMeta(append(b, 0, 0, 0, 0), r)
 	if err != nil {
 		return nil, err
 	}
-	b = slices.Grow(b, 4+len(meta)+len(r.Body))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
-	b = append(b, meta...)
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	return append(b, r.Body...), nil
 }
 
@@ -305,7 +306,12 @@ func (r *Record) appendJSON(b []byte, body bool) ([]byte, error) {
 
 // JSONSize is about the length of r's AppendJSON, to size a buffer once.
 func (r *Record) JSONSize() int {
-	n := 96 + len(r.Fingerprint) + base64.StdEncoding.EncodedLen(len(r.Body))
+	return r.metaSize() + base64.StdEncoding.EncodedLen(len(r.Body))
+}
+
+// metaSize is about the length of r's JSON without the body.
+func (r *Record) metaSize() int {
+	n := 96 + len(r.Fingerprint)
 	if len(r.Targets) > 0 {
 		n += len(`,"targets":`) + result.TargetsSizeHint(r.Targets)
 	}
