@@ -233,9 +233,9 @@ func (m *MemoryStore) Bytes() int64 {
 
 // appendEncoded appends r's stored form to b: a 4-byte length, r's JSON
 // without the body, then the body's bytes. The JSON is written in place
-// and its length filled in after, so the stores' stack buffers are the
-// only ones: no copy of the JSON, and none of it on the heap unless a
-// record outgrows them.
+// and its length filled in after, so the buffers on the memory store's
+// stack (Claim, Save, Finish) are the only ones: no copy of the JSON, and
+// none of it on the heap unless a record outgrows them.
 func appendEncoded(b []byte, r *Record) ([]byte, error) {
 	at := len(b)
 	b = slices.Grow(b, 4+r.metaSize()+len(r.Body)) // once, if at all
