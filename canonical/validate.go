@@ -27,14 +27,29 @@ const (
 // AvatarTypes are the accepted avatar content types.
 var avatarTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
 
-var (
-	targetRe       = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-	notificationRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
-)
+var notificationRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+
+// maxTargetName is the longest target name: one letter and 62 more bytes.
+const maxTargetName = 63
 
 // ValidTargetName reports whether s can name a target (config keys follow the
-// same rule).
-func ValidTargetName(s string) bool { return targetRe.MatchString(s) }
+// same rule): ^[a-z][a-z0-9_-]{0,62}$. It is a byte loop, not that regexp,
+// because every update checks its target names and vendor_ids keys with it:
+// BenchmarkValidTargetName, 15-16 ns for four names against 558-596 ns.
+// TestValidTargetName and FuzzValidTargetName hold it to the regexp.
+func ValidTargetName(s string) bool {
+	if len(s) == 0 || len(s) > maxTargetName || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks every value against the canonical rules and reports every
 // bad field at once, each with its JSON path. Vendor-specific rules (id shape,

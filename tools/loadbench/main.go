@@ -898,47 +898,48 @@ func cpuString(cpu map[string]time.Duration) string {
 
 // profile records CPU and allocation profiles and an execution trace of the
 // gateway at addr while load runs (outside the measured runs: profiling slows
-// the process down).
+// the process down). The CPU profile covers all but the last second of d and
+// the one-second execution trace that last second: run together, the trace
+// would land in the CPU profile (the runtime's tracer, and the span SDK's
+// runtime/trace tasks, which it makes only while a trace is on) and inflate
+// what telemetry seems to cost.
 func profile(dir, name, addr string, d time.Duration, load func()) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	secs := max(1, int(d.Seconds()))
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	// The execution trace covers one second: enough to follow single
-	// requests across goroutines, short enough to stay a few MB.
-	files := map[string]string{"profile": "cpu.pprof", "allocs": "allocs.pprof", "trace": "trace.out"}
-	for i, kind := range []string{"profile", "allocs", "trace"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := secs
-			if kind == "trace" {
-				s = 1
-			}
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, s))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				errs[i] = fmt.Errorf("pprof %s: status %d", kind, resp.StatusCode)
-				return
-			}
-			f, err := os.Create(filepath.Join(dir, "gateway-"+name+"-"+files[kind]))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			_, err = io.Copy(f, resp.Body)
-			errs[i] = errors.Join(err, f.Close())
-		}()
+	cpuSecs := max(1, int(d.Seconds())-1)
+	get := func(kind string, secs int, file string) error {
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, secs))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("pprof %s: status %d", kind, resp.StatusCode)
+		}
+		f, err := os.Create(filepath.Join(dir, "gateway-"+name+"-"+file))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, resp.Body)
+		return errors.Join(err, f.Close())
 	}
+	var wg sync.WaitGroup
+	var cpuErr, allocErr, traceErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if cpuErr = get("profile", cpuSecs, "cpu.pprof"); cpuErr == nil {
+			traceErr = get("trace", 1, "trace.out")
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		allocErr = get("allocs", cpuSecs, "allocs.pprof")
+	}()
 	load()
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(cpuErr, allocErr, traceErr); err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
 	fmt.Printf("  profiles of the gateway (%s) under %s of load written to %s\n", name, d, dir)
