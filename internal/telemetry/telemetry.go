@@ -101,15 +101,17 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 
 	reg := promclient.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pexp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	hists := newHistograms()
+	pexp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithProducer(hists))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("prometheus exporter: %w", err), tp.Shutdown(ctx))
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(pexp))
 	return &Telemetry{
 		TracerProvider: tp,
-		MeterProvider:  mp,
-		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		// The latency histograms are histogram.go's, read through hists.
+		MeterProvider: &histMeterProvider{MeterProvider: mp, hists: hists},
+		Propagator:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		// OpenMetrics (when the scraper asks for it, as Prometheus does)
 		// carries the SDK's exemplars: each latency bucket names the trace
 		// id of a sampled request that landed in it.
