@@ -70,7 +70,7 @@ func (m *histMeter) Float64Histogram(name string, opts ...metric.Float64Histogra
 // data when the reader collects.
 type histograms struct {
 	mu    sync.Mutex
-	order []histKey // registration order: the exposition's
+	all   []*Histogram // in registration order: the exposition's
 	byKey map[histKey]*Histogram
 	now   func() time.Time
 }
@@ -99,9 +99,9 @@ func (hs *histograms) get(scope instrumentation.Scope, name, desc, unit string, 
 	if h, ok := hs.byKey[k]; ok {
 		return h, nil
 	}
-	h := &Histogram{name: name, desc: desc, unit: unit, bounds: slices.Clone(bounds), start: hs.now(), now: hs.now}
+	h := &Histogram{scope: scope, name: name, desc: desc, unit: unit, bounds: slices.Clone(bounds), start: hs.now(), now: hs.now}
 	hs.byKey[k] = h
-	hs.order = append(hs.order, k)
+	hs.all = append(hs.all, h)
 	return h, nil
 }
 
@@ -109,21 +109,17 @@ func (hs *histograms) get(scope instrumentation.Scope, name, desc, unit string, 
 // cumulative since the Histogram was made.
 func (hs *histograms) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	hs.mu.Lock()
-	order := slices.Clone(hs.order)
-	hists := make([]*Histogram, len(order))
-	for i, k := range order {
-		hists[i] = hs.byKey[k]
-	}
+	all := slices.Clone(hs.all)
 	hs.mu.Unlock()
 	now := hs.now()
 	var out []metricdata.ScopeMetrics
-	for i, k := range order {
-		j := slices.IndexFunc(out, func(s metricdata.ScopeMetrics) bool { return s.Scope == k.scope })
+	for _, h := range all {
+		j := slices.IndexFunc(out, func(s metricdata.ScopeMetrics) bool { return s.Scope == h.scope })
 		if j < 0 {
-			out = append(out, metricdata.ScopeMetrics{Scope: k.scope})
+			out = append(out, metricdata.ScopeMetrics{Scope: h.scope})
 			j = len(out) - 1
 		}
-		if m, ok := hists[i].collect(now); ok {
+		if m, ok := h.collect(now); ok {
 			out[j].Metrics = append(out[j].Metrics, m)
 		}
 	}
@@ -135,6 +131,7 @@ func (hs *histograms) Produce(context.Context) ([]metricdata.ScopeMetrics, error
 // its attribute set.
 type Histogram struct {
 	embedded.Float64Histogram
+	scope            instrumentation.Scope
 	name, desc, unit string
 	bounds           []float64
 	start            time.Time
