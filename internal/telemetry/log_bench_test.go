@@ -11,9 +11,9 @@ import (
 )
 
 // BenchmarkRequestLog is the one log line per request (to io.Discard: the
-// formatting, not the write), through Logger.LogAttrs and, as the HTTP
-// layer writes it, as a Record handed to the handler: LogAttrs also looks
-// up its caller's program counter, which no handler here prints.
+// formatting, not the write), through Logger.LogAttrs, as a Record handed
+// to the handler (LogAttrs also looks up its caller's program counter,
+// which no handler here prints) and through LogRequest.
 func BenchmarkRequestLog(b *testing.B) {
 	log := NewLogger(io.Discard, slog.LevelInfo)
 	ctx := context.Background()
@@ -37,6 +37,18 @@ func BenchmarkRequestLog(b *testing.B) {
 			r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
 			r.AddAttrs(attrs()...)
 			_ = h.Handle(ctx, r)
+		}
+	})
+	// LogRequest, as the HTTP layer now writes the line: the same bytes
+	// (TestLogRequestMatchesRecord), encoded from the line's fields.
+	b.Run("LogRequest", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var targets [4]TargetLine
+			line := RequestLine{Method: "PATCH", Route: "/v1/users/:id", Status: 200, Outcome: "applied", LatencyUS: 3200,
+				Client: "ops", HasClient: true, Idempotency: "miss", HasIdempotency: true, HasTargets: true,
+				Targets: append(targets[:0], TargetLine{Name: "commvault", Status: "applied", Attempts: 1, DurationMS: 1})}
+			LogRequest(ctx, log, time.Now(), &line)
 		}
 	})
 }
