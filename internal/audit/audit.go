@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Actions recorded by the gateway itself; other features add their own
@@ -178,7 +179,8 @@ func (p ValuePolicy) Value(v string) (string, bool) {
 		// Lower-cased and trimmed, so one address hashes the same however a
 		// caller spelt its case: records of one person can be found by hashing
 		// the address searched for.
-		sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(v))))
+		var buf [lowerBuf]byte
+		sum := sha256.Sum256(lowerTrimmed(&buf, v))
 		// Written into one array: one allocation (the string) per value,
 		// on every update, rather than three.
 		var out [len("sha256:") + 2*sha256.Size]byte
@@ -188,6 +190,31 @@ func (p ValuePolicy) Value(v string) (string, bool) {
 	}
 	return "", false
 }
+
+// lowerTrimmed is strings.ToLower(strings.TrimSpace(v)) as bytes to hash.
+// An ASCII value that fits buf (nearly every address and name) is
+// lower-cased into it, on the caller's stack, not into a new string
+// (BenchmarkChanges); anything else goes through strings.ToLower, whose
+// Unicode case mapping it keeps.
+func lowerTrimmed(buf *[lowerBuf]byte, v string) []byte {
+	v = strings.TrimSpace(v)
+	if len(v) > len(buf) {
+		return []byte(strings.ToLower(v))
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= utf8.RuneSelf {
+			return []byte(strings.ToLower(v))
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return buf[:len(v)]
+}
+
+const lowerBuf = 128
 
 // Pruner deletes old records (the retention job).
 type Pruner interface {

@@ -2,8 +2,10 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
+	"github.com/identity-gateway/identity-gateway/canonical"
 	"github.com/identity-gateway/identity-gateway/internal/audit"
 )
 
@@ -43,4 +45,26 @@ func BenchmarkTrailRecord(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkChanges is the audit record's fields and kept values, made for
+// every update: a one-field update (the load benchmark's) and one that
+// sets every personal field and an extension.
+func BenchmarkChanges(b *testing.B) {
+	name := canonical.Opt[string]{Set: true, V: "Jane Doe"}
+	one := canonical.Request{User: canonical.Update{DisplayName: name}}
+	many := canonical.Request{User: canonical.Update{Username: name, Email: canonical.Opt[string]{Set: true, V: "Jane@Example.com"},
+		GivenName: name, FamilyName: name, DisplayName: name, Enabled: canonical.Opt[bool]{Set: true, V: true}},
+		Extensions: map[string]map[string]json.RawMessage{"akana": {"locale": json.RawMessage(`"en"`)}}}
+	for _, bc := range []struct {
+		name string
+		req  canonical.Request
+	}{{"one field", one}, {"every personal field", many}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				audit.Changes(bc.req, audit.ValuesHashed)
+			}
+		})
+	}
 }
