@@ -160,7 +160,12 @@ func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
 	for ; open > 0; open-- {
 		b = append(b, '}')
 	}
-	b = append(b, "}\n"...)
+	return h.write(bp, append(b, "}\n"...))
+}
+
+// write writes one line and returns its buffer to the pool (unless a huge
+// line grew it).
+func (h *jsonHandler) write(bp *[]byte, b []byte) error {
 	h.mu.Lock()
 	_, err := h.w.Write(b)
 	h.mu.Unlock()

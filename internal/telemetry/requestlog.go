@@ -156,13 +156,5 @@ func (h *jsonHandler) request(ctx context.Context, end time.Time, line *RequestL
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		b, _ = appendIDs(b, sc, nil, 0)
 	}
-	b = append(b, "}\n"...)
-	h.mu.Lock()
-	_, err := h.w.Write(b)
-	h.mu.Unlock()
-	if cap(b) <= 16<<10 {
-		*bp = b
-		h.bufs.Put(bp)
-	}
-	return err
+	return h.write(bp, append(b, "}\n"...))
 }
