@@ -109,7 +109,6 @@ func (s *server) logRequest(ctx context.Context, c *fiber.Ctx, prob *canonical.E
 	if out != nil {
 		line.Idempotency, line.HasIdempotency = out.Idempotency, true
 		if out.Result != nil {
-			line.HasTargets = true
 			line.Targets = make([]telemetry.TargetLine, 0, len(out.Result.Results))
 			for name, r := range out.Result.Results {
 				t := telemetry.TargetLine{Name: name, Status: string(r.Status), Attempts: r.Attempts, DurationMS: r.DurationMS}

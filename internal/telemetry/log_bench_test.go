@@ -46,7 +46,7 @@ func BenchmarkRequestLog(b *testing.B) {
 		for b.Loop() {
 			var targets [4]TargetLine
 			line := RequestLine{Method: "PATCH", Route: "/v1/users/:id", Status: 200, Outcome: "applied", LatencyUS: 3200,
-				Client: "ops", HasClient: true, Idempotency: "miss", HasIdempotency: true, HasTargets: true,
+				Client: "ops", HasClient: true, Idempotency: "miss", HasIdempotency: true,
 				Targets: append(targets[:0], TargetLine{Name: "commvault", Status: "applied", Attempts: 1, DurationMS: 1})}
 			LogRequest(ctx, log, time.Now(), &line)
 		}

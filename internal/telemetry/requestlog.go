@@ -17,15 +17,14 @@ type RequestLine struct {
 	Status    int
 	Outcome   string
 	LatencyUS int64
-	// Client is written when HasClient, Idempotency when HasIdempotency, the
-	// targets group when HasTargets (and it holds a target: slog omits an
-	// empty group) and error_code when not empty.
+	// Client is written when HasClient, Idempotency when HasIdempotency
+	// (either may be empty), the targets group when it holds a target (slog
+	// omits an empty group) and error_code when not empty.
 	Client         string
 	HasClient      bool
 	Idempotency    string
 	HasIdempotency bool
 	Targets        []TargetLine
-	HasTargets     bool
 	ErrorCode      string
 }
 
@@ -87,7 +86,7 @@ func (line *RequestLine) attrs() []slog.Attr {
 	if line.HasIdempotency {
 		attrs = append(attrs, slog.String("idempotency", line.Idempotency))
 	}
-	if line.HasTargets {
+	if len(line.Targets) > 0 {
 		targets := make([]slog.Attr, 0, len(line.Targets))
 		for _, t := range line.Targets {
 			ta := append(make([]slog.Attr, 0, 4), slog.String("status", t.Status), slog.Int("attempts", t.Attempts), slog.Int64("duration_ms", t.DurationMS))
@@ -129,7 +128,7 @@ func (h *jsonHandler) request(ctx context.Context, end time.Time, line *RequestL
 	if line.HasIdempotency {
 		b = appendString(append(b, `,"idempotency":`...), line.Idempotency)
 	}
-	if line.HasTargets && len(line.Targets) > 0 {
+	if len(line.Targets) > 0 {
 		b = append(b, `,"targets":{`...)
 		for i, t := range line.Targets {
 			if i > 0 {
