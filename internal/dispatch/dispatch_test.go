@@ -27,6 +27,7 @@ type fake struct {
 	applied atomic.Int32
 	block   bool          // wait for the context instead of answering
 	entered chan struct{} // when set, told each time Apply starts
+	wait    chan struct{} // when set, Apply starts its calls once it is closed
 	fail    *canonical.Error
 }
 
@@ -61,6 +62,9 @@ func (f *fake) Apply(ctx context.Context, do adapters.Doer, op adapters.Op) (ada
 	if f.block {
 		<-ctx.Done()
 		return adapters.Outcome{}, ctx.Err()
+	}
+	if f.wait != nil {
+		<-f.wait
 	}
 	if _, err := do.Do(ctx, &adapters.Call{Name: "get", Kind: adapters.Read, Method: "GET", Path: "/u/" + op.UserID}); err != nil {
 		return adapters.Outcome{}, err
@@ -439,6 +443,68 @@ func TestCrashedRunIsVerifiedNotRewritten(t *testing.T) {
 	r := decodeResult(t, out.Body)
 	if out.Status != 200 || !r.Results["alpha"].Verified || fx.adapter["alpha"].applied.Load() != 1 {
 		t.Errorf("status %d result %+v applied %d", out.Status, r.Results["alpha"], fx.adapter["alpha"].applied.Load())
+	}
+}
+
+// flakyFinish is a store whose Finish fails, as a run that dies before it
+// would: it counts the Saves (the targets recorded as they apply) and
+// tells afterSave of the first.
+type flakyFinish struct {
+	idempotency.Store
+	saves     atomic.Int32
+	afterSave chan struct{}
+	failing   atomic.Bool
+}
+
+func (s *flakyFinish) Save(ctx context.Context, key string, r idempotency.Record, retention time.Duration) error {
+	err := s.Store.Save(ctx, key, r, retention)
+	if s.saves.Add(1) == 1 {
+		close(s.afterSave)
+	}
+	return err
+}
+
+func (s *flakyFinish) Finish(ctx context.Context, key, token string, r idempotency.Record, retention time.Duration) error {
+	if s.failing.Load() {
+		return errors.New("store down")
+	}
+	return s.Store.Finish(ctx, key, token, r, retention)
+}
+
+// TestFanOutLastTargetRecordedByFinish: of several targets, each but the
+// last to finish is saved as it applies; the last is left to Finish. When
+// the run dies before Finish, the retry replays the saved target and
+// verifies the last at the vendor instead of writing it again.
+func TestFanOutLastTargetRecordedByFinish(t *testing.T) {
+	var skip atomic.Int64
+	store := &flakyFinish{Store: idempotency.NewMemoryStore(idempotency.WithClock(func() time.Time { return time.Now().Add(time.Duration(skip.Load())) })),
+		afterSave: make(chan struct{})}
+	store.failing.Store(true)
+	guard := idempotency.NewGuard(store, idempotency.Options{LockTTL: 30 * time.Millisecond})
+	fx := newFixture(t, Options{Guard: guard}, func(m map[string]*fake) {
+		m["beta"].wait = store.afterSave // beta runs once alpha is saved: alpha finishes first
+	})
+	in := input(t, `{"targets":["alpha","beta"],"user":{"display_name":"x"}}`)
+	in.Key = "k-fan"
+	out, err := fx.d.Apply(context.Background(), in)
+	if err != nil || out.Status != http.StatusOK {
+		t.Fatalf("first run: %d %v", out.Status, err)
+	}
+	if n := store.saves.Load(); n != 1 {
+		t.Fatalf("%d saves before Finish, want 1 (alpha; beta, the last, is Finish's)", n)
+	}
+	store.failing.Store(false)
+	skip.Add(int64(time.Minute)) // the dead run's lock expires
+	out, err = fx.d.Apply(context.Background(), in)
+	if err != nil || out.Status != http.StatusOK {
+		t.Fatalf("retry: %d %v", out.Status, err)
+	}
+	r := decodeResult(t, out.Body)
+	if !r.Results["alpha"].Replayed || !r.Results["beta"].Verified {
+		t.Errorf("retry results %+v, want alpha replayed and beta verified", r.Results)
+	}
+	if a, b := fx.adapter["alpha"].applied.Load(), fx.adapter["beta"].applied.Load(); a != 1 || b != 1 {
+		t.Errorf("applied alpha %d beta %d, want each once", a, b)
 	}
 }
 
