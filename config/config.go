@@ -279,8 +279,10 @@ type Redis struct {
 	// Pipelining is "auto" (default): the idempotency commands of concurrent
 	// requests share round trips (go-redis auto-pipelining), which cuts the
 	// Redis store's cost per request under load; `serve` batches half duplex
-	// (fewest writes for Redis with many callers), `gateway migrate` full
-	// duplex (no command waits out another's round trip with a few callers).
+	// (fewest writes for Redis with many callers) once a few commands are in
+	// flight, and sends each straight while fewer are (no hand-over to the
+	// pipeliner at low load); `gateway migrate` batches full duplex (no
+	// command waits out another's round trip with a few callers).
 	// "off" sends each command on its own connection turn.
 	Pipelining string `yaml:"pipelining"`
 }

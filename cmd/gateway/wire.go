@@ -288,6 +288,11 @@ func openStore(ctx context.Context, cfg *config.Config, fewCallers bool) (idempo
 		if storeClient, err = redisstore.Batched(client, fewCallers); err != nil {
 			return nil, nil, nil, nil, err
 		}
+		if !fewCallers {
+			// A server's load comes and goes: while few commands are in
+			// flight each goes straight to Redis, and the rest are batched.
+			storeClient = redisstore.Hybrid(client, storeClient)
+		}
 	}
 	store := redisstore.NewWithOptions(storeClient, cfg.Redis.KeyPrefix, redisstore.Options{
 		ResetHold: cfg.Redis.ResetHold.D(), RequireDurable: !cfg.Redis.AllowVolatile, Admin: client, Dials: dials})
