@@ -97,7 +97,7 @@ func run() error {
 	scenarios := flag.String("scenarios", "throughput,latency,fanout,replay,store", "comma-separated scenarios to run (also: costs, what each feature costs; links, stored links against vendor_ids; locks, the account lock's cost on a hot and a spread load; soak, -duration at half the maximum rate, sampling the gateway's RSS)")
 	exporter := flag.String("telemetry", "otlp", "the gateway's span exporter: otlp (to a sink this command runs on loopback, so spans are really encoded and sent) or none (spans recorded, not exported)")
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
-	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load (and under one connection, the fan-out and the Redis store when those scenarios run) to this directory")
+	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load (and under one connection, the fan-out and the Redis store, at 64 connections and fanning out at one, when those scenarios run) to this directory")
 	ptClient := flag.String("passthrough", "retryablehttp", "the passthrough's upstream client: retryablehttp (the bare Fiber + go-retryablehttp hop issue 25 compares against) or nethttp (net/http alone, the floor this benchmark used before)")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured load on the gateway and the passthrough before the throughput scenario's runs (connections opened, pools and heap grown), so its first run does not measure a cold process")
 	flag.Parse()
@@ -466,14 +466,15 @@ func run() error {
 			}
 		}
 	}
+	// all names every vendor as a target: the fan-out.
+	var vendors, quoted []string
+	for _, v := range builtin.Vendors() {
+		vendors = append(vendors, v.Type)
+		quoted = append(quoted, `"`+v.Type+`"`)
+	}
+	all := strings.Join(quoted, ",")
 	if want["fanout"] {
 		fmt.Println("fan-out, 1 connection:")
-		var vendors, quoted []string
-		for _, v := range builtin.Vendors() {
-			vendors = append(vendors, v.Type)
-			quoted = append(quoted, `"`+v.Type+`"`)
-		}
-		all := strings.Join(quoted, ",")
 		names := []string{}
 		fs := []func() result{}
 		for _, v := range vendors {
@@ -649,8 +650,21 @@ func run() error {
 				spread(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("gateway memory store, %d conns", *conns), func(r, m result) float64 { return r.rps / m.rps }, "%.2fx")})
 			vs(fmt.Sprintf("gateway memory store, %d conns", *conns), "baseline")
 			vs(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("rps %.2fx memory store", rs[1].rps/rs[0].rps))
+			// What the store adds to a fan-out's latency: its claim, a save
+			// per target applied before the last, and the finish, each a
+			// round trip with Redis.
+			fmt.Println("idempotency store, fan-out to all four, 1 connection:")
+			fo := alternate([]string{"gateway memory store, fan-out to all four, 1 conn", "gateway redis store, fan-out to all four, 1 conn"}, []func() result{
+				func() result { return atk(update(gw, all, ""), 1, *dur) },
+				func() result { return atk(update(gwR, all, ""), 1, *dur) },
+			})
+			vs("gateway memory store, fan-out to all four, 1 conn", "baseline")
+			vs("gateway redis store, fan-out to all four, 1 conn", fmt.Sprintf("p50 +%s over memory store", (fo[1].p50-fo[0].p50).Round(time.Microsecond)))
 			if *profDir != "" {
 				if err := profile(*profDir, "redis", pprofAddr["redis"], *dur, func() { atk(update(gwR, `"commvault"`, ""), *conns, *dur+time.Second) }); err != nil {
+					return err
+				}
+				if err := profile(*profDir, "redis-fanout", pprofAddr["redis"], *dur, func() { atk(update(gwR, all, ""), 1, *dur+time.Second) }); err != nil {
 					return err
 				}
 			}
