@@ -14,9 +14,11 @@ import (
 // is handed to the pipeliner's goroutine and back, and in half duplex it
 // waits out the batch before it. A four-target update at one connection
 // took 4.4-4.7 ms with every command batched and 1.8-2.0 ms with this
-// limit (1.85 ms with none batched). At 64 connections, about four are in
-// flight on average, so some go straight there too: the Redis store's
-// throughput was 0.71-0.76x the memory store's, against 0.74-0.79x with
+// limit (1.85 ms with none batched). At 64 connections the count often
+// drops to the limit (7,000 updates a second, two commands each, of a few
+// hundred microseconds, make about four on average), so some go straight
+// there too: the Redis store's
+// throughput was 0.71-0.75x the memory store's, against 0.74-0.78x with
 // every command batched (BENCHMARKS.md, session 19).
 const directInFlight = 4
 
