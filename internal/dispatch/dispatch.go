@@ -279,7 +279,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 	}
 	// The targets run concurrently, one on this goroutine and the others
 	// on workers. This goroutine, already running, takes the target
-	// expected to take longest (see expect): that target's calls are the
+	// expected to take longest (see expectation): that target's calls are the
 	// update's critical path, and a worker may wait for a CPU before its
 	// first call. Without estimates the last target runs here.
 	running, inline := pick(plans, ticket)
@@ -298,9 +298,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, in Input, plans []plan, skipped
 	// every update.
 	dry, verify := in.DryRun, ticket != nil && ticket.Uncertain
 	work := func(p *plan) {
-		start := time.Now()
 		tr := d.run(ctx, *p, dry, verify, len(skipped[p.target.Name]))
-		p.target.took.observe(time.Since(start))
 		if unfinished.Add(-1) > 0 && ticket != nil && tr.Status == result.StatusApplied {
 			// Recorded as soon as it applies, so a crash before Finish
 			// still never writes this target twice. The last target to
@@ -494,8 +492,10 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		// An earlier run may have been cut off after the vendor applied this
 		// target: read before writing, so a retry never writes it twice.
 		if done, err := v.Verify(ctx, do, p.op); err == nil && done {
+			took := time.Since(start)
+			p.target.took.observe(took)
 			tr := result.Target{Status: result.StatusApplied, VendorID: p.op.UserID, Verified: true,
-				Applied: p.op.Update.Fields(), DurationMS: time.Since(start).Milliseconds()}
+				Applied: p.op.Update.Fields(), DurationMS: took.Milliseconds()}
 			tr.Calls, tr.Attempts = rec.summary()
 			span.SetAttributes(append(attrs, attribute.String("gateway.outcome", "verified"))...)
 			return tr
@@ -540,8 +540,10 @@ func (d *Dispatcher) run(ctx context.Context, p plan, dry, verify bool, skippedC
 		attrs = append(attrs, attribute.String("gateway.breaker_state", p.target.State()))
 	}
 	span.SetAttributes(attrs...)
+	took := time.Since(start)
+	p.target.took.observe(took)
 	if d.o.Observer != nil {
-		d.o.Observer.Target(ctx, p.target.Name, string(tr.Status), time.Since(start))
+		d.o.Observer.Target(ctx, p.target.Name, string(tr.Status), took)
 	}
 	return tr
 }

@@ -17,9 +17,9 @@ import (
 // limit (1.85 ms with none batched). At 64 connections the count often
 // drops to the limit (7,000 updates a second, two commands each, of a few
 // hundred microseconds, make about four on average), so some go straight
-// there too: the Redis store's
-// throughput was 0.71-0.75x the memory store's, against 0.74-0.78x with
-// every command batched (BENCHMARKS.md, session 19).
+// there too: the Redis store's throughput was 0.71-0.75x the memory
+// store's, against 0.74-0.78x with every command batched (BENCHMARKS.md,
+// session 19).
 const directInFlight = 4
 
 // Hybrid returns a client that sends the store's and the account locks'
