@@ -15,10 +15,14 @@
 //     hop"; -passthrough nethttp drops go-retryablehttp): the floor cost of
 //     a hop, with no decoding, adapters, idempotency, breaker or telemetry.
 //
+// After the targets it prints the bounds the machine sets at the run's CPU
+// costs (bounds.go): every process here shares the same CPUs.
+//
 //     go run -C tools/loadbench . [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
 //     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
 //     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
 //     [-database-url postgres://...] (the links scenario: -scenarios links)
+//     [-procs N] (GOMAXPROCS for the gateway and the passthrough)
 //     [-max-time 20m]
 package main
 
@@ -37,6 +41,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -99,6 +104,7 @@ func run() error {
 	maxTime := flag.Duration("max-time", 20*time.Minute, "abort (exit 2, children killed) if the whole benchmark runs longer")
 	profDir := flag.String("profile", "", "write pprof CPU and alloc profiles of the gateway under the 64-connection load (and under one connection, the fan-out and the Redis store, at 64 connections and fanning out at one, when those scenarios run) to this directory")
 	ptClient := flag.String("passthrough", "retryablehttp", "the passthrough's upstream client: retryablehttp (the bare Fiber + go-retryablehttp hop issue 25 compares against) or nethttp (net/http alone, the floor this benchmark used before)")
+	maxProcs := flag.Int("procs", 0, "GOMAXPROCS for the gateway and the passthrough (0: every CPU). On a machine with CPUs to spare, the simulators, this process and Redis then run beside them rather than on their CPUs, as they would in production")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured load on the gateway and the passthrough before the throughput scenario's runs (connections opened, pools and heap grown), so its first run does not measure a cold process")
 	flag.Parse()
 	// The benchmark is its own module (tools/loadbench): `go run -C
@@ -170,6 +176,13 @@ func run() error {
 		return fmt.Errorf("%w\n%s", err, simOut.String())
 	}
 	env := os.Environ()
+	// procsEnv is for the two processes measured against each other.
+	var procsEnv []string
+	if *maxProcs < 0 {
+		return fmt.Errorf("-procs %d: want 0 (every CPU) or more", *maxProcs)
+	} else if *maxProcs > 0 {
+		procsEnv = []string{fmt.Sprintf("GOMAXPROCS=%d", *maxProcs)}
+	}
 	vars := map[string]string{}
 	for _, line := range strings.Split(simOut.String(), "\n") {
 		if kv, ok := strings.CutPrefix(line, "export "); ok {
@@ -241,7 +254,7 @@ func run() error {
 		cmd := exec.Command(bin, args...)
 		// Later entries win: extraEnv overrides the run's defaults.
 		cmd.Env = append(append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL, "REDIS_KEY_PREFIX="+keyPrefix,
-			"REDIS_ALLOW_VOLATILE=true"), extraEnv...) // a benchmark's Redis need not persist
+			"REDIS_ALLOW_VOLATILE=true"), append(procsEnv, extraEnv...)...) // a benchmark's Redis need not persist
 		cmd.Stdout, cmd.Stderr = devNull, devNull
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
@@ -272,7 +285,7 @@ func run() error {
 	}
 	putURL := commvault + "/V4/user/" + vars["COMMVAULT_DEMO_ID"]
 	putBody := []byte(`{"fullName":"Load 1"}`)
-	pt, ptProc, stopPT, err := passthrough(putURL, token, putBody, *ptClient)
+	pt, ptProc, stopPT, err := passthrough(putURL, token, putBody, *ptClient, procsEnv)
 	if err != nil {
 		return err
 	}
@@ -414,6 +427,10 @@ func run() error {
 		val  string
 	}
 	var checks []check
+	// bounds say what this machine allows a target at the run's CPU costs,
+	// from the CPU every process on it spent per request: the gateway shares
+	// its CPUs with the simulators, this process and Redis.
+	var bounds []string
 	full := func(c int) func() result { return func() result { return atk(update(gw, `"commvault"`, ""), c, *dur) } }
 
 	if want["throughput"] {
@@ -505,6 +522,9 @@ func run() error {
 		checks = append(checks, check{"fan-out p50 <= 1.3x slowest single-target p50, every run", float64(fan.p50) <= 1.3*float64(slowest) && everyRun,
 			fmt.Sprintf("%.2fx; runs %.2fx to %.2fx", float64(fan.p50)/float64(slowest), slices.Min(perRunRatios), slices.Max(perRunRatios))})
 		vs("gateway fan-out to all four, 1 conn", fmt.Sprintf("p50 %.2fx slowest single target", float64(fan.p50)/float64(slowest)))
+		if b, ok := fanOutFloor(fan.cpu, slowest, runtime.NumCPU()); ok {
+			bounds = append(bounds, b)
+		}
 		if *profDir != "" {
 			if err := profile(*profDir, "fanout", pprofAddr["memory"], *dur, func() {
 				atk(update(gw, all, ""), 1, *dur+time.Second)
@@ -650,6 +670,9 @@ func run() error {
 				spread(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("gateway memory store, %d conns", *conns), func(r, m result) float64 { return r.rps / m.rps }, "%.2fx")})
 			vs(fmt.Sprintf("gateway memory store, %d conns", *conns), "baseline")
 			vs(fmt.Sprintf("gateway redis store, %d conns", *conns), fmt.Sprintf("rps %.2fx memory store", rs[1].rps/rs[0].rps))
+			if b, ok := redisCeiling(rs[0].cpu, rs[1].cpu, runtime.NumCPU()); ok {
+				bounds = append(bounds, b)
+			}
 			// What the store adds to a fan-out's latency: its claim, a save
 			// per target applied before the last, and the finish, each a
 			// round trip with Redis.
@@ -707,6 +730,12 @@ func run() error {
 			mark = "MISS"
 		}
 		fmt.Printf("  [%s] %-58s %s\n", mark, c.name, c.val)
+	}
+	if len(bounds) > 0 {
+		fmt.Println("bounds at this run's CPU costs (every process's CPU per request, spread over this machine's CPUs with none idle):")
+		for _, b := range bounds {
+			fmt.Println("  " + b)
+		}
 	}
 	fmt.Println("\nmarkdown (medians):\n\n| scenario | rps | p50 | p90 | p99 | errors | vs baseline (same run) | CPU per request |\n|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
@@ -1006,7 +1035,7 @@ const passthroughCmd = "__passthrough"
 // transport settings, and nothing else. It returns its URL and its process.
 // client is retryablehttp (a bare Fiber + go-retryablehttp hop, as issue 25
 // defines the baseline) or nethttp (net/http's client alone).
-func passthrough(target, token string, body []byte, client string) (string, *os.Process, func(), error) {
+func passthrough(target, token string, body []byte, client string, env []string) (string, *os.Process, func(), error) {
 	if client != "retryablehttp" && client != "nethttp" {
 		return "", nil, nil, fmt.Errorf("-passthrough: %q is neither retryablehttp nor nethttp", client)
 	}
@@ -1020,7 +1049,7 @@ func passthrough(target, token string, body []byte, client string) (string, *os.
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(self, passthroughCmd, "-listen", addr, "-target", target, "-body", string(body), "-client", client)
-	cmd.Env = append(os.Environ(), "LOADBENCH_PASSTHROUGH_TOKEN="+token)
+	cmd.Env = append(append(os.Environ(), env...), "LOADBENCH_PASSTHROUGH_TOKEN="+token)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, nil, err
