@@ -18,12 +18,12 @@
 // After the targets it prints the bounds the machine sets at the run's CPU
 // costs (bounds.go): every process here shares the same CPUs.
 //
-//     go run -C tools/loadbench . [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
-//     [-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
-//     [-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
-//     [-database-url postgres://...] (the links scenario: -scenarios links)
-//     [-procs N] (GOMAXPROCS for the gateway and the passthrough)
-//     [-max-time 20m]
+//	go run -C tools/loadbench . [-duration 4s] [-runs 3] [-conns 64] [-rate 0]
+//	[-scenarios throughput,latency,fanout,replay,store] (also: costs, locks)
+//	[-redis redis://127.0.0.1:6379] [-telemetry otlp|none] [-profile dir]
+//	[-database-url postgres://...] (the links scenario: -scenarios links)
+//	[-procs N] (GOMAXPROCS for the gateway and the passthrough)
+//	[-max-time 20m]
 package main
 
 import (
