@@ -254,7 +254,7 @@ func run() error {
 		cmd := exec.Command(bin, args...)
 		// Later entries win: extraEnv overrides the run's defaults.
 		cmd.Env = append(append(append([]string{}, env...), "IDEMPOTENCY_STORE="+store, "REDIS_URL="+*redisURL, "REDIS_KEY_PREFIX="+keyPrefix,
-			"REDIS_ALLOW_VOLATILE=true"), append(procsEnv, extraEnv...)...) // a benchmark's Redis need not persist
+			"REDIS_ALLOW_VOLATILE=true"), slices.Concat(procsEnv, extraEnv)...) // a benchmark's Redis need not persist
 		cmd.Stdout, cmd.Stderr = devNull, devNull
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
